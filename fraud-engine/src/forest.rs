@@ -1,0 +1,400 @@
+//! Trees as stored in the model file, and the flat layout they are scored from.
+
+use serde::{Deserialize, Serialize};
+
+/// Child index marking a leaf in [`Tree`].
+pub const NO_CHILD: u32 = u32::MAX;
+/// Deepest tree the loader accepts (the trainer never builds deeper ones).
+pub const MAX_TREE_DEPTH: usize = 64;
+
+/// One decision tree, one entry per node in each array, root first; every child
+/// comes after its parent. At an internal node a row goes left when
+/// `x[feature] <= threshold` (the scikit-learn convention).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Left child, or [`NO_CHILD`] at a leaf.
+    pub left: Vec<u32>,
+    /// Right child, or [`NO_CHILD`] at a leaf.
+    pub right: Vec<u32>,
+    /// Feature index tested at an internal node (0 at leaves).
+    pub feature: Vec<u32>,
+    /// Split threshold at an internal node (0 at leaves).
+    pub threshold: Vec<f64>,
+    /// Weighted fraud fraction of the training rows that reached the node.
+    pub value: Vec<f64>,
+    /// Weighted count of training rows that reached the node (its cover).
+    pub cover: Vec<f64>,
+}
+
+impl Tree {
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.left.len()
+    }
+
+    /// Whether the tree has no nodes (never true of a valid tree).
+    pub fn is_empty(&self) -> bool {
+        self.left.is_empty()
+    }
+
+    /// Whether node `i` is a leaf.
+    pub fn is_leaf(&self, i: usize) -> bool {
+        self.left[i] == NO_CHILD
+    }
+
+    /// Checks the structure: equal array lengths, children after their parent
+    /// and inside the tree (so no cycles), every node but the root reached
+    /// exactly once (no orphans, no sharing), depth at most [`MAX_TREE_DEPTH`],
+    /// feature indices below `n_features`, finite thresholds, values in [0, 1],
+    /// finite non-negative covers. Returns the depth.
+    pub fn validate(&self, n_features: usize) -> Result<usize, String> {
+        let n = self.len();
+        if n == 0 {
+            return Err("no nodes".into());
+        }
+        let lengths = [
+            self.right.len(),
+            self.feature.len(),
+            self.threshold.len(),
+            self.value.len(),
+            self.cover.len(),
+        ];
+        if lengths.iter().any(|&l| l != n) {
+            return Err("node arrays differ in length".into());
+        }
+        let mut parents = vec![0u8; n];
+        let mut depth = vec![0usize; n];
+        let mut max_depth = 0;
+        for i in 0..n {
+            let (l, r) = (self.left[i], self.right[i]);
+            if !(0.0..=1.0).contains(&self.value[i]) {
+                return Err(format!(
+                    "node {i}: value {} is not a probability",
+                    self.value[i]
+                ));
+            }
+            if !self.cover[i].is_finite() || self.cover[i] < 0.0 {
+                return Err(format!("node {i}: invalid cover {}", self.cover[i]));
+            }
+            if l == NO_CHILD && r == NO_CHILD {
+                continue;
+            }
+            for child in [l, r] {
+                let c = child as usize;
+                if child == NO_CHILD || c <= i || c >= n {
+                    return Err(format!(
+                        "node {i}: child index {child} is out of order or out of range"
+                    ));
+                }
+                parents[c] += 1;
+                if parents[c] > 1 {
+                    return Err(format!("node {c} has more than one parent"));
+                }
+                depth[c] = depth[i] + 1;
+                max_depth = max_depth.max(depth[c]);
+            }
+            if self.feature[i] as usize >= n_features {
+                return Err(format!(
+                    "node {i}: feature index {} >= {n_features}",
+                    self.feature[i]
+                ));
+            }
+            if !self.threshold[i].is_finite() {
+                return Err(format!("node {i}: threshold is not finite"));
+            }
+            if max_depth > MAX_TREE_DEPTH {
+                return Err(format!("deeper than {MAX_TREE_DEPTH} levels"));
+            }
+        }
+        if let Some(orphan) = (1..n).find(|&i| parents[i] == 0) {
+            return Err(format!("node {orphan} is not reachable from the root"));
+        }
+        Ok(max_depth)
+    }
+
+    /// The leaf `row` reaches, by a plain walk (the reference the flat layout is
+    /// tested against).
+    pub fn leaf(&self, row: &[f64]) -> usize {
+        let mut i = 0;
+        while !self.is_leaf(i) {
+            let go_left = row[self.feature[i] as usize] <= self.threshold[i];
+            i = if go_left { self.left[i] } else { self.right[i] } as usize;
+        }
+        i
+    }
+}
+
+/// One node of the flat layout. The fields a walk needs sit together in 16
+/// bytes (four nodes to a cache line); leaf values live apart because a walk
+/// reads one of them, once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
+struct Node {
+    /// Split threshold; `+inf` at a leaf, so a leaf's "go right" test is false.
+    threshold: f64,
+    /// Feature tested (0 at a leaf, so the walk reads a valid slot).
+    feature: u32,
+    /// Left child's index; the right child is the next node. A leaf points to itself.
+    left: u32,
+}
+
+/// How a tree is walked. Both give the same leaf; they differ in speed.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// `if x <= t { left } else { right }`, until a leaf.
+    Branchy,
+    /// `i = left + (x > t)`, until a leaf: the direction costs no branch.
+    BranchFree,
+}
+
+/// All trees of a forest in one array, each tree contiguous, children of a node
+/// next to each other. Scoring allocates nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forest {
+    nodes: Vec<Node>,
+    values: Vec<f64>,
+    roots: Vec<u32>,
+    n_features: usize,
+}
+
+/// Rows per block in the batch path: enough independent walks to hide memory
+/// latency, few enough that their accumulators stay in registers and L1.
+const BLOCK_ROWS: usize = 64;
+/// Rows per parallel task in the batch path.
+const TASK_ROWS: usize = 4096;
+
+impl Forest {
+    /// Lays out validated trees (see [`Tree::validate`]) for scoring.
+    pub fn from_trees(trees: &[Tree], n_features: usize) -> Self {
+        let total: usize = trees.iter().map(Tree::len).sum();
+        let mut nodes = Vec::with_capacity(total);
+        let mut values = Vec::with_capacity(total);
+        let mut roots = Vec::with_capacity(trees.len());
+        let mut queue = std::collections::VecDeque::new();
+        for tree in trees {
+            let base = nodes.len();
+            roots.push(base as u32);
+            // Breadth-first, so both children of a node get consecutive slots.
+            nodes.push(Node {
+                threshold: f64::INFINITY,
+                feature: 0,
+                left: 0,
+            });
+            values.push(0.0);
+            queue.push_back((0usize, base));
+            while let Some((src, dst)) = queue.pop_front() {
+                values[dst] = tree.value[src];
+                if tree.is_leaf(src) {
+                    nodes[dst] = Node {
+                        threshold: f64::INFINITY,
+                        feature: 0,
+                        left: dst as u32,
+                    };
+                    continue;
+                }
+                let left = nodes.len();
+                nodes.push(Node {
+                    threshold: f64::INFINITY,
+                    feature: 0,
+                    left: 0,
+                });
+                nodes.push(Node {
+                    threshold: f64::INFINITY,
+                    feature: 0,
+                    left: 0,
+                });
+                values.extend([0.0, 0.0]);
+                nodes[dst] = Node {
+                    threshold: tree.threshold[src],
+                    feature: tree.feature[src],
+                    left: left as u32,
+                };
+                queue.push_back((tree.left[src] as usize, left));
+                queue.push_back((tree.right[src] as usize, left + 1));
+            }
+        }
+        Forest {
+            nodes,
+            values,
+            roots,
+            n_features,
+        }
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Number of features a row must have.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Total number of nodes.
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    #[inline(always)]
+    fn leaf_branchy(&self, root: u32, row: &[f64]) -> usize {
+        let mut i = root as usize;
+        loop {
+            let node = self.nodes[i];
+            if node.left as usize == i {
+                return i;
+            }
+            i = if row[node.feature as usize] <= node.threshold {
+                node.left as usize
+            } else {
+                node.left as usize + 1
+            };
+        }
+    }
+
+    #[inline(always)]
+    fn leaf_branch_free(&self, root: u32, row: &[f64]) -> usize {
+        let mut i = root as usize;
+        loop {
+            let node = self.nodes[i];
+            if node.left as usize == i {
+                return i;
+            }
+            i = node.left as usize + usize::from(row[node.feature as usize] > node.threshold);
+        }
+    }
+
+    #[inline(always)]
+    fn leaf(&self, walk: Walk, root: u32, row: &[f64]) -> usize {
+        match walk {
+            Walk::Branchy => self.leaf_branchy(root, row),
+            Walk::BranchFree => self.leaf_branch_free(root, row),
+        }
+    }
+
+    /// Fraud probability of one encoded row: the mean over trees of the leaf
+    /// value. `row.len()` must equal [`Forest::n_features`].
+    pub fn predict(&self, row: &[f64]) -> f64 {
+        self.predict_with(Walk::BranchFree, row)
+    }
+
+    /// [`Forest::predict`] with a chosen walk (for the benchmarks).
+    #[doc(hidden)]
+    pub fn predict_with(&self, walk: Walk, row: &[f64]) -> f64 {
+        let row = &row[..self.n_features];
+        let mut sum = 0.0;
+        for &root in &self.roots {
+            sum += self.values[self.leaf(walk, root, row)];
+        }
+        sum / self.roots.len() as f64
+    }
+
+    /// Scores row-major `rows` (`n_features` values each) into `out`, one
+    /// probability per row, using the rayon thread pool in scope. Gives exactly
+    /// the values [`Forest::predict`] gives, row by row.
+    pub fn predict_batch(&self, rows: &[f64], out: &mut [f64]) {
+        self.predict_batch_with(Walk::BranchFree, rows, out);
+    }
+
+    /// [`Forest::predict_batch`] with a chosen walk (for the benchmarks).
+    #[doc(hidden)]
+    pub fn predict_batch_with(&self, walk: Walk, rows: &[f64], out: &mut [f64]) {
+        use rayon::prelude::*;
+        let width = self.n_features.max(1);
+        let n = out.len().min(rows.len() / width);
+        let out = &mut out[..n];
+        let rows = &rows[..n * width];
+        if n <= TASK_ROWS {
+            self.predict_block(walk, rows, out);
+            return;
+        }
+        out.par_chunks_mut(TASK_ROWS)
+            .zip(rows.par_chunks(TASK_ROWS * width))
+            .for_each(|(out, rows)| self.predict_block(walk, rows, out));
+    }
+
+    /// Walks blocks of rows tree by tree, so a tree's nodes stay in cache
+    /// while many independent walks overlap their memory latency.
+    fn predict_block(&self, walk: Walk, rows: &[f64], out: &mut [f64]) {
+        let width = self.n_features.max(1);
+        for (out, rows) in out
+            .chunks_mut(BLOCK_ROWS)
+            .zip(rows.chunks(BLOCK_ROWS * width))
+        {
+            let mut sums = [0.0f64; BLOCK_ROWS];
+            let sums = &mut sums[..out.len()];
+            for &root in &self.roots {
+                for (sum, row) in sums.iter_mut().zip(rows.chunks_exact(width)) {
+                    *sum += self.values[self.leaf(walk, root, &row[..self.n_features])];
+                }
+            }
+            let n_trees = self.roots.len() as f64;
+            for (o, s) in out.iter_mut().zip(sums.iter()) {
+                *o = s / n_trees;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// x0 <= 0.5 ? (x1 <= 2 ? 0.1 : 0.9) : 0.4, stored in a non-BFS order.
+    pub(crate) fn small_tree() -> Tree {
+        Tree {
+            left: vec![1, 2, NO_CHILD, NO_CHILD, NO_CHILD],
+            right: vec![4, 3, NO_CHILD, NO_CHILD, NO_CHILD],
+            feature: vec![0, 1, 0, 0, 0],
+            threshold: vec![0.5, 2.0, 0.0, 0.0, 0.0],
+            value: vec![0.3, 0.5, 0.1, 0.9, 0.4],
+            cover: vec![10.0, 6.0, 3.0, 3.0, 4.0],
+        }
+    }
+
+    #[test]
+    fn flat_walk_matches_tree_walk() {
+        let tree = small_tree();
+        assert_eq!(tree.validate(2), Ok(2));
+        let forest = Forest::from_trees(&[tree.clone(), tree.clone()], 2);
+        for row in [[0.0, 0.0], [0.5, 2.0], [0.5, 2.1], [0.6, 0.0], [-1.0, 9.0]] {
+            let expected = tree.value[tree.leaf(&row)];
+            assert_eq!(forest.predict_with(Walk::Branchy, &row), expected);
+            assert_eq!(forest.predict_with(Walk::BranchFree, &row), expected);
+        }
+        let rows: Vec<f64> = (0..10_000)
+            .flat_map(|i| [f64::from(i % 3) * 0.4, f64::from(i % 5)])
+            .collect();
+        let mut out = vec![0.0; 10_000];
+        forest.predict_batch(&rows, &mut out);
+        for (row, p) in rows.chunks(2).zip(&out) {
+            assert_eq!(*p, forest.predict(row));
+        }
+    }
+
+    #[test]
+    fn validate_rejects_bad_structure() {
+        let mut cycle = small_tree();
+        cycle.left[1] = 0;
+        assert!(cycle.validate(2).is_err());
+        let mut shared = small_tree();
+        shared.right[1] = 2;
+        assert!(shared
+            .validate(2)
+            .unwrap_err()
+            .contains("more than one parent"));
+        let mut feature = small_tree();
+        feature.feature[0] = 2;
+        assert!(feature.validate(2).is_err());
+        let mut value = small_tree();
+        value.value[3] = 1.5;
+        assert!(value.validate(2).is_err());
+        let mut threshold = small_tree();
+        threshold.threshold[0] = f64::NAN;
+        assert!(threshold.validate(2).is_err());
+        let mut half_leaf = small_tree();
+        half_leaf.right[1] = NO_CHILD;
+        assert!(half_leaf.validate(2).is_err());
+    }
+}

@@ -1,0 +1,452 @@
+//! Ranking and decision metrics, and threshold selection.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Counts at one decision threshold (`score >= threshold` means "fraud").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confusion {
+    /// Frauds flagged.
+    pub true_positives: u64,
+    /// Legitimate transactions flagged.
+    pub false_positives: u64,
+    /// Legitimate transactions passed.
+    pub true_negatives: u64,
+    /// Frauds passed.
+    pub false_negatives: u64,
+}
+
+fn ratio(num: u64, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+impl Confusion {
+    /// Counts at `threshold`.
+    pub fn at(scores: &[f64], labels: &[u8], threshold: f64) -> Self {
+        let mut c = Confusion::default();
+        for (&s, &y) in scores.iter().zip(labels) {
+            match (s >= threshold, y == 1) {
+                (true, true) => c.true_positives += 1,
+                (true, false) => c.false_positives += 1,
+                (false, false) => c.true_negatives += 1,
+                (false, true) => c.false_negatives += 1,
+            }
+        }
+        c
+    }
+
+    /// TP / (TP + FP); 0 when nothing is flagged.
+    pub fn precision(&self) -> f64 {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives,
+        )
+    }
+
+    /// TP / (TP + FN); 0 when there are no frauds.
+    pub fn recall(&self) -> f64 {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_negatives,
+        )
+    }
+
+    /// FP / (FP + TN); 0 when there are no legitimate rows.
+    pub fn false_positive_rate(&self) -> f64 {
+        ratio(
+            self.false_positives,
+            self.false_positives + self.true_negatives,
+        )
+    }
+
+    /// Harmonic mean of precision and recall.
+    pub fn f1(&self) -> f64 {
+        ratio(
+            2 * self.true_positives,
+            2 * self.true_positives + self.false_positives + self.false_negatives,
+        )
+    }
+}
+
+/// One point of a curve at one threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// The score threshold (`score >= threshold` flags).
+    pub threshold: f64,
+    /// Frauds flagged (cumulative, from the highest score down).
+    pub true_positives: u64,
+    /// Legitimate rows flagged.
+    pub false_positives: u64,
+}
+
+/// The confusion counts at every distinct score, highest first: the operating
+/// points every curve and threshold search reads from. Sorting once makes all
+/// of them O(n log n).
+pub fn operating_points(scores: &[f64], labels: &[u8]) -> Vec<CurvePoint> {
+    let mut order: Vec<usize> = (0..scores.len().min(labels.len())).collect();
+    order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut points = Vec::new();
+    let (mut tp, mut fp) = (0u64, 0u64);
+    for (k, &i) in order.iter().enumerate() {
+        if labels[i] == 1 {
+            tp += 1;
+        } else {
+            fp += 1;
+        }
+        let last_of_tie = order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]);
+        if last_of_tie {
+            points.push(CurvePoint {
+                threshold: scores[i],
+                true_positives: tp,
+                false_positives: fp,
+            });
+        }
+    }
+    points
+}
+
+/// Area under the ROC curve: the probability that a random fraud scores above a
+/// random legitimate row, ties counting one half. `None` without both classes.
+pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
+    let points = operating_points(scores, labels);
+    let last = points.last()?;
+    let (pos, neg) = (last.true_positives, last.false_positives);
+    if pos == 0 || neg == 0 {
+        return None;
+    }
+    // Trapezoids between operating points count tied pairs as one half.
+    let (mut area, mut prev_tp, mut prev_fp) = (0.0f64, 0u64, 0u64);
+    for p in &points {
+        area += (p.false_positives - prev_fp) as f64 * (p.true_positives + prev_tp) as f64 / 2.0;
+        prev_tp = p.true_positives;
+        prev_fp = p.false_positives;
+    }
+    Some(area / (pos as f64 * neg as f64))
+}
+
+/// Average precision (the area under the precision-recall curve as
+/// scikit-learn's `average_precision_score` computes it). `None` without frauds.
+pub fn average_precision(scores: &[f64], labels: &[u8]) -> Option<f64> {
+    let points = operating_points(scores, labels);
+    let pos = points.last()?.true_positives;
+    if pos == 0 {
+        return None;
+    }
+    let (mut ap, mut prev_tp) = (0.0, 0u64);
+    for p in &points {
+        let precision = p.true_positives as f64 / (p.true_positives + p.false_positives) as f64;
+        ap += (p.true_positives - prev_tp) as f64 / pos as f64 * precision;
+        prev_tp = p.true_positives;
+    }
+    Some(ap)
+}
+
+/// Mean negative log-likelihood, probabilities clipped to [1e-15, 1 - 1e-15].
+pub fn log_loss(scores: &[f64], labels: &[u8]) -> f64 {
+    let n = scores.len().min(labels.len()).max(1) as f64;
+    let total: f64 = scores
+        .iter()
+        .zip(labels)
+        .map(|(&p, &y)| {
+            let p = p.clamp(1e-15, 1.0 - 1e-15);
+            if y == 1 {
+                -p.ln()
+            } else {
+                -(1.0 - p).ln()
+            }
+        })
+        .sum();
+    total / n
+}
+
+/// Mean squared error of the probabilities.
+pub fn brier_score(scores: &[f64], labels: &[u8]) -> f64 {
+    let n = scores.len().min(labels.len()).max(1) as f64;
+    scores
+        .iter()
+        .zip(labels)
+        .map(|(&p, &y)| (p - f64::from(y)).powi(2))
+        .sum::<f64>()
+        / n
+}
+
+/// How the decision threshold is chosen from scored, labelled rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum ThresholdStrategy {
+    /// The threshold with the highest F1.
+    MaxF1,
+    /// The highest threshold whose recall reaches the target.
+    TargetRecall(f64),
+    /// The lowest threshold whose precision reaches the target (the most
+    /// frauds caught at that precision).
+    TargetPrecision(f64),
+    /// The lowest threshold whose false-positive rate stays at or below the target.
+    MaxFalsePositiveRate(f64),
+}
+
+impl std::fmt::Display for ThresholdStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ThresholdStrategy::MaxF1 => write!(f, "max-f1"),
+            ThresholdStrategy::TargetRecall(r) => write!(f, "target-recall={r}"),
+            ThresholdStrategy::TargetPrecision(p) => write!(f, "target-precision={p}"),
+            ThresholdStrategy::MaxFalsePositiveRate(r) => write!(f, "max-fpr={r}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ThresholdStrategy {
+    type Err = Error;
+
+    /// Parses `max-f1`, `target-recall=0.9`, `target-precision=0.5` or `max-fpr=0.01`.
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = |reason: String| Error::InvalidParams {
+            name: "threshold_strategy",
+            reason,
+        };
+        let (name, value) = match text.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (text.trim(), None),
+        };
+        let target = || -> Result<f64> {
+            let v: f64 = value
+                .ok_or_else(|| bad(format!("`{name}` needs a value, as in {name}=0.9")))?
+                .parse()
+                .map_err(|_| bad(format!("`{text}`: the target is not a number")))?;
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(bad(format!("`{text}`: the target must be in [0, 1]")))
+            }
+        };
+        match name {
+            "max-f1" => Ok(ThresholdStrategy::MaxF1),
+            "target-recall" => Ok(ThresholdStrategy::TargetRecall(target()?)),
+            "target-precision" => Ok(ThresholdStrategy::TargetPrecision(target()?)),
+            "max-fpr" => Ok(ThresholdStrategy::MaxFalsePositiveRate(target()?)),
+            _ => Err(bad(format!(
+                "unknown strategy `{name}` (use max-f1, target-recall=R, target-precision=P or max-fpr=F)"
+            ))),
+        }
+    }
+}
+
+/// Picks a threshold by `strategy`. Falls back to 0.5 when the data has no
+/// frauds or no point meets the target.
+pub fn select_threshold(scores: &[f64], labels: &[u8], strategy: ThresholdStrategy) -> f64 {
+    let points = operating_points(scores, labels);
+    let Some(last) = points.last() else {
+        return 0.5;
+    };
+    let (pos, neg) = (last.true_positives, last.false_positives);
+    if pos == 0 {
+        return 0.5;
+    }
+    let precision = |p: &CurvePoint| ratio(p.true_positives, p.true_positives + p.false_positives);
+    let recall = |p: &CurvePoint| ratio(p.true_positives, pos);
+    let fpr = |p: &CurvePoint| ratio(p.false_positives, neg);
+    let chosen = match strategy {
+        ThresholdStrategy::MaxF1 => points
+            .iter()
+            .map(|p| {
+                (
+                    p,
+                    ratio(
+                        2 * p.true_positives,
+                        p.true_positives + p.false_positives + pos,
+                    ),
+                )
+            })
+            // Ties keep the highest threshold (the first), flagging the fewest rows.
+            .fold(None::<(&CurvePoint, f64)>, |best, (p, f1)| match best {
+                Some((_, b)) if b >= f1 => best,
+                _ => Some((p, f1)),
+            })
+            .map(|(p, _)| p),
+        ThresholdStrategy::TargetRecall(target) => points.iter().find(|p| recall(p) >= target),
+        ThresholdStrategy::TargetPrecision(target) => {
+            points.iter().rev().find(|p| precision(p) >= target)
+        }
+        ThresholdStrategy::MaxFalsePositiveRate(target) => {
+            points.iter().rev().find(|p| fpr(p) <= target)
+        }
+    };
+    chosen.map_or(0.5, |p| p.threshold)
+}
+
+/// Everything `evaluate` reports for scored, labelled rows at one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Rows scored.
+    pub rows: u64,
+    /// Frauds among them.
+    pub frauds: u64,
+    /// Area under the ROC curve (`None` without both classes).
+    pub roc_auc: Option<f64>,
+    /// Average precision (`None` without frauds).
+    pub pr_auc: Option<f64>,
+    /// The decision threshold the counts below use.
+    pub threshold: f64,
+    /// Precision at the threshold.
+    pub precision: f64,
+    /// Recall at the threshold.
+    pub recall: f64,
+    /// F1 at the threshold.
+    pub f1: f64,
+    /// False-positive rate at the threshold.
+    pub false_positive_rate: f64,
+    /// Counts at the threshold.
+    pub confusion: Confusion,
+    /// Mean log loss.
+    pub log_loss: f64,
+    /// Brier score.
+    pub brier: f64,
+}
+
+impl Evaluation {
+    /// Evaluates `scores` against `labels` at `threshold`.
+    pub fn new(scores: &[f64], labels: &[u8], threshold: f64) -> Self {
+        let confusion = Confusion::at(scores, labels, threshold);
+        Evaluation {
+            rows: scores.len() as u64,
+            frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
+            roc_auc: roc_auc(scores, labels),
+            pr_auc: average_precision(scores, labels),
+            threshold,
+            precision: confusion.precision(),
+            recall: confusion.recall(),
+            f1: confusion.f1(),
+            false_positive_rate: confusion.false_positive_rate(),
+            confusion,
+            log_loss: log_loss(scores, labels),
+            brier: brier_score(scores, labels),
+        }
+    }
+}
+
+/// A curve reduced to at most `max_points` points for storage and plotting:
+/// ROC as (false-positive rate, true-positive rate), PR as (recall, precision).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    /// x coordinates.
+    pub x: Vec<f64>,
+    /// y coordinates.
+    pub y: Vec<f64>,
+    /// The threshold at each point.
+    pub thresholds: Vec<f64>,
+}
+
+/// ROC and precision-recall curves, each at most `max_points` long.
+pub fn curves(scores: &[f64], labels: &[u8], max_points: usize) -> (Curve, Curve) {
+    let points = operating_points(scores, labels);
+    let mut roc = Curve {
+        x: vec![0.0],
+        y: vec![0.0],
+        thresholds: vec![f64::INFINITY],
+    };
+    let mut pr = Curve {
+        x: Vec::new(),
+        y: Vec::new(),
+        thresholds: Vec::new(),
+    };
+    let Some(last) = points.last() else {
+        return (roc, pr);
+    };
+    let (pos, neg) = (last.true_positives, last.false_positives);
+    let step = points.len().div_ceil(max_points.max(2) - 1).max(1);
+    let kept = points.iter().step_by(step).chain(std::iter::once(last));
+    let mut previous = None;
+    for p in kept {
+        if previous == Some(p.threshold) {
+            continue;
+        }
+        previous = Some(p.threshold);
+        roc.x.push(ratio(p.false_positives, neg));
+        roc.y.push(ratio(p.true_positives, pos));
+        roc.thresholds.push(p.threshold);
+        pr.x.push(ratio(p.true_positives, pos));
+        pr.y.push(ratio(
+            p.true_positives,
+            p.true_positives + p.false_positives,
+        ));
+        pr.thresholds.push(p.threshold);
+    }
+    roc.thresholds[0] = roc.thresholds.get(1).map_or(1.0, |t| t.max(1.0));
+    (roc, pr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_examples() {
+        assert_eq!(roc_auc(&[0.1, 0.4, 0.35, 0.8], &[0, 0, 1, 1]), Some(0.75));
+        assert_eq!(roc_auc(&[0.5, 0.5], &[0, 1]), Some(0.5));
+        assert_eq!(roc_auc(&[0.5, 0.5], &[1, 1]), None);
+        // scikit-learn: average_precision_score([0,0,1,1],[0.1,0.4,0.35,0.8]) == 0.8333...
+        let ap = average_precision(&[0.1, 0.4, 0.35, 0.8], &[0, 0, 1, 1]).expect("has frauds");
+        assert!((ap - 0.833_333_333_333_333_4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn confusion_and_thresholds() {
+        let scores = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1];
+        let labels = [1, 1, 0, 1, 0, 0];
+        let c = Confusion::at(&scores, &labels, 0.75);
+        assert_eq!(
+            (
+                c.true_positives,
+                c.false_positives,
+                c.true_negatives,
+                c.false_negatives
+            ),
+            (2, 0, 3, 1)
+        );
+        assert_eq!(
+            select_threshold(&scores, &labels, ThresholdStrategy::TargetRecall(1.0)),
+            0.3
+        );
+        assert_eq!(
+            select_threshold(&scores, &labels, ThresholdStrategy::TargetPrecision(1.0)),
+            0.8
+        );
+        assert_eq!(
+            select_threshold(
+                &scores,
+                &labels,
+                ThresholdStrategy::MaxFalsePositiveRate(0.0)
+            ),
+            0.8
+        );
+        // F1 is 0.8 at 0.8 (2 of 3 frauds, no false alarm) and 6/7 at 0.3.
+        assert_eq!(
+            select_threshold(&scores, &labels, ThresholdStrategy::MaxF1),
+            0.3
+        );
+        assert_eq!(
+            select_threshold(&[0.2], &[0], ThresholdStrategy::MaxF1),
+            0.5
+        );
+    }
+
+    #[test]
+    fn strategies_parse() {
+        assert_eq!(
+            "max-f1".parse::<ThresholdStrategy>().ok(),
+            Some(ThresholdStrategy::MaxF1)
+        );
+        assert_eq!(
+            "target-recall=0.8".parse::<ThresholdStrategy>().ok(),
+            Some(ThresholdStrategy::TargetRecall(0.8))
+        );
+        assert!("target-recall".parse::<ThresholdStrategy>().is_err());
+        assert!("max-fpr=2".parse::<ThresholdStrategy>().is_err());
+        assert!("best".parse::<ThresholdStrategy>().is_err());
+    }
+}

@@ -1,0 +1,449 @@
+//! The preprocessing pipeline: fitted once at training time, stored in the model,
+//! and applied identically to every row scored, so training and serving can never
+//! disagree about what a value means.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{number_as_level, numeric_value, Column, Dataset, Value, MISSING_CODE};
+use crate::error::{Error, Result};
+use crate::schema::{FeatureKind, Schema};
+
+/// How one input feature becomes one number for the forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Encoder {
+    /// Numbers pass through; a missing value becomes `fill` (the training median).
+    Numeric {
+        /// Replacement for a missing value.
+        fill: f64,
+    },
+    /// Flags become 0 or 1; a missing value becomes `fill` (the training mode).
+    Flag {
+        /// Replacement for a missing value.
+        fill: f64,
+    },
+    /// Categories become codes ordered by their (smoothed) training fraud rate,
+    /// so a split on the code is a split between low- and high-risk groups.
+    /// `unknown` is the code of the unknown bucket: values never seen in training,
+    /// and missing values, both ranked at the overall fraud rate.
+    Categorical {
+        /// The categories seen in training.
+        levels: Vec<String>,
+        /// `codes[i]` is the code of `levels[i]`.
+        codes: Vec<u32>,
+        /// The unknown bucket's code.
+        unknown: u32,
+    },
+}
+
+/// Pseudo-count pulling a rare category's fraud rate toward the overall rate.
+const CATEGORY_SMOOTHING: f64 = 10.0;
+
+/// Something that went right but is worth telling the caller about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The feature concerned.
+    pub field: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// The fitted per-feature encoders, in schema order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Encoder>", into = "Vec<Encoder>")]
+pub struct Pipeline {
+    encoders: Vec<Encoder>,
+    /// Per feature, category text -> code (empty for non-categorical features).
+    lookup: Vec<HashMap<String, u32>>,
+}
+
+impl PartialEq for Pipeline {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoders == other.encoders
+    }
+}
+
+impl From<Pipeline> for Vec<Encoder> {
+    fn from(p: Pipeline) -> Self {
+        p.encoders
+    }
+}
+
+impl TryFrom<Vec<Encoder>> for Pipeline {
+    type Error = String;
+
+    fn try_from(encoders: Vec<Encoder>) -> std::result::Result<Self, String> {
+        let mut lookup = Vec::with_capacity(encoders.len());
+        for (i, encoder) in encoders.iter().enumerate() {
+            let mut map = HashMap::new();
+            match encoder {
+                Encoder::Numeric { fill } | Encoder::Flag { fill } if !fill.is_finite() => {
+                    return Err(format!("encoder {i}: fill value is not finite"));
+                }
+                Encoder::Categorical {
+                    levels,
+                    codes,
+                    unknown,
+                } => {
+                    let n_codes = levels.len() + 1;
+                    if codes.len() != levels.len() {
+                        return Err(format!(
+                            "encoder {i}: {} codes for {} levels",
+                            codes.len(),
+                            levels.len()
+                        ));
+                    }
+                    let mut seen = vec![false; n_codes];
+                    for &code in codes.iter().chain(std::iter::once(unknown)) {
+                        match seen.get_mut(code as usize) {
+                            Some(slot) if !*slot => *slot = true,
+                            _ => {
+                                return Err(format!(
+                                    "encoder {i}: category codes are not a permutation"
+                                ))
+                            }
+                        }
+                    }
+                    for (level, &code) in levels.iter().zip(codes) {
+                        if map.insert(level.clone(), code).is_some() {
+                            return Err(format!("encoder {i}: category `{level}` appears twice"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            lookup.push(map);
+        }
+        Ok(Pipeline { encoders, lookup })
+    }
+}
+
+impl Pipeline {
+    /// Fits the encoders on a labelled dataset.
+    pub fn fit(data: &Dataset) -> Result<Self> {
+        let labels = data.labels().ok_or_else(|| Error::Schema {
+            source_name: "dataset".into(),
+            reason: "training needs labels".into(),
+        })?;
+        let positives = labels.iter().filter(|&&y| y == 1).count() as f64;
+        let base_rate = positives / labels.len().max(1) as f64;
+        let mut encoders = Vec::with_capacity(data.columns().len());
+        for (feature, column) in data.schema().features.iter().zip(data.columns()) {
+            let encoder = match (&feature.kind, column) {
+                (FeatureKind::Flag, Column::Numeric(values)) => {
+                    let ones = values.iter().filter(|&&x| x == 1.0).count();
+                    let zeros = values.iter().filter(|&&x| x == 0.0).count();
+                    Encoder::Flag {
+                        fill: if ones > zeros { 1.0 } else { 0.0 },
+                    }
+                }
+                (_, Column::Numeric(values)) => Encoder::Numeric {
+                    fill: median(values),
+                },
+                (_, Column::Categorical { codes, levels }) => {
+                    fit_categories(&feature.name, codes, levels, labels, base_rate)?
+                }
+            };
+            encoders.push(encoder);
+        }
+        Pipeline::try_from(encoders).map_err(|reason| Error::Schema {
+            source_name: "pipeline".into(),
+            reason,
+        })
+    }
+
+    /// The encoders, in schema order.
+    pub fn encoders(&self) -> &[Encoder] {
+        &self.encoders
+    }
+
+    /// Checks that the pipeline fits `schema` (one encoder of the right kind per feature).
+    pub(crate) fn check_against(&self, schema: &Schema) -> std::result::Result<(), String> {
+        if self.encoders.len() != schema.features.len() {
+            return Err(format!(
+                "{} encoders for {} features",
+                self.encoders.len(),
+                schema.features.len()
+            ));
+        }
+        for (feature, encoder) in schema.features.iter().zip(&self.encoders) {
+            let fits = matches!(
+                (&feature.kind, encoder),
+                (FeatureKind::Numeric { .. }, Encoder::Numeric { .. })
+                    | (FeatureKind::Flag, Encoder::Flag { .. })
+                    | (FeatureKind::Categorical, Encoder::Categorical { .. })
+            );
+            if !fits {
+                return Err(format!(
+                    "the encoder of `{}` does not match its kind",
+                    feature.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The code a category scores as: its own, or the unknown bucket's (then `true`).
+    pub fn category_code(&self, feature: usize, text: &str) -> Option<(u32, bool)> {
+        match &self.encoders[feature] {
+            Encoder::Categorical { unknown, .. } => {
+                Some(match self.lookup[feature].get(text.trim()) {
+                    Some(&code) => (code, false),
+                    None => (*unknown, true),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Encodes one value of feature `index` (schema order). Returns `true` in
+    /// the second place when a category went to the unknown bucket.
+    pub fn encode(&self, schema: &Schema, index: usize, value: Value<'_>) -> Result<(f64, bool)> {
+        let feature = &schema.features[index];
+        match &self.encoders[index] {
+            Encoder::Numeric { fill } | Encoder::Flag { fill } => {
+                let x = numeric_value(&feature.kind, value)
+                    .map_err(|reason| Error::input(&feature.name, reason))?;
+                Ok((if x.is_nan() { *fill } else { x }, false))
+            }
+            Encoder::Categorical { unknown, .. } => {
+                let mut scratch = String::new();
+                let text = match value {
+                    Value::Unsupported(type_name) => {
+                        return Err(Error::input(
+                            &feature.name,
+                            format!("expected text, got {type_name}"),
+                        ))
+                    }
+                    Value::Missing => return Ok((f64::from(*unknown), false)),
+                    Value::Text(t) if crate::data::is_missing_text(t) => {
+                        return Ok((f64::from(*unknown), false))
+                    }
+                    Value::Text(t) => t,
+                    Value::Number(x) if x.is_finite() => {
+                        number_as_level(x, &mut scratch);
+                        scratch.as_str()
+                    }
+                    Value::Number(x) => {
+                        return Err(Error::input(
+                            &feature.name,
+                            format!("{x} is not a valid category"),
+                        ))
+                    }
+                };
+                let (code, unknown) = self.category_code(index, text).unwrap_or((*unknown, true));
+                Ok((f64::from(code), unknown))
+            }
+        }
+    }
+
+    /// Checks an already-encoded value (a category given by its code) and
+    /// fills a missing (`NaN`) one.
+    pub fn encode_number(&self, schema: &Schema, index: usize, x: f64) -> Result<f64> {
+        let feature = &schema.features[index];
+        match &self.encoders[index] {
+            Encoder::Numeric { fill } | Encoder::Flag { fill } => {
+                if x.is_nan() {
+                    return Ok(*fill);
+                }
+                crate::data::check_number(&feature.kind, x)
+                    .map_err(|reason| Error::input(&feature.name, reason))
+            }
+            Encoder::Categorical {
+                levels, unknown, ..
+            } => {
+                if x.is_nan() {
+                    Ok(f64::from(*unknown))
+                } else if x.fract() == 0.0 && x >= 0.0 && x <= levels.len() as f64 {
+                    Ok(x)
+                } else {
+                    Err(Error::input(
+                        &feature.name,
+                        format!(
+                            "{x} is not a category code (expected an integer 0..={})",
+                            levels.len()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Encodes every row of `data` into column-major feature values.
+    pub(crate) fn transform_columns(&self, data: &Dataset) -> Vec<Vec<f64>> {
+        data.columns()
+            .iter()
+            .zip(self.encoders.iter().zip(&self.lookup))
+            .map(|(column, (encoder, index))| match (column, encoder) {
+                (Column::Numeric(values), Encoder::Numeric { fill } | Encoder::Flag { fill }) => {
+                    values
+                        .iter()
+                        .map(|&x| if x.is_nan() { *fill } else { x })
+                        .collect()
+                }
+                (Column::Categorical { codes, levels }, Encoder::Categorical { unknown, .. }) => {
+                    let level_codes: Vec<f64> = levels
+                        .iter()
+                        .map(|l| f64::from(index.get(l).copied().unwrap_or(*unknown)))
+                        .collect();
+                    codes
+                        .iter()
+                        .map(|&c| {
+                            if c == MISSING_CODE {
+                                f64::from(*unknown)
+                            } else {
+                                level_codes[c as usize]
+                            }
+                        })
+                        .collect()
+                }
+                // Dataset::new guarantees column kinds match the schema, and the
+                // pipeline was checked against the same schema.
+                _ => vec![f64::NAN; column.len()],
+            })
+            .collect()
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut present: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if present.is_empty() {
+        return 0.0;
+    }
+    present.sort_by(f64::total_cmp);
+    let mid = present.len() / 2;
+    if present.len() % 2 == 1 {
+        present[mid]
+    } else {
+        (present[mid - 1] + present[mid]) / 2.0
+    }
+}
+
+fn fit_categories(
+    name: &str,
+    codes: &[u32],
+    levels: &[String],
+    labels: &[u8],
+    base_rate: f64,
+) -> Result<Encoder> {
+    if levels.len() >= u32::MAX as usize - 1 {
+        return Err(Error::input(name, "too many categories"));
+    }
+    // counts[levels.len()] is the unknown bucket (missing values in training).
+    let mut counts = vec![(0.0f64, 0.0f64); levels.len() + 1];
+    for (&code, &y) in codes.iter().zip(labels) {
+        let slot = if code == MISSING_CODE {
+            levels.len()
+        } else {
+            code as usize
+        };
+        counts[slot].0 += 1.0;
+        counts[slot].1 += f64::from(y);
+    }
+    let rate =
+        |(n, pos): (f64, f64)| (pos + CATEGORY_SMOOTHING * base_rate) / (n + CATEGORY_SMOOTHING);
+    let mut order: Vec<usize> = (0..=levels.len()).collect();
+    // Ties broken by name (the unknown bucket sorts last) so the codes never
+    // depend on the order rows arrived in.
+    order.sort_by(|&a, &b| {
+        rate(counts[a]).total_cmp(&rate(counts[b])).then_with(|| {
+            match (levels.get(a), levels.get(b)) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+        })
+    });
+    let mut code_of = vec![0u32; levels.len() + 1];
+    for (code, &slot) in order.iter().enumerate() {
+        code_of[slot] = code as u32;
+    }
+    Ok(Encoder::Categorical {
+        levels: levels.to_vec(),
+        codes: code_of[..levels.len()].to_vec(),
+        unknown: code_of[levels.len()],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset_from_rows;
+    use crate::schema::Feature;
+
+    fn data() -> Dataset {
+        let schema = Schema::new(
+            vec![
+                Feature::numeric("x"),
+                Feature::flag("f"),
+                Feature::categorical("c"),
+            ],
+            "y",
+        )
+        .expect("schema");
+        let rows = vec![
+            vec![Value::Number(1.0), Value::Number(1.0), Value::Text("safe")],
+            vec![Value::Missing, Value::Number(1.0), Value::Text("risky")],
+            vec![Value::Number(3.0), Value::Missing, Value::Text("risky")],
+            vec![Value::Number(10.0), Value::Number(0.0), Value::Missing],
+        ];
+        let labels = ["0", "1", "1", "0"].map(Value::Text).to_vec();
+        dataset_from_rows(schema, rows, Some(labels), "test").expect("dataset")
+    }
+
+    #[test]
+    fn fills_and_orders_categories_by_risk() {
+        let data = data();
+        let pipeline = Pipeline::fit(&data).expect("fit");
+        assert_eq!(pipeline.encoders()[0], Encoder::Numeric { fill: 3.0 });
+        assert_eq!(pipeline.encoders()[1], Encoder::Flag { fill: 1.0 });
+        let (safe, _) = pipeline.category_code(2, "safe").expect("categorical");
+        let (risky, _) = pipeline.category_code(2, "risky").expect("categorical");
+        let (unknown, is_unknown) = pipeline
+            .category_code(2, "never seen")
+            .expect("categorical");
+        assert!(
+            safe < unknown && unknown < risky,
+            "{safe} {unknown} {risky}"
+        );
+        assert!(is_unknown);
+        let columns = pipeline.transform_columns(&data);
+        assert_eq!(columns[0], [1.0, 3.0, 3.0, 10.0]);
+        assert_eq!(columns[2][3], f64::from(unknown));
+    }
+
+    #[test]
+    fn encode_checks_values() {
+        let data = data();
+        let pipeline = Pipeline::fit(&data).expect("fit");
+        let schema = data.schema();
+        assert_eq!(
+            pipeline.encode(schema, 0, Value::Missing).expect("fills").0,
+            3.0
+        );
+        assert!(pipeline.encode(schema, 1, Value::Number(2.0)).is_err());
+        assert!(pipeline
+            .encode(schema, 0, Value::Number(f64::INFINITY))
+            .is_err());
+        assert!(
+            pipeline
+                .encode(schema, 2, Value::Text("new"))
+                .expect("unknown")
+                .1
+        );
+        assert!(pipeline.encode_number(schema, 2, 7.0).is_err());
+        assert!(pipeline.encode_number(schema, 2, 1.0).is_ok());
+    }
+
+    #[test]
+    fn rejects_non_permutation_codes() {
+        let bad = vec![Encoder::Categorical {
+            levels: vec!["a".into()],
+            codes: vec![0],
+            unknown: 0,
+        }];
+        assert!(Pipeline::try_from(bad).is_err());
+    }
+}

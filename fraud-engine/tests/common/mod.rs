@@ -1,0 +1,23 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use fraud_engine::{synth, train, Model, TrainParams};
+
+/// A small model trained on generated data, quick enough for every test.
+pub fn small_model(rows: usize, trees: usize, seed: u64) -> Model {
+    let data = synth::generate(rows, seed);
+    let params = TrainParams {
+        n_trees: trees,
+        seed,
+        ..TrainParams::default()
+    };
+    train(&data, &params, Some(1), None).expect("training on generated data succeeds")
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fraud-engine-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}

@@ -1,0 +1,136 @@
+//! Scoring through every entry point gives one answer, and bad input is named.
+
+mod common;
+
+use fraud_engine::{synth, Error, Model, RiskLevel, Value};
+
+fn documented_request() -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(
+        r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,
+            "location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#,
+    )
+    .expect("valid JSON")
+}
+
+#[test]
+fn every_entry_point_agrees() {
+    let model = common::small_model(10_000, 30, 1);
+    let data = synth::generate(2_000, 8);
+    let batch = model.predict_dataset(&data).expect("batch");
+    let mut values = Vec::new();
+    let n = model.schema().features.len();
+    let mut encoded_rows = Vec::new();
+    for row in 0..data.n_rows() {
+        data.row_values(row, &mut values);
+        let by_values = model
+            .predict_values(&values)
+            .expect("row")
+            .fraud_probability;
+        assert_eq!(by_values, batch[row], "row {row}");
+        let encoded: Vec<f64> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match *v {
+                Value::Number(x) => x,
+                Value::Text(t) => f64::from(
+                    model
+                        .category_code(&model.schema().features[i].name, t)
+                        .expect("categorical"),
+                ),
+                _ => f64::NAN,
+            })
+            .collect();
+        assert_eq!(
+            model.predict_proba_encoded(&encoded).expect("encoded"),
+            batch[row]
+        );
+        encoded_rows.extend(encoded);
+    }
+    let mut out = vec![0.0; data.n_rows()];
+    model
+        .predict_proba_encoded_batch(&encoded_rows, &mut out)
+        .expect("encoded batch");
+    assert_eq!(out, batch);
+    assert_eq!(encoded_rows.len(), n * data.n_rows());
+}
+
+#[test]
+fn documented_request_scores_and_decides() {
+    let model = common::small_model(10_000, 20, 2);
+    let p = model.predict(&documented_request()).expect("scores");
+    assert!((0.0..=1.0).contains(&p.fraud_probability));
+    assert_eq!(p.is_fraud, p.fraud_probability >= model.threshold());
+    let bands = model.decision().risk_bands;
+    let expected = if p.fraud_probability >= bands.high {
+        RiskLevel::High
+    } else if p.fraud_probability >= bands.medium {
+        RiskLevel::Medium
+    } else {
+        RiskLevel::Low
+    };
+    assert_eq!(p.risk_level, expected);
+    assert!(p.warnings.is_empty());
+}
+
+#[test]
+fn unknown_category_scores_with_a_warning() {
+    let model = common::small_model(10_000, 20, 2);
+    let mut tx = documented_request();
+    tx.insert("merchant_category".into(), "Spaceships".into());
+    let p = model.predict(&tx).expect("scores");
+    assert_eq!(p.warnings.len(), 1);
+    assert_eq!(p.warnings[0].field, "merchant_category");
+}
+
+#[test]
+fn every_bad_field_is_named() {
+    let model = common::small_model(5_000, 10, 2);
+    let mut tx = documented_request();
+    tx.remove("amount");
+    tx.insert("transaction_hour".into(), 25.into());
+    tx.insert("device_trust_score".into(), "high".into());
+    tx.insert("foreign_transaction".into(), 3.into());
+    tx.insert("merchant_category".into(), serde_json::json!([1, 2]));
+    let Err(Error::InvalidFields { problems }) = model.predict(&tx) else {
+        panic!("expected InvalidFields")
+    };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "amount",
+            "transaction_hour",
+            "merchant_category",
+            "foreign_transaction",
+            "device_trust_score"
+        ]
+    );
+    assert_eq!(problems[0].reason, "missing field");
+    assert!(
+        problems[1].reason.contains("outside the valid range"),
+        "{}",
+        problems[1].reason
+    );
+
+    assert!(model.predict_proba_encoded(&[1.0; 3]).is_err());
+    let mut row = vec![10.0, 3.0, 99.0, 0.0, 0.0, 50.0, 1.0, 40.0];
+    assert!(
+        model.predict_proba_encoded(&row).is_err(),
+        "category code 99 does not exist"
+    );
+    row[2] = f64::NAN;
+    assert!(
+        model.predict_proba_encoded(&row).is_ok(),
+        "NaN is a missing value"
+    );
+}
+
+#[test]
+fn missing_values_are_imputed() {
+    let model: Model = common::small_model(5_000, 10, 4);
+    let values = [Value::Missing; 8];
+    let p = model
+        .predict_values(&values)
+        .expect("all missing is still scorable");
+    assert!((0.0..=1.0).contains(&p.fraud_probability));
+}

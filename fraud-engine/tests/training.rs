@@ -1,0 +1,158 @@
+//! Training behaviour: it learns, it is deterministic, it respects its limits.
+
+mod common;
+
+use fraud_engine::{metrics, synth, train, ClassWeight, Model, TrainParams};
+
+fn trained(rows: usize, params: &TrainParams, threads: usize) -> Model {
+    train(&synth::generate(rows, 3), params, Some(threads), None).expect("trains")
+}
+
+#[test]
+fn same_seed_same_model_on_any_number_of_threads() {
+    let params = TrainParams {
+        n_trees: 24,
+        ..TrainParams::default()
+    };
+    let one = trained(20_000, &params, 1);
+    let two = trained(20_000, &params, 2);
+    let three = trained(20_000, &params, 3);
+    for other in [&two, &three] {
+        assert_eq!(one.trees(), other.trees());
+        assert_eq!(one.decision(), other.decision());
+        assert_eq!(one.metadata().oob, other.metadata().oob);
+        assert_eq!(
+            one.metadata().feature_importances,
+            other.metadata().feature_importances
+        );
+    }
+    let reseeded = trained(20_000, &TrainParams { seed: 9, ..params }, 2);
+    assert_ne!(one.trees(), reseeded.trees());
+}
+
+#[test]
+fn learns_signal_that_generalises() {
+    let model = trained(
+        30_000,
+        &TrainParams {
+            n_trees: 50,
+            ..TrainParams::default()
+        },
+        2,
+    );
+    let holdout = synth::generate(30_000, 99);
+    let evaluation = model.evaluate(&holdout).expect("evaluates");
+    let auc = evaluation.roc_auc.expect("both classes");
+    assert!(auc > 0.75, "held-out ROC-AUC {auc}");
+    let oob = model.metadata().oob.as_ref().expect("out-of-bag metrics");
+    let oob_auc = oob.roc_auc.expect("both classes");
+    assert!(
+        (oob_auc - auc).abs() < 0.05,
+        "OOB {oob_auc} vs held-out {auc}"
+    );
+    // The default threshold is the out-of-bag max-F1 point.
+    let importances: f64 = model.metadata().feature_importances.iter().sum();
+    assert!((importances - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn limits_are_respected() {
+    let params = TrainParams {
+        n_trees: 5,
+        max_depth: 3,
+        min_samples_leaf: 50,
+        ..TrainParams::default()
+    };
+    let model = trained(10_000, &params, 1);
+    assert!(model.metadata().max_depth <= 3);
+    for tree in model.trees() {
+        for i in 0..tree.len() {
+            if tree.is_leaf(i) && tree.cover[i] > 0.0 {
+                assert!(tree.cover[i] >= 50.0, "leaf cover {}", tree.cover[i]);
+            }
+        }
+    }
+}
+
+#[test]
+fn balanced_class_weight_raises_fraud_probabilities() {
+    let base = TrainParams {
+        n_trees: 20,
+        ..TrainParams::default()
+    };
+    let plain = trained(20_000, &base, 2);
+    let balanced = trained(
+        20_000,
+        &TrainParams {
+            class_weight: ClassWeight::Balanced,
+            ..base
+        },
+        2,
+    );
+    let data = synth::generate(5_000, 5);
+    let mean = |m: &Model| {
+        m.predict_dataset(&data)
+            .expect("scores")
+            .iter()
+            .sum::<f64>()
+            / 5_000.0
+    };
+    assert!(mean(&balanced) > 4.0 * mean(&plain));
+    // Root value with balanced weights is one half by construction.
+    assert!((balanced.trees()[0].value[0] - 0.5).abs() < 1e-9);
+}
+
+#[test]
+fn threshold_strategies_apply_to_out_of_bag_scores() {
+    let params = TrainParams {
+        n_trees: 20,
+        threshold_strategy: metrics::ThresholdStrategy::TargetRecall(0.8),
+        ..TrainParams::default()
+    };
+    let model = trained(20_000, &params, 2);
+    let oob = model.metadata().oob.as_ref().expect("oob");
+    assert!(oob.recall >= 0.8, "recall {}", oob.recall);
+    assert_eq!(model.decision().risk_bands.high, model.threshold());
+}
+
+#[test]
+fn bad_parameters_and_data_are_typed_errors() {
+    let data = synth::generate(1_000, 1);
+    for params in [
+        TrainParams {
+            n_trees: 0,
+            ..TrainParams::default()
+        },
+        TrainParams {
+            max_depth: 0,
+            ..TrainParams::default()
+        },
+        TrainParams {
+            min_samples_leaf: 0,
+            ..TrainParams::default()
+        },
+        TrainParams {
+            max_bins: 1,
+            ..TrainParams::default()
+        },
+    ] {
+        let err = train(&data, &params, Some(1), None).expect_err("rejected");
+        assert!(
+            matches!(err, fraud_engine::Error::InvalidParams { .. }),
+            "{err}"
+        );
+    }
+    assert!(train(&data, &TrainParams::default(), Some(0), None).is_err());
+    let unlabeled =
+        fraud_engine::Dataset::new(data.schema().clone(), data.columns().to_vec(), None)
+            .expect("dataset");
+    assert!(train(&unlabeled, &TrainParams::default(), None, None).is_err());
+    let all_legit = fraud_engine::Dataset::new(
+        data.schema().clone(),
+        data.columns().to_vec(),
+        Some(vec![0; 1_000]),
+    )
+    .expect("dataset");
+    let err = train(&all_legit, &TrainParams::default(), None, None).expect_err("one class");
+    assert!(err.to_string().contains("both classes"), "{err}");
+}

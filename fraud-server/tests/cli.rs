@@ -1,0 +1,252 @@
+//! The command line end to end: generate -> train -> evaluate -> predict ->
+//! inspect through the real binary, and bad input failing cleanly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fraud-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure is one `error:` line, exit code 1, and no panic.
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("note:")).collect();
+    assert_eq!(lines.len(), 1, "one error line: {err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "{err}"
+    );
+}
+
+#[test]
+fn generate_train_evaluate_predict_inspect() {
+    let dir = temp_dir("pipeline");
+    let (train_csv, test_csv, model, scored) = (
+        dir.join("train.csv"),
+        dir.join("test.csv"),
+        dir.join("model.fem"),
+        dir.join("scored.csv"),
+    );
+
+    let o = run(&[
+        "generate",
+        "--rows",
+        "20000",
+        "--seed",
+        "1",
+        "--out",
+        s(&train_csv),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "generate",
+        "--rows",
+        "3000",
+        "--seed",
+        "2",
+        "--out",
+        s(&test_csv),
+    ]);
+    assert!(o.status.success());
+
+    let o = run(&[
+        "train",
+        "--data",
+        s(&train_csv),
+        "--trees",
+        "30",
+        "--threads",
+        "2",
+        "--out",
+        s(&model),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("trained 30 trees on 20000 rows"), "{out}");
+    assert!(out.contains("ROC-AUC"), "{out}");
+    assert!(
+        stderr(&o).contains("left out id column `transaction_id`"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(&[
+        "evaluate",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(evaluation["rows"], 3000);
+    assert!(evaluation["roc_auc"].as_f64().expect("auc") > 0.7);
+
+    let o = run(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--out",
+        s(&scored),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut reader = csv::Reader::from_path(&scored).expect("scored CSV");
+    let headers = reader.headers().expect("header").clone();
+    assert_eq!(headers.get(0), Some("transaction_id"), "input columns kept");
+    assert_eq!(
+        &headers.iter().rev().take(3).collect::<Vec<_>>(),
+        &["risk_level", "is_fraud", "fraud_probability"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 3000);
+    let threshold: f64 = {
+        let o = run(&["inspect", "--model", s(&model), "--json"]);
+        assert!(o.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert_eq!(v["features"][2]["kind"], "categorical");
+        v["decision"]["threshold"].as_f64().expect("threshold")
+    };
+    for row in &rows {
+        let p: f64 = row[10].parse().expect("probability");
+        assert!((0.0..=1.0).contains(&p));
+        assert_eq!(&row[11], if p >= threshold { "1" } else { "0" });
+        assert!(["LOW", "MEDIUM", "HIGH"].contains(&&row[12]));
+    }
+
+    let o = run(&["inspect", "--model", s(&model)]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("device_trust_score"));
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_no_output_file() {
+    let dir = temp_dir("bad");
+    let data = dir.join("bad.csv");
+    let model = dir.join("model.fem");
+    std::fs::write(
+        &data,
+        "amount,kind,is_fraud\n1.5,a,0\n2.5,b,TRUE\n3.5,a,perhaps\n",
+    )
+    .expect("write");
+    let o = run(&["train", "--data", s(&data), "--out", s(&model)]);
+    assert_clean_failure(&o, "row 3, column `is_fraud`");
+    assert!(!model.exists(), "no partial model");
+
+    let o = run(&[
+        "train",
+        "--data",
+        s(&dir.join("absent.csv")),
+        "--out",
+        s(&model),
+    ]);
+    assert_clean_failure(&o, "absent.csv");
+
+    let o = run(&[
+        "train",
+        "--data",
+        s(&data),
+        "--label",
+        "fraud",
+        "--out",
+        s(&model),
+    ]);
+    assert_clean_failure(&o, "no label column `fraud`");
+
+    // A good model, then a CSV with a bad value and one without a needed column.
+    let train_csv = dir.join("train.csv");
+    assert!(run(&["generate", "--rows", "3000", "--out", s(&train_csv)])
+        .status
+        .success());
+    assert!(run(&[
+        "train",
+        "--data",
+        s(&train_csv),
+        "--trees",
+        "5",
+        "--out",
+        s(&model)
+    ])
+    .status
+    .success());
+    let text = std::fs::read_to_string(&train_csv).expect("read");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut fields: Vec<&str> = lines[5].split(',').collect();
+    fields[1] = "oops";
+    lines[5] = fields.join(",");
+    let broken = dir.join("broken.csv");
+    std::fs::write(&broken, lines.join("\n")).expect("write");
+    let scored = dir.join("scored.csv");
+    let o = run(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&broken),
+        "--out",
+        s(&scored),
+    ]);
+    assert_clean_failure(&o, "row 5, column `amount`");
+    assert!(!scored.exists(), "no partial output");
+
+    let narrow = dir.join("narrow.csv");
+    std::fs::write(&narrow, "amount,is_fraud\n1,0\n").expect("write");
+    let o = run(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&narrow),
+        "--out",
+        s(&scored),
+    ]);
+    assert_clean_failure(&o, "missing column `transaction_hour`");
+
+    std::fs::write(dir.join("junk.fem"), b"FRAUDENGjunk").expect("write");
+    let o = run(&["inspect", "--model", s(&dir.join("junk.fem"))]);
+    assert_clean_failure(&o, "corrupt model");
+
+    let o = run(&[
+        "train",
+        "--data",
+        s(&train_csv),
+        "--class-weight",
+        "heavy",
+        "--out",
+        s(&model),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "usage errors exit 2: {}",
+        stderr(&o)
+    );
+}
