@@ -29,6 +29,7 @@
 
 pub mod data;
 pub mod error;
+pub mod explain;
 pub mod forest;
 pub mod format;
 pub mod metrics;
@@ -41,9 +42,10 @@ pub mod train;
 
 pub use data::{read_csv, Column, CsvOptions, Dataset, LoadedCsv, Value};
 pub use error::{Error, FieldProblem, Rejection, Result};
+pub use explain::{Explanation, Reason};
 pub use format::FORMAT_VERSION;
 pub use metrics::{Evaluation, ThresholdStrategy};
-pub use model::{Decision, Fields, Metadata, Model, Prediction, RiskBands, RiskLevel};
+pub use model::{Decision, Explained, Fields, Metadata, Model, Prediction, RiskBands, RiskLevel};
 pub use preprocess::Warning;
 pub use schema::{transaction_schema, Feature, FeatureKind, Schema};
 pub use train::{train, ClassWeight, TrainParams};

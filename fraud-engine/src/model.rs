@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Column, Dataset, Value};
 use crate::error::{Error, FieldProblem, Result};
+use crate::explain::{self, Explanation, Reason};
 use crate::forest::{Forest, Tree};
 use crate::metrics::{self, Curve, Evaluation};
 use crate::preprocess::{Pipeline, Warning};
@@ -168,8 +169,13 @@ pub struct Metadata {
     pub roc_curve: Option<Curve>,
     /// Out-of-bag precision-recall curve (recall, precision).
     pub pr_curve: Option<Curve>,
-    /// Mean decrease in impurity per feature, summing to 1, in schema order.
+    /// Global importance per feature, in schema order: the mean absolute SHAP
+    /// value (in probability units) over a sample of training rows, each row
+    /// explained by the trees it was out of bag for.
     pub feature_importances: Vec<f64>,
+    /// Mean decrease in impurity per feature, summing to 1, in schema order
+    /// (scikit-learn's `feature_importances_`).
+    pub impurity_importances: Vec<f64>,
     /// Training distribution of each feature, in schema order.
     pub feature_stats: Vec<FeatureStats>,
     /// Nodes in all trees.
@@ -178,20 +184,24 @@ pub struct Metadata {
     pub max_depth: u32,
 }
 
+/// The two kinds of global importance training computes.
+pub(crate) struct Importances {
+    pub shap: Vec<f64>,
+    pub impurity: Vec<f64>,
+}
+
 /// Points kept per stored curve.
 const CURVE_POINTS: usize = 200;
 
 impl Metadata {
     pub(crate) fn describe(
         data: &Dataset,
-        pipeline: &Pipeline,
         params: &TrainParams,
         trees: &[Tree],
-        feature_importances: Vec<f64>,
+        importances: Importances,
         oob: Option<(&[f64], &[u8])>,
         threshold: f64,
     ) -> Self {
-        let _ = pipeline;
         let labels = data.labels().unwrap_or(&[]);
         let (roc, pr) = match oob {
             Some((scores, labels)) => {
@@ -210,7 +220,8 @@ impl Metadata {
             oob: oob.map(|(scores, labels)| Evaluation::new(scores, labels, threshold)),
             roc_curve: roc,
             pr_curve: pr,
-            feature_importances,
+            feature_importances: importances.shap,
+            impurity_importances: importances.impurity,
             feature_stats: data.columns().iter().map(feature_stats).collect(),
             n_nodes: trees.iter().map(|t| t.len() as u64).sum(),
             max_depth: 0,
@@ -336,7 +347,26 @@ pub struct Model {
     pub(crate) decision: Decision,
     pub(crate) metadata: Metadata,
     pub(crate) forest: Forest,
+    /// Mean over trees of each tree's expected output: the explanations' base value.
+    pub(crate) base_value: f64,
+    /// Leaf paths for explanations, prepared on the first explanation so
+    /// models that only score never pay for them.
+    pub(crate) paths: std::sync::OnceLock<Vec<explain::TreePaths>>,
 }
+
+/// A prediction with its explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explained {
+    /// The prediction, exactly as [`Model::predict`] gives it.
+    pub prediction: Prediction,
+    /// Per-feature contributions (TreeSHAP).
+    pub explanation: Explanation,
+    /// The strongest contributions toward fraud, as readable reasons.
+    pub reasons: Vec<Reason>,
+}
+
+/// Reasons given per explanation at most.
+pub const MAX_REASONS: usize = 3;
 
 impl PartialEq for Model {
     fn eq(&self, other: &Self) -> bool {
@@ -392,6 +422,8 @@ impl Model {
             metadata.model_id = format!("{:08x}", hasher.finalize());
         }
         let forest = Forest::from_trees(&trees, n_features);
+        let base_value =
+            trees.iter().map(explain::expected_value).sum::<f64>() / trees.len() as f64;
         Ok(Model {
             schema,
             pipeline,
@@ -399,6 +431,8 @@ impl Model {
             decision,
             metadata,
             forest,
+            base_value,
+            paths: std::sync::OnceLock::new(),
         })
     }
 
@@ -493,17 +527,35 @@ impl Model {
 
     fn score_with<'v>(
         &self,
-        mut value: impl FnMut(usize, &str) -> std::result::Result<Value<'v>, usize>,
+        value: impl FnMut(usize, &str) -> std::result::Result<Value<'v>, usize>,
     ) -> Result<Prediction> {
-        let n = self.schema.features.len();
         let mut stack = [0.0f64; STACK_FEATURES];
         let mut heap = Vec::new();
-        let row: &mut [f64] = if n <= STACK_FEATURES {
+        let row = self.row_buffer(&mut stack, &mut heap);
+        let warnings = self.encode_with(value, row)?;
+        Ok(self.decide(self.forest.predict(row), warnings))
+    }
+
+    fn row_buffer<'b>(
+        &self,
+        stack: &'b mut [f64; STACK_FEATURES],
+        heap: &'b mut Vec<f64>,
+    ) -> &'b mut [f64] {
+        let n = self.schema.features.len();
+        if n <= STACK_FEATURES {
             &mut stack[..n]
         } else {
             heap.resize(n, 0.0);
-            &mut heap
-        };
+            heap
+        }
+    }
+
+    /// Encodes named or positional values into `row`, collecting every bad field.
+    fn encode_with<'v>(
+        &self,
+        mut value: impl FnMut(usize, &str) -> std::result::Result<Value<'v>, usize>,
+        row: &mut [f64],
+    ) -> Result<Vec<Warning>> {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
         for (i, feature) in self.schema.features.iter().enumerate() {
@@ -529,10 +581,103 @@ impl Model {
                 Err(other) => return Err(other),
             }
         }
-        if !problems.is_empty() {
-            return Err(Error::InvalidFields { problems });
+        if problems.is_empty() {
+            Ok(warnings)
+        } else {
+            Err(Error::InvalidFields { problems })
         }
-        Ok(self.decide(self.forest.predict(row), warnings))
+    }
+
+    /// The explanations' base value: the model's mean output over its training data.
+    pub fn base_value(&self) -> f64 {
+        self.base_value
+    }
+
+    /// Scores and explains one transaction given by field name.
+    pub fn explain<F: Fields + ?Sized>(&self, fields: &F) -> Result<Explained> {
+        let mut row = vec![0.0; self.schema.features.len()];
+        let warnings = self.encode_with(|i, name| fields.field(name).ok_or(i), &mut row)?;
+        Ok(self.explain_row(&row, warnings))
+    }
+
+    /// Scores and explains one transaction given as values in schema order.
+    pub fn explain_values(&self, values: &[Value<'_>]) -> Result<Explained> {
+        if values.len() != self.schema.features.len() {
+            return Err(Error::input(
+                "row",
+                format!(
+                    "{} values for {} features",
+                    values.len(),
+                    self.schema.features.len()
+                ),
+            ));
+        }
+        let mut row = vec![0.0; values.len()];
+        let warnings = self.encode_with(|i, _| Ok(values[i]), &mut row)?;
+        Ok(self.explain_row(&row, warnings))
+    }
+
+    /// Scores and explains one encoded row (see [`Model::predict_encoded`]).
+    pub fn explain_encoded(&self, row: &[f64]) -> Result<Explained> {
+        let n = self.schema.features.len();
+        if row.len() != n {
+            return Err(Error::input(
+                "row",
+                format!("{} values for {n} features", row.len()),
+            ));
+        }
+        let mut encoded = vec![0.0; n];
+        for (i, (&x, slot)) in row.iter().zip(encoded.iter_mut()).enumerate() {
+            *slot = self.pipeline.encode_number(&self.schema, i, x)?;
+        }
+        Ok(self.explain_row(&encoded, Vec::new()))
+    }
+
+    /// TreeSHAP contributions for an encoded row, added into `phi` (length =
+    /// feature count). Returns the probability the forest gives the row.
+    fn shap_into(&self, row: &[f64], phi: &mut [f64]) -> f64 {
+        let paths = self
+            .paths
+            .get_or_init(|| self.trees.iter().map(explain::TreePaths::new).collect());
+        let scale = 1.0 / self.trees.len() as f64;
+        for tree in paths {
+            tree.add_shap(row, phi, scale);
+        }
+        self.forest.predict(row)
+    }
+
+    fn explain_row(&self, row: &[f64], warnings: Vec<Warning>) -> Explained {
+        let mut contributions = vec![0.0; row.len()];
+        let probability = self.shap_into(row, &mut contributions);
+        let mut order: Vec<usize> = (0..row.len()).filter(|&i| contributions[i] > 0.0).collect();
+        order.sort_by(|&a, &b| contributions[b].total_cmp(&contributions[a]));
+        let reasons = order
+            .into_iter()
+            .take(MAX_REASONS)
+            .map(|i| {
+                let value = self.pipeline.decode(i, row[i]);
+                let shown = match &value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let feature = self.schema.features[i].name.clone();
+                Reason {
+                    text: format!("{feature} = {shown} raised the risk"),
+                    feature,
+                    value,
+                    contribution: contributions[i],
+                }
+            })
+            .collect();
+        Explained {
+            prediction: self.decide(probability, warnings),
+            explanation: Explanation {
+                base_value: self.base_value,
+                contributions,
+                fraud_probability: probability,
+            },
+            reasons,
+        }
     }
 
     /// Scores one row of numbers in model feature order: categories given by

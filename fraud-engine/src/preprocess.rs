@@ -270,6 +270,22 @@ impl Pipeline {
         }
     }
 
+    /// The input value an encoded value stands for: the number itself, or the
+    /// category's name (`"(unknown)"` for the unknown bucket).
+    pub fn decode(&self, index: usize, x: f64) -> serde_json::Value {
+        match &self.encoders[index] {
+            Encoder::Categorical { levels, codes, .. } => {
+                let name = codes
+                    .iter()
+                    .position(|&c| f64::from(c) == x)
+                    .map_or("(unknown)", |i| levels[i].as_str());
+                serde_json::Value::String(name.to_owned())
+            }
+            _ if x.fract() == 0.0 && x.abs() < 1e15 => serde_json::Value::from(x as i64),
+            _ => serde_json::Value::from(x),
+        }
+    }
+
     /// Encodes every row of `data` into column-major feature values.
     pub(crate) fn transform_columns(&self, data: &Dataset) -> Vec<Vec<f64>> {
         data.columns()

@@ -126,7 +126,7 @@ pub fn transactions(rows: usize, seed: u64) -> impl Iterator<Item = Transaction>
 
 /// A labelled dataset with the default transaction schema.
 pub fn generate(rows: usize, seed: u64) -> Dataset {
-    let mut columns: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); 7];
+    let mut columns: Vec<Vec<f64>> = (0..7).map(|_| Vec::with_capacity(rows)).collect();
     let mut codes = Vec::with_capacity(rows);
     let mut labels = Vec::with_capacity(rows);
     for tx in transactions(rows, seed) {

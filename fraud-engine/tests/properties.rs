@@ -75,6 +75,7 @@ proptest! {
             }
             let expected = sum / trees.len() as f64;
             prop_assert_eq!(forest.predict(row), expected);
+            prop_assert_eq!(forest.predict_with(fraud_engine::forest::Walk::Branchy, row), expected);
             prop_assert_eq!(b, expected);
         }
     }

@@ -20,13 +20,13 @@ fn every_entry_point_agrees() {
     let mut values = Vec::new();
     let n = model.schema().features.len();
     let mut encoded_rows = Vec::new();
-    for row in 0..data.n_rows() {
+    for (row, &expected) in batch.iter().enumerate() {
         data.row_values(row, &mut values);
         let by_values = model
             .predict_values(&values)
             .expect("row")
             .fraud_probability;
-        assert_eq!(by_values, batch[row], "row {row}");
+        assert_eq!(by_values, expected, "row {row}");
         let encoded: Vec<f64> = values
             .iter()
             .enumerate()
@@ -42,7 +42,7 @@ fn every_entry_point_agrees() {
             .collect();
         assert_eq!(
             model.predict_proba_encoded(&encoded).expect("encoded"),
-            batch[row]
+            expected
         );
         encoded_rows.extend(encoded);
     }

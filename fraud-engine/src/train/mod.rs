@@ -4,13 +4,14 @@
 mod binning;
 mod tree;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::explain;
 use crate::forest::{Tree, NO_CHILD};
 use crate::metrics::{self, ThresholdStrategy};
 use crate::model::{Decision, Metadata, Model, RiskBands};
@@ -75,8 +76,8 @@ impl Default for TrainParams {
     fn default() -> Self {
         TrainParams {
             n_trees: 100,
-            max_depth: 12,
-            min_samples_leaf: 20,
+            max_depth: 10,
+            min_samples_leaf: 30,
             max_features: None,
             class_weight: ClassWeight::None,
             bootstrap: true,
@@ -120,6 +121,9 @@ impl TrainParams {
 
 /// Progress callback: `(trees done, trees in all)`.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// Training rows whose out-of-bag SHAP values make the global importances.
+const SHAP_ROWS: usize = 256;
 
 /// Out-of-bag sums are kept in fixed point so that adding them in any order,
 /// from any number of threads, gives bit-identical results.
@@ -182,6 +186,15 @@ fn train_in_pool(
     let pipeline = Pipeline::fit(data)?;
     let columns = pipeline.transform_columns(data);
     let bins = binning::bin_columns(&columns, params.max_bins);
+    // Rows whose out-of-bag SHAP values give the global importances: evenly
+    // spaced, so the choice depends on nothing but the row count.
+    let shap_rows: Vec<usize> = (0..SHAP_ROWS.min(n))
+        .map(|k| k * n / SHAP_ROWS.min(n))
+        .collect();
+    let shap_encoded: Vec<Vec<f64>> = shap_rows
+        .iter()
+        .map(|&r| columns.iter().map(|c| c[r]).collect())
+        .collect();
     drop(columns);
     let frauds = labels.iter().filter(|&&y| y == 1).count() as f64;
     let class_weight = match params.class_weight {
@@ -204,6 +217,10 @@ fn train_in_pool(
     let oob_sum: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
     let oob_count: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
     let done = AtomicU32::new(0);
+    let shap_sum: Vec<AtomicI64> = (0..shap_rows.len() * n_features)
+        .map(|_| AtomicI64::new(0))
+        .collect();
+    let shap_count: Vec<AtomicU32> = (0..shap_rows.len()).map(|_| AtomicU32::new(0)).collect();
 
     let grown: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
         .into_par_iter()
@@ -212,9 +229,19 @@ fn train_in_pool(
             let counts = bootstrap(n, params.bootstrap, &mut rng);
             let grown = tree::grow(&bins, labels, &counts, &grow_params, &mut rng);
             let out_of_bag: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] == 0).collect();
-            for (row, value) in oob_values(&grown, &bins, &out_of_bag) {
-                oob_sum[row].fetch_add((value * OOB_SCALE + 0.5) as u64, Ordering::Relaxed);
-                oob_count[row].fetch_add(1, Ordering::Relaxed);
+            add_oob_values(&grown, &bins, &out_of_bag, &oob_sum, &oob_count);
+            let paths = explain::TreePaths::new(&grown.tree);
+            let mut phi = vec![0.0; n_features];
+            for (k, &row) in shap_rows.iter().enumerate() {
+                if counts[row] == 0 {
+                    phi.fill(0.0);
+                    paths.add_shap(&shap_encoded[k], &mut phi, 1.0);
+                    for (f, v) in phi.iter().enumerate() {
+                        shap_sum[k * n_features + f]
+                            .fetch_add((v * OOB_SCALE).round() as i64, Ordering::Relaxed);
+                    }
+                    shap_count[k].fetch_add(1, Ordering::Relaxed);
+                }
             }
             if let Some(report) = progress {
                 report(
@@ -232,10 +259,30 @@ fn train_in_pool(
         })
         .collect();
 
-    let mut importances = vec![0.0; n_features];
+    let mut impurity_importances = vec![0.0; n_features];
     for (_, tree_importance) in &grown {
-        for (sum, v) in importances.iter_mut().zip(tree_importance) {
+        for (sum, v) in impurity_importances.iter_mut().zip(tree_importance) {
             *sum += v / params.n_trees as f64;
+        }
+    }
+    // Mean |SHAP| over the sampled rows, each row's SHAP values averaged over
+    // the trees it was out of bag for (as its out-of-bag prediction is).
+    let mut shap_importances = vec![0.0; n_features];
+    let explained_rows = shap_count
+        .iter()
+        .filter(|c| c.load(Ordering::Relaxed) > 0)
+        .count()
+        .max(1) as f64;
+    for (k, count) in shap_count.iter().enumerate() {
+        let count = count.load(Ordering::Relaxed);
+        if count == 0 {
+            continue;
+        }
+        for (f, importance) in shap_importances.iter_mut().enumerate() {
+            let mean = shap_sum[k * n_features + f].load(Ordering::Relaxed) as f64
+                / OOB_SCALE
+                / f64::from(count);
+            *importance += mean.abs() / explained_rows;
         }
     }
     let trees: Vec<Tree> = grown.into_iter().map(|(tree, _)| tree).collect();
@@ -268,9 +315,12 @@ fn train_in_pool(
             "default 0.5 (no out-of-bag rows)".into()
         },
     };
+    let importances = crate::model::Importances {
+        shap: shap_importances,
+        impurity: impurity_importances,
+    };
     let metadata = Metadata::describe(
         data,
-        &pipeline,
         params,
         &trees,
         importances,
@@ -291,44 +341,81 @@ fn bootstrap(n: usize, enabled: bool, rng: &mut Rng) -> Vec<u32> {
     counts
 }
 
-/// Leaf values of the out-of-bag rows, walking the binned rows eight at a
-/// time so the walks' memory accesses overlap.
-fn oob_values<'a>(
-    grown: &'a tree::GrownTree,
-    bins: &'a binning::BinnedMatrix,
-    rows: &'a [u32],
-) -> impl Iterator<Item = (usize, f64)> + 'a {
-    // Packed node: left child (u32::MAX at a leaf), feature, split bin.
+/// A tree node packed for walking binned rows: a leaf points to itself on
+/// both sides, so a walk that has reached it stays there.
+#[derive(Clone, Copy)]
+struct BinnedNode {
+    children: [u32; 2],
+    word: u32,
+    shift: u32,
+    split: u64,
+}
+
+/// Adds each out-of-bag row's leaf value to its running sums. Rows are walked
+/// sixteen at a time for a fixed number of steps, branch-free, so the walks'
+/// memory accesses overlap instead of waiting on each other.
+fn add_oob_values(
+    grown: &tree::GrownTree,
+    bins: &binning::BinnedMatrix,
+    rows: &[u32],
+    sums: &[AtomicU64],
+    counts: &[AtomicU32],
+) {
+    const LANES: usize = 16;
     let tree = &grown.tree;
-    let nodes: Vec<(u32, u32, u32, u8)> = (0..tree.len())
+    let nodes: Vec<BinnedNode> = (0..tree.len())
         .map(|i| {
-            (
-                tree.left[i],
-                tree.right[i],
-                tree.feature[i],
-                grown.split_bin[i],
-            )
-        })
-        .collect();
-    rows.chunks(8).flat_map(move |block| {
-        let mut at = [0usize; 8];
-        let mut active = true;
-        while active {
-            active = false;
-            for (k, &row) in block.iter().enumerate() {
-                let (left, right, feature, split) = nodes[at[k]];
-                if left != NO_CHILD {
-                    let bin = binning::bin_of(bins.row(row as usize), feature as usize);
-                    at[k] = if bin <= split { left } else { right } as usize;
-                    active = true;
+            if tree.left[i] == NO_CHILD {
+                BinnedNode {
+                    children: [i as u32; 2],
+                    word: 0,
+                    shift: 0,
+                    split: u64::MAX,
+                }
+            } else {
+                let f = tree.feature[i] as usize;
+                BinnedNode {
+                    children: [tree.left[i], tree.right[i]],
+                    word: (f / 8) as u32,
+                    shift: (8 * (f % 8)) as u32,
+                    split: u64::from(grown.split_bin[i]),
                 }
             }
+        })
+        .collect();
+    let depth = tree_depth(tree);
+    let stride = bins.stride;
+    for block in rows.chunks(LANES) {
+        let mut at = [0u32; LANES];
+        let mut base = [0usize; LANES];
+        for (b, &row) in base.iter_mut().zip(block) {
+            *b = row as usize * stride;
         }
-        let values: Vec<(usize, f64)> = block
-            .iter()
-            .zip(at)
-            .map(|(&row, i)| (row as usize, tree.value[i]))
-            .collect();
-        values
-    })
+        for _ in 0..depth {
+            for k in 0..block.len() {
+                let node = nodes[at[k] as usize];
+                let bin = (bins.words[base[k] + node.word as usize] >> node.shift) & 0xFF;
+                at[k] = node.children[usize::from(bin > node.split)];
+            }
+        }
+        for (&row, &leaf) in block.iter().zip(&at) {
+            let value = tree.value[leaf as usize];
+            sums[row as usize].fetch_add((value * OOB_SCALE + 0.5) as u64, Ordering::Relaxed);
+            counts[row as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn tree_depth(tree: &Tree) -> usize {
+    let mut depth = vec![0usize; tree.len()];
+    let mut deepest = 0;
+    for i in 0..tree.len() {
+        if tree.left[i] != NO_CHILD {
+            for child in [tree.left[i], tree.right[i]] {
+                depth[child as usize] = depth[i] + 1;
+                deepest = deepest.max(depth[i] + 1);
+            }
+        }
+    }
+    deepest
 }

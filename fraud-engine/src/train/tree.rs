@@ -1,12 +1,14 @@
 //! Growing one CART tree on binned data: depth-first, Gini impurity, the
 //! candidate features re-drawn at every split.
 //!
-//! Work per node is proportional to the node's samples: each in-bag sample
-//! carries a copy of its row's bins, and a split partitions the samples in
-//! place, so a node's samples are one contiguous run that histogram building
-//! scans sequentially. Histograms count bootstrap samples per class in
-//! integers (class weights are applied when scoring a split), which keeps them
-//! small, exact and order-independent.
+//! Work per node is proportional to the node's samples, and mostly to the
+//! smaller child's: each in-bag sample carries a copy of its row's packed bins,
+//! a split partitions the node's samples in place (so every node's samples are
+//! one contiguous run, scanned sequentially), and a node's histograms are
+//! built only for the smaller child, the larger child's being the parent's
+//! minus the smaller's. Histograms count bootstrap samples per class in
+//! integers (class weights are applied when a split is scored), which keeps
+//! them small, exact, and the subtraction lossless.
 
 use crate::forest::{Tree, NO_CHILD};
 use crate::rng::Rng;
@@ -49,6 +51,17 @@ struct Split {
     gain: f64,
 }
 
+/// A node waiting to be split: its samples are `start..end`, its histograms
+/// (all features, concatenated) are in `histograms`.
+struct Pending {
+    node: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    totals: Counts,
+    histograms: Vec<Counts>,
+}
+
 /// Grows one tree. `counts[row]` is the row's bootstrap multiplicity (0 =
 /// out of bag).
 pub(crate) fn grow(
@@ -73,6 +86,11 @@ pub(crate) fn grow(
             root[usize::from(y)] += count;
         }
     }
+    let mut offsets = Vec::with_capacity(p + 1);
+    offsets.push(0);
+    for &n in &binned.n_bins {
+        offsets.push(offsets[offsets.len() - 1] + n);
+    }
     let mut grower = Grower {
         binned,
         params,
@@ -87,20 +105,35 @@ pub(crate) fn grow(
         split_bin: Vec::new(),
         importance: vec![0.0; p],
         features: (0..p).collect(),
-        histogram: vec![[0u32; 2]; 256],
+        offsets,
+        spare: Vec::new(),
         scratch_meta: Vec::new(),
         scratch_bins: Vec::new(),
     };
-    grower.push_node(root);
-    let mut stack = vec![(0usize, 0usize, meta.len(), 0usize, root)];
-    while let Some((node, start, end, depth, totals)) = stack.pop() {
-        let Some(split) = grower.best_split(
-            &meta[start..end],
-            &bins[start * w..end * w],
+    let root_node = grower.push_node(root);
+    let mut stack = Vec::new();
+    if grower.can_split(root, 0) {
+        let histograms = grower.histograms(&meta, &bins);
+        stack.push(Pending {
+            node: root_node,
+            start: 0,
+            end: meta.len(),
+            depth: 0,
+            totals: root,
+            histograms,
+        });
+    }
+    while let Some(pending) = stack.pop() {
+        let Pending {
+            node,
+            start,
+            end,
             depth,
             totals,
-            rng,
-        ) else {
+            histograms,
+        } = pending;
+        let Some(split) = grower.best_split(&histograms, totals, rng) else {
+            grower.spare.push(histograms);
             continue;
         };
         let mid =
@@ -115,9 +148,56 @@ pub(crate) fn grow(
         tree.threshold[node] = binned.thresholds[split.feature][usize::from(split.bin)];
         grower.split_bin[node] = split.bin;
         grower.importance[split.feature] += split.gain;
+
+        let split_left = grower.can_split(split.left, depth + 1);
+        let split_right = grower.can_split(right_totals, depth + 1);
+        if !split_left && !split_right {
+            grower.spare.push(histograms);
+            continue;
+        }
+        // Histograms for the child with fewer samples; the other's by subtraction.
+        let left_is_smaller = split.left[0] + split.left[1] <= right_totals[0] + right_totals[1];
+        let small = if left_is_smaller {
+            start..mid
+        } else {
+            mid..end
+        };
+        let small_hist =
+            grower.histograms(&meta[small.clone()], &bins[small.start * w..small.end * w]);
+        let mut large_hist = histograms;
+        for (l, s) in large_hist.iter_mut().zip(&small_hist) {
+            *l = sub(*l, *s);
+        }
+        let (left_hist, right_hist) = if left_is_smaller {
+            (small_hist, large_hist)
+        } else {
+            (large_hist, small_hist)
+        };
         // Right pushed first so the left subtree is grown (and numbered) first.
-        stack.push((right, mid, end, depth + 1, right_totals));
-        stack.push((left, start, mid, depth + 1, split.left));
+        if split_right {
+            stack.push(Pending {
+                node: right,
+                start: mid,
+                end,
+                depth: depth + 1,
+                totals: right_totals,
+                histograms: right_hist,
+            });
+        } else {
+            grower.spare.push(right_hist);
+        }
+        if split_left {
+            stack.push(Pending {
+                node: left,
+                start,
+                end: mid,
+                depth: depth + 1,
+                totals: split.left,
+                histograms: left_hist,
+            });
+        } else {
+            grower.spare.push(left_hist);
+        }
     }
     GrownTree {
         tree: grower.tree,
@@ -133,7 +213,10 @@ struct Grower<'a> {
     split_bin: Vec<u8>,
     importance: Vec<f64>,
     features: Vec<usize>,
-    histogram: Vec<Counts>,
+    /// Feature `f`'s histogram is `offsets[f]..offsets[f + 1]` of a histogram set.
+    offsets: Vec<usize>,
+    /// Histogram sets no longer needed, reused to avoid allocation.
+    spare: Vec<Vec<Counts>>,
     scratch_meta: Vec<u32>,
     scratch_bins: Vec<u64>,
 }
@@ -173,23 +256,38 @@ impl Grower<'_> {
         t.left.len() - 1
     }
 
+    /// Whether a node with these counts at this depth may be split at all.
+    fn can_split(&self, totals: Counts, depth: usize) -> bool {
+        depth < self.params.max_depth
+            && totals[0] > 0
+            && totals[1] > 0
+            && totals[0] + totals[1] >= 2 * self.params.min_samples_leaf
+    }
+
+    /// Class counts per bin of every feature over the given samples.
+    fn histograms(&mut self, meta: &[u32], bins: &[u64]) -> Vec<Counts> {
+        let total = self.offsets[self.offsets.len() - 1];
+        let mut hist = self.spare.pop().unwrap_or_default();
+        hist.clear();
+        hist.resize(total, [0, 0]);
+        let stride = self.binned.stride;
+        let p = self.binned.n_features;
+        for (&m, row) in meta.iter().zip(bins.chunks_exact(stride)) {
+            let (class, count) = ((m & 1) as usize, m >> 1);
+            for f in 0..p {
+                hist[self.offsets[f] + usize::from(bin_of(row, f))][class] += count;
+            }
+        }
+        hist
+    }
+
     fn best_split(
         &mut self,
-        meta: &[u32],
-        bins: &[u64],
-        depth: usize,
+        histograms: &[Counts],
         totals: Counts,
         rng: &mut Rng,
     ) -> Option<Split> {
         let min_leaf = self.params.min_samples_leaf;
-        let samples = totals[0] + totals[1];
-        if depth >= self.params.max_depth
-            || totals[0] == 0
-            || totals[1] == 0
-            || samples < 2 * min_leaf
-        {
-            return None;
-        }
         let p = self.binned.n_features;
         let parent_purity = self.purity(totals);
         // Gains below this are rounding noise, not structure.
@@ -200,11 +298,9 @@ impl Grower<'_> {
             let pick = k + rng.below(p - k);
             self.features.swap(k, pick);
             let feature = self.features[k];
-            let n_bins = self.binned.n_bins[feature];
-            self.build_histogram(meta, bins, feature, n_bins);
+            let histogram = &histograms[self.offsets[feature]..self.offsets[feature + 1]];
             let mut left: Counts = [0, 0];
-            for bin in 0..n_bins - 1 {
-                let h = self.histogram[bin];
+            for (bin, &h) in histogram.iter().enumerate().take(histogram.len() - 1) {
                 left = add(left, h);
                 if left[0] + left[1] < min_leaf {
                     continue;
@@ -230,61 +326,35 @@ impl Grower<'_> {
         best
     }
 
-    /// Fills `self.histogram[..n_bins]` with the class counts of `feature`.
-    ///
-    /// Four interleaved partial histograms: with few bins (flags, hours),
-    /// consecutive samples hit the same counter, and one histogram would
-    /// serialise every increment behind the previous store.
-    fn build_histogram(&mut self, meta: &[u32], bins: &[u64], feature: usize, n_bins: usize) {
-        let (word, shift) = (feature / 8, 8 * (feature % 8));
-        let stride = self.binned.stride;
-        let mut parts = [[[0u32; 2]; 256]; 4];
-        let mut metas = meta.chunks_exact(4);
-        let mut rows = bins.chunks_exact(4 * stride);
-        for (m, r) in (&mut metas).zip(&mut rows) {
-            for k in 0..4 {
-                let bin = (r[k * stride + word] >> shift) as u8;
-                parts[k][usize::from(bin)][(m[k] & 1) as usize] += m[k] >> 1;
-            }
-        }
-        for (&m, r) in metas
-            .remainder()
-            .iter()
-            .zip(rows.remainder().chunks_exact(stride))
-        {
-            let bin = (r[word] >> shift) as u8;
-            parts[0][usize::from(bin)][(m & 1) as usize] += m >> 1;
-        }
-        for (b, slot) in self.histogram[..n_bins].iter_mut().enumerate() {
-            let mut total = [0u32; 2];
-            for part in &parts {
-                total = add(total, part[b]);
-            }
-            *slot = total;
-        }
-    }
-
     /// Stable partition of a node's samples by the split; returns the left count.
+    ///
+    /// Branch-free: every sample is written to both the left run (in place)
+    /// and the right scratch run, and only the matching cursor advances, so
+    /// the unpredictable split direction costs no mispredicted branches.
     fn partition(&mut self, meta: &mut [u32], bins: &mut [u64], split: &Split) -> usize {
         let w = self.binned.stride;
+        let n = meta.len();
         self.scratch_meta.clear();
+        self.scratch_meta.resize(n, 0);
         self.scratch_bins.clear();
-        let mut kept = 0;
-        for i in 0..meta.len() {
-            if bin_of(&bins[i * w..(i + 1) * w], split.feature) <= split.bin {
-                meta[kept] = meta[i];
-                for j in 0..w {
-                    bins[kept * w + j] = bins[i * w + j];
-                }
-                kept += 1;
-            } else {
-                self.scratch_meta.push(meta[i]);
-                self.scratch_bins
-                    .extend_from_slice(&bins[i * w..(i + 1) * w]);
+        self.scratch_bins.resize(n * w, 0);
+        let (word, shift) = (split.feature / 8, 8 * (split.feature % 8));
+        let (mut kept, mut moved) = (0, 0);
+        for i in 0..n {
+            let m = meta[i];
+            let goes_left = usize::from((bins[i * w + word] >> shift) as u8 <= split.bin);
+            meta[kept] = m;
+            self.scratch_meta[moved] = m;
+            for j in 0..w {
+                let b = bins[i * w + j];
+                bins[kept * w + j] = b;
+                self.scratch_bins[moved * w + j] = b;
             }
+            kept += goes_left;
+            moved += 1 - goes_left;
         }
-        meta[kept..].copy_from_slice(&self.scratch_meta);
-        bins[kept * w..].copy_from_slice(&self.scratch_bins);
+        meta[kept..].copy_from_slice(&self.scratch_meta[..moved]);
+        bins[kept * w..].copy_from_slice(&self.scratch_bins[..moved * w]);
         kept
     }
 }

@@ -1,0 +1,74 @@
+//! Scoring speed: single row (both tree walks), batch, JSON, and explanations.
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+//!
+//! `cargo bench -p fraud-benches --bench scoring`
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use fraud_benches::{documented_request, encoded_rows, model};
+use fraud_engine::forest::Walk;
+
+fn single_row(c: &mut Criterion) {
+    for (name, rows) in [("10k", 10_000), ("800k", 800_000)] {
+        let model = model(rows);
+        let encoded = encoded_rows(&model, 1_000);
+        let n = model.schema().features.len();
+        let mut group = c.benchmark_group(format!("single_row/{name}"));
+        for (walk_name, walk) in [
+            ("branchy", Walk::Branchy),
+            ("branch_free", Walk::BranchFree),
+        ] {
+            group.bench_function(BenchmarkId::new("forest", walk_name), |b| {
+                let mut i = 0;
+                b.iter(|| {
+                    i = (i + 1) % 1_000;
+                    black_box(
+                        model
+                            .forest()
+                            .predict_with(walk, &encoded[i * n..(i + 1) * n]),
+                    )
+                })
+            });
+        }
+        group.bench_function("predict_encoded", |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % 1_000;
+                black_box(
+                    model
+                        .predict_encoded(&encoded[i * n..(i + 1) * n])
+                        .map(|p| p.fraud_probability),
+                )
+            })
+        });
+        let request = documented_request();
+        group.bench_function("predict_json_map", |b| {
+            b.iter(|| black_box(model.predict(&request).map(|p| p.fraud_probability)))
+        });
+        group.bench_function("explain", |b| {
+            b.iter(|| black_box(model.explain(&request).map(|e| e.reasons.len())))
+        });
+        group.finish();
+    }
+}
+
+fn batch(c: &mut Criterion) {
+    let model = model(10_000);
+    let rows = 200_000;
+    let encoded = encoded_rows(&model, rows);
+    let mut out = vec![0.0; rows];
+    let mut group = c.benchmark_group("batch/10k");
+    group.throughput(Throughput::Elements(rows as u64));
+    group.sample_size(20);
+    for (walk_name, walk) in [
+        ("branchy", Walk::Branchy),
+        ("branch_free", Walk::BranchFree),
+    ] {
+        group.bench_function(BenchmarkId::new("forest_2_threads", walk_name), |b| {
+            b.iter(|| model.forest().predict_batch_with(walk, &encoded, &mut out))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, single_row, batch);
+criterion_main!(benches);
