@@ -191,6 +191,18 @@ pub enum InferredKind {
     Categorical,
 }
 
+/// A shape as Python writes it: `(8,)`, `(3, 7)`.
+pub fn shape_text(shape: impl AsRef<[usize]>) -> String {
+    let shape = shape.as_ref();
+    match shape {
+        [one] => format!("({one},)"),
+        _ => {
+            let parts: Vec<String> = shape.iter().map(usize::to_string).collect();
+            format!("({})", parts.join(", "))
+        }
+    }
+}
+
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
@@ -221,8 +233,8 @@ pub fn column_data(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResu
                 py,
                 name,
                 format!(
-                    "expected one value per row, got an array of shape {:?}",
-                    array.shape()
+                    "expected one value per row, got an array of shape {}",
+                    shape_text(array.shape())
                 ),
             ));
         }

@@ -237,7 +237,11 @@ fn build(py: Python<'_>, error: Error) -> PyResult<PyErr> {
             let supported = supported.into_pyobject(py)?.into_any();
             raise(
                 &types.unsupported_version,
-                &[("offset", none()), ("found", found), ("supported", supported)],
+                &[
+                    ("offset", none()),
+                    ("found", found),
+                    ("supported", supported),
+                ],
             )
         }
         Error::Io { path, source } => {

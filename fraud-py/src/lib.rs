@@ -51,7 +51,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SchemaError", types.schema.bind(py))?;
     m.add("InvalidParamsError", types.invalid_params.bind(py))?;
     m.add("CorruptModelError", types.corrupt_model.bind(py))?;
-    m.add("UnsupportedVersionError", types.unsupported_version.bind(py))?;
+    m.add(
+        "UnsupportedVersionError",
+        types.unsupported_version.bind(py),
+    )?;
     m.add("FraudIOError", types.io.bind(py))?;
     m.add("FraudFileNotFoundError", types.file_not_found.bind(py))?;
     Ok(())

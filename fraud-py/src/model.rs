@@ -13,7 +13,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple};
 
-use crate::arrays::{cell, column_data, read_table, table_kind, Cell, ColumnData, TableKind};
+use crate::arrays::{self, cell, column_data, read_table, table_kind, Cell, ColumnData, TableKind};
 use crate::errors::{invalid_input, EngineError, EngineResult};
 use crate::json::to_python;
 
@@ -134,8 +134,9 @@ impl PyModel {
                 py,
                 "X",
                 format!(
-                    "expected a 2-D array (rows by {n_features} features), got shape {shape:?}; \
-                     pass one transaction as X.reshape(1, -1) or as a dict to predict()"
+                    "expected a 2-D array (rows by {n_features} features), got shape {}; \
+                     pass one transaction as X.reshape(1, -1) or as a dict to predict()",
+                    arrays::shape_text(shape)
                 ),
             ));
         }
@@ -212,7 +213,11 @@ impl PyModel {
             None => match table_kind(x)? {
                 Some(kind @ (TableKind::DataFrame | TableKind::Columns | TableKind::Records)) => {
                     let table = read_table(py, x, kind, Some(std::slice::from_ref(label)))?;
-                    table.columns.into_iter().next().unwrap_or(ColumnData::Cells(Vec::new()))
+                    table
+                        .columns
+                        .into_iter()
+                        .next()
+                        .unwrap_or(ColumnData::Cells(Vec::new()))
                 }
                 None => {
                     return Err(invalid_input(
@@ -539,10 +544,7 @@ impl PyModel {
         let mut value = serde_json::to_value(model.metadata())
             .map_err(|e| invalid_input(py, "metadata", e.to_string()))?;
         if let Some(map) = value.as_object_mut() {
-            map.insert(
-                "format_version".into(),
-                fraud_engine::FORMAT_VERSION.into(),
-            );
+            map.insert("format_version".into(), fraud_engine::FORMAT_VERSION.into());
             map.insert("n_trees".into(), model.trees().len().into());
             map.insert("label".into(), model.schema().label.clone().into());
             map.insert(
@@ -587,7 +589,10 @@ impl PyModel {
 
     /// Pickles as the model file's bytes, read back through the checked
     /// loader: no Python object graph is stored.
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let loader = py
             .import(intern!(py, "fraud_engine._native"))?
             .getattr(intern!(py, "from_bytes"))?;

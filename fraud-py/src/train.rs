@@ -23,7 +23,10 @@ const PARAMS: [(&str, &str); 10] = [
     ("n_trees", "int, 1..=10000"),
     ("max_depth", "int, 1..=64"),
     ("min_samples_leaf", "int >= 1"),
-    ("max_features", "int >= 1, or None for sqrt of the feature count"),
+    (
+        "max_features",
+        "int >= 1, or None for sqrt of the feature count",
+    ),
     ("class_weight", "'none' or 'balanced'"),
     ("bootstrap", "bool"),
     ("max_bins", "int, 2..=256"),
@@ -178,7 +181,12 @@ fn dataset_from_table(
     let n_rows = table.n_rows;
     let source = table.source;
     let dataset = py.detach(|| {
-        let rows = (0..n_rows).map(|r| columns.iter().map(|c| c.value(r)).collect::<Vec<Value<'_>>>());
+        let rows = (0..n_rows).map(|r| {
+            columns
+                .iter()
+                .map(|c| c.value(r))
+                .collect::<Vec<Value<'_>>>()
+        });
         let labels = (0..n_rows).map(|r| label_column.value(r)).collect();
         dataset_from_rows(schema, rows, Some(labels), source)
     });
@@ -220,7 +228,9 @@ pub fn train(
             keep,
             ..CsvOptions::default()
         };
-        let loaded = py.detach(|| read_csv(&path, &options)).map_err(EngineError)?;
+        let loaded = py
+            .detach(|| read_csv(&path, &options))
+            .map_err(EngineError)?;
         notices = loaded.notices;
         loaded.dataset
     } else {
@@ -283,9 +293,15 @@ pub fn generate(py: Python<'_>, rows: usize, seed: u64) -> PyResult<Py<PyAny>> {
         "foreign_transaction",
         ints(|t| i64::from(t.foreign_transaction)),
     )?;
-    columns.set_item("location_mismatch", ints(|t| i64::from(t.location_mismatch)))?;
+    columns.set_item(
+        "location_mismatch",
+        ints(|t| i64::from(t.location_mismatch)),
+    )?;
     columns.set_item("device_trust_score", floats(|t| t.device_trust_score))?;
-    columns.set_item("velocity_last_24h", ints(|t| i64::from(t.velocity_last_24h)))?;
+    columns.set_item(
+        "velocity_last_24h",
+        ints(|t| i64::from(t.velocity_last_24h)),
+    )?;
     columns.set_item("cardholder_age", ints(|t| i64::from(t.cardholder_age)))?;
     columns.set_item("is_fraud", ints(|t| i64::from(t.is_fraud)))?;
     match py.import(intern!(py, "pandas")) {
