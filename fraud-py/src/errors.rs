@@ -1,0 +1,305 @@
+//! The Python exception hierarchy and the one mapping from engine errors to it.
+//!
+//! ```text
+//! FraudError(Exception)
+//! ├── InvalidInputError(FraudError, ValueError)    bad values, fields, rows
+//! │   └── SchemaError                               missing or mismatched columns
+//! ├── InvalidParamsError(FraudError, ValueError)   a parameter out of its domain
+//! ├── CorruptModelError(FraudError, ValueError)    a damaged or hostile model file
+//! │   └── UnsupportedVersionError                   a model format this build cannot read
+//! └── FraudIOError(FraudError, OSError)            reading or writing a file failed
+//!     └── FraudFileNotFoundError(FraudIOError, FileNotFoundError)
+//! ```
+//!
+//! `FraudError` comes from `create_exception!`. The others have two bases so
+//! that `except ValueError` / `except FileNotFoundError` keep working in code
+//! that knows nothing of this package; `create_exception!` takes a single base,
+//! so they are made once, on first use, by calling `type(...)`.
+
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+
+use fraud_engine::Error;
+
+pyo3::create_exception!(
+    fraud_engine,
+    FraudError,
+    PyException,
+    "Base class of every error raised by fraud_engine."
+);
+
+/// The exception classes with two bases, made once per interpreter.
+pub struct Exceptions {
+    /// A value, field or row was unusable (also a `ValueError`).
+    pub invalid_input: Py<PyType>,
+    /// The data did not fit the expected columns.
+    pub schema: Py<PyType>,
+    /// A training or scoring parameter was out of its domain (also a `ValueError`).
+    pub invalid_params: Py<PyType>,
+    /// A model file or byte string was damaged (also a `ValueError`).
+    pub corrupt_model: Py<PyType>,
+    /// A model file of a format version this build cannot read.
+    pub unsupported_version: Py<PyType>,
+    /// A file could not be read or written (also an `OSError`).
+    pub io: Py<PyType>,
+    /// A file did not exist (also a `FileNotFoundError`).
+    pub file_not_found: Py<PyType>,
+}
+
+static EXCEPTIONS: PyOnceLock<Exceptions> = PyOnceLock::new();
+
+fn new_type(
+    py: Python<'_>,
+    name: &str,
+    doc: &str,
+    bases: &[Bound<'_, PyType>],
+) -> PyResult<Py<PyType>> {
+    let namespace = PyDict::new(py);
+    namespace.set_item("__doc__", doc)?;
+    namespace.set_item("__module__", "fraud_engine")?;
+    let bases = PyTuple::new(py, bases)?;
+    let made = py
+        .get_type::<PyType>()
+        .call1((name, bases, namespace))?
+        .cast_into::<PyType>()?;
+    Ok(made.unbind())
+}
+
+/// The exception classes, made on first use.
+pub fn exceptions(py: Python<'_>) -> PyResult<&'static Exceptions> {
+    EXCEPTIONS.get_or_try_init(py, || {
+        let root = py.get_type::<FraudError>();
+        let value_error = py.get_type::<PyValueError>();
+        let invalid_input = new_type(
+            py,
+            "InvalidInputError",
+            "A value, field or row given for scoring or training is unusable.\n\n\
+             `problems` lists each one as a dict with `field` and `reason` (and `row`,\n\
+             counted from 1, for tables); `total` counts them all when only the first\n\
+             100 are listed.",
+            &[root.clone(), value_error.clone()],
+        )?;
+        let schema = new_type(
+            py,
+            "SchemaError",
+            "The data does not have the columns the model or the trainer needs.",
+            &[invalid_input.bind(py).clone()],
+        )?;
+        let invalid_params = new_type(
+            py,
+            "InvalidParamsError",
+            "A training or scoring parameter is out of its domain; `param` names it.",
+            &[root.clone(), value_error.clone()],
+        )?;
+        let corrupt_model = new_type(
+            py,
+            "CorruptModelError",
+            "A model file or byte string is damaged or hostile; `offset` is the byte\n\
+             where the problem was found.",
+            &[root.clone(), value_error],
+        )?;
+        let unsupported_version = new_type(
+            py,
+            "UnsupportedVersionError",
+            "The model file was written in a format version this build cannot read\n\
+             (`found`, `supported`).",
+            &[corrupt_model.bind(py).clone()],
+        )?;
+        let io = new_type(
+            py,
+            "FraudIOError",
+            "Reading or writing a file failed.",
+            &[root, py.get_type::<PyOSError>()],
+        )?;
+        let file_not_found = new_type(
+            py,
+            "FraudFileNotFoundError",
+            "A model or data file does not exist.",
+            &[io.bind(py).clone(), py.get_type::<PyFileNotFoundError>()],
+        )?;
+        Ok(Exceptions {
+            invalid_input,
+            schema,
+            invalid_params,
+            corrupt_model,
+            unsupported_version,
+            io,
+            file_not_found,
+        })
+    })
+}
+
+/// An engine error on its way to Python. `?` on a `fraud_engine::Result` inside
+/// a function returning `PyResult` converts through this type.
+#[derive(Debug)]
+pub struct EngineError(pub Error);
+
+impl From<Error> for EngineError {
+    fn from(error: Error) -> Self {
+        EngineError(error)
+    }
+}
+
+impl From<EngineError> for PyErr {
+    fn from(error: EngineError) -> PyErr {
+        Python::attach(|py| to_pyerr(py, error.0))
+    }
+}
+
+/// Result of engine calls made from the bindings.
+pub type EngineResult<T> = Result<T, EngineError>;
+
+fn problem<'py>(
+    py: Python<'py>,
+    row: Option<u64>,
+    field: &str,
+    reason: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    if let Some(row) = row {
+        dict.set_item("row", row)?;
+    }
+    dict.set_item("field", field)?;
+    dict.set_item("reason", reason)?;
+    Ok(dict)
+}
+
+/// Maps an engine error to its Python exception, with the details as attributes.
+pub fn to_pyerr(py: Python<'_>, error: Error) -> PyErr {
+    match build(py, error) {
+        Ok(err) | Err(err) => err,
+    }
+}
+
+fn build(py: Python<'_>, error: Error) -> PyResult<PyErr> {
+    let types = exceptions(py)?;
+    let message = error.to_string();
+    let raise = |ty: &Py<PyType>, attrs: &[(&str, Bound<'_, PyAny>)]| -> PyResult<PyErr> {
+        let instance = ty.bind(py).call1((message.as_str(),))?;
+        for (name, value) in attrs {
+            instance.setattr(*name, value)?;
+        }
+        Ok(PyErr::from_value(instance))
+    };
+    let none = || py.None().into_bound(py);
+    // Every variant is listed; the last arm only exists because the engine's
+    // enum is #[non_exhaustive] and maps a future variant to the root class.
+    match &error {
+        Error::InvalidInput { field, reason } => {
+            let problems = PyList::new(py, [problem(py, None, field, reason)?])?;
+            let total = 1usize.into_pyobject(py)?.into_any();
+            raise(
+                &types.invalid_input,
+                &[("problems", problems.into_any()), ("total", total)],
+            )
+        }
+        Error::InvalidFields { problems } => {
+            let list = PyList::empty(py);
+            for p in problems {
+                list.append(problem(py, None, &p.field, &p.reason)?)?;
+            }
+            let total = problems.len().into_pyobject(py)?.into_any();
+            raise(
+                &types.invalid_input,
+                &[("problems", list.into_any()), ("total", total)],
+            )
+        }
+        Error::InvalidData {
+            rejections, total, ..
+        } => {
+            let list = PyList::empty(py);
+            for r in rejections {
+                list.append(problem(py, Some(r.row), &r.column, &r.reason)?)?;
+            }
+            let total = total.into_pyobject(py)?.into_any();
+            raise(
+                &types.invalid_input,
+                &[("problems", list.into_any()), ("total", total)],
+            )
+        }
+        Error::Schema { .. } => {
+            let empty = PyList::empty(py).into_any();
+            let total = 0usize.into_pyobject(py)?.into_any();
+            raise(&types.schema, &[("problems", empty), ("total", total)])
+        }
+        Error::InvalidParams { name, .. } => {
+            let param = name.into_pyobject(py)?.into_any();
+            raise(&types.invalid_params, &[("param", param)])
+        }
+        Error::CorruptModel { offset, .. } => {
+            let offset = offset.into_pyobject(py)?.into_any();
+            raise(&types.corrupt_model, &[("offset", offset)])
+        }
+        Error::UnsupportedVersion { found, supported } => {
+            let found = found.into_pyobject(py)?.into_any();
+            let supported = supported.into_pyobject(py)?.into_any();
+            raise(
+                &types.unsupported_version,
+                &[
+                    ("offset", none()),
+                    ("found", found),
+                    ("supported", supported),
+                ],
+            )
+        }
+        Error::Io { path, source } => {
+            let ty = if source.kind() == std::io::ErrorKind::NotFound {
+                &types.file_not_found
+            } else {
+                &types.io
+            };
+            // OSError's (errno, strerror, filename) form fills the attributes
+            // callers of OSError expect.
+            let instance = match source.raw_os_error() {
+                Some(errno) => ty
+                    .bind(py)
+                    .call1((errno, source.to_string(), path.as_os_str()))?,
+                None => ty.bind(py).call1((message.as_str(),))?,
+            };
+            Ok(PyErr::from_value(instance))
+        }
+        _ => Ok(PyErr::new::<FraudError, _>(message)),
+    }
+}
+
+/// An `InvalidInputError` raised by the bindings themselves (a wrong shape,
+/// say), naming `field`.
+pub fn invalid_input(py: Python<'_>, field: &str, reason: impl Into<String>) -> PyErr {
+    to_pyerr(
+        py,
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        },
+    )
+}
+
+/// A `SchemaError` raised by the bindings for the source named `source`.
+pub fn schema_error(py: Python<'_>, source: &str, reason: impl Into<String>) -> PyErr {
+    to_pyerr(
+        py,
+        Error::Schema {
+            source_name: source.into(),
+            reason: reason.into(),
+        },
+    )
+}
+
+/// An `InvalidParamsError` for a parameter whose name is only known at run
+/// time (the engine's variant takes a static name).
+pub fn invalid_param(py: Python<'_>, param: &str, reason: &str) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let types = exceptions(py)?;
+        let instance = types
+            .invalid_params
+            .bind(py)
+            .call1((format!("invalid parameter `{param}`: {reason}"),))?;
+        instance.setattr("param", param)?;
+        Ok(PyErr::from_value(instance))
+    };
+    match build() {
+        Ok(err) | Err(err) => err,
+    }
+}

@@ -1,0 +1,77 @@
+"""Type stubs for the compiled ``fraud_engine._native`` module."""
+
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union, final
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+ENGINE_VERSION: str
+FORMAT_VERSION: int
+
+_Path = Union[str, "os.PathLike[str]"]
+# A pandas DataFrame, a list of dicts, a dict of columns, or a 2-D numeric array.
+_Table = Any
+
+class FraudError(Exception):
+    """Base class of every error raised by fraud_engine."""
+
+class InvalidInputError(FraudError, ValueError):
+    problems: List[Dict[str, Any]]
+    total: int
+
+class SchemaError(InvalidInputError): ...
+
+class InvalidParamsError(FraudError, ValueError):
+    param: str
+
+class CorruptModelError(FraudError, ValueError):
+    offset: Optional[int]
+
+class UnsupportedVersionError(CorruptModelError):
+    found: int
+    supported: int
+
+class FraudIOError(FraudError, OSError): ...
+class FraudFileNotFoundError(FraudIOError, FileNotFoundError): ...
+
+@final
+class Model:
+    """A trained fraud model (frozen; safe to share between threads)."""
+
+    @property
+    def feature_names(self) -> List[str]: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def risk_bands(self) -> Tuple[float, float]: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def metadata(self) -> Dict[str, Any]: ...
+    def predict(self, transaction: Mapping[str, Any]) -> Dict[str, Any]: ...
+    def predict_proba(self, x: _Table) -> npt.NDArray[np.float64]: ...
+    def predict_many(self, x: _Table) -> Any: ...
+    def evaluate(self, x: _Table, y: Optional[Any] = None) -> Dict[str, Any]: ...
+    def category_codes(self, feature: str) -> Dict[str, int]: ...
+    def unknown_code(self, feature: str) -> int: ...
+    def with_threshold(
+        self, threshold: float, risk_bands: Optional[Tuple[float, float]] = None
+    ) -> Model: ...
+    def save(self, path: _Path) -> None: ...
+    def to_bytes(self) -> bytes: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[bytes]]: ...
+
+def load(path: _Path) -> Model: ...
+def from_bytes(data: bytes) -> Model: ...
+def train(
+    data: Union[_Path, _Table],
+    label: str = "is_fraud",
+    drop: Union[str, Sequence[str], None] = None,
+    keep: Union[str, Sequence[str], None] = None,
+    threads: Optional[int] = None,
+    **params: Any,
+) -> Model: ...
+def generate(rows: int, seed: int = 42) -> Any: ...

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the fraud_engine wheel into a fresh virtualenv and runs its tests.
+#
+#   python/run-tests.sh            # from anywhere; exits non-zero on any failure
+#
+# Needs python3 (3.9+, with venv and pip) and cargo. The venv lives at
+# $REPO/.venv (override with FRAUD_VENV); cargo builds into $CARGO_TARGET_DIR
+# or $REPO/target. Extra arguments go to pytest.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${FRAUD_VENV:-$REPO/.venv}"
+PYTHON="${PYTHON:-python3}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+# The notebook kernel and the examples run `python` from PATH: make it this venv's.
+export PATH="$VENV/bin:$PATH"
+export VIRTUAL_ENV="$VENV"
+
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet "maturin>=1.9.4,<2" \
+    pytest hypothesis numpy pandas scikit-learn flask nbclient nbformat ipykernel matplotlib mypy
+
+# The wheel, built and installed the way users get it (no build isolation:
+# maturin is already in the venv).
+python -m pip install --quiet --no-build-isolation --force-reinstall --no-deps "$REPO/python"
+
+# The CLI the parity tests compare against.
+cargo build --release --quiet -p fraud-server
+export FRAUD_SERVER_BIN="$CARGO_TARGET_DIR/release/fraud-server"
+
+# The stubs must describe the compiled module.
+python -m mypy.stubtest fraud_engine._native --ignore-missing-stub
+
+cd "$REPO/python"
+python -m pytest "$@"

@@ -1,0 +1,215 @@
+"""The Model API: scoring every input shape, files and bytes, metadata, evaluation."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+import fraud_engine
+
+
+def encoded(model, frame):
+    """`frame` as the 2-D float array predict_proba reads: feature order, category codes."""
+    codes = model.category_codes("merchant_category")
+    x = frame[model.feature_names].copy()
+    x["merchant_category"] = x["merchant_category"].map(codes)
+    return x.to_numpy(dtype=np.float64)
+
+
+def test_predict_returns_the_http_response_keys(model, transaction):
+    result = model.predict(transaction)
+    assert list(result) == [
+        "is_fraud",
+        "fraud_probability",
+        "risk_level",
+        "model_version",
+        "threshold",
+    ]
+    assert result["is_fraud"] in (0, 1) and type(result["is_fraud"]) is int
+    assert 0.0 <= result["fraud_probability"] <= 1.0
+    assert result["is_fraud"] == int(result["fraud_probability"] >= model.threshold)
+    low, high = model.risk_bands
+    p = result["fraud_probability"]
+    expected = "HIGH" if p >= high else "MEDIUM" if p >= low else "LOW"
+    assert result["risk_level"] == expected
+    assert result["model_version"] == model.metadata["model_id"]
+    assert result["threshold"] == model.threshold
+
+
+def test_predict_reads_python_and_numpy_values_alike(model, transaction):
+    as_numpy = {
+        k: (np.float64(v) if isinstance(v, float) else np.int64(v) if isinstance(v, int) else v)
+        for k, v in transaction.items()
+    }
+    as_text = {k: str(v) for k, v in transaction.items()}
+    as_series = pd.Series(transaction, dtype=object)
+    expected = model.predict(transaction)
+    assert model.predict(as_numpy) == expected
+    assert model.predict(as_text) == expected
+    assert model.predict(as_series) == expected
+    flags_as_bools = dict(transaction, foreign_transaction=False, location_mismatch=False)
+    assert model.predict(flags_as_bools) == expected
+
+
+def test_unknown_category_warns_and_missing_values_are_imputed(model, transaction):
+    result = model.predict(dict(transaction, merchant_category="Spaceships"))
+    assert result["warnings"] == [
+        {
+            "field": "merchant_category",
+            "message": "category not seen in training; scored through the unknown bucket",
+        }
+    ]
+    for missing in (None, float("nan")):
+        result = model.predict(dict(transaction, amount=missing))
+        assert 0.0 <= result["fraud_probability"] <= 1.0
+    # Missing through None and NaN is the same as through the encoded array's NaN.
+    row = encoded(model, pd.DataFrame([transaction]))
+    row[0, 0] = np.nan
+    assert model.predict_proba(row)[0] == model.predict(dict(transaction, amount=None))[
+        "fraud_probability"
+    ]
+
+
+def test_every_input_shape_gives_the_same_probabilities(model, holdout):
+    expected = model.predict_proba(holdout)
+    assert expected.dtype == np.float64 and expected.shape == (len(holdout),)
+    records = holdout.to_dict("records")
+    columns = {k: holdout[k].to_numpy() for k in holdout.columns}
+    lists = {k: holdout[k].tolist() for k in holdout.columns}
+    matrix = encoded(model, holdout)
+    np.testing.assert_array_equal(model.predict_proba(records), expected)
+    np.testing.assert_array_equal(model.predict_proba(columns), expected)
+    np.testing.assert_array_equal(model.predict_proba(lists), expected)
+    np.testing.assert_array_equal(model.predict_proba(matrix), expected)
+    np.testing.assert_array_equal(model.predict_proba(np.asfortranarray(matrix)), expected)
+    np.testing.assert_array_equal(model.predict_proba(matrix.astype(np.float32).astype(np.float64)), expected)
+    np.testing.assert_array_equal(model.predict_proba(matrix[::2]), expected[::2])
+    np.testing.assert_array_equal(model.predict_proba(matrix.tolist()), expected)
+    single = [model.predict(r)["fraud_probability"] for r in records[:200]]
+    np.testing.assert_array_equal(single, expected[:200])
+
+
+def test_extra_columns_are_ignored_and_order_does_not_matter(model, holdout):
+    shuffled = holdout[list(reversed(holdout.columns))].assign(note="x")
+    np.testing.assert_array_equal(model.predict_proba(shuffled), model.predict_proba(holdout))
+
+
+def test_pandas_dtypes(model, holdout):
+    expected = model.predict_proba(holdout)
+    typed = holdout.astype(
+        {
+            "merchant_category": "category",
+            "foreign_transaction": "bool",
+            "location_mismatch": "Int64",
+            "velocity_last_24h": "float32",
+        }
+    )
+    np.testing.assert_array_equal(model.predict_proba(typed), expected)
+    with_na = holdout.astype({"cardholder_age": "Int64"}).copy()
+    with_na.loc[0, "cardholder_age"] = pd.NA
+    plain = holdout.astype({"cardholder_age": "float64"}).copy()
+    plain.loc[0, "cardholder_age"] = np.nan
+    np.testing.assert_array_equal(model.predict_proba(with_na), model.predict_proba(plain))
+
+
+def test_empty_inputs(model):
+    assert model.predict_proba([]).shape == (0,)
+    assert model.predict_proba(np.empty((0, len(model.feature_names)))).shape == (0,)
+
+
+def test_predict_many(model, holdout):
+    head = holdout.head(50).set_index(holdout.head(50).index + 1000)
+    frame = model.predict_many(head)
+    assert list(frame.columns) == ["fraud_probability", "is_fraud", "risk_level"]
+    assert list(frame.index) == list(head.index)
+    records = model.predict_many(head.to_dict("records"))
+    assert records == frame.to_dict("records")
+    one = model.predict(head.iloc[0].to_dict())
+    assert records[0] == {k: one[k] for k in ("fraud_probability", "is_fraud", "risk_level")}
+
+
+def test_category_codes(model):
+    codes = model.category_codes("merchant_category")
+    assert set(codes) == {
+        "Grocery", "Restaurant", "Gas", "Clothing", "Entertainment", "Travel", "Online", "Electronics",
+    }
+    unknown = model.unknown_code("merchant_category")
+    assert sorted([*codes.values(), unknown]) == list(range(len(codes) + 1))
+    with pytest.raises(fraud_engine.InvalidInputError, match="not a categorical feature"):
+        model.category_codes("amount")
+    with pytest.raises(fraud_engine.InvalidInputError, match="no such feature"):
+        model.category_codes("colour")
+
+
+def test_save_load_and_bytes_round_trip(model, tmp_path, holdout):
+    path = tmp_path / "model.fraud"
+    model.save(path)
+    assert fraud_engine.load(path) == model
+    assert fraud_engine.load(str(path)) == model
+    assert path.read_bytes() == model.to_bytes()
+    again = fraud_engine.from_bytes(model.to_bytes())
+    assert again == model
+    np.testing.assert_array_equal(again.predict_proba(holdout), model.predict_proba(holdout))
+    assert model != "not a model"
+
+
+def test_metadata_and_properties(model, frame):
+    meta = model.metadata
+    assert meta["training_rows"] == len(frame)
+    assert meta["training_frauds"] == int(frame["is_fraud"].sum())
+    assert meta["n_trees"] == 25
+    assert meta["format_version"] == fraud_engine.FORMAT_VERSION
+    assert meta["engine_version"] == fraud_engine.ENGINE_VERSION
+    assert meta["params"]["seed"] == 3
+    assert math.isclose(sum(meta["feature_importances"]), 1.0)
+    assert [f["name"] for f in meta["features"]] == model.feature_names
+    kinds = {f["name"]: f["kind"] for f in meta["features"]}
+    assert kinds["merchant_category"] == "categorical"
+    assert kinds["foreign_transaction"] == "flag"
+    assert kinds["amount"] == "numeric"
+    assert meta["decision"]["threshold"] == model.threshold
+    assert model.feature_names == [
+        "amount", "transaction_hour", "merchant_category", "foreign_transaction",
+        "location_mismatch", "device_trust_score", "velocity_last_24h", "cardholder_age",
+    ]
+    assert model.label == "is_fraud"
+    assert "Model(model_id=" in repr(model)
+
+
+def test_with_threshold(model, transaction, tmp_path):
+    strict = model.with_threshold(0.0)
+    assert strict.threshold == 0.0 and strict.predict(transaction)["is_fraud"] == 1
+    assert strict.risk_bands == (0.0, 0.0)
+    custom = model.with_threshold(0.5, risk_bands=(0.1, 0.4))
+    assert custom.risk_bands == (0.1, 0.4)
+    custom.save(tmp_path / "m.fraud")
+    assert fraud_engine.load(tmp_path / "m.fraud").threshold == 0.5
+    with pytest.raises(fraud_engine.InvalidParamsError) as info:
+        model.with_threshold(1.5)
+    assert info.value.param == "threshold"
+    with pytest.raises(fraud_engine.InvalidParamsError):
+        model.with_threshold(0.5, risk_bands=(0.6, 0.2))
+
+
+def test_evaluate(model, holdout):
+    result = model.evaluate(holdout)
+    assert result == model.evaluate(holdout.drop(columns=["is_fraud"]), holdout["is_fraud"])
+    assert result["rows"] == len(holdout)
+    assert result["frauds"] == int(holdout["is_fraud"].sum())
+    p = model.predict_proba(holdout)
+    y = holdout["is_fraud"].to_numpy()
+    assert math.isclose(result["roc_auc"], roc_auc_score(y, p), rel_tol=1e-12)
+    assert math.isclose(result["pr_auc"], average_precision_score(y, p), rel_tol=1e-12)
+    assert 0.5 < result["roc_auc"] <= 1.0
+    c = result["confusion"]
+    assert sum(c.values()) == len(holdout)
+    flagged = p >= model.threshold
+    assert c["true_positives"] == int((flagged & (holdout["is_fraud"] == 1)).sum())
+    roc = result["roc_curve"]
+    assert roc["fpr"][0] == 0.0 and roc["fpr"][-1] == 1.0 and roc["tpr"][-1] == 1.0
+    assert len(roc["fpr"]) == len(roc["tpr"]) == len(roc["thresholds"]) <= 201
+    assert set(result["pr_curve"]) == {"recall", "precision", "thresholds"}
+    labels_as_text = holdout["is_fraud"].map({0: "no", 1: "yes"})
+    assert model.evaluate(encoded(model, holdout), labels_as_text)["roc_auc"] == result["roc_auc"]
