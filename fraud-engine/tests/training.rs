@@ -50,9 +50,27 @@ fn learns_signal_that_generalises() {
         (oob_auc - auc).abs() < 0.05,
         "OOB {oob_auc} vs held-out {auc}"
     );
-    // The default threshold is the out-of-bag max-F1 point.
-    let importances: f64 = model.metadata().feature_importances.iter().sum();
-    assert!((importances - 1.0).abs() < 1e-9);
+    let meta = model.metadata();
+    let impurity: f64 = meta.impurity_importances.iter().sum();
+    assert!((impurity - 1.0).abs() < 1e-9);
+    // The generator lets device trust and a location mismatch move the risk
+    // for every transaction, the cardholder's age only past 75; out-of-bag
+    // SHAP must rank them so.
+    let shap = &meta.feature_importances;
+    let trust = model
+        .schema()
+        .index_of("device_trust_score")
+        .expect("feature");
+    let age = model.schema().index_of("cardholder_age").expect("feature");
+    assert!(shap.iter().all(|&v| v >= 0.0));
+    let mismatch = model
+        .schema()
+        .index_of("location_mismatch")
+        .expect("feature");
+    assert!(
+        shap[trust] > shap[age] && shap[mismatch] > shap[age],
+        "{shap:?}"
+    );
 }
 
 #[test]
