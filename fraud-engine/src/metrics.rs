@@ -187,6 +187,28 @@ pub enum ThresholdStrategy {
     TargetPrecision(f64),
     /// The lowest threshold whose false-positive rate stays at or below the target.
     MaxFalsePositiveRate(f64),
+    /// The threshold with the least expected cost, where every flagged
+    /// transaction costs a review and every missed fraud costs its amount
+    /// (`missed_fraud_cost: None`) or a fixed sum.
+    MinExpectedCost {
+        /// Cost of reviewing one flagged transaction.
+        review_cost: f64,
+        /// Cost of one missed fraud; `None` charges the transaction's amount.
+        missed_fraud_cost: Option<f64>,
+    },
+}
+
+impl ThresholdStrategy {
+    /// Whether choosing a threshold this way needs each transaction's amount.
+    pub fn needs_amounts(&self) -> bool {
+        matches!(
+            self,
+            ThresholdStrategy::MinExpectedCost {
+                missed_fraud_cost: None,
+                ..
+            }
+        )
+    }
 }
 
 impl std::fmt::Display for ThresholdStrategy {
@@ -196,6 +218,18 @@ impl std::fmt::Display for ThresholdStrategy {
             ThresholdStrategy::TargetRecall(r) => write!(f, "target-recall={r}"),
             ThresholdStrategy::TargetPrecision(p) => write!(f, "target-precision={p}"),
             ThresholdStrategy::MaxFalsePositiveRate(r) => write!(f, "max-fpr={r}"),
+            ThresholdStrategy::MinExpectedCost {
+                review_cost,
+                missed_fraud_cost: None,
+            } => {
+                write!(f, "min-cost={review_cost}")
+            }
+            ThresholdStrategy::MinExpectedCost {
+                review_cost,
+                missed_fraud_cost: Some(c),
+            } => {
+                write!(f, "min-cost={review_cost},{c}")
+            }
         }
     }
 }
@@ -203,7 +237,9 @@ impl std::fmt::Display for ThresholdStrategy {
 impl std::str::FromStr for ThresholdStrategy {
     type Err = Error;
 
-    /// Parses `max-f1`, `target-recall=0.9`, `target-precision=0.5` or `max-fpr=0.01`.
+    /// Parses `max-f1`, `target-recall=0.9`, `target-precision=0.5`,
+    /// `max-fpr=0.01`, `min-cost=REVIEW` (a missed fraud costs its amount) or
+    /// `min-cost=REVIEW,MISSED` (a fixed cost per missed fraud).
     fn from_str(text: &str) -> Result<Self> {
         let bad = |reason: String| Error::InvalidParams {
             name: "threshold_strategy",
@@ -224,28 +260,75 @@ impl std::str::FromStr for ThresholdStrategy {
                 Err(bad(format!("`{text}`: the target must be in [0, 1]")))
             }
         };
+        let cost = |v: &str| -> Result<f64> {
+            match v.trim().parse::<f64>() {
+                Ok(c) if c.is_finite() && c >= 0.0 => Ok(c),
+                _ => Err(bad(format!("`{text}`: costs must be non-negative numbers"))),
+            }
+        };
         match name {
             "max-f1" => Ok(ThresholdStrategy::MaxF1),
+            "min-cost" => {
+                let value = value.ok_or_else(|| bad("`min-cost` needs a review cost, as in min-cost=5".into()))?;
+                let (review, missed) = match value.split_once(',') {
+                    Some((r, m)) => (cost(r)?, Some(cost(m)?)),
+                    None => (cost(value)?, None),
+                };
+                Ok(ThresholdStrategy::MinExpectedCost { review_cost: review, missed_fraud_cost: missed })
+            }
             "target-recall" => Ok(ThresholdStrategy::TargetRecall(target()?)),
             "target-precision" => Ok(ThresholdStrategy::TargetPrecision(target()?)),
             "max-fpr" => Ok(ThresholdStrategy::MaxFalsePositiveRate(target()?)),
             _ => Err(bad(format!(
-                "unknown strategy `{name}` (use max-f1, target-recall=R, target-precision=P or max-fpr=F)"
+                "unknown strategy `{name}` (use max-f1, target-recall=R, target-precision=P, max-fpr=F or min-cost=REVIEW[,MISSED])"
             ))),
         }
     }
 }
 
-/// Picks a threshold by `strategy`. Falls back to 0.5 when the data has no
-/// frauds or no point meets the target.
-pub fn select_threshold(scores: &[f64], labels: &[u8], strategy: ThresholdStrategy) -> f64 {
+/// What a missed fraud costs, row by row: its amount or a fixed sum.
+fn missed_costs<'a>(
+    labels: &'a [u8],
+    amounts: Option<&'a [f64]>,
+    fixed: Option<f64>,
+) -> impl Fn(usize) -> f64 + 'a {
+    move |i| {
+        if labels[i] != 1 {
+            0.0
+        } else {
+            match (fixed, amounts) {
+                (Some(c), _) => c,
+                (None, Some(a)) if a[i].is_finite() => a[i].max(0.0),
+                _ => 0.0,
+            }
+        }
+    }
+}
+
+/// Picks a threshold by `strategy`. `amounts` (one per row) are needed only
+/// by a cost strategy that charges missed frauds their amount. Falls back to
+/// 0.5 when the data has no frauds or no point meets the target.
+pub fn select_threshold(
+    scores: &[f64],
+    labels: &[u8],
+    amounts: Option<&[f64]>,
+    strategy: ThresholdStrategy,
+) -> Result<f64> {
+    if strategy.needs_amounts() && amounts.is_none_or(|a| a.len() != scores.len()) {
+        return Err(Error::InvalidParams {
+            name: "threshold_strategy",
+            reason: format!(
+                "`{strategy}` charges missed frauds their amount, but no `amount` column was given"
+            ),
+        });
+    }
     let points = operating_points(scores, labels);
     let Some(last) = points.last() else {
-        return 0.5;
+        return Ok(0.5);
     };
     let (pos, neg) = (last.true_positives, last.false_positives);
     if pos == 0 {
-        return 0.5;
+        return Ok(0.5);
     }
     let precision = |p: &CurvePoint| ratio(p.true_positives, p.true_positives + p.false_positives);
     let recall = |p: &CurvePoint| ratio(p.true_positives, pos);
@@ -267,16 +350,123 @@ pub fn select_threshold(scores: &[f64], labels: &[u8], strategy: ThresholdStrate
                 Some((_, b)) if b >= f1 => best,
                 _ => Some((p, f1)),
             })
-            .map(|(p, _)| p),
-        ThresholdStrategy::TargetRecall(target) => points.iter().find(|p| recall(p) >= target),
-        ThresholdStrategy::TargetPrecision(target) => {
-            points.iter().rev().find(|p| precision(p) >= target)
-        }
-        ThresholdStrategy::MaxFalsePositiveRate(target) => {
-            points.iter().rev().find(|p| fpr(p) <= target)
+            .map(|(p, _)| p.threshold),
+        ThresholdStrategy::TargetRecall(target) => points
+            .iter()
+            .find(|p| recall(p) >= target)
+            .map(|p| p.threshold),
+        ThresholdStrategy::TargetPrecision(target) => points
+            .iter()
+            .rev()
+            .find(|p| precision(p) >= target)
+            .map(|p| p.threshold),
+        ThresholdStrategy::MaxFalsePositiveRate(target) => points
+            .iter()
+            .rev()
+            .find(|p| fpr(p) <= target)
+            .map(|p| p.threshold),
+        ThresholdStrategy::MinExpectedCost {
+            review_cost,
+            missed_fraud_cost,
+        } => {
+            let table = cost_curve(scores, labels, amounts, review_cost, missed_fraud_cost);
+            table
+                .iter()
+                .fold(None::<(f64, f64)>, |best, &(t, cost)| match best {
+                    Some((_, c)) if c <= cost => best,
+                    _ => Some((t, cost)),
+                })
+                .map(|(t, _)| t)
         }
     };
-    chosen.map_or(0.5, |p| p.threshold)
+    Ok(chosen.unwrap_or(0.5))
+}
+
+/// Expected cost at every operating point, highest threshold first, plus
+/// the point that flags nothing (threshold above every score).
+fn cost_curve(
+    scores: &[f64],
+    labels: &[u8],
+    amounts: Option<&[f64]>,
+    review_cost: f64,
+    missed: Option<f64>,
+) -> Vec<(f64, f64)> {
+    let n = scores.len().min(labels.len());
+    let cost_of = missed_costs(labels, amounts, missed);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let total_missed: f64 = (0..n).map(&cost_of).sum();
+    let max_score = order.first().map_or(1.0, |&i| scores[i]);
+    let mut curve = vec![(next_above(max_score), total_missed)];
+    let (mut flagged, mut caught) = (0u64, 0.0);
+    for (k, &i) in order.iter().enumerate() {
+        flagged += 1;
+        caught += cost_of(i);
+        if order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]) {
+            curve.push((
+                scores[i],
+                review_cost * flagged as f64 + (total_missed - caught),
+            ));
+        }
+    }
+    curve
+}
+
+/// The smallest threshold that flags nothing when every score is at most `x`.
+fn next_above(x: f64) -> f64 {
+    if x < 1.0 {
+        1.0
+    } else {
+        f64::from_bits(x.to_bits() + 1)
+    }
+}
+
+/// One row of a threshold table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdRow {
+    /// The threshold (`score >= threshold` flags).
+    pub threshold: f64,
+    /// Transactions flagged.
+    pub flagged: u64,
+    /// Precision at the threshold.
+    pub precision: f64,
+    /// Recall at the threshold.
+    pub recall: f64,
+    /// False-positive rate at the threshold.
+    pub false_positive_rate: f64,
+    /// Expected cost: reviews of the flagged plus the missed frauds' cost.
+    pub expected_cost: f64,
+}
+
+/// Precision, recall, false-positive rate and expected cost at each of
+/// `thresholds`, with the cost model of [`ThresholdStrategy::MinExpectedCost`].
+pub fn threshold_table(
+    scores: &[f64],
+    labels: &[u8],
+    amounts: Option<&[f64]>,
+    review_cost: f64,
+    missed_fraud_cost: Option<f64>,
+    thresholds: &[f64],
+) -> Vec<ThresholdRow> {
+    let cost_of = missed_costs(labels, amounts, missed_fraud_cost);
+    thresholds
+        .iter()
+        .map(|&t| {
+            let c = Confusion::at(scores, labels, t);
+            let missed: f64 = (0..scores.len().min(labels.len()))
+                .filter(|&i| scores[i] < t)
+                .map(&cost_of)
+                .sum();
+            ThresholdRow {
+                threshold: t,
+                flagged: c.true_positives + c.false_positives,
+                precision: c.precision(),
+                recall: c.recall(),
+                false_positive_rate: c.false_positive_rate(),
+                expected_cost: review_cost * (c.true_positives + c.false_positives) as f64 + missed,
+            }
+        })
+        .collect()
 }
 
 /// Everything `evaluate` reports for scored, labelled rows at one threshold.
@@ -408,31 +598,57 @@ mod tests {
             ),
             (2, 0, 3, 1)
         );
-        assert_eq!(
-            select_threshold(&scores, &labels, ThresholdStrategy::TargetRecall(1.0)),
-            0.3
-        );
-        assert_eq!(
-            select_threshold(&scores, &labels, ThresholdStrategy::TargetPrecision(1.0)),
-            0.8
-        );
-        assert_eq!(
-            select_threshold(
-                &scores,
-                &labels,
-                ThresholdStrategy::MaxFalsePositiveRate(0.0)
-            ),
-            0.8
-        );
+        let pick = |strategy| {
+            select_threshold(&scores, &labels, None, strategy).expect("no amounts needed")
+        };
+        assert_eq!(pick(ThresholdStrategy::TargetRecall(1.0)), 0.3);
+        assert_eq!(pick(ThresholdStrategy::TargetPrecision(1.0)), 0.8);
+        assert_eq!(pick(ThresholdStrategy::MaxFalsePositiveRate(0.0)), 0.8);
         // F1 is 0.8 at 0.8 (2 of 3 frauds, no false alarm) and 6/7 at 0.3.
+        assert_eq!(pick(ThresholdStrategy::MaxF1), 0.3);
         assert_eq!(
-            select_threshold(&scores, &labels, ThresholdStrategy::MaxF1),
-            0.3
+            select_threshold(&[0.2], &[0], None, ThresholdStrategy::MaxF1).ok(),
+            Some(0.5)
         );
+    }
+
+    #[test]
+    fn cost_strategy_weighs_reviews_against_missed_amounts() {
+        let scores = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1];
+        let labels = [1, 1, 0, 1, 0, 0];
+        let amounts = [100.0, 100.0, 5.0, 1000.0, 5.0, 5.0];
+        let cost = |review| ThresholdStrategy::MinExpectedCost {
+            review_cost: review,
+            missed_fraud_cost: None,
+        };
+        // Reviews are cheap: flag down to the 1000-unit fraud at 0.3.
         assert_eq!(
-            select_threshold(&[0.2], &[0], ThresholdStrategy::MaxF1),
-            0.5
+            select_threshold(&scores, &labels, Some(&amounts), cost(10.0)).ok(),
+            Some(0.3)
         );
+        // Reviews cost more than any fraud: flag nothing.
+        assert!(
+            select_threshold(&scores, &labels, Some(&amounts), cost(5_000.0)).expect("cost") > 0.9
+        );
+        // A fixed cost of 50 per missed fraud with reviews at 40: catch the two
+        // sure frauds (80 + 50 = 130) rather than all three (4 reviews = 160).
+        let fixed = ThresholdStrategy::MinExpectedCost {
+            review_cost: 40.0,
+            missed_fraud_cost: Some(50.0),
+        };
+        assert_eq!(
+            select_threshold(&scores, &labels, None, fixed).ok(),
+            Some(0.8)
+        );
+        assert!(
+            select_threshold(&scores, &labels, None, cost(1.0)).is_err(),
+            "amounts required"
+        );
+        let table = threshold_table(&scores, &labels, Some(&amounts), 10.0, None, &[0.8, 0.3]);
+        assert_eq!(table[0].flagged, 2);
+        assert_eq!(table[0].expected_cost, 20.0 + 1000.0);
+        assert_eq!(table[1].expected_cost, 40.0);
+        assert_eq!(table[1].recall, 1.0);
     }
 
     #[test]
@@ -448,5 +664,10 @@ mod tests {
         assert!("target-recall".parse::<ThresholdStrategy>().is_err());
         assert!("max-fpr=2".parse::<ThresholdStrategy>().is_err());
         assert!("best".parse::<ThresholdStrategy>().is_err());
+        for text in ["min-cost=5", "min-cost=5,120.5", "max-fpr=0.01"] {
+            let strategy: ThresholdStrategy = text.parse().expect("parses");
+            assert_eq!(strategy.to_string(), text);
+        }
+        assert!("min-cost=-1".parse::<ThresholdStrategy>().is_err());
     }
 }

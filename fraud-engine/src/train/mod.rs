@@ -287,20 +287,32 @@ fn train_in_pool(
     }
     let trees: Vec<Tree> = grown.into_iter().map(|(tree, _)| tree).collect();
 
-    let (oob_scores, oob_labels): (Vec<f64>, Vec<u8>) = (0..n)
-        .filter_map(|r| {
-            let count = oob_count[r].load(Ordering::Relaxed);
-            (count > 0).then(|| {
-                (
-                    oob_sum[r].load(Ordering::Relaxed) as f64 / OOB_SCALE / f64::from(count),
-                    labels[r],
-                )
-            })
+    let oob_rows: Vec<usize> = (0..n)
+        .filter(|&r| oob_count[r].load(Ordering::Relaxed) > 0)
+        .collect();
+    let oob_scores: Vec<f64> = oob_rows
+        .iter()
+        .map(|&r| {
+            oob_sum[r].load(Ordering::Relaxed) as f64
+                / OOB_SCALE
+                / f64::from(oob_count[r].load(Ordering::Relaxed))
         })
-        .unzip();
+        .collect();
+    let oob_labels: Vec<u8> = oob_rows.iter().map(|&r| labels[r]).collect();
     let has_oob = oob_labels.contains(&0) && oob_labels.contains(&1);
+    let amounts = params
+        .threshold_strategy
+        .needs_amounts()
+        .then(|| amount_column(data))
+        .flatten();
+    let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob_rows.iter().map(|&r| a[r]).collect());
     let threshold = if has_oob {
-        metrics::select_threshold(&oob_scores, &oob_labels, params.threshold_strategy)
+        metrics::select_threshold(
+            &oob_scores,
+            &oob_labels,
+            oob_amounts.as_deref(),
+            params.threshold_strategy,
+        )?
     } else {
         0.5
     };
@@ -329,6 +341,19 @@ fn train_in_pool(
     );
     Model::assemble(data.schema().clone(), pipeline, trees, decision, metadata)
 }
+
+/// The raw values of the numeric feature `amount`, which cost-based
+/// thresholds charge a missed fraud.
+pub(crate) fn amount_column(data: &Dataset) -> Option<&[f64]> {
+    let index = data.schema().index_of(AMOUNT_FEATURE)?;
+    match &data.columns()[index] {
+        crate::data::Column::Numeric(values) => Some(values),
+        crate::data::Column::Categorical { .. } => None,
+    }
+}
+
+/// The feature whose value a missed fraud costs under a cost strategy.
+pub const AMOUNT_FEATURE: &str = "amount";
 
 fn bootstrap(n: usize, enabled: bool, rng: &mut Rng) -> Vec<u32> {
     if !enabled {
