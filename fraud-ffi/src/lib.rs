@@ -32,7 +32,7 @@ mod predict;
 mod ptr;
 mod status;
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CStr};
 
 pub use model::{
     fraud_model_category_code, fraud_model_clone, fraud_model_feature_count,
@@ -42,7 +42,7 @@ pub use model::{
 pub use panic::fraud_last_error;
 pub use predict::{
     fraud_model_predict_batch, fraud_model_predict_json, fraud_model_predict_json_len,
-    fraud_model_predict_row, FraudPrediction, FraudRiskLevel,
+    fraud_model_predict_row, fraud_risk_level_name, FraudPrediction, FraudRiskLevel,
 };
 pub use status::{fraud_status_name, FraudStatus};
 
@@ -51,12 +51,12 @@ pub use status::{fraud_status_name, FraudStatus};
 /// `FRAUD_ENGINE_VERSION`. Static: do not free. Thread-safe; never fails.
 #[no_mangle]
 pub extern "C" fn fraud_version() -> *const c_char {
-    const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
-        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-    ) {
-        Ok(v) => v,
-        Err(_) => panic!("the crate version contains a NUL byte"),
-    };
+    // Checked at compile time: a version never holds a NUL byte.
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => panic!("the crate version contains a NUL byte"),
+        };
     panic::catch_or(VERSION.as_ptr(), || VERSION.as_ptr())
 }
 

@@ -1,6 +1,6 @@
 //! Scoring: a JSON request body, a typed row, a batch of rows.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CStr};
 
 use fraud_engine::{Prediction, RiskLevel};
 
@@ -40,16 +40,52 @@ pub struct FraudPrediction {
     pub warnings: u32,
 }
 
+impl FraudRiskLevel {
+    /// Every level, in value order (the value is the index).
+    const ALL: [FraudRiskLevel; 3] = [
+        FraudRiskLevel::FRAUD_RISK_LOW,
+        FraudRiskLevel::FRAUD_RISK_MEDIUM,
+        FraudRiskLevel::FRAUD_RISK_HIGH,
+    ];
+
+    fn from_engine(level: RiskLevel) -> Self {
+        match level {
+            RiskLevel::Low => FraudRiskLevel::FRAUD_RISK_LOW,
+            RiskLevel::Medium => FraudRiskLevel::FRAUD_RISK_MEDIUM,
+            RiskLevel::High => FraudRiskLevel::FRAUD_RISK_HIGH,
+        }
+    }
+
+    /// The engine's name for the level, NUL-terminated.
+    fn name(self) -> &'static CStr {
+        match self {
+            FraudRiskLevel::FRAUD_RISK_LOW => c"LOW",
+            FraudRiskLevel::FRAUD_RISK_MEDIUM => c"MEDIUM",
+            FraudRiskLevel::FRAUD_RISK_HIGH => c"HIGH",
+        }
+    }
+}
+
+/// The name of a risk level as the HTTP API spells it: `"LOW"`, `"MEDIUM"`
+/// or `"HIGH"`; `"UNKNOWN"` for a value that is no `FraudRiskLevel`. A
+/// static NUL-terminated string: do not free. Thread-safe; never fails.
+#[no_mangle]
+pub extern "C" fn fraud_risk_level_name(level: u32) -> *const c_char {
+    panic::catch_or(c"UNKNOWN".as_ptr(), || {
+        usize::try_from(level)
+            .ok()
+            .and_then(|i| FraudRiskLevel::ALL.get(i))
+            .map_or(c"UNKNOWN", |l| l.name())
+            .as_ptr()
+    })
+}
+
 impl From<Prediction> for FraudPrediction {
     fn from(p: Prediction) -> Self {
         FraudPrediction {
             fraud_probability: p.fraud_probability,
             is_fraud: i32::from(p.is_fraud),
-            risk_level: match p.risk_level {
-                RiskLevel::Low => FraudRiskLevel::FRAUD_RISK_LOW,
-                RiskLevel::Medium => FraudRiskLevel::FRAUD_RISK_MEDIUM,
-                RiskLevel::High => FraudRiskLevel::FRAUD_RISK_HIGH,
-            },
+            risk_level: FraudRiskLevel::from_engine(p.risk_level),
             warnings: u32::try_from(p.warnings.len()).unwrap_or(u32::MAX),
         }
     }

@@ -1,6 +1,6 @@
 //! The status every fallible call returns, and how engine errors map onto it.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CStr};
 
 use fraud_engine::Error;
 
@@ -17,8 +17,8 @@ pub enum FraudStatus {
     /// A required pointer argument was NULL. Nothing was read or written.
     FRAUD_NULL_PARAMETER = 1,
     /// A non-pointer argument is outside its domain: a buffer too short, an
-    /// index past the end, a misaligned or overlapping buffer, a feature that
-    /// does not exist or is not categorical, text that is not valid UTF-8.
+    /// index past the end, a misaligned buffer, a feature that does not
+    /// exist or is not categorical, text that is not valid UTF-8.
     FRAUD_INVALID_ARGUMENT = 2,
     /// A JSON request body is not valid JSON, or is not a JSON object.
     FRAUD_INVALID_JSON = 3,
@@ -55,25 +55,25 @@ impl FraudStatus {
         FraudStatus::FRAUD_OTHER_ERROR,
     ];
 
-    /// The status's C name as a NUL-terminated string.
-    fn name(self) -> &'static str {
+    /// The status's C name.
+    fn name(self) -> &'static CStr {
         match self {
-            FraudStatus::FRAUD_OK => "FRAUD_OK\0",
-            FraudStatus::FRAUD_NULL_PARAMETER => "FRAUD_NULL_PARAMETER\0",
-            FraudStatus::FRAUD_INVALID_ARGUMENT => "FRAUD_INVALID_ARGUMENT\0",
-            FraudStatus::FRAUD_INVALID_JSON => "FRAUD_INVALID_JSON\0",
-            FraudStatus::FRAUD_INVALID_INPUT => "FRAUD_INVALID_INPUT\0",
-            FraudStatus::FRAUD_IO => "FRAUD_IO\0",
-            FraudStatus::FRAUD_CORRUPT_MODEL => "FRAUD_CORRUPT_MODEL\0",
-            FraudStatus::FRAUD_UNSUPPORTED_VERSION => "FRAUD_UNSUPPORTED_VERSION\0",
-            FraudStatus::FRAUD_PANIC => "FRAUD_PANIC\0",
-            FraudStatus::FRAUD_OTHER_ERROR => "FRAUD_OTHER_ERROR\0",
+            FraudStatus::FRAUD_OK => c"FRAUD_OK",
+            FraudStatus::FRAUD_NULL_PARAMETER => c"FRAUD_NULL_PARAMETER",
+            FraudStatus::FRAUD_INVALID_ARGUMENT => c"FRAUD_INVALID_ARGUMENT",
+            FraudStatus::FRAUD_INVALID_JSON => c"FRAUD_INVALID_JSON",
+            FraudStatus::FRAUD_INVALID_INPUT => c"FRAUD_INVALID_INPUT",
+            FraudStatus::FRAUD_IO => c"FRAUD_IO",
+            FraudStatus::FRAUD_CORRUPT_MODEL => c"FRAUD_CORRUPT_MODEL",
+            FraudStatus::FRAUD_UNSUPPORTED_VERSION => c"FRAUD_UNSUPPORTED_VERSION",
+            FraudStatus::FRAUD_PANIC => c"FRAUD_PANIC",
+            FraudStatus::FRAUD_OTHER_ERROR => c"FRAUD_OTHER_ERROR",
         }
     }
 }
 
 /// Name returned for a value that is no `FraudStatus` of this version.
-const UNKNOWN_STATUS: &str = "FRAUD_UNKNOWN_STATUS\0";
+const UNKNOWN_STATUS: &CStr = c"FRAUD_UNKNOWN_STATUS";
 
 /// A failed call: the status to return and the message for `fraud_last_error`.
 #[derive(Debug)]
@@ -120,12 +120,12 @@ impl From<Error> for Failure {
 /// `uint32_t` so that any value may be passed. Thread-safe; never fails.
 #[no_mangle]
 pub extern "C" fn fraud_status_name(status: u32) -> *const c_char {
-    crate::panic::catch_or(UNKNOWN_STATUS.as_ptr().cast(), || {
-        let name = usize::try_from(status)
+    crate::panic::catch_or(UNKNOWN_STATUS.as_ptr(), || {
+        usize::try_from(status)
             .ok()
             .and_then(|i| FraudStatus::ALL.get(i))
-            .map_or(UNKNOWN_STATUS, |s| s.name());
-        name.as_ptr().cast()
+            .map_or(UNKNOWN_STATUS, |s| s.name())
+            .as_ptr()
     })
 }
 

@@ -129,6 +129,29 @@ fn version_matches_the_crate() {
 }
 
 #[test]
+fn risk_level_names() {
+    let name = |level: u32| {
+        // SAFETY: a static C string.
+        unsafe { CStr::from_ptr(fraud_risk_level_name(level)) }
+            .to_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        name(FraudRiskLevel::FRAUD_RISK_LOW as u32).as_deref(),
+        Ok("LOW")
+    );
+    assert_eq!(
+        name(FraudRiskLevel::FRAUD_RISK_MEDIUM as u32).as_deref(),
+        Ok("MEDIUM")
+    );
+    assert_eq!(
+        name(FraudRiskLevel::FRAUD_RISK_HIGH as u32).as_deref(),
+        Ok("HIGH")
+    );
+    assert_eq!(name(3).as_deref(), Ok("UNKNOWN"));
+}
+
+#[test]
 fn load_rejects_null_missing_and_corrupt_input_without_writing_out() {
     let sentinel = std::ptr::dangling_mut::<FraudModel>();
     let mut out = sentinel;
