@@ -19,6 +19,18 @@ pub(crate) fn non_null<T>(ptr: *const T, name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Fails when `ptr` is NULL or not aligned for `T` (reading or writing
+/// through a misaligned pointer is undefined behaviour).
+fn non_null_aligned<T>(ptr: *const T, name: &str) -> Result<(), Failure> {
+    non_null(ptr, name)?;
+    if !ptr.is_aligned() {
+        return Err(Failure::argument(format!(
+            "`{name}` is not aligned for its type"
+        )));
+    }
+    Ok(())
+}
+
 fn null(name: &str) -> Failure {
     Failure::new(
         FraudStatus::FRAUD_NULL_PARAMETER,
@@ -43,9 +55,7 @@ pub(crate) unsafe fn reference<'a, T>(ptr: *const T, name: &str) -> Result<&'a T
 /// A non-NULL `ptr` must point to a NUL-terminated string that stays
 /// unchanged for `'a`.
 pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a CStr, Failure> {
-    if ptr.is_null() {
-        return Err(null(name));
-    }
+    non_null(ptr, name)?;
     // SAFETY: non-NULL, and the caller guarantees a NUL-terminated string
     // that lives for 'a.
     Ok(unsafe { CStr::from_ptr(ptr) })
@@ -65,14 +75,7 @@ pub(crate) unsafe fn utf8<'a>(ptr: *const c_char, name: &str) -> Result<&'a str,
 /// Checks what `slice::from_raw_parts` needs beyond validity of the memory:
 /// non-NULL, aligned, and no more than `isize::MAX` bytes.
 fn check_buffer<T>(ptr: *const T, len: usize, name: &str) -> Result<(), Failure> {
-    if ptr.is_null() {
-        return Err(null(name));
-    }
-    if !ptr.is_aligned() {
-        return Err(Failure::argument(format!(
-            "`{name}` is not aligned for its element type"
-        )));
-    }
+    non_null_aligned(ptr, name)?;
     if len
         .checked_mul(size_of::<T>())
         .is_none_or(|bytes| bytes > isize::MAX as usize)
@@ -105,11 +108,9 @@ pub(crate) unsafe fn slice<'a, T>(
 pub(crate) struct Out<T>(*mut T);
 
 impl<T> Out<T> {
-    /// Checks `ptr` for NULL.
+    /// Checks `ptr` for NULL and alignment.
     pub(crate) fn new(ptr: *mut T, name: &str) -> Result<Self, Failure> {
-        if ptr.is_null() {
-            return Err(null(name));
-        }
+        non_null_aligned(ptr.cast_const(), name)?;
         Ok(Out(ptr))
     }
 

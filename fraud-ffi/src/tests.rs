@@ -68,10 +68,14 @@ const SENTINEL: FraudPrediction = FraudPrediction {
 };
 
 fn predict_json(handle: &Handle, json: &str) -> (FraudStatus, FraudPrediction) {
+    predict_json_with(handle.0, json)
+}
+
+fn predict_json_with(model: *const FraudModel, json: &str) -> (FraudStatus, FraudPrediction) {
     let json = CString::new(json).expect("no NUL");
     let mut out = SENTINEL;
     // SAFETY: a live handle, a C string and a valid out-pointer.
-    let status = unsafe { fraud_model_predict_json(handle.0, json.as_ptr(), &mut out) };
+    let status = unsafe { fraud_model_predict_json(model, json.as_ptr(), &mut out) };
     (status, out)
 }
 
@@ -480,6 +484,17 @@ fn typed_rows_score_like_the_engine_and_json() {
             fraud_model_predict_row(handle.0, row.as_ptr(), 8, null_mut()),
             FRAUD_NULL_PARAMETER
         );
+        // A misaligned out-pointer is refused before anything is written.
+        let mut bytes = [0u8; 2 * std::mem::size_of::<FraudPrediction>()];
+        let misaligned = bytes.as_mut_ptr().add(1).cast::<FraudPrediction>();
+        let status = fraud_model_predict_row(handle.0, row.as_ptr(), 8, misaligned);
+        assert_eq!(status, FRAUD_INVALID_ARGUMENT);
+        assert!(
+            last_error().contains("`out` is not aligned"),
+            "{}",
+            last_error()
+        );
+        assert!(bytes.iter().all(|&b| b == 0));
     }
     assert_eq!(out, SENTINEL);
 }
@@ -604,16 +619,15 @@ fn bad_batches_give_a_status_and_write_nothing() {
 fn one_handle_serves_many_threads() {
     let handle = Handle::load();
     let expected = predict_json(&handle, DOCUMENTED);
-    let shared = handle.0 as usize;
+    // Raw pointers are not Send; the address is, and the handle outlives the scope.
+    let address = handle.0 as usize;
     std::thread::scope(|scope| {
         for _ in 0..4 {
             scope.spawn(|| {
-                let borrowed = Handle(shared as *mut FraudModel);
                 for _ in 0..200 {
-                    assert_eq!(predict_json(&borrowed, DOCUMENTED), expected);
+                    let got = predict_json_with(address as *const FraudModel, DOCUMENTED);
+                    assert_eq!(got, expected);
                 }
-                // The handle belongs to the outer scope.
-                std::mem::forget(borrowed);
             });
         }
     });
