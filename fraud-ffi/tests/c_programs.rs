@@ -1,0 +1,321 @@
+//! Builds the C and C++ examples, and a C program making every kind of bad
+//! call, against the committed header and the library this `cargo test`
+//! built; runs them and checks their output against the Rust engine (the
+//! probabilities exactly); and runs the C programs under valgrind.
+//!
+//! Needs `cc` and `c++`; valgrind too, else the valgrind test says loudly
+//! that it did not run (`fraud-ffi/install-test-deps.sh` installs them all).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use fraud_engine::{synth, train, Model, TrainParams};
+
+mod common;
+use common::{describe, library_dir, workspace_dir};
+
+const DOCUMENTED: &str = r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
+
+/// Files every test shares, made once: a model, a corrupted copy, a CSV,
+/// and the compiled programs beside them.
+struct Fixture {
+    dir: PathBuf,
+    model: Model,
+}
+
+impl Fixture {
+    fn model_path(&self) -> PathBuf {
+        self.dir.join("model.fraud")
+    }
+    fn corrupt_path(&self) -> PathBuf {
+        self.dir.join("corrupt.fraud")
+    }
+    fn csv_path(&self) -> PathBuf {
+        self.dir.join("transactions.csv")
+    }
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        // Under the target directory (a static is never dropped, so a temp
+        // dir would never be removed); remade on every run, kept afterwards
+        // so the programs can be rerun by hand.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fraud-ffi-c-programs");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test directory");
+        let params = TrainParams {
+            n_trees: 25,
+            ..TrainParams::default()
+        };
+        let model = train(&synth::generate(4_000, 21), &params, Some(1), None).expect("train");
+        let fixture = Fixture { dir, model };
+        fixture
+            .model
+            .save(fixture.model_path())
+            .expect("save model");
+        let mut corrupt = fixture.model.to_bytes();
+        let middle = corrupt.len() / 2;
+        corrupt[middle] ^= 0xA5;
+        std::fs::write(fixture.corrupt_path(), corrupt).expect("write corrupt model");
+        synth::write_csv(&fixture.csv_path(), 300, 77).expect("write CSV");
+        fixture
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Link {
+    Static,
+    Shared,
+}
+
+/// Compiles `source` (relative to the workspace) with warnings as errors and
+/// links it against the library, once per test run (tests share programs,
+/// and one must not run while another rewrites it); returns the executable.
+fn build(source: &'static str, link: Link) -> PathBuf {
+    static BUILT: Mutex<Vec<((&str, Link), PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, exe)) = built.iter().find(|(key, _)| *key == (source, link)) {
+        return exe.clone();
+    }
+    let exe = compile(source, link);
+    built.push(((source, link), exe.clone()));
+    exe
+}
+
+fn compile(source: &str, link: Link) -> PathBuf {
+    let source_path = workspace_dir().join(source);
+    let cpp = source.ends_with(".cpp");
+    let stem = Path::new(source)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("file name");
+    let suffix = match link {
+        Link::Static => "",
+        Link::Shared => "-shared",
+    };
+    let exe = fixture().dir.join(format!("{stem}{suffix}"));
+    let lib = library_dir();
+    let mut cmd = Command::new(if cpp { "c++" } else { "cc" });
+    cmd.arg(if cpp { "-std=c++17" } else { "-std=c99" })
+        .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
+        .arg("-I")
+        .arg(workspace_dir().join("include"))
+        .arg(&source_path)
+        .arg("-o")
+        .arg(&exe);
+    match link {
+        Link::Static => {
+            cmd.arg(lib.join("libfraud_engine.a"));
+        }
+        Link::Shared => {
+            cmd.arg(format!("-L{}", lib.display()))
+                .arg(format!("-Wl,-rpath,{}", lib.display()))
+                .arg("-l:libfraud_engine.so");
+        }
+    }
+    // What `rustc --print native-static-libs` lists for this target.
+    cmd.args(["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"]);
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "compiling {source} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    exe
+}
+
+/// Runs a program and returns its standard output; it must succeed.
+fn run(mut cmd: Command) -> String {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(output.status.success(), "{cmd:?}: {}", describe(&output));
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+fn command(exe: &Path, args: &[&Path]) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args(args);
+    cmd
+}
+
+/// The line of `output` starting with `prefix`, without the prefix.
+fn line<'o>(output: &'o str, prefix: &str) -> &'o str {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line `{prefix}...` in:\n{output}"))
+}
+
+/// Parses `is_fraud=0 fraud_probability=0.1 risk_level=LOW`.
+fn parse_prediction(text: &str) -> (i32, f64, String) {
+    let field = |name: &str| {
+        text.split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {name} in `{text}`"))
+    };
+    (
+        field("is_fraud").parse().expect("is_fraud"),
+        field("fraud_probability").parse().expect("probability"),
+        field("risk_level").to_owned(),
+    )
+}
+
+/// The engine's answer for the documented transaction, as the examples print it.
+fn engine_documented() -> (i32, f64, String) {
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(DOCUMENTED).expect("json");
+    let p = fixture().model.predict(&fields).expect("score");
+    (
+        i32::from(p.is_fraud),
+        p.fraud_probability,
+        p.risk_level.to_string(),
+    )
+}
+
+fn check_score_transaction(output: &str) {
+    let model = &fixture().model;
+    assert_eq!(line(output, "fraud_engine "), env!("CARGO_PKG_VERSION"));
+    assert_eq!(line(output, "features: "), model.feature_names().join(" "));
+    let expected = engine_documented();
+    for how in ["json: ", "typed: "] {
+        let got = parse_prediction(line(output, how));
+        // Exact: %.17g round-trips a double bit for bit.
+        assert_eq!(got.1.to_bits(), expected.1.to_bits(), "{how}{output}");
+        assert_eq!(got, expected, "{how}");
+    }
+    assert!(output.contains("json and typed predictions agree"));
+}
+
+#[test]
+fn c_example_scores_the_documented_transaction_like_the_engine() {
+    let exe = build("examples/c/score_transaction.c", Link::Static);
+    check_score_transaction(&run(command(&exe, &[&fixture().model_path()])));
+}
+
+#[test]
+fn c_example_links_against_the_shared_library_too() {
+    let exe = build("examples/c/score_transaction.c", Link::Shared);
+    check_score_transaction(&run(command(&exe, &[&fixture().model_path()])));
+}
+
+#[test]
+fn c_example_scores_a_csv_batch_like_the_engine() {
+    let fixture = fixture();
+    let exe = build("examples/c/score_csv.c", Link::Static);
+    let output = run(command(&exe, &[&fixture.model_path(), &fixture.csv_path()]));
+
+    let data = fixture
+        .model
+        .read_csv(&fixture.csv_path(), "is_fraud", false)
+        .expect("read CSV")
+        .dataset;
+    let expected = fixture.model.predict_dataset(&data).expect("score");
+    let got: Vec<f64> = output
+        .lines()
+        .filter_map(|l| l.strip_prefix("row "))
+        .map(|l| {
+            let (_, p) = l.split_once(": ").expect("row N: p");
+            p.parse().expect("probability")
+        })
+        .collect();
+    assert_eq!(got.len(), 300, "{output}");
+    for (row, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(g.to_bits(), e.to_bits(), "row {}: C {g}, Rust {e}", row + 1);
+    }
+    let flagged = expected
+        .iter()
+        .filter(|&&p| p >= fixture.model.threshold())
+        .count();
+    assert!(
+        line(&output, "scored ").starts_with(&format!("300 rows, {flagged} flagged")),
+        "{output}"
+    );
+}
+
+#[test]
+fn c_bad_calls_return_statuses() {
+    let fixture = fixture();
+    let exe = build("fraud-ffi/tests/c/bad_calls.c", Link::Static);
+    let output = run(command(
+        &exe,
+        &[&fixture.model_path(), &fixture.corrupt_path()],
+    ));
+    let summary = line(&output, "bad_calls: ");
+    assert!(summary.ends_with(" checks, 0 failed"), "{output}");
+    let checks: usize = summary
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("check count");
+    assert!(checks > 50, "{output}");
+}
+
+#[test]
+fn cpp_example_scores_from_many_threads() {
+    let exe = build("examples/cpp/score.cpp", Link::Static);
+    let output = run(command(&exe, &[&fixture().model_path()]));
+    assert_eq!(
+        line(&output, "features: "),
+        fixture().model.feature_names().join(" ")
+    );
+    let expected = engine_documented();
+    assert_eq!(parse_prediction(line(&output, "json: ")), expected);
+    assert_eq!(parse_prediction(line(&output, "typed: ")), expected);
+    assert_eq!(line(&output, "threads: "), "4000 of 4000 agree");
+    assert_eq!(line(&output, "bad request: "), "FRAUD_INVALID_INPUT");
+}
+
+/// valgrind, or `None` (with a loud message) when it is not installed.
+fn valgrind() -> Option<Command> {
+    let found = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "\n*** SKIPPED: valgrind is not installed, so the C programs were NOT checked \
+             for memory errors and leaks. Run fraud-ffi/install-test-deps.sh. ***\n"
+        );
+        return None;
+    }
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,indirect,possible",
+        "--errors-for-leak-kinds=definite,indirect,possible",
+        "--quiet",
+    ]);
+    Some(cmd)
+}
+
+#[test]
+fn c_programs_are_clean_under_valgrind() {
+    let fixture = fixture();
+    let programs = [
+        (
+            build("examples/c/score_transaction.c", Link::Static),
+            vec![fixture.model_path()],
+        ),
+        (
+            build("fraud-ffi/tests/c/bad_calls.c", Link::Static),
+            vec![fixture.model_path(), fixture.corrupt_path()],
+        ),
+    ];
+    for (exe, args) in programs {
+        let Some(mut cmd) = valgrind() else { return };
+        cmd.arg(&exe).args(&args);
+        let output = cmd.output().expect("run valgrind");
+        assert!(
+            output.status.success(),
+            "valgrind found errors or leaks in {}: {}",
+            exe.display(),
+            describe(&output)
+        );
+    }
+}
