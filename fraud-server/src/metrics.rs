@@ -24,20 +24,29 @@ pub struct Metrics {
     pub history_queue: IntGauge,
 }
 
+/// Every route the server answers (besides `/static/*`): the metric labels,
+/// and what the OpenAPI description must cover.
+pub const ROUTES: [&str; 9] = [
+    "/api/predict",
+    "/api/predict/batch",
+    "/api/model",
+    "/api/predictions",
+    "/api/openapi.json",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/",
+];
+
 /// Routes as metric labels: a fixed set, so a client cannot grow the label space.
 pub fn route_label(path: &str) -> &'static str {
-    match path {
-        "/api/predict" => "/api/predict",
-        "/api/predict/batch" => "/api/predict/batch",
-        "/api/model" => "/api/model",
-        "/api/predictions" => "/api/predictions",
-        "/api/openapi.json" => "/api/openapi.json",
-        "/health" => "/health",
-        "/ready" => "/ready",
-        "/metrics" => "/metrics",
-        "/" => "/",
-        p if p.starts_with("/static/") => "/static",
-        _ => "other",
+    if let Some(route) = ROUTES.iter().find(|r| **r == path) {
+        return route;
+    }
+    if path.starts_with("/static/") {
+        "/static"
+    } else {
+        "other"
     }
 }
 
