@@ -24,7 +24,10 @@ fn documented_exchange_over_tcp() {
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     let expected = model().predict(&common::documented()).expect("scores");
-    assert_eq!(v["fraud_probability"].as_f64(), Some(expected.fraud_probability));
+    assert_eq!(
+        v["fraud_probability"].as_f64(),
+        Some(expected.fraud_probability)
+    );
     assert_eq!(v["is_fraud"], json!(u8::from(expected.is_fraud)));
     assert_eq!(v["risk_level"], expected.risk_level.as_str());
     let h = server.get("/health").json();
@@ -35,7 +38,10 @@ fn documented_exchange_over_tcp() {
     let metrics = server.get("/metrics");
     assert_eq!(metrics.status, 200);
     let text = metrics.text();
-    assert!(text.contains(r#"route="/api/predict",status="200"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"route="/api/predict",status="200"} 1"#),
+        "{text}"
+    );
     assert!(text.contains("process_resident_memory_bytes"));
     // The default rate limit (100/minute) is on: the 101st request is refused.
     let mut refused = None;
@@ -77,7 +83,10 @@ fn chunked_bodies_are_read_and_limited() {
     let big: Vec<&str> = vec![pad.as_str(); 10];
     let r = chunked(&big);
     assert_eq!(r.status, 413, "{}", r.text());
-    assert!(r.json()["error"].as_str().expect("error").contains("1000 bytes"));
+    assert!(r.json()["error"]
+        .as_str()
+        .expect("error")
+        .contains("1000 bytes"));
     // A declared length over the limit is refused before the body is read.
     let head = format!(
         "POST /api/predict HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 5000000\r\n\r\n{{",
@@ -117,7 +126,10 @@ fn api_key_and_cors_over_tcp() {
         None,
     );
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://ok.example"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://ok.example")
+    );
     let r = request(
         server.addr,
         "OPTIONS",
@@ -148,7 +160,10 @@ fn default_model_is_trained_cached_and_reused() {
     let server = Server::start_in(&dir, &[], &env);
     server.wait_ready(30);
     assert!(server.stderr().contains("loaded the cached default model"));
-    assert_eq!(server.get("/ready").json()["model_version"], first_version.as_str());
+    assert_eq!(
+        server.get("/ready").json()["model_version"],
+        first_version.as_str()
+    );
 }
 
 #[test]
@@ -158,7 +173,11 @@ fn sighup_reloads_and_a_bad_file_keeps_the_old_model() {
     std::fs::copy(model_file(), &path).expect("copy");
     let server = Server::start_in(&dir, &["--model", path.to_str().expect("utf-8")], &[]);
     let old = model().metadata().model_id.clone();
-    let version = || server.get("/ready").json()["model_version"].as_str().map(str::to_owned);
+    let version = || {
+        server.get("/ready").json()["model_version"]
+            .as_str()
+            .map(str::to_owned)
+    };
     assert_eq!(version().as_deref(), Some(old.as_str()));
 
     std::fs::write(&path, b"definitely not a model").expect("write");
@@ -173,7 +192,10 @@ fn sighup_reloads_and_a_bad_file_keeps_the_old_model() {
     let new = other.metadata().model_id.clone();
     assert_ne!(new, old);
     wait_for(|| version().as_deref() == Some(new.as_str()));
-    assert_eq!(server.post("/api/predict", DOCUMENTED).json()["model_version"], new.as_str());
+    assert_eq!(
+        server.post("/api/predict", DOCUMENTED).json()["model_version"],
+        new.as_str()
+    );
 }
 
 fn wait_for(mut done: impl FnMut() -> bool) {
@@ -188,7 +210,11 @@ fn wait_for(mut done: impl FnMut() -> bool) {
 
 #[test]
 fn json_logs_carry_the_request_fields() {
-    let server = Server::start("logs", &["--model", model_arg(), "--log-format", "json"], &[]);
+    let server = Server::start(
+        "logs",
+        &["--model", model_arg(), "--log-format", "json"],
+        &[],
+    );
     let r = request(
         server.addr,
         "POST",
@@ -227,13 +253,22 @@ fn a_port_in_use_fails_cleanly() {
     assert!(err.contains("error: cannot listen on 127.0.0.1:"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_fraud-server"))
-        .args(["--port", "0", "--model", "/nonexistent/model.fem", "--data-dir"])
+        .args([
+            "--port",
+            "0",
+            "--model",
+            "/nonexistent/model.fem",
+            "--data-dir",
+        ])
         .arg(dir.join("data"))
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot load model /nonexistent/model.fem"), "{err}");
+    assert!(
+        err.contains("cannot load model /nonexistent/model.fem"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -300,7 +335,12 @@ fn sigterm_finishes_requests_and_flushes_every_prediction() {
     let stored: std::collections::HashSet<String> = stored.into_iter().collect();
     let missing: Vec<&String> = answered.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(answered.len() >= 100);
-    assert!(missing.is_empty(), "{} answered predictions missing from the history: {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} answered predictions missing from the history: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
 }
 
 /// Reads one keep-alive response (Content-Length framed) and returns its status.
@@ -320,7 +360,8 @@ fn read_one(stream: &mut TcpStream) -> Option<u16> {
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
         })
         .unwrap_or(0);
     let mut body = vec![0u8; len];

@@ -78,7 +78,10 @@ fn check(spec: &Value, schema: &Value, v: &Value, at: &str, problems: &mut Vec<S
             problems.push(format!("{at}: {x} > {max}"));
         }
     }
-    if let (Some(required), Some(obj)) = (schema.get("required").and_then(Value::as_array), v.as_object()) {
+    if let (Some(required), Some(obj)) = (
+        schema.get("required").and_then(Value::as_array),
+        v.as_object(),
+    ) {
         for name in required {
             let name = name.as_str().expect("required names are strings");
             if !obj.contains_key(name) {
@@ -86,7 +89,10 @@ fn check(spec: &Value, schema: &Value, v: &Value, at: &str, problems: &mut Vec<S
             }
         }
     }
-    if let (Some(props), Some(obj)) = (schema.get("properties").and_then(Value::as_object), v.as_object()) {
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        v.as_object(),
+    ) {
         for (name, sub) in props {
             if let Some(value) = obj.get(name) {
                 check(spec, sub, value, &format!("{at}.{name}"), problems);

@@ -287,9 +287,36 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Resp {
     read_response(&mut stream)
 }
 
+/// Reads one response, framed by Content-Length or chunked encoding (a peer
+/// may keep the connection open despite `Connection: close`), else to EOF.
 pub fn read_response(stream: &mut TcpStream) -> Resp {
     let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
+    let mut buf = [0u8; 16 * 1024];
+    let mut head_end = None;
+    loop {
+        if let Some(end) = head_end {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let body = &raw[end + 4..];
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            if let Some(n) = length {
+                if body.len() >= n {
+                    break;
+                }
+            } else if head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n") {
+                break;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+        if head_end.is_none() {
+            head_end = raw.windows(4).position(|w| w == b"\r\n\r\n");
+        }
+    }
     parse_response(&raw)
 }
 
