@@ -184,17 +184,28 @@ fn finish(
 }
 
 /// Sets up `tracing` output to stderr (level from `RUST_LOG`, default info).
-/// Does nothing if a subscriber is already installed.
-pub fn init_logging(format: LogFormat) {
+/// Lines go through a background writer that batches them; nothing is
+/// dropped (a full buffer makes the logger wait). Keep the returned guard
+/// alive until exit: dropping it flushes. `None` if a subscriber was already
+/// installed.
+pub fn init_logging(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer);
+    let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    installed.ok().map(|()| guard)
 }
 
 /// Loads the cached default model, or trains it from the synthetic generator
@@ -280,7 +291,7 @@ async fn reload_on_hangup(state: AppState, path: PathBuf) {
 /// requests and flushes the history. Prints `listening on http://ADDR` on
 /// stdout once bound (with `--port 0`, the port chosen).
 pub async fn run(config: Config) -> Result<(), ServerError> {
-    init_logging(config.log_format);
+    let _log_guard = init_logging(config.log_format);
     let metrics = Metrics::new()?;
     let history = History::open(
         &config.history_path(),
