@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
 use fraud_engine::{
     metrics::ThresholdStrategy, read_csv, synth, train, ClassWeight, CsvOptions,
     Error as EngineError, Model, Rejection, RiskBands, TrainParams, Value,
@@ -22,16 +24,35 @@ pub enum CliError {
     Output(#[from] std::io::Error),
 }
 
-/// Fraud scoring: train random forests on transaction data and score them.
+/// Fraud scoring: train random forests on transaction data and score them,
+/// or serve a model over HTTP (the default with no subcommand).
 #[derive(Debug, Parser)]
-#[command(name = "fraud-server", version, about)]
+#[command(
+    name = "fraud-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
-    /// What to do.
+    /// What to do; nothing means `serve`.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Invocation>,
+    /// Server settings when no subcommand is given.
+    #[command(flatten)]
+    pub serve: Config,
 }
 
-/// The subcommands.
+/// `serve` or one of the tool subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Invocation {
+    /// Serve the web UI, JSON API and metrics (the default).
+    Serve(Config),
+    /// A tool subcommand.
+    #[command(flatten)]
+    Tool(Command),
+}
+
+/// The tool subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write synthetic labelled transactions as CSV.

@@ -1,0 +1,515 @@
+//! The endpoint handlers: plain async functions from parsed inputs to responses.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+use crate::dto::{BatchResponse, Health, PredictionDto, Ready};
+use crate::error::{ApiError, FieldError};
+use crate::history::NewRecord;
+use crate::state::{AppState, LoadedModel};
+
+/// Field errors listed in one response at most (the summary gives the total).
+const MAX_DETAILS: usize = 100;
+
+fn reject(e: ApiError) -> Rejection {
+    warp::reject::custom(e)
+}
+
+/// Now as RFC 3339 UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+fn json_response<T: Serialize>(body: &T, status: StatusCode, request_id: Option<&str>) -> Response {
+    let mut response = warp::reply::with_status(warp::reply::json(body), status).into_response();
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
+}
+
+fn json_bytes_response(body: Bytes, request_id: Option<&str>) -> Response {
+    let mut response = Response::new(body.into());
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
+}
+
+fn serde_reason(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Eof => format!("JSON ends early: {e}"),
+        serde_json::error::Category::Data => format!("wrong JSON shape: {e}"),
+        _ => format!("invalid JSON: {e}"),
+    }
+}
+
+/// Parses a body that must be one JSON object.
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ApiError::bad_field(
+            "body",
+            format!("expected a JSON object, got {}", json_type(&other)),
+        )),
+        Err(e) => Err(ApiError::bad_field("body", serde_reason(&e))),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The `transaction_id` to echo: a string or a number, or nothing.
+fn transaction_id<'a>(
+    object: &'a Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a Value>, FieldError> {
+    match object.get("transaction_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ (Value::String(_) | Value::Number(_))) => Ok(Some(v)),
+        Some(other) => Err(FieldError::new(
+            field,
+            format!("expected a string or a number, got {}", json_type(other)),
+        )),
+    }
+}
+
+fn id_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Why one object could not be scored.
+enum Unscored {
+    /// Bad fields, each named (with the caller's prefix).
+    Fields(Vec<FieldError>),
+    /// Not the input's fault.
+    Fault(ApiError),
+}
+
+/// Scores one object: the prediction, or every bad field (with `prefix`).
+fn score(
+    loaded: &LoadedModel,
+    object: &Map<String, Value>,
+    prefix: &str,
+) -> Result<fraud_engine::Prediction, Unscored> {
+    let id_problem = transaction_id(object, &format!("{prefix}transaction_id")).err();
+    let mut problems = match loaded.model.predict(object) {
+        Ok(p) if id_problem.is_none() => return Ok(p),
+        Ok(_) => Vec::new(),
+        Err(e) => match ApiError::from_engine(e, prefix) {
+            ApiError::Unprocessable { details, .. } => details,
+            other => return Err(Unscored::Fault(other)),
+        },
+    };
+    problems.extend(id_problem);
+    Err(Unscored::Fields(problems))
+}
+
+fn unscored(e: Unscored) -> ApiError {
+    match e {
+        Unscored::Fields(details) => {
+            let total = details.len();
+            unprocessable(details, total)
+        }
+        Unscored::Fault(e) => e,
+    }
+}
+
+fn unprocessable(details: Vec<FieldError>, total: usize) -> ApiError {
+    let mut names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+    names.truncate(10);
+    let more = if total > names.len() {
+        format!(" (and {} more)", total - names.len())
+    } else {
+        String::new()
+    };
+    ApiError::Unprocessable {
+        error: format!("invalid fields: {}{more}", names.join(", ")),
+        details,
+    }
+}
+
+fn history_error(e: crate::history::HistoryError) -> Rejection {
+    reject(ApiError::Unavailable(format!(
+        "the prediction was not recorded: {e}"
+    )))
+}
+
+/// `POST /api/predict`: scores one transaction inline (a few microseconds,
+/// cheaper than a hop to a blocking thread).
+pub async fn predict(
+    state: AppState,
+    request_id: String,
+    body: Bytes,
+) -> Result<Response, Rejection> {
+    let started = Instant::now();
+    let loaded = state
+        .model()
+        .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
+    let object = parse_object(&body).map_err(reject)?;
+    let prediction = score(&loaded, &object, "").map_err(|e| reject(unscored(e)))?;
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let echoed = object.get("transaction_id").filter(|v| !v.is_null());
+    state
+        .metrics()
+        .prediction(prediction.risk_level.as_str(), prediction.is_fraud);
+    let record = NewRecord {
+        timestamp: now_rfc3339(),
+        request_id: request_id.clone(),
+        transaction_id: echoed.map(id_text),
+        model_version: Arc::clone(&loaded.version),
+        // The body parsed as JSON, so it is UTF-8; it is stored as sent.
+        features_json: String::from_utf8_lossy(&body).into_owned(),
+        fraud_probability: prediction.fraud_probability,
+        is_fraud: prediction.is_fraud,
+        risk_level: prediction.risk_level.as_str(),
+        latency_ms,
+    };
+    let dto = PredictionDto::new(
+        prediction,
+        &loaded.version,
+        loaded.model.threshold(),
+        echoed,
+    );
+    let response = json_response(&dto, StatusCode::OK, Some(&request_id));
+    state
+        .history()
+        .record(vec![record])
+        .await
+        .map_err(history_error)?;
+    Ok(response)
+}
+
+/// `POST /api/predict/batch`: scores on the rayon pool from a blocking
+/// thread, so a large batch never stalls the async workers.
+pub async fn predict_batch(
+    state: AppState,
+    request_id: String,
+    body: Bytes,
+) -> Result<Response, Rejection> {
+    let started = Instant::now();
+    let loaded = state
+        .model()
+        .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
+    let max_batch = state.limits().max_batch;
+    let mut object = parse_object(&body).map_err(reject)?;
+    let transactions = match object.remove("transactions") {
+        Some(Value::Array(list)) => list,
+        Some(other) => {
+            return Err(reject(ApiError::bad_field(
+                "transactions",
+                format!("expected an array, got {}", json_type(&other)),
+            )))
+        }
+        None => return Err(reject(ApiError::bad_field("transactions", "missing field"))),
+    };
+    if transactions.len() > max_batch {
+        return Err(reject(ApiError::PayloadTooLarge(format!(
+            "{} transactions in one batch; at most {max_batch} are allowed",
+            transactions.len()
+        ))));
+    }
+    let mut rows = Vec::with_capacity(transactions.len());
+    let mut shape = Vec::new();
+    for (i, t) in transactions.into_iter().enumerate() {
+        match t {
+            Value::Object(map) => rows.push(map),
+            other => shape.push(FieldError::new(
+                format!("transactions[{i}]"),
+                format!("expected a JSON object, got {}", json_type(&other)),
+            )),
+        }
+    }
+    if !shape.is_empty() {
+        let total = shape.len();
+        shape.truncate(MAX_DETAILS);
+        let names: Vec<&str> = shape.iter().take(10).map(|d| d.field.as_str()).collect();
+        return Err(reject(ApiError::BadRequest {
+            error: format!(
+                "{total} transactions are not JSON objects: {}",
+                names.join(", ")
+            ),
+            details: shape,
+        }));
+    }
+    let model = Arc::clone(&loaded);
+    let rid = request_id.clone();
+    let scored = tokio::task::spawn_blocking(move || score_batch(&model, &rows, &rid, started))
+        .await
+        .map_err(|e| reject(ApiError::Internal(format!("batch scoring failed: {e}"))))?
+        .map_err(reject)?;
+    for (level, is_fraud) in &scored.counts {
+        state.metrics().prediction(level, *is_fraud);
+    }
+    let response = json_bytes_response(scored.body, Some(&request_id));
+    state
+        .history()
+        .record(scored.records)
+        .await
+        .map_err(history_error)?;
+    Ok(response)
+}
+
+struct ScoredBatch {
+    body: Bytes,
+    records: Vec<NewRecord>,
+    counts: Vec<(&'static str, bool)>,
+}
+
+fn score_batch(
+    loaded: &LoadedModel,
+    rows: &[Map<String, Value>],
+    request_id: &str,
+    started: Instant,
+) -> Result<ScoredBatch, ApiError> {
+    let results: Vec<Result<fraud_engine::Prediction, Unscored>> = rows
+        .par_iter()
+        .enumerate()
+        .map(|(i, row)| score(loaded, row, &format!("transactions[{i}].")))
+        .collect();
+    let mut predictions = Vec::with_capacity(results.len());
+    let mut details = Vec::new();
+    let mut total_problems = 0;
+    for result in results {
+        match result {
+            Ok(p) => predictions.push(p),
+            Err(Unscored::Fault(e)) => return Err(e),
+            Err(Unscored::Fields(problems)) => {
+                total_problems += problems.len();
+                let room = MAX_DETAILS.saturating_sub(details.len());
+                details.extend(problems.into_iter().take(room));
+            }
+        }
+    }
+    if total_problems > 0 {
+        return Err(unprocessable(details, total_problems));
+    }
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let timestamp = now_rfc3339();
+    let mut records = Vec::with_capacity(rows.len());
+    let mut counts = Vec::with_capacity(rows.len());
+    for (row, p) in rows.iter().zip(&predictions) {
+        counts.push((p.risk_level.as_str(), p.is_fraud));
+        records.push(NewRecord {
+            timestamp: timestamp.clone(),
+            request_id: request_id.to_owned(),
+            transaction_id: row
+                .get("transaction_id")
+                .filter(|v| !v.is_null())
+                .map(id_text),
+            model_version: Arc::clone(&loaded.version),
+            features_json: serde_json::to_string(row).unwrap_or_default(),
+            fraud_probability: p.fraud_probability,
+            is_fraud: p.is_fraud,
+            risk_level: p.risk_level.as_str(),
+            latency_ms,
+        });
+    }
+    let threshold = loaded.model.threshold();
+    let response = BatchResponse {
+        predictions: predictions
+            .into_iter()
+            .zip(rows)
+            .map(|(p, row)| {
+                let echoed = row.get("transaction_id").filter(|v| !v.is_null());
+                PredictionDto::new(p, &loaded.version, threshold, echoed)
+            })
+            .collect(),
+    };
+    let body = serde_json::to_vec(&response)
+        .map_err(|e| ApiError::Internal(format!("cannot encode the response: {e}")))?;
+    Ok(ScoredBatch {
+        body: Bytes::from(body),
+        records,
+        counts,
+    })
+}
+
+/// `GET /api/model`.
+pub async fn model(state: AppState) -> Result<Response, Rejection> {
+    let loaded = state
+        .model()
+        .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
+    Ok(json_bytes_response(loaded.info.clone(), None))
+}
+
+/// Reads `limit` (1..=1000, default 50) and `offset` (default 0) from a
+/// query string, naming each bad one.
+pub fn page_query(query: &str) -> Result<(u32, u64), ApiError> {
+    let mut limit = 50u32;
+    let mut offset = 0u64;
+    let mut details = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "limit" => match value.parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => limit = n,
+                _ => details.push(FieldError::new(
+                    "limit",
+                    format!("`{}` is not a whole number from 1 to 1000", truncate(value)),
+                )),
+            },
+            "offset" => match value.parse::<u64>() {
+                Ok(n) if n <= i64::MAX as u64 => offset = n,
+                _ => details.push(FieldError::new(
+                    "offset",
+                    format!("`{}` is not a whole number of at least 0", truncate(value)),
+                )),
+            },
+            _ => {}
+        }
+    }
+    if details.is_empty() {
+        Ok((limit, offset))
+    } else {
+        let names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+        Err(ApiError::BadRequest {
+            error: format!("invalid query parameters: {}", names.join(", ")),
+            details,
+        })
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// `GET /api/predictions`.
+pub async fn predictions(state: AppState, query: String) -> Result<Response, Rejection> {
+    let (limit, offset) = page_query(&query).map_err(reject)?;
+    let page = state
+        .history()
+        .list(limit, offset)
+        .await
+        .map_err(|e| reject(ApiError::Unavailable(e.to_string())))?;
+    Ok(json_response(&page, StatusCode::OK, None))
+}
+
+/// The OpenAPI description, embedded at build time.
+pub const OPENAPI: &str = include_str!("../static/openapi.json");
+
+/// `GET /api/openapi.json`.
+pub fn openapi() -> Response {
+    json_bytes_response(Bytes::from_static(OPENAPI.as_bytes()), None)
+}
+
+/// `GET /health`.
+pub fn health(state: AppState) -> Response {
+    json_response(
+        &Health {
+            status: "healthy",
+            model_loaded: state.model().is_some(),
+            timestamp: now_rfc3339(),
+        },
+        StatusCode::OK,
+        None,
+    )
+}
+
+/// `GET /ready`: 200 once a model serves, 503 before.
+pub fn ready(state: AppState) -> Response {
+    match state.model() {
+        Some(loaded) => json_response(
+            &Ready {
+                status: "ready",
+                model_version: Some(loaded.version.to_string()),
+            },
+            StatusCode::OK,
+            None,
+        ),
+        None => json_response(
+            &Ready {
+                status: "loading",
+                model_version: None,
+            },
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+        ),
+    }
+}
+
+/// `GET /metrics`.
+pub async fn metrics(state: AppState) -> Result<Response, Rejection> {
+    let text = state
+        .metrics()
+        .render()
+        .map_err(|e| reject(ApiError::Internal(format!("cannot render metrics: {e}"))))?;
+    let mut response = Response::new(text.into());
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// An embedded UI file (the caller checked that it exists).
+pub fn asset(name: &str) -> Response {
+    match crate::ui::find(name) {
+        Some((bytes, content_type)) => {
+            let mut response = Response::new(Bytes::from_static(bytes).into());
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+        None => ApiError::NotFound.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_query_names_each_bad_parameter() {
+        assert_eq!(page_query(""), Ok((50, 0)));
+        assert_eq!(page_query("limit=10&offset=20&x=y"), Ok((10, 20)));
+        match page_query("limit=0&offset=-1") {
+            Err(ApiError::BadRequest { details, .. }) => {
+                let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+                assert_eq!(fields, ["limit", "offset"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_name_the_body() {
+        for (body, needle) in [
+            (&b"[1,2]"[..], "an array"),
+            (b"{\"amount\": ", "ends early"),
+            (b"{nope}", "invalid JSON"),
+        ] {
+            match parse_object(body) {
+                Err(ApiError::BadRequest { details, .. }) => {
+                    assert_eq!(details[0].field, "body");
+                    assert!(details[0].reason.contains(needle), "{}", details[0].reason);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Prometheus metrics: requests, latency, predictions, errors, the model
+//! version, the history writer, and this process's memory and CPU.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// The server's metrics, registered in their own registry (so tests can
+/// build several servers in one process).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    predictions: IntCounterVec,
+    errors: IntCounterVec,
+    model_info: IntGaugeVec,
+    /// Predictions written to the history database.
+    pub history_written: IntCounter,
+    /// Predictions the history writer failed to store (each also logged).
+    pub history_failed: IntCounter,
+    /// Requests waiting in the history queue.
+    pub history_queue: IntGauge,
+}
+
+/// Every route the server answers (besides `/static/*`): the metric labels,
+/// and what the OpenAPI description must cover.
+pub const ROUTES: [&str; 9] = [
+    "/api/predict",
+    "/api/predict/batch",
+    "/api/model",
+    "/api/predictions",
+    "/api/openapi.json",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/",
+];
+
+/// Routes as metric labels: a fixed set, so a client cannot grow the label space.
+pub fn route_label(path: &str) -> &'static str {
+    if let Some(route) = ROUTES.iter().find(|r| **r == path) {
+        return route;
+    }
+    if path.starts_with("/static/") {
+        "/static"
+    } else {
+        "other"
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time from request to response, by route",
+            )
+            .buckets(vec![
+                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+                0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["route"],
+        )?;
+        let predictions = IntCounterVec::new(
+            Opts::new(
+                "fraud_predictions_total",
+                "Transactions scored, by risk level and decision",
+            ),
+            &["risk_level", "is_fraud"],
+        )?;
+        let errors = IntCounterVec::new(
+            Opts::new("fraud_api_errors_total", "Error responses by kind"),
+            &["kind"],
+        )?;
+        let model_info = IntGaugeVec::new(
+            Opts::new("fraud_model_info", "The serving model (value 1)"),
+            &["model_version", "engine_version"],
+        )?;
+        let history_written = IntCounter::new(
+            "fraud_history_written_total",
+            "Predictions written to the history database",
+        )?;
+        let history_failed = IntCounter::new(
+            "fraud_history_failed_total",
+            "Predictions the history writer could not store",
+        )?;
+        let history_queue = IntGauge::new(
+            "fraud_history_queue_requests",
+            "Requests whose predictions wait to be written",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(predictions.clone()))?;
+        registry.register(Box::new(errors.clone()))?;
+        registry.register(Box::new(model_info.clone()))?;
+        registry.register(Box::new(history_written.clone()))?;
+        registry.register(Box::new(history_failed.clone()))?;
+        registry.register(Box::new(history_queue.clone()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            predictions,
+            errors,
+            model_info,
+            history_written,
+            history_failed,
+            history_queue,
+        })
+    }
+
+    /// Counts one finished request.
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let code = itoa_status(status);
+        let status = std::str::from_utf8(&code).unwrap_or("000");
+        self.requests
+            .with_label_values(&[route, method, status])
+            .inc();
+        self.latency.with_label_values(&[route]).observe(seconds);
+    }
+
+    /// Counts one prediction.
+    pub fn prediction(&self, risk_level: &str, is_fraud: bool) {
+        self.predictions
+            .with_label_values(&[risk_level, if is_fraud { "1" } else { "0" }])
+            .inc();
+    }
+
+    /// Counts one error response.
+    pub fn error(&self, kind: &str) {
+        self.errors.with_label_values(&[kind]).inc();
+    }
+
+    /// Records which model serves.
+    pub fn set_model(&self, model_version: &str, engine_version: &str) {
+        self.model_info.reset();
+        self.model_info
+            .with_label_values(&[model_version, engine_version])
+            .set(1);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
+        String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}
+
+fn itoa_status(status: u16) -> [u8; 3] {
+    let s = status.min(999);
+    [
+        b'0' + (s / 100) as u8,
+        b'0' + (s / 10 % 10) as u8,
+        b'0' + (s % 10) as u8,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_what_was_counted() {
+        let m = Metrics::new().expect("metrics");
+        m.request("/api/predict", "POST", 200, 0.001);
+        m.prediction("HIGH", true);
+        m.error("invalid_fields");
+        m.set_model("abc", "0.1.0");
+        let text = m.render().expect("render");
+        assert!(text
+            .contains(r#"http_requests_total{method="POST",route="/api/predict",status="200"} 1"#));
+        assert!(text.contains(r#"fraud_predictions_total{is_fraud="1",risk_level="HIGH"} 1"#));
+        assert!(text.contains(r#"fraud_api_errors_total{kind="invalid_fields"} 1"#));
+        assert!(text.contains(r#"fraud_model_info{engine_version="0.1.0",model_version="abc"} 1"#));
+        assert_eq!(route_label("/api/../etc"), "other");
+    }
+}

@@ -1,0 +1,282 @@
+//! The state every request shares: the serving model, the history, metrics,
+//! the rate limiter and the API key. Cheap to clone (one `Arc`).
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use fraud_engine::Model;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::history::History;
+use crate::metrics::Metrics;
+
+/// A model ready to serve, with what the API says about it precomputed.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// The model.
+    pub model: Model,
+    /// `metadata.model_id`, shared by every response and history record.
+    pub version: Arc<str>,
+    /// The `GET /api/model` body.
+    pub info: bytes::Bytes,
+}
+
+impl LoadedModel {
+    /// Wraps a model, rendering its description once.
+    pub fn new(model: Model) -> Self {
+        let info = serde_json::to_vec(&crate::dto::ModelInfo::of(&model)).unwrap_or_default();
+        LoadedModel {
+            version: Arc::from(model.metadata().model_id.as_str()),
+            info: bytes::Bytes::from(info),
+            model,
+        }
+    }
+}
+
+/// Size limits applied to requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body of a single request, in bytes.
+    pub body_bytes: u64,
+    /// Largest body of a batch request, in bytes.
+    pub batch_body_bytes: u64,
+    /// Most transactions in one batch.
+    pub max_batch: usize,
+}
+
+/// The request policy: API key, rate limit, CORS and size limits.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Required `X-API-Key` value for `/api/*`, if any.
+    pub api_key: Option<String>,
+    /// Requests a minute per key or client; 0 = unlimited.
+    pub rate_limit_per_minute: u32,
+    /// Allowed CORS origins; `None` = any.
+    pub cors_origins: Option<Vec<String>>,
+    /// Size limits.
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// The policy a configuration asks for.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Settings {
+            api_key: config.api_key.clone().filter(|k| !k.is_empty()),
+            rate_limit_per_minute: config.rate_limit_per_minute,
+            cors_origins: config.cors_origin_list(),
+            limits: Limits {
+                body_bytes: config.max_body_bytes,
+                batch_body_bytes: config.max_batch_body_bytes,
+                max_batch: config.max_batch,
+            },
+        }
+    }
+}
+
+/// Who a rate-limit bucket belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RateKey {
+    /// Callers presenting a valid API key (by its digest, never the key itself).
+    ApiKey([u8; 32]),
+    /// Callers by address.
+    Client(IpAddr),
+    /// Requests with no known address (in-process tests).
+    Unknown,
+}
+
+struct Inner {
+    model: ArcSwapOption<LoadedModel>,
+    history: History,
+    metrics: Metrics,
+    limiter: Option<DefaultKeyedRateLimiter<RateKey>>,
+    api_key: Option<[u8; 32]>,
+    settings: Settings,
+    request_ids: AtomicU64,
+    boot: u32,
+}
+
+/// The shared state of the server.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl AppState {
+    /// State with no model loaded yet.
+    pub fn new(history: History, metrics: Metrics, settings: Settings) -> Self {
+        let limiter = NonZeroU32::new(settings.rate_limit_per_minute)
+            .map(|n| RateLimiter::keyed(Quota::per_minute(n)));
+        let boot = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32));
+        AppState {
+            inner: Arc::new(Inner {
+                model: ArcSwapOption::empty(),
+                history,
+                metrics,
+                limiter,
+                api_key: settings
+                    .api_key
+                    .as_deref()
+                    .filter(|k| !k.is_empty())
+                    .map(digest),
+                settings,
+                request_ids: AtomicU64::new(1),
+                boot,
+            }),
+        }
+    }
+
+    /// The serving model, if one is loaded.
+    pub fn model(&self) -> Option<Arc<LoadedModel>> {
+        self.inner.model.load_full()
+    }
+
+    /// Puts `model` in service; requests already scoring finish on the old one.
+    pub fn set_model(&self, model: Model) {
+        let loaded = LoadedModel::new(model);
+        self.inner
+            .metrics
+            .set_model(&loaded.version, &loaded.model.metadata().engine_version);
+        self.inner.model.store(Some(Arc::new(loaded)));
+    }
+
+    /// The history.
+    pub fn history(&self) -> &History {
+        &self.inner.history
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Request limits.
+    pub fn limits(&self) -> Limits {
+        self.inner.settings.limits
+    }
+
+    /// The request policy.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// A new request id, unique within this process and unlikely to repeat
+    /// across restarts.
+    pub fn next_request_id(&self) -> String {
+        let n = self.inner.request_ids.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-{n:010}", self.inner.boot)
+    }
+
+    /// Checks the API key (when one is configured) and the rate limit.
+    pub fn admit(&self, presented: Option<&str>, client: Option<IpAddr>) -> Result<(), ApiError> {
+        let key = match self.inner.api_key {
+            Some(expected) => {
+                // Both sides are hashed to 32 bytes first, so the comparison
+                // takes the same time whatever the presented key's length or
+                // content.
+                let given = digest(presented.unwrap_or(""));
+                if !bool::from(given.ct_eq(&expected)) || presented.is_none() {
+                    return Err(ApiError::Unauthorized);
+                }
+                RateKey::ApiKey(given)
+            }
+            None => client.map_or(RateKey::Unknown, RateKey::Client),
+        };
+        if let Some(limiter) = &self.inner.limiter {
+            if let Err(not_until) = limiter.check_key(&key) {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                return Err(ApiError::RateLimited {
+                    retry_after_secs: secs.max(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets rate-limit buckets that are full again (idle clients), so
+    /// memory stays bounded by the clients of the last minute.
+    pub fn prune_rate_limits(&self) -> usize {
+        match &self.inner.limiter {
+            Some(limiter) => {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+                limiter.len()
+            }
+            None => 0,
+        }
+    }
+}
+
+/// How often idle rate-limit buckets are pruned.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(key: Option<&str>, per_minute: u32) -> AppState {
+        let dir = std::env::temp_dir().join(format!(
+            "fraud-state-{}-{per_minute}-{}",
+            std::process::id(),
+            key.unwrap_or("none")
+        ));
+        let metrics = Metrics::new().expect("metrics");
+        let history = History::open(&dir.join("h.db"), 8, metrics.clone()).expect("history");
+        AppState::new(
+            history,
+            metrics,
+            Settings {
+                api_key: key.map(str::to_owned),
+                rate_limit_per_minute: per_minute,
+                cors_origins: None,
+                limits: Limits {
+                    body_bytes: 1024,
+                    batch_body_bytes: 4096,
+                    max_batch: 10,
+                },
+            },
+        )
+    }
+
+    #[test]
+    fn api_key_is_required_and_checked() {
+        let s = state(Some("secret"), 0);
+        assert_eq!(s.admit(None, None), Err(ApiError::Unauthorized));
+        assert_eq!(s.admit(Some("secreT"), None), Err(ApiError::Unauthorized));
+        assert_eq!(s.admit(Some(""), None), Err(ApiError::Unauthorized));
+        assert_eq!(s.admit(Some("secret"), None), Ok(()));
+    }
+
+    #[test]
+    fn rate_limit_is_per_client_and_pruned() {
+        let s = state(None, 3);
+        let a: IpAddr = "10.0.0.1".parse().expect("ip");
+        let b: IpAddr = "10.0.0.2".parse().expect("ip");
+        for _ in 0..3 {
+            assert_eq!(s.admit(None, Some(a)), Ok(()));
+        }
+        match s.admit(None, Some(a)) {
+            Err(ApiError::RateLimited { retry_after_secs }) => {
+                assert!((1..=20).contains(&retry_after_secs), "{retry_after_secs}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.admit(None, Some(b)), Ok(()));
+        // Both buckets were used in the last minute, so both are kept.
+        assert_eq!(s.prune_rate_limits(), 2);
+    }
+}

@@ -1,0 +1,434 @@
+// fraud-server web UI. Everything the user or the server supplies is put on
+// the page with textContent or setAttribute, never as HTML, so a transaction
+// field like "<img onerror=...>" is shown as text.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const DEFAULTS = {
+  amount: "250.0", transaction_hour: "14", merchant_category: "Electronics",
+  foreign_transaction: "0", location_mismatch: "0", device_trust_score: "75",
+  velocity_last_24h: "3", cardholder_age: "35",
+};
+const BATCH_CHUNK = 500;
+const TABLE_ROWS = 500;
+const HISTORY_PAGE = 25;
+
+let modelInfo = null;
+let historyOffset = 0;
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+function showError(box, err) {
+  clear(box);
+  if (!err) { box.hidden = true; return; }
+  box.appendChild(el("div", err.message));
+  if (err.details && err.details.length) {
+    const list = el("ul");
+    for (const d of err.details) list.appendChild(el("li", d.field + ": " + d.reason));
+    box.appendChild(list);
+  }
+  box.hidden = false;
+}
+
+async function api(path, options) {
+  const opts = options || {};
+  const headers = { "Accept": "application/json" };
+  if (opts.body !== undefined) headers["Content-Type"] = "application/json";
+  const key = sessionStorage.getItem("apiKey");
+  if (key) headers["X-API-Key"] = key;
+  const response = await fetch(path, {
+    method: opts.method || "GET",
+    headers,
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+  });
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (!response.ok) {
+    const message = (data && data.error) ? data.error : ("HTTP " + response.status);
+    const err = new Error(response.status + ": " + message);
+    err.details = (data && data.details) || [];
+    err.status = response.status;
+    throw err;
+  }
+  return data;
+}
+
+async function loadModel(force) {
+  if (modelInfo && !force) return modelInfo;
+  modelInfo = await api("/api/model");
+  $("model-badge").textContent = "model " + modelInfo.model_version;
+  return modelInfo;
+}
+
+function fmtProb(p) { return (p * 100).toFixed(2) + "%"; }
+
+// ---- score one transaction ----
+
+function buildForm(info) {
+  const box = $("fields");
+  clear(box);
+  for (const f of info.schema.features) {
+    const wrap = el("div", null, "field");
+    const id = "field-" + f.name;
+    const label = el("label", f.name);
+    label.setAttribute("for", id);
+    wrap.appendChild(label);
+    let input;
+    if (f.kind === "flag") {
+      input = el("select");
+      for (const [v, t] of [["0", "0 (no)"], ["1", "1 (yes)"]]) {
+        const o = el("option", t); o.value = v; input.appendChild(o);
+      }
+    } else {
+      input = el("input");
+      if (f.kind === "numeric") {
+        input.type = "number";
+        input.step = "any";
+        if (f.min !== undefined) input.min = String(f.min);
+        if (f.max !== undefined) input.max = String(f.max);
+      } else {
+        input.type = "text";
+        const list = el("datalist");
+        list.id = id + "-options";
+        for (const c of f.categories || []) { const o = el("option"); o.value = c; list.appendChild(o); }
+        wrap.appendChild(list);
+        input.setAttribute("list", list.id);
+      }
+    }
+    input.id = id;
+    input.name = f.name;
+    input.dataset.kind = f.kind;
+    if (DEFAULTS[f.name] !== undefined) input.value = DEFAULTS[f.name];
+    else if (f.kind === "categorical" && f.categories && f.categories.length) input.value = f.categories[0];
+    else if (f.kind === "numeric") input.value = String(f.min !== undefined ? f.min : 0);
+    wrap.appendChild(input);
+    let hint = f.kind;
+    if (f.kind === "numeric" && (f.min !== undefined || f.max !== undefined)) {
+      hint += " " + (f.min !== undefined ? f.min : "") + "…" + (f.max !== undefined ? f.max : "");
+    }
+    if (f.kind === "categorical") hint += ", " + (f.categories || []).length + " known";
+    wrap.appendChild(el("span", hint, "hint"));
+    box.appendChild(wrap);
+  }
+}
+
+function formTransaction() {
+  const tx = {};
+  for (const input of $("fields").querySelectorAll("input, select")) {
+    const raw = input.value.trim();
+    if (raw === "") { tx[input.name] = null; continue; }
+    if (input.dataset.kind === "categorical") tx[input.name] = raw;
+    else {
+      const n = Number(raw);
+      tx[input.name] = Number.isFinite(n) ? n : raw;
+    }
+  }
+  return tx;
+}
+
+function showPrediction(p) {
+  const risk = $("result-risk");
+  risk.textContent = p.risk_level;
+  risk.className = "risk risk-" + p.risk_level;
+  $("result-probability").textContent = fmtProb(p.fraud_probability);
+  $("result-bar").style.width = Math.max(0, Math.min(100, p.fraud_probability * 100)) + "%";
+  $("result-decision").textContent = p.is_fraud ? "1 — flagged as fraud" : "0 — not flagged";
+  $("result-threshold").textContent = fmtProb(p.threshold);
+  $("result-model").textContent = p.model_version;
+  const warnings = $("result-warnings");
+  clear(warnings);
+  for (const w of p.warnings || []) warnings.appendChild(el("li", w.field + ": " + w.message));
+  $("predict-result").hidden = false;
+}
+
+async function onPredict(event) {
+  event.preventDefault();
+  const button = $("predict-submit");
+  button.disabled = true;
+  showError($("predict-error"), null);
+  try {
+    const p = await api("/api/predict", { method: "POST", body: formTransaction() });
+    showPrediction(p);
+  } catch (err) {
+    $("predict-result").hidden = true;
+    showError($("predict-error"), err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- batch CSV ----
+
+function parseCsv(text) {
+  const rows = [];
+  let row = [], field = "", quoted = false, i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+        quoted = false; i++; continue;
+      }
+      field += c; i++; continue;
+    }
+    if (c === '"') { quoted = true; i++; continue; }
+    if (c === ",") { row.push(field); field = ""; i++; continue; }
+    if (c === "\r") { i++; continue; }
+    if (c === "\n") { row.push(field); rows.push(row); row = []; field = ""; i++; continue; }
+    field += c; i++;
+  }
+  if (field !== "" || row.length) { row.push(field); rows.push(row); }
+  return rows.filter((r) => !(r.length === 1 && r[0].trim() === ""));
+}
+
+function csvCell(v) {
+  const s = v === null || v === undefined ? "" : String(v);
+  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+let downloadUrl = null;
+
+async function onBatchFile() {
+  const file = $("batch-file").files[0];
+  if (!file) return;
+  const status = $("batch-status");
+  showError($("batch-error"), null);
+  $("batch-download").hidden = true;
+  clear($("batch-table"));
+  try {
+    const rows = parseCsv(await file.text());
+    if (rows.length < 2) throw new Error("The file needs a header row and at least one data row.");
+    const header = rows[0].map((h) => h.trim());
+    const data = rows.slice(1);
+    const transactions = data.map((r) => {
+      const tx = {};
+      header.forEach((h, j) => {
+        const v = (r[j] === undefined ? "" : r[j]).trim();
+        tx[h] = v === "" ? null : v;
+      });
+      return tx;
+    });
+    const predictions = [];
+    for (let start = 0; start < transactions.length; start += BATCH_CHUNK) {
+      status.textContent = "Scoring rows " + (start + 1) + "–" +
+        Math.min(start + BATCH_CHUNK, transactions.length) + " of " + transactions.length + "…";
+      let result;
+      try {
+        result = await api("/api/predict/batch", {
+          method: "POST", body: { transactions: transactions.slice(start, start + BATCH_CHUNK) },
+        });
+      } catch (err) {
+        // Row numbers in the server's answer are per chunk; say which file rows they are.
+        for (const d of err.details || []) {
+          d.field = d.field.replace(/^transactions\[(\d+)\]/, (_, n) => "row " + (start + Number(n) + 1));
+        }
+        throw err;
+      }
+      predictions.push(...result.predictions);
+    }
+    const outHeader = header.concat(["fraud_probability", "is_fraud", "risk_level"]);
+    const outRows = data.map((r, i) => header.map((_, j) => r[j] === undefined ? "" : r[j])
+      .concat([predictions[i].fraud_probability, predictions[i].is_fraud, predictions[i].risk_level]));
+    renderBatchTable(outHeader, outRows, predictions);
+    const csv = [outHeader].concat(outRows).map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
+    if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+    downloadUrl = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+    const link = $("batch-download");
+    link.href = downloadUrl;
+    link.download = file.name.replace(/\.csv$/i, "") + "-scored.csv";
+    link.hidden = false;
+    const flagged = predictions.filter((p) => p.is_fraud).length;
+    status.textContent = "Scored " + predictions.length + " rows: " + flagged + " flagged as fraud." +
+      (predictions.length > TABLE_ROWS ? " Showing the first " + TABLE_ROWS + "." : "");
+  } catch (err) {
+    status.textContent = "";
+    showError($("batch-error"), err);
+  }
+}
+
+function renderBatchTable(header, rows, predictions) {
+  const table = $("batch-table");
+  clear(table);
+  const head = el("tr");
+  for (const h of header) head.appendChild(el("th", h));
+  table.appendChild(head);
+  rows.slice(0, TABLE_ROWS).forEach((r, i) => {
+    const tr = el("tr");
+    r.forEach((v, j) => {
+      if (j === r.length - 3) tr.appendChild(el("td", fmtProb(Number(v))));
+      else if (j === r.length - 1) tr.appendChild(el("td")).appendChild(el("span", v, "risk risk-" + predictions[i].risk_level));
+      else tr.appendChild(el("td", v));
+    });
+    table.appendChild(tr);
+  });
+}
+
+// ---- history ----
+
+async function loadHistory() {
+  showError($("history-error"), null);
+  try {
+    const page = await api("/api/predictions?limit=" + HISTORY_PAGE + "&offset=" + historyOffset);
+    const table = $("history-table");
+    clear(table);
+    const head = el("tr");
+    for (const h of ["#", "time", "transaction", "probability", "risk", "is_fraud", "model", "latency", "features"]) head.appendChild(el("th", h));
+    table.appendChild(head);
+    for (const r of page.predictions) {
+      const tr = el("tr");
+      tr.appendChild(el("td", r.id));
+      tr.appendChild(el("td", r.timestamp));
+      tr.appendChild(el("td", r.transaction_id === null ? "" : r.transaction_id));
+      tr.appendChild(el("td", fmtProb(r.fraud_probability)));
+      tr.appendChild(el("td")).appendChild(el("span", r.risk_level, "risk risk-" + r.risk_level));
+      tr.appendChild(el("td", r.is_fraud));
+      tr.appendChild(el("td", r.model_version));
+      tr.appendChild(el("td", r.latency_ms.toFixed(3) + " ms"));
+      tr.appendChild(el("td", JSON.stringify(r.features), "features"));
+      table.appendChild(tr);
+    }
+    const last = Math.min(page.offset + page.predictions.length, page.total);
+    $("history-status").textContent = page.total === 0 ? "No predictions yet." :
+      "Showing " + (page.offset + 1) + "–" + last + " of " + page.total + ", newest first.";
+    $("history-newer").disabled = historyOffset === 0;
+    $("history-older").disabled = last >= page.total;
+  } catch (err) {
+    showError($("history-error"), err);
+  }
+}
+
+// ---- model ----
+
+function lineChart(box, curve, xLabel, yLabel, marker) {
+  clear(box);
+  if (!curve || !curve.x.length) { box.appendChild(el("p", "No out-of-bag curve in this model.", "muted")); return; }
+  const W = 360, H = 300, L = 48, B = 40, T = 10, R = 12;
+  const sx = (x) => L + x * (W - L - R);
+  const sy = (y) => H - B - y * (H - B - T);
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img" });
+  root.appendChild(svg("rect", { x: L, y: T, width: W - L - R, height: H - B - T, fill: "#fafbfc", stroke: "#c9d1da" }));
+  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
+    root.appendChild(svg("line", { x1: sx(t), y1: sy(0), x2: sx(t), y2: sy(1), stroke: "#eceff3" }));
+    root.appendChild(svg("line", { x1: sx(0), y1: sy(t), x2: sx(1), y2: sy(t), stroke: "#eceff3" }));
+    root.appendChild(svg("text", { x: sx(t), y: H - B + 14, "text-anchor": "middle" }, t));
+    root.appendChild(svg("text", { x: L - 6, y: sy(t) + 4, "text-anchor": "end" }, t));
+  }
+  root.appendChild(svg("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle" }, xLabel));
+  root.appendChild(svg("text", { x: 12, y: (T + H - B) / 2, "text-anchor": "middle", transform: "rotate(-90 12 " + (T + H - B) / 2 + ")" }, yLabel));
+  const d = curve.x.map((x, i) => (i ? "L" : "M") + sx(x).toFixed(1) + " " + sy(curve.y[i]).toFixed(1)).join(" ");
+  root.appendChild(svg("path", { d, fill: "none", stroke: "#1f3a5f", "stroke-width": 2, class: "curve" }));
+  if (marker) {
+    root.appendChild(svg("circle", { cx: sx(marker[0]), cy: sy(marker[1]), r: 5, fill: "#c62828", class: "operating-point" }));
+  }
+  box.appendChild(root);
+}
+
+function importanceChart(box, features) {
+  clear(box);
+  const sorted = features.slice().sort((a, b) => b.importance - a.importance);
+  const max = Math.max(1e-9, ...sorted.map((f) => f.importance));
+  const rowH = 24, L = 170, W = 620;
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + (sorted.length * rowH + 10), width: W, height: sorted.length * rowH + 10, role: "img" });
+  sorted.forEach((f, i) => {
+    const y = 5 + i * rowH;
+    const w = (W - L - 70) * f.importance / max;
+    root.appendChild(svg("text", { x: L - 8, y: y + 15, "text-anchor": "end" }, f.name));
+    root.appendChild(svg("rect", { x: L, y: y + 3, width: w.toFixed(1), height: rowH - 8, fill: "#3d6fa8", class: "importance-bar" }));
+    root.appendChild(svg("text", { x: L + w + 6, y: y + 15 }, (f.importance * 100).toFixed(1) + "%"));
+  });
+  box.appendChild(root);
+}
+
+async function showModel() {
+  showError($("model-error"), null);
+  try {
+    const m = await loadModel(true);
+    const summary = $("model-summary");
+    clear(summary);
+    const facts = [
+      ["Version", m.model_version], ["Created", m.created], ["Engine", m.engine_version],
+      ["Trees", m.n_trees], ["Training rows", m.training_rows + " (" + m.training_frauds + " frauds)"],
+      ["Threshold", m.threshold.toFixed(4) + " (" + m.threshold_strategy + ")"],
+      ["Risk bands", "MEDIUM from " + m.risk_bands.medium.toFixed(4) + ", HIGH from " + m.risk_bands.high.toFixed(4)],
+    ];
+    for (const [k, v] of facts) { summary.appendChild(el("dt", k)); summary.appendChild(el("dd", v)); }
+    const table = $("model-metrics");
+    clear(table);
+    const e = m.oob_metrics;
+    if (e) {
+      const fmt = (x) => (x === null || x === undefined) ? "n/a" : Number(x).toFixed(4);
+      const rows = [["ROC-AUC", fmt(e.roc_auc)], ["PR-AUC", fmt(e.pr_auc)], ["Precision", fmt(e.precision)],
+        ["Recall", fmt(e.recall)], ["F1", fmt(e.f1)], ["False-positive rate", fmt(e.false_positive_rate)],
+        ["Log loss", fmt(e.log_loss)], ["Brier", fmt(e.brier)], ["Rows", e.rows], ["Frauds", e.frauds]];
+      for (const [k, v] of rows) { const tr = el("tr"); tr.appendChild(el("th", k)); tr.appendChild(el("td", v)); table.appendChild(tr); }
+    } else {
+      table.appendChild(el("tr")).appendChild(el("td", "No out-of-bag rows."));
+    }
+    importanceChart($("importance-chart"), m.schema.features);
+    lineChart($("roc-chart"), m.roc_curve, "false-positive rate", "true-positive rate",
+      e ? [e.false_positive_rate, e.recall] : null);
+    lineChart($("pr-chart"), m.pr_curve, "recall", "precision", e ? [e.recall, e.precision] : null);
+  } catch (err) {
+    showError($("model-error"), err);
+  }
+}
+
+// ---- navigation ----
+
+const PAGES = ["predict", "batch", "history", "model"];
+
+function route() {
+  const name = PAGES.includes(location.hash.slice(1)) ? location.hash.slice(1) : "predict";
+  for (const p of PAGES) {
+    $("page-" + p).hidden = p !== name;
+    $("nav-" + p).classList.toggle("active", p === name);
+  }
+  if (name === "history") loadHistory();
+  if (name === "model") showModel();
+}
+
+async function start() {
+  const keyInput = $("api-key");
+  keyInput.value = sessionStorage.getItem("apiKey") || "";
+  keyInput.addEventListener("change", () => {
+    sessionStorage.setItem("apiKey", keyInput.value);
+    init();
+  });
+  $("predict-form").addEventListener("submit", onPredict);
+  $("batch-file").addEventListener("change", onBatchFile);
+  $("history-refresh").addEventListener("click", loadHistory);
+  $("history-newer").addEventListener("click", () => { historyOffset = Math.max(0, historyOffset - HISTORY_PAGE); loadHistory(); });
+  $("history-older").addEventListener("click", () => { historyOffset += HISTORY_PAGE; loadHistory(); });
+  window.addEventListener("hashchange", route);
+  route();
+  init();
+}
+
+async function init() {
+  showError($("global-error"), null);
+  try {
+    buildForm(await loadModel(true));
+    document.body.dataset.ready = "true";
+  } catch (err) {
+    showError($("global-error"), err);
+    if (err.status === 503) setTimeout(init, 1000);
+  }
+}
+
+start();

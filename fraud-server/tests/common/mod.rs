@@ -1,0 +1,368 @@
+//! Shared test helpers: a small trained model, in-process state, the real
+//! binary on a loopback port, and a minimal HTTP/1.1 client (so tests can
+//! send exactly the bytes they mean, chunked bodies included).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fraud_engine::{synth, train, Model, TrainParams};
+use fraud_server::history::History;
+use fraud_server::metrics::Metrics;
+use fraud_server::{AppState, Limits, Settings};
+
+/// The documented request body.
+pub const DOCUMENTED: &str = r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
+
+pub fn documented() -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(DOCUMENTED).expect("documented body parses")
+}
+
+/// A fresh directory under the system temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "fraud-server-test-{}-{name}-{n}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A small model trained once per test binary (fast in debug builds).
+pub fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| small_model(11))
+}
+
+pub fn small_model(seed: u64) -> Model {
+    let data = synth::generate(4000, seed);
+    let params = TrainParams {
+        n_trees: 15,
+        max_depth: 8,
+        seed,
+        ..TrainParams::default()
+    };
+    train(&data, &params, None, None).expect("training works")
+}
+
+/// The small model saved to a file.
+pub fn model_file() -> &'static Path {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = temp_dir("model").join("model.fem");
+        model().save(&path).expect("save model");
+        path
+    })
+}
+
+pub fn settings() -> Settings {
+    Settings {
+        api_key: None,
+        rate_limit_per_minute: 0,
+        cors_origins: None,
+        limits: Limits {
+            body_bytes: 64 * 1024,
+            batch_body_bytes: 4 * 1024 * 1024,
+            max_batch: 100,
+        },
+    }
+}
+
+/// In-process state with the small model loaded and its own history file.
+pub fn state_with(settings: Settings) -> AppState {
+    let state = state_without_model(settings);
+    state.set_model(model().clone());
+    state
+}
+
+pub fn state_without_model(settings: Settings) -> AppState {
+    let metrics = Metrics::new().expect("metrics");
+    let history = History::open(&temp_dir("state").join("history.db"), 64, metrics.clone())
+        .expect("history opens");
+    AppState::new(history, metrics, settings)
+}
+
+// ---- the real binary ----
+
+/// The server binary running on a free loopback port; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl Server {
+    /// Starts `fraud-server serve --port 0 ...extra` with its data in a
+    /// fresh directory, waiting until it prints its address.
+    pub fn start(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_in(&temp_dir(name), extra, env)
+    }
+
+    pub fn start_in(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let stderr_path = dir.join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fraud-server"));
+        cmd.arg("serve")
+            .args(["--port", "0", "--data-dir"])
+            .arg(dir.join("data"))
+            .args(extra)
+            .current_dir(dir)
+            .env_remove("API_KEY")
+            .env_remove("PORT")
+            .env_remove("MODEL_PATH")
+            .env_remove("DATABASE_URL")
+            .env_remove("RATE_LIMIT_PER_MINUTE")
+            .env_remove("CORS_ORIGINS")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("the server starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let mut reader = BufReader::new(stdout);
+        let read = reader.read_line(&mut line).unwrap_or(0);
+        if read == 0 {
+            let _ = child.wait();
+            let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            panic!("the server exited before listening: {log}");
+        }
+        let addr: SocketAddr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server {
+            child,
+            addr,
+            dir: dir.to_owned(),
+            stderr_path,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        request(self.addr, "GET", path, &[], None)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Resp {
+        request(
+            self.addr,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(body.as_bytes()),
+        )
+    }
+
+    /// Sends a signal with the `kill` command.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit (at most `secs`), returning its code.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit within {secs} s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Polls `/ready` until 200.
+    pub fn wait_ready(&self, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.get("/ready").status == 200 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("not ready after {secs} s: {}", self.stderr());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---- a minimal HTTP/1.1 client ----
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {} {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One request on a new connection (`Connection: close`).
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    if let Some(b) = body {
+        bytes.extend_from_slice(b);
+    }
+    send_raw(addr, &bytes)
+}
+
+/// Writes `bytes` as the whole request and reads the response.
+pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Resp {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    // The server may answer (413) and close before reading everything.
+    let _ = stream.write_all(bytes);
+    read_response(&mut stream)
+}
+
+/// Reads one response, framed by Content-Length or chunked encoding (a peer
+/// may keep the connection open despite `Connection: close`), else to EOF.
+pub fn read_response(stream: &mut TcpStream) -> Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let mut head_end = None;
+    loop {
+        if let Some(end) = head_end {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let body = &raw[end + 4..];
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            if let Some(n) = length {
+                if body.len() >= n {
+                    break;
+                }
+            } else if head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n") {
+                break;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+        if head_end.is_none() {
+            head_end = raw.windows(4).position(|w| w == b"\r\n\r\n");
+        }
+    }
+    parse_response(&raw)
+}
+
+pub fn parse_response(raw: &[u8]) -> Resp {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&data[..end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        data = &data[end + 2..];
+        if size == 0 || data.len() < size {
+            break;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[(size + 2).min(data.len())..];
+    }
+    out
+}

@@ -1,0 +1,523 @@
+//! Every endpoint through `routes(state)` with `warp::test`: the documented
+//! request and response, each kind of bad input, auth, rate limiting, CORS,
+//! history, metrics and the UI's files.
+
+mod common;
+
+use common::{documented, model, settings, state_with, state_without_model, DOCUMENTED};
+use fraud_server::{routes, Settings};
+use serde_json::{json, Value};
+use warp::http::Response;
+
+async fn post(state: &fraud_server::AppState, path: &str, body: &str) -> Response<bytes::Bytes> {
+    warp::test::request()
+        .method("POST")
+        .path(path)
+        .header("content-type", "application/json")
+        .body(body)
+        .reply(&routes(state.clone()))
+        .await
+}
+
+async fn get(state: &fraud_server::AppState, path: &str) -> Response<bytes::Bytes> {
+    warp::test::request()
+        .path(path)
+        .reply(&routes(state.clone()))
+        .await
+}
+
+fn body(r: &Response<bytes::Bytes>) -> Value {
+    serde_json::from_slice(r.body())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(r.body())))
+}
+
+/// The `field`s named in an error response's details.
+fn fields(v: &Value) -> Vec<String> {
+    v["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["field"].as_str().expect("field").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn documented_request_gets_the_documented_response() {
+    let state = state_with(settings());
+    let mut tx = documented();
+    tx.insert("transaction_id".into(), json!("TX-1001"));
+    let r = post(&state, "/api/predict", &Value::Object(tx).to_string()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert!(r.headers().contains_key("x-request-id"));
+    let v = body(&r);
+    let expected = model().predict(&documented()).expect("engine scores");
+    assert_eq!(v["is_fraud"], json!(u8::from(expected.is_fraud)));
+    assert_eq!(
+        v["fraud_probability"].as_f64(),
+        Some(expected.fraud_probability)
+    );
+    assert_eq!(v["risk_level"], expected.risk_level.as_str());
+    assert_eq!(v["model_version"], model().metadata().model_id.as_str());
+    assert_eq!(v["threshold"].as_f64(), Some(model().threshold()));
+    assert_eq!(v["transaction_id"], "TX-1001");
+    assert_eq!(v["warnings"], json!([]));
+}
+
+#[tokio::test]
+async fn a_caller_request_id_is_echoed_and_a_bad_one_replaced() {
+    let state = state_with(settings());
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/predict")
+        .header("x-request-id", "abc-123")
+        .body(DOCUMENTED)
+        .reply(&routes(state.clone()))
+        .await;
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    let r = warp::test::request()
+        .path("/health")
+        .header("x-request-id", "has spaces and <html>")
+        .reply(&routes(state))
+        .await;
+    let id = r.headers()["x-request-id"].to_str().expect("ascii");
+    assert!(!id.contains(' ') && !id.is_empty(), "{id}");
+}
+
+#[tokio::test]
+async fn unknown_category_scores_with_a_warning() {
+    let state = state_with(settings());
+    let mut tx = documented();
+    tx.insert("merchant_category".into(), json!("Spaceships"));
+    let r = post(&state, "/api/predict", &Value::Object(tx).to_string()).await;
+    assert_eq!(r.status(), 200);
+    let v = body(&r);
+    assert_eq!(v["warnings"][0]["field"], "merchant_category");
+    assert!(v["warnings"][0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("unknown"));
+}
+
+#[tokio::test]
+async fn every_bad_field_is_named() {
+    let state = state_with(settings());
+    let r = post(
+        &state,
+        "/api/predict",
+        r#"{"amount":"lots","transaction_hour":25,"merchant_category":[1],"foreign_transaction":7,
+            "location_mismatch":0,"device_trust_score":-1,"cardholder_age":35,"transaction_id":{"a":1}}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let v = body(&r);
+    let named = fields(&v);
+    for field in [
+        "amount",
+        "transaction_hour",
+        "merchant_category",
+        "foreign_transaction",
+        "device_trust_score",
+        "velocity_last_24h",
+        "transaction_id",
+    ] {
+        assert!(named.iter().any(|f| f == field), "{field} not in {named:?}");
+    }
+    assert!(!named.iter().any(|f| f == "cardholder_age"), "{named:?}");
+    assert!(v["error"].as_str().expect("error").contains("amount"));
+    let missing = v["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .find(|d| d["field"] == "velocity_last_24h")
+        .expect("missing field listed");
+    assert_eq!(missing["reason"], "missing field");
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_naming_the_body() {
+    let state = state_with(settings());
+    let deep = "[".repeat(5000) + &"]".repeat(5000);
+    for (text, needle) in [
+        ("{\"amount\": 250", "ends early"),
+        ("not json", "invalid JSON"),
+        ("[1, 2, 3]", "expected a JSON object, got an array"),
+        ("{\"amount\": NaN}", "invalid JSON"),
+        ("{\"amount\": 1e999}", "invalid JSON"),
+        (deep.as_str(), "recursion limit"),
+        ("", "ends early"),
+    ] {
+        let r = post(&state, "/api/predict", text).await;
+        assert_eq!(r.status(), 400, "{text:.40}");
+        let v = body(&r);
+        assert_eq!(fields(&v), ["body"], "{text:.40}");
+        let reason = v["details"][0]["reason"].as_str().expect("reason");
+        assert!(reason.contains(needle), "{text:.40}: {reason}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let mut s = settings();
+    s.limits.body_bytes = 300;
+    let state = state_with(s);
+    let padded = format!(r#"{{"pad":"{}",{}"#, "x".repeat(400), &DOCUMENTED[1..]);
+    let r = post(&state, "/api/predict", &padded).await;
+    assert_eq!(r.status(), 413);
+    assert!(body(&r)["error"]
+        .as_str()
+        .expect("error")
+        .contains("300 bytes"));
+    assert_eq!(post(&state, "/api/predict", DOCUMENTED).await.status(), 200);
+}
+
+#[tokio::test]
+async fn batch_scores_in_order_and_enforces_its_limits() {
+    let state = state_with(settings());
+    let rows: Vec<Value> = fraud_engine::synth::transactions(50, 3)
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"transaction_id": i, "amount": t.amount, "transaction_hour": t.transaction_hour,
+                   "merchant_category": t.merchant_category, "foreign_transaction": u8::from(t.foreign_transaction),
+                   "location_mismatch": u8::from(t.location_mismatch), "device_trust_score": t.device_trust_score,
+                   "velocity_last_24h": t.velocity_last_24h, "cardholder_age": t.cardholder_age})
+        })
+        .collect();
+    let r = post(
+        &state,
+        "/api/predict/batch",
+        &json!({ "transactions": rows }).to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v = body(&r);
+    let predictions = v["predictions"].as_array().expect("predictions");
+    assert_eq!(predictions.len(), 50);
+    for (i, (p, row)) in predictions.iter().zip(&rows).enumerate() {
+        let single = model()
+            .predict(row.as_object().expect("object"))
+            .expect("scores");
+        assert_eq!(p["transaction_id"], json!(i));
+        assert_eq!(
+            p["fraud_probability"].as_f64(),
+            Some(single.fraud_probability)
+        );
+    }
+
+    // Over the count limit (100 in these settings): 413.
+    let many = vec![documented(); 101];
+    let r = post(
+        &state,
+        "/api/predict/batch",
+        &json!({ "transactions": many }).to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 413);
+    assert!(body(&r)["error"]
+        .as_str()
+        .expect("error")
+        .contains("at most 100"));
+
+    // Shape problems: 400 naming the element.
+    let r = post(&state, "/api/predict/batch", r#"{"transactions":[{}, 5]}"#).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(fields(&body(&r)), ["transactions[1]"]);
+    for text in [r#"{"rows":[]}"#, r#"{"transactions":{}}"#] {
+        let r = post(&state, "/api/predict/batch", text).await;
+        assert_eq!(r.status(), 400);
+        assert_eq!(fields(&body(&r)), ["transactions"]);
+    }
+
+    // Bad fields: 422 naming row and field.
+    let mut bad = documented();
+    bad.insert("cardholder_age".into(), json!(-3));
+    let r = post(
+        &state,
+        "/api/predict/batch",
+        &json!({ "transactions": [documented(), bad] }).to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(fields(&body(&r)), ["transactions[1].cardholder_age"]);
+
+    // An empty batch is fine.
+    let r = post(&state, "/api/predict/batch", r#"{"transactions":[]}"#).await;
+    assert_eq!(body(&r), json!({"predictions": []}));
+}
+
+#[tokio::test]
+async fn health_ready_and_model_before_and_after_loading() {
+    let state = state_without_model(settings());
+    let h = body(&get(&state, "/health").await);
+    assert_eq!(h["status"], "healthy");
+    assert_eq!(h["model_loaded"], false);
+    let ts = h["timestamp"].as_str().expect("timestamp");
+    assert!(humantime::parse_rfc3339(ts).is_ok(), "{ts}");
+    assert_eq!(get(&state, "/ready").await.status(), 503);
+    assert_eq!(post(&state, "/api/predict", DOCUMENTED).await.status(), 503);
+    assert_eq!(get(&state, "/api/model").await.status(), 503);
+
+    state.set_model(model().clone());
+    assert_eq!(body(&get(&state, "/health").await)["model_loaded"], true);
+    let r = get(&state, "/ready").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        body(&r)["model_version"],
+        model().metadata().model_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn model_endpoint_describes_schema_metrics_and_curves() {
+    let state = state_with(settings());
+    let v = body(&get(&state, "/api/model").await);
+    let m = model().metadata();
+    assert_eq!(v["model_version"], m.model_id.as_str());
+    assert_eq!(v["threshold"].as_f64(), Some(model().threshold()));
+    assert_eq!(v["n_trees"], 15);
+    let features = v["schema"]["features"].as_array().expect("features");
+    assert_eq!(features.len(), 8);
+    assert_eq!(features[1]["name"], "transaction_hour");
+    assert_eq!(features[1]["kind"], "numeric");
+    assert_eq!(features[1]["max"], 23.0);
+    assert_eq!(features[3]["kind"], "flag");
+    assert_eq!(features[2]["kind"], "categorical");
+    let categories = features[2]["categories"].as_array().expect("categories");
+    assert!(categories.contains(&json!("Electronics")));
+    let importance: f64 = features
+        .iter()
+        .map(|f| f["importance"].as_f64().expect("imp"))
+        .sum();
+    assert!((importance - 1.0).abs() < 1e-6);
+    assert!(v["oob_metrics"]["roc_auc"].as_f64().expect("auc") > 0.5);
+    let roc = &v["roc_curve"];
+    assert_eq!(
+        roc["x"].as_array().expect("x").len(),
+        m.roc_curve.as_ref().expect("roc").x.len()
+    );
+    assert!(v["pr_curve"]["y"].as_array().expect("y").len() > 2);
+    assert!(v["risk_bands"]["high"].as_f64().is_some());
+}
+
+#[tokio::test]
+async fn api_key_guards_api_routes_only() {
+    let state = state_with(Settings {
+        api_key: Some("s3cret".into()),
+        ..settings()
+    });
+    for key in [None, Some("wrong"), Some("s3cre"), Some("")] {
+        let mut req = warp::test::request()
+            .method("POST")
+            .path("/api/predict")
+            .body(DOCUMENTED);
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        let r = req.reply(&routes(state.clone())).await;
+        assert_eq!(r.status(), 401, "{key:?}");
+        assert_eq!(body(&r), json!({"error": "Invalid API key"}));
+    }
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/predict")
+        .header("x-api-key", "s3cret")
+        .body(DOCUMENTED)
+        .reply(&routes(state.clone()))
+        .await;
+    assert_eq!(r.status(), 200);
+    for path in ["/api/model", "/api/predictions", "/api/openapi.json"] {
+        assert_eq!(get(&state, path).await.status(), 401, "{path}");
+    }
+    for path in ["/health", "/ready", "/metrics", "/", "/static/app.js"] {
+        assert_eq!(get(&state, path).await.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_per_client_with_retry_after() {
+    let state = state_with(Settings {
+        rate_limit_per_minute: 3,
+        ..settings()
+    });
+    let from = |ip: &str| {
+        warp::test::request()
+            .method("POST")
+            .path("/api/predict")
+            .remote_addr(format!("{ip}:4000").parse().expect("addr"))
+            .body(DOCUMENTED)
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            from("10.1.1.1")
+                .reply(&routes(state.clone()))
+                .await
+                .status(),
+            200
+        );
+    }
+    let r = from("10.1.1.1").reply(&routes(state.clone())).await;
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=20).contains(&retry), "{retry}");
+    assert_eq!(body(&r)["error"], "Rate limit exceeded");
+    // Another client has its own bucket; health is never limited.
+    assert_eq!(
+        from("10.1.1.2")
+            .reply(&routes(state.clone()))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(get(&state, "/health").await.status(), 200);
+}
+
+#[tokio::test]
+async fn cors_preflight_and_origins() {
+    let state = state_with(settings());
+    let r = warp::test::request()
+        .method("OPTIONS")
+        .path("/api/predict")
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type, x-api-key")
+        .reply(&routes(state.clone()))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let methods = r.headers()["access-control-allow-methods"]
+        .to_str()
+        .expect("ascii");
+    assert!(methods.contains("POST"), "{methods}");
+    assert!(!r.headers().contains_key("access-control-allow-credentials"));
+
+    let restricted = state_with(Settings {
+        cors_origins: Some(vec!["https://good.example".into()]),
+        ..settings()
+    });
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/predict")
+        .header("origin", "https://evil.example")
+        .body(DOCUMENTED)
+        .reply(&routes(restricted.clone()))
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/predict")
+        .header("origin", "https://good.example")
+        .body("{}")
+        .reply(&routes(restricted))
+        .await;
+    // Errors carry CORS headers too, so a browser can read them.
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://good.example"
+    );
+}
+
+#[tokio::test]
+async fn history_is_written_and_read_back_newest_first() {
+    let state = state_with(settings());
+    for i in 0..3 {
+        let mut tx = documented();
+        tx.insert("transaction_id".into(), json!(format!("H{i}")));
+        tx.insert("amount".into(), json!(100 + i));
+        assert_eq!(
+            post(&state, "/api/predict", &Value::Object(tx).to_string())
+                .await
+                .status(),
+            200
+        );
+    }
+    let v = body(&get(&state, "/api/predictions?limit=2").await);
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["limit"], 2);
+    let page = v["predictions"].as_array().expect("predictions");
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0]["transaction_id"], "H2");
+    assert_eq!(page[0]["features"]["amount"], 102);
+    assert_eq!(
+        page[0]["model_version"],
+        model().metadata().model_id.as_str()
+    );
+    assert!(page[0]["request_id"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+    assert!(page[0]["latency_ms"].as_f64().is_some());
+    let v = body(&get(&state, "/api/predictions?limit=2&offset=2").await);
+    assert_eq!(v["predictions"][0]["transaction_id"], "H0");
+
+    let r = get(&state, "/api/predictions?limit=0&offset=x").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(fields(&body(&r)), ["limit", "offset"]);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_predictions_and_errors() {
+    let state = state_with(settings());
+    post(&state, "/api/predict", DOCUMENTED).await;
+    post(&state, "/api/predict", "{}").await;
+    let r = get(&state, "/metrics").await;
+    assert_eq!(r.status(), 200);
+    let text = String::from_utf8_lossy(r.body()).into_owned();
+    assert!(
+        text.contains(r#"http_requests_total{method="POST",route="/api/predict",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"status="422"} 1"#));
+    assert!(text.contains("http_request_duration_seconds_bucket{route=\"/api/predict\""));
+    assert!(text.contains("fraud_predictions_total{"));
+    assert!(text.contains(r#"fraud_api_errors_total{kind="invalid_fields"} 1"#));
+    let version = &model().metadata().model_id;
+    assert!(text.contains(&format!("model_version=\"{version}\"")));
+    assert!(text.contains("process_resident_memory_bytes"));
+    assert!(text.contains("process_cpu_seconds_total"));
+}
+
+#[tokio::test]
+async fn ui_files_are_served_with_a_strict_csp() {
+    let state = state_with(settings());
+    let r = get(&state, "/").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/html"));
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let html = String::from_utf8_lossy(r.body()).into_owned();
+    assert!(html.contains("/static/app.js") && !html.contains("<script>"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external resources"
+    );
+    let js = get(&state, "/static/app.js").await;
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/javascript"));
+    let js_text = String::from_utf8_lossy(js.body()).into_owned();
+    assert!(
+        !js_text.contains("innerHTML"),
+        "user data is rendered as text only"
+    );
+    assert_eq!(get(&state, "/static/nope.js").await.status(), 404);
+    let r = get(&state, "/no/such/route").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(body(&r), json!({"error": "Not found"}));
+    assert_eq!(post(&state, "/health", "").await.status(), 405);
+}
