@@ -104,8 +104,11 @@ pub struct FeatureInfo {
     /// through the unknown bucket with a warning.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
-    /// Mean decrease in impurity (sums to 1 over the features).
+    /// Global importance: mean absolute SHAP value (probability units) over
+    /// sampled training rows, each explained by its out-of-bag trees.
     pub importance: f64,
+    /// Mean decrease in impurity (sums to 1 over the features).
+    pub impurity_importance: f64,
 }
 
 /// The model's input schema.
@@ -163,6 +166,7 @@ impl ModelInfo {
             .enumerate()
             .map(|(i, f)| {
                 let importance = meta.feature_importances.get(i).copied().unwrap_or(0.0);
+                let impurity_importance = meta.impurity_importances.get(i).copied().unwrap_or(0.0);
                 let (kind, min, max, categories) = match &f.kind {
                     FeatureKind::Numeric { min, max } => ("numeric", *min, *max, None),
                     FeatureKind::Flag => ("flag", None, None, None),
@@ -183,6 +187,7 @@ impl ModelInfo {
                     max,
                     categories,
                     importance,
+                    impurity_importance,
                 }
             })
             .collect();

@@ -350,7 +350,7 @@ function importanceChart(box, features) {
     const w = (W - L - 70) * f.importance / max;
     root.appendChild(svg("text", { x: L - 8, y: y + 15, "text-anchor": "end" }, f.name));
     root.appendChild(svg("rect", { x: L, y: y + 3, width: w.toFixed(1), height: rowH - 8, fill: "#3d6fa8", class: "importance-bar" }));
-    root.appendChild(svg("text", { x: L + w + 6, y: y + 15 }, (f.importance * 100).toFixed(1) + "%"));
+    root.appendChild(svg("text", { x: L + w + 6, y: y + 15 }, f.importance.toFixed(4)));
   });
   box.appendChild(root);
 }

@@ -284,11 +284,17 @@ async fn model_endpoint_describes_schema_metrics_and_curves() {
     assert_eq!(features[2]["kind"], "categorical");
     let categories = features[2]["categories"].as_array().expect("categories");
     assert!(categories.contains(&json!("Electronics")));
-    let importance: f64 = features
+    let impurity: f64 = features
         .iter()
-        .map(|f| f["importance"].as_f64().expect("imp"))
+        .map(|f| f["impurity_importance"].as_f64().expect("imp"))
         .sum();
-    assert!((importance - 1.0).abs() < 1e-6);
+    assert!((impurity - 1.0).abs() < 1e-6);
+    for (f, expected) in features.iter().zip(&m.feature_importances) {
+        assert_eq!(f["importance"].as_f64(), Some(*expected));
+    }
+    assert!(features
+        .iter()
+        .any(|f| f["importance"].as_f64().expect("imp") > 0.0));
     assert!(v["oob_metrics"]["roc_auc"].as_f64().expect("auc") > 0.5);
     let roc = &v["roc_curve"];
     assert_eq!(
