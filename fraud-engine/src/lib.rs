@@ -30,6 +30,7 @@
 pub mod data;
 pub mod error;
 pub mod explain;
+pub mod export;
 pub mod forest;
 pub mod format;
 pub mod metrics;

@@ -793,6 +793,34 @@ impl Model {
         crate::data::read_csv(path, &options)
     }
 
+    /// Re-chooses the decision layer on labelled data: the threshold by
+    /// `strategy`, and the risk bands (`None`: derived from the new
+    /// threshold, see [`RiskBands::around`]). The forest is untouched. Returns
+    /// the new model and its evaluation at the new threshold. `source` names
+    /// the data in the recorded strategy.
+    pub fn tune(
+        &self,
+        data: &Dataset,
+        strategy: metrics::ThresholdStrategy,
+        risk_bands: Option<RiskBands>,
+        source: &str,
+    ) -> Result<(Model, Evaluation)> {
+        let labels = data.labels().ok_or_else(|| Error::Schema {
+            source_name: source.into(),
+            reason: format!("tuning needs the label column `{}`", data.schema().label),
+        })?;
+        let scores = self.predict_dataset(data)?;
+        let amounts = crate::train::amount_column(data);
+        let threshold = metrics::select_threshold(&scores, labels, amounts, strategy)?;
+        let decision = Decision {
+            threshold,
+            risk_bands: risk_bands.unwrap_or_else(|| RiskBands::around(threshold)),
+            strategy: format!("{strategy} on {} ({} rows)", source, data.n_rows()),
+        };
+        let tuned = self.with_decision(decision)?;
+        Ok((tuned, Evaluation::new(&scores, labels, threshold)))
+    }
+
     /// Evaluates the model on a labelled dataset at its own threshold.
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
         let labels = data.labels().ok_or_else(|| Error::Schema {

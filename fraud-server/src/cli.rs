@@ -1,5 +1,6 @@
-//! The `fraud-server` command line: `generate`, `train`, `predict`, `evaluate`
-//! and `inspect` (other programs rely on these names and flags).
+//! The `fraud-server` command line: `generate`, `train`, `predict`,
+//! `evaluate`, `inspect`, `explain`, `tune` and `export-trees` (other programs
+//! rely on these names and flags).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Config;
 use fraud_engine::{
     metrics::ThresholdStrategy, read_csv, synth, train, ClassWeight, CsvOptions,
-    Error as EngineError, Model, Rejection, RiskBands, TrainParams, Value,
+    Error as EngineError, Model, RiskBands, TrainParams,
 };
 
 /// Errors the command line reports, one line each.
@@ -66,6 +67,95 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Describe a model file.
     Inspect(InspectArgs),
+    /// Explain every row of a CSV: its columns plus fraud_probability,
+    /// base_value and one contribution_<feature> column per feature.
+    Explain(ExplainArgs),
+    /// Re-choose a model's threshold and risk bands on labelled data,
+    /// leaving its trees untouched.
+    Tune(TuneArgs),
+    /// Write the forest as documented JSON (for shap, treelite, notebooks).
+    ExportTrees(ExportTreesArgs),
+}
+
+/// `explain` flags.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// CSV to explain.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// CSV to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// How `tune` chooses the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyName {
+    /// The highest F1.
+    MaxF1,
+    /// The highest threshold reaching `--target` recall.
+    TargetRecall,
+    /// The lowest threshold reaching `--target` precision.
+    TargetPrecision,
+    /// The lowest threshold whose false-positive rate is at most `--target`.
+    MaxFpr,
+    /// The least expected cost: `--review-cost` per flagged transaction plus,
+    /// per missed fraud, its amount or `--missed-fraud-cost`.
+    Cost,
+}
+
+/// The cost model shared by `tune --strategy cost` and `evaluate`.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Cost of reviewing one flagged transaction.
+    #[arg(long, default_value_t = 5.0)]
+    pub review_cost: f64,
+    /// Cost of one missed fraud (default: the transaction's `amount`).
+    #[arg(long)]
+    pub missed_fraud_cost: Option<f64>,
+}
+
+/// `tune` flags.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled CSV (data the model was not trained on).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Label column.
+    #[arg(long, default_value = "is_fraud")]
+    pub label: String,
+    /// How to choose the threshold.
+    #[arg(long, value_enum, default_value = "max-f1")]
+    pub strategy: StrategyName,
+    /// The target of target-recall, target-precision or max-fpr.
+    #[arg(long)]
+    pub target: Option<f64>,
+    /// The cost model (strategy cost).
+    #[command(flatten)]
+    pub cost: CostArgs,
+    /// MEDIUM,HIGH probability bands (default: half the threshold, the threshold).
+    #[arg(long)]
+    pub risk_bands: Option<RiskBands>,
+    /// Where to write the tuned model.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `export-trees` flags.
+#[derive(Debug, Args)]
+pub struct ExportTreesArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// JSON file to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// `generate` flags.
@@ -155,6 +245,9 @@ pub struct EvaluateArgs {
     /// Label column.
     #[arg(long, default_value = "is_fraud")]
     pub label: String,
+    /// The cost model of the table's expected-cost column.
+    #[command(flatten)]
+    pub cost: CostArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -184,21 +277,8 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
             )?;
         }
         Command::Train(args) => run_train(args, out)?,
-        Command::Predict(args) => run_predict(args, out)?,
-        Command::Evaluate(args) => {
-            let model = Model::load(&args.model)?;
-            let loaded = model.read_csv(&args.data, &args.label, true)?;
-            let evaluation = model.evaluate(&loaded.dataset)?;
-            if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&evaluation).unwrap_or_default()
-                )?;
-            } else {
-                write_evaluation(out, &evaluation)?;
-            }
-        }
+        Command::Predict(args) => crate::tools::predict(args, out)?,
+        Command::Evaluate(args) => crate::tools::evaluate(args, out)?,
         Command::Inspect(args) => {
             let model = Model::load(&args.model)?;
             if args.json {
@@ -210,6 +290,19 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
             } else {
                 write_description(out, &model)?;
             }
+        }
+        Command::Explain(args) => crate::tools::explain(args, out)?,
+        Command::Tune(args) => crate::tools::tune(args, out)?,
+        Command::ExportTrees(args) => {
+            let model = Model::load(&args.model)?;
+            let json = serde_json::to_vec_pretty(&model.export_trees()).unwrap_or_default();
+            fraud_engine::format::write_atomically(&args.out, &json)?;
+            writeln!(
+                out,
+                "wrote {} trees to {}",
+                model.trees().len(),
+                args.out.display()
+            )?;
         }
     }
     Ok(())
@@ -279,98 +372,14 @@ fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
     Ok(())
 }
 
-fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let model = Model::load(&args.model)?;
-    let source = args.data.display().to_string();
-    let csv_err = |e: csv::Error| -> EngineError {
-        let line = e.position().map_or(0, csv::Position::line);
-        match e.into_kind() {
-            csv::ErrorKind::Io(io) => EngineError::Io {
-                path: args.data.clone(),
-                source: io,
-            },
-            kind => EngineError::Schema {
-                source_name: source.clone(),
-                reason: format!("line {line}: {kind:?}"),
-            },
-        }
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(&args.data)
-        .map_err(csv_err)?;
-    let headers = reader.headers().map_err(csv_err)?.clone();
-    let mut indices = Vec::new();
-    for name in model.feature_names() {
-        let index = headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| EngineError::Schema {
-                source_name: source.clone(),
-                reason: format!("missing column `{name}` that the model needs"),
-            })?;
-        indices.push(index);
-    }
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header_out = headers.clone();
-    for extra in ["fraud_probability", "is_fraud", "risk_level"] {
-        header_out.push_field(extra);
-    }
-    writer.write_record(&header_out).map_err(csv_err)?;
-    let mut record = csv::StringRecord::new();
-    let mut rejections: Vec<Rejection> = Vec::new();
-    let mut total_rejections = 0;
-    let mut rows = 0u64;
-    while reader.read_record(&mut record).map_err(csv_err)? {
-        rows += 1;
-        let values: Vec<Value<'_>> = indices
-            .iter()
-            .map(|&i| Value::Text(record.get(i).unwrap_or("")))
-            .collect();
-        match model.predict_values(&values) {
-            Ok(p) => {
-                let mut row = record.clone();
-                row.push_field(&p.fraud_probability.to_string());
-                row.push_field(if p.is_fraud { "1" } else { "0" });
-                row.push_field(p.risk_level.as_str());
-                writer.write_record(&row).map_err(csv_err)?;
-            }
-            Err(EngineError::InvalidFields { problems }) => {
-                total_rejections += problems.len();
-                for p in problems {
-                    if rejections.len() < EngineError::MAX_REJECTIONS {
-                        rejections.push(Rejection {
-                            row: rows,
-                            column: p.field,
-                            reason: p.reason,
-                        });
-                    }
-                }
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    if total_rejections > 0 {
-        return Err(EngineError::InvalidData {
-            source_name: source,
-            rejections,
-            total: total_rejections,
-        }
-        .into());
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| CliError::Output(e.into_error()))?;
-    fraud_engine::format::write_atomically(&args.out, &bytes)?;
-    writeln!(out, "scored {rows} rows into {}", args.out.display())?;
-    Ok(())
-}
-
 fn fmt_opt(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".into(), |v| format!("{v:.4}"))
 }
 
-fn write_evaluation(out: &mut dyn Write, e: &fraud_engine::Evaluation) -> std::io::Result<()> {
+pub(crate) fn write_evaluation(
+    out: &mut dyn Write,
+    e: &fraud_engine::Evaluation,
+) -> std::io::Result<()> {
     let c = &e.confusion;
     writeln!(out, "  rows {}  frauds {}", e.rows, e.frauds)?;
     writeln!(

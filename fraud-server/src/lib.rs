@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod history;
 pub mod metrics;
 pub mod state;
+pub mod tools;
 pub mod ui;
 
 use std::convert::Infallible;

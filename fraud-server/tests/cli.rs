@@ -250,3 +250,232 @@ fn bad_input_fails_with_one_line_and_no_output_file() {
         stderr(&o)
     );
 }
+
+#[test]
+fn explain_tune_export_and_the_threshold_table() {
+    let dir = temp_dir("decision");
+    let (train_csv, test_csv, model) = (
+        dir.join("train.csv"),
+        dir.join("test.csv"),
+        dir.join("model.fem"),
+    );
+    assert!(run(&[
+        "generate",
+        "--rows",
+        "20000",
+        "--seed",
+        "3",
+        "--out",
+        s(&train_csv)
+    ])
+    .status
+    .success());
+    assert!(run(&[
+        "generate",
+        "--rows",
+        "5000",
+        "--seed",
+        "4",
+        "--out",
+        s(&test_csv)
+    ])
+    .status
+    .success());
+    let o = run(&[
+        "train",
+        "--data",
+        s(&train_csv),
+        "--trees",
+        "30",
+        "--out",
+        s(&model),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // explain: input columns kept, probability, base value, one contribution per feature.
+    let explained = dir.join("explained.csv");
+    let o = run(&[
+        "explain",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--out",
+        s(&explained),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut reader = csv::Reader::from_path(&explained).expect("explained CSV");
+    let headers = reader.headers().expect("header").clone();
+    assert_eq!(headers.get(0), Some("transaction_id"));
+    let at = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name}"))
+    };
+    let contributions: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.starts_with("contribution_"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(contributions.len(), 8);
+    assert!(headers
+        .iter()
+        .any(|h| h == "contribution_device_trust_score"));
+    let (p_at, base_at) = (at("fraud_probability"), at("base_value"));
+    let mut rows = 0;
+    for record in reader.records() {
+        let record = record.expect("row");
+        let p: f64 = record[p_at].parse().expect("p");
+        let base: f64 = record[base_at].parse().expect("base");
+        let sum: f64 = contributions
+            .iter()
+            .map(|&i| record[i].parse::<f64>().expect("c"))
+            .sum();
+        assert!(
+            (base + sum - p).abs() < 1e-9,
+            "local accuracy: {base} + {sum} vs {p}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 5000);
+    // The same probabilities as predict.
+    let scored = dir.join("scored.csv");
+    assert!(run(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--out",
+        s(&scored)
+    ])
+    .status
+    .success());
+    let predicted: Vec<String> = csv::Reader::from_path(&scored)
+        .expect("csv")
+        .records()
+        .map(|r| r.expect("row")[10].to_owned())
+        .collect();
+    let explained_p: Vec<String> = csv::Reader::from_path(&explained)
+        .expect("csv")
+        .records()
+        .map(|r| r.expect("row")[10].to_owned())
+        .collect();
+    assert_eq!(predicted, explained_p);
+
+    // tune: only the decision layer changes, and how it was chosen is recorded.
+    let tuned = dir.join("tuned.fem");
+    let o = run(&[
+        "tune",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--strategy",
+        "cost",
+        "--review-cost",
+        "5",
+        "--out",
+        s(&tuned),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inspect = |m: &Path| -> serde_json::Value {
+        serde_json::from_slice(&run(&["inspect", "--model", s(m), "--json"]).stdout).expect("JSON")
+    };
+    let (before, after) = (inspect(&model), inspect(&tuned));
+    assert_eq!(
+        before["metadata"]["model_id"],
+        after["metadata"]["model_id"]
+    );
+    assert!(
+        after["decision"]["strategy"]
+            .as_str()
+            .expect("strategy")
+            .starts_with("min-cost=5 on "),
+        "{}",
+        after["decision"]
+    );
+    let o = run(&[
+        "tune",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--strategy",
+        "target-recall",
+        "--target",
+        "0.9",
+        "--out",
+        s(&tuned),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recall_json = run(&[
+        "evaluate",
+        "--model",
+        s(&tuned),
+        "--data",
+        s(&test_csv),
+        "--json",
+    ]);
+    let evaluation: serde_json::Value = serde_json::from_slice(&recall_json.stdout).expect("JSON");
+    assert!(evaluation["recall"].as_f64().expect("recall") >= 0.9);
+    let table = evaluation["threshold_table"].as_array().expect("table");
+    assert!(table.len() >= 13);
+    assert!(table
+        .iter()
+        .any(|row| row["threshold"] == evaluation["threshold"]));
+    let o = run(&[
+        "tune",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--strategy",
+        "target-recall",
+        "--out",
+        s(&tuned),
+    ]);
+    assert_clean_failure(&o, "needs --target");
+
+    // evaluate prints the table with the model's threshold marked.
+    let o = run(&[
+        "evaluate",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--review-cost",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("expected cost") && text.contains("<- model threshold"),
+        "{text}"
+    );
+
+    // export-trees: documented arrays, one object per tree.
+    let trees = dir.join("trees.json");
+    assert!(
+        run(&["export-trees", "--model", s(&model), "--out", s(&trees)])
+            .status
+            .success()
+    );
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&trees).expect("read")).expect("JSON");
+    let all = export["trees"].as_array().expect("trees");
+    assert_eq!(all.len(), 30);
+    for key in [
+        "children_left",
+        "children_right",
+        "features",
+        "thresholds",
+        "values",
+        "node_sample_weight",
+    ] {
+        assert!(all[0][key].is_array(), "{key}");
+    }
+    assert_eq!(export["features"][2]["kind"], "categorical");
+}
