@@ -76,7 +76,7 @@ impl Default for TrainParams {
     fn default() -> Self {
         TrainParams {
             n_trees: 100,
-            max_depth: 10,
+            max_depth: 8,
             min_samples_leaf: 30,
             max_features: None,
             class_weight: ClassWeight::None,
