@@ -21,8 +21,10 @@ export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"
 
 python -m pip install --quiet --upgrade pip
+# shap: test_explain.py checks our TreeSHAP values against the shap package's.
 python -m pip install --quiet "maturin>=1.9.4,<2" \
-    pytest hypothesis numpy pandas scikit-learn flask nbclient nbformat ipykernel matplotlib mypy
+    pytest hypothesis numpy pandas scikit-learn flask nbclient nbformat ipykernel matplotlib mypy \
+    shap
 
 # The wheel, built and installed the way users get it (no build isolation:
 # maturin is already in the venv).
@@ -32,8 +34,12 @@ python -m pip install --quiet --no-build-isolation --force-reinstall --no-deps "
 cargo build --release --quiet -p fraud-server
 export FRAUD_SERVER_BIN="$CARGO_TARGET_DIR/release/fraud-server"
 
-# The stubs must describe the compiled module.
-python -m mypy.stubtest fraud_engine._native --ignore-missing-stub
+# The stubs must describe the compiled module: the installed one, so this
+# runs where the source tree's fraud_engine/ (no compiled module) is not on
+# sys.path.
+(cd "$VENV" && python -m mypy.stubtest fraud_engine._native --ignore-missing-stub)
 
 cd "$REPO/python"
-python -m pytest "$@"
+# The pytest script, not `python -m pytest`: that would put python/ on
+# sys.path first, and the source tree's fraud_engine/ would shadow the wheel.
+pytest "$@"

@@ -3,15 +3,19 @@
 use std::sync::Arc;
 
 use fraud_engine::data::parse_label;
+use fraud_engine::forest::NO_CHILD;
 use fraud_engine::preprocess::Encoder;
 use fraud_engine::{
     Decision, Error, Feature, FeatureKind, Fields, Model, Prediction, Rejection, RiskBands, Value,
 };
-use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple};
+use rayon::prelude::*;
 
 use crate::arrays::{self, cell, column_data, read_table, table_kind, Cell, ColumnData, TableKind};
 use crate::errors::{invalid_input, EngineError, EngineResult};
@@ -86,6 +90,40 @@ impl PyModel {
         Ok(dict)
     }
 
+    /// The fields of one transaction (a dict or any mapping), in schema
+    /// order; `method` names the caller in the error for anything else.
+    fn record_cells(
+        &self,
+        py: Python<'_>,
+        transaction: &Bound<'_, PyAny>,
+        method: &str,
+    ) -> PyResult<Vec<Option<Cell>>> {
+        let mut cells: Vec<Option<Cell>> = Vec::with_capacity(self.keys.len());
+        if let Ok(dict) = transaction.cast::<PyDict>() {
+            for key in &self.keys {
+                cells.push(dict.get_item(key.bind(py))?.map(|v| cell(&v)));
+            }
+        } else if transaction.cast::<PyMapping>().is_ok()
+            || (transaction.hasattr(intern!(py, "keys"))?
+                && transaction.hasattr(intern!(py, "__getitem__"))?)
+        {
+            for key in &self.keys {
+                match transaction.get_item(key.bind(py)) {
+                    Ok(v) => cells.push(Some(cell(&v))),
+                    Err(e) if e.is_instance_of::<PyKeyError>(py) => cells.push(None),
+                    Err(e) => return Err(e),
+                }
+            }
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "{method}() takes one transaction as a dict of field values, not {}; \
+                 use predict_proba() or predict_many() for many rows",
+                transaction.get_type().name()?
+            )));
+        }
+        Ok(cells)
+    }
+
     /// Fraud probabilities for any supported `X`.
     fn scores(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
         match table_kind(x)? {
@@ -107,6 +145,23 @@ impl PyModel {
 
     /// The 2-D float array path: rows in feature order, categories as codes.
     fn matrix_scores(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+        let model = &self.inner;
+        self.with_matrix(py, x, |rows, n_rows| {
+            let mut out = vec![0.0; n_rows];
+            model.predict_proba_encoded_batch(rows, &mut out)?;
+            Ok(out)
+        })
+    }
+
+    /// Checks that `x` is a 2-D numeric array (or a list of rows) with one
+    /// column per feature, and runs `work` on its rows (row-major float64)
+    /// and row count with the GIL released.
+    fn with_matrix<T: Send>(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        work: impl Fn(&[f64], usize) -> EngineResult<T> + Send + Sync,
+    ) -> PyResult<T> {
         let n_features = self.inner.schema().features.len();
         let array = match x.cast::<PyUntypedArray>() {
             Ok(a) => a.clone(),
@@ -169,12 +224,8 @@ impl PyModel {
             array.call_method1("astype", ("float64",))?
         };
         let floats = floats.cast::<numpy::PyArray2<f64>>()?.try_readonly()?;
-        let model = &self.inner;
-        let score = |rows: &[f64]| -> EngineResult<Vec<f64>> {
-            let mut out = vec![0.0; shape[0]];
-            model.predict_proba_encoded_batch(rows, &mut out)?;
-            Ok(out)
-        };
+        let n_rows = shape[0];
+        let score = |rows: &[f64]| work(rows, n_rows);
         // A C-ordered array is read in place; anything else (Fortran order,
         // strided views) is copied to row-major order first.
         let out = if floats.is_c_contiguous() {
@@ -259,6 +310,15 @@ impl PyModel {
     }
 }
 
+/// Marks a fresh array read-only: `trees()` hands out copies, and a
+/// writable one would suggest that writing to it changes the model.
+fn readonly<'py, T: numpy::Element>(
+    array: Bound<'py, PyArray1<T>>,
+) -> PyResult<Bound<'py, PyArray1<T>>> {
+    array.call_method1(intern!(array.py(), "setflags"), (false,))?;
+    Ok(array)
+}
+
 fn risk_str<'py>(py: Python<'py>, p: &Prediction) -> &'py Bound<'py, PyString> {
     match p.risk_level {
         fraud_engine::RiskLevel::Low => intern!(py, "LOW"),
@@ -311,6 +371,53 @@ fn encode_columns(
     Ok(rows)
 }
 
+/// Checks and fills an encoded row-major matrix (categories as codes, NaN
+/// for missing) as `Model::predict_proba_encoded_batch` does, naming the row
+/// (counted from 0, as numpy counts) of the first bad value.
+fn encode_matrix(model: &Model, rows: &[f64]) -> fraud_engine::Result<Vec<f64>> {
+    let schema = model.schema();
+    let pipeline = model.pipeline();
+    let n = schema.features.len();
+    let mut encoded = rows.to_vec();
+    for (r, row) in encoded.chunks_exact_mut(n).enumerate() {
+        for (i, x) in row.iter_mut().enumerate() {
+            *x = pipeline.encode_number(schema, i, *x).map_err(|e| match e {
+                Error::InvalidInput { field, reason } => Error::InvalidInput {
+                    field,
+                    reason: format!("row {r}: {reason}"),
+                },
+                other => other,
+            })?;
+        }
+    }
+    Ok(encoded)
+}
+
+/// TreeSHAP contributions of every encoded row (row-major, as
+/// `encode_columns` and `encode_matrix` make them): a row-major matrix of
+/// the same shape, one explanation per row on the rayon pool.
+fn explain_rows(model: &Model, rows: &[f64]) -> fraud_engine::Result<Vec<f64>> {
+    let n = model.schema().features.len();
+    let mut out = vec![0.0; rows.len()];
+    out.par_chunks_mut(n)
+        .zip(rows.par_chunks(n))
+        .with_min_len(16)
+        .try_for_each(|(phi, row)| {
+            let explained = model.explain_encoded(row)?;
+            phi.copy_from_slice(&explained.explanation.contributions);
+            Ok(())
+        })?;
+    Ok(out)
+}
+
+/// A tree's child links as `int64` with -1 for "none" (a leaf).
+fn links(children: &[u32]) -> Vec<i64> {
+    children
+        .iter()
+        .map(|&c| if c == NO_CHILD { -1 } else { i64::from(c) })
+        .collect()
+}
+
 #[pymethods]
 impl PyModel {
     /// Scores one transaction given as a dict (or any mapping) of field
@@ -325,35 +432,145 @@ impl PyModel {
         py: Python<'py>,
         transaction: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let mut cells: Vec<Option<Cell>> = Vec::with_capacity(self.keys.len());
-        if let Ok(dict) = transaction.cast::<PyDict>() {
-            for key in &self.keys {
-                cells.push(dict.get_item(key.bind(py))?.map(|v| cell(&v)));
-            }
-        } else if transaction.cast::<PyMapping>().is_ok()
-            || (transaction.hasattr(intern!(py, "keys"))?
-                && transaction.hasattr(intern!(py, "__getitem__"))?)
-        {
-            for key in &self.keys {
-                match transaction.get_item(key.bind(py)) {
-                    Ok(v) => cells.push(Some(cell(&v))),
-                    Err(e) if e.is_instance_of::<PyKeyError>(py) => cells.push(None),
-                    Err(e) => return Err(e),
-                }
-            }
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "predict() takes one transaction as a dict of field values, not {}; \
-                 use predict_proba() or predict_many() for many rows",
-                transaction.get_type().name()?
-            )));
-        }
+        let cells = self.record_cells(py, transaction, "predict")?;
         let record = Record {
             features: &self.inner.schema().features,
             cells: &cells,
         };
         let prediction = self.inner.predict(&record).map_err(EngineError)?;
         self.prediction_dict(py, &prediction)
+    }
+
+    /// Scores and explains one transaction (a dict, as `predict` takes).
+    /// Returns `predict`'s keys plus `base_value` (the model's mean output
+    /// over its training data), `contributions` (each feature's exact
+    /// TreeSHAP value in probability units, feature order; `base_value` plus
+    /// their sum is `fraud_probability` to 1e-9) and `reasons`: up to three
+    /// features that raised the risk, largest first, each a dict with
+    /// `feature`, `value` (the input value; a category's name), `contribution`
+    /// and `text` ("<feature> = <value> raised the risk").
+    ///
+    /// Raises as `predict` does for bad input.
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        transaction: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let cells = self.record_cells(py, transaction, "explain")?;
+        let record = Record {
+            features: &self.inner.schema().features,
+            cells: &cells,
+        };
+        let model = &self.inner;
+        // Tens of microseconds for a large forest (and the first call
+        // prepares the trees' paths): worth letting other threads run.
+        let explained = py.detach(|| model.explain(&record)).map_err(EngineError)?;
+        let dict = self.prediction_dict(py, &explained.prediction)?;
+        dict.set_item(intern!(py, "base_value"), explained.explanation.base_value)?;
+        let contributions = PyDict::new(py);
+        for (key, c) in self.keys.iter().zip(&explained.explanation.contributions) {
+            contributions.set_item(key.bind(py), c)?;
+        }
+        dict.set_item(intern!(py, "contributions"), contributions)?;
+        let reasons = PyList::empty(py);
+        for r in &explained.reasons {
+            let item = PyDict::new(py);
+            item.set_item(intern!(py, "feature"), &r.feature)?;
+            item.set_item(intern!(py, "value"), to_python(py, &r.value)?)?;
+            item.set_item(intern!(py, "contribution"), r.contribution)?;
+            item.set_item(intern!(py, "text"), &r.text)?;
+            reasons.append(item)?;
+        }
+        dict.set_item(intern!(py, "reasons"), reasons)?;
+        Ok(dict)
+    }
+
+    /// Exact TreeSHAP values for many rows (any `X` that `predict_proba`
+    /// takes), as a float64 array of shape (rows, features), columns in
+    /// `feature_names` order: what `shap.TreeExplainer(model,
+    /// feature_perturbation="tree_path_dependent").shap_values(X)` gives for
+    /// a single-output model. Values are in probability units, and
+    /// `expected_value + values[i].sum() == predict_proba(X)[i]` to 1e-9.
+    /// The GIL is released and rows are explained on all cores.
+    fn shap_values<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let model = &self.inner;
+        let values = match table_kind(x)? {
+            Some(kind) => {
+                let names = self.feature_names_owned();
+                let table = read_table(py, x, kind, Some(&names))?;
+                py.detach(|| -> EngineResult<Vec<f64>> {
+                    let rows = encode_columns(model, &table.columns, table.n_rows, table.source)?;
+                    Ok(explain_rows(model, &rows)?)
+                })?
+            }
+            None => self.with_matrix(py, x, |rows, _| {
+                let encoded = encode_matrix(model, rows)?;
+                Ok(explain_rows(model, &encoded)?)
+            })?,
+        };
+        let n = model.schema().features.len();
+        let n_rows = values.len() / n;
+        PyArray1::from_vec(py, values).reshape([n_rows, n])
+    }
+
+    /// The explanations' base value: the model's mean output over its
+    /// training data (the mean over trees of each tree's cover-weighted leaf
+    /// value), as shap's `TreeExplainer.expected_value`.
+    #[getter]
+    fn expected_value(&self) -> f64 {
+        self.inner.base_value()
+    }
+
+    /// The forest's trees, read-only copies for other tools (e.g. to build
+    /// shap's custom tree format): one dict per tree of numpy arrays with
+    /// one entry per node, root first: `left` and `right` (int64 child
+    /// indices, -1 at leaves), `feature` (int64 feature index in
+    /// `feature_names` order, -1 at leaves), `threshold` (float64; a row goes
+    /// left when `x <= threshold`, as in scikit-learn; categories compare by
+    /// code), `value` (float64 fraud fraction of the training rows at the
+    /// node; the forest's probability is the mean of the leaves reached) and
+    /// `cover` (float64 weighted count of training rows at the node).
+    fn trees<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for tree in self.inner.trees() {
+            let feature: Vec<i64> = tree
+                .feature
+                .iter()
+                .zip(&tree.left)
+                .map(|(&f, &l)| if l == NO_CHILD { -1 } else { i64::from(f) })
+                .collect();
+            let dict = PyDict::new(py);
+            dict.set_item(
+                intern!(py, "left"),
+                readonly(PyArray1::from_vec(py, links(&tree.left)))?,
+            )?;
+            dict.set_item(
+                intern!(py, "right"),
+                readonly(PyArray1::from_vec(py, links(&tree.right)))?,
+            )?;
+            dict.set_item(
+                intern!(py, "feature"),
+                readonly(PyArray1::from_vec(py, feature))?,
+            )?;
+            dict.set_item(
+                intern!(py, "threshold"),
+                readonly(PyArray1::from_slice(py, &tree.threshold))?,
+            )?;
+            dict.set_item(
+                intern!(py, "value"),
+                readonly(PyArray1::from_slice(py, &tree.value))?,
+            )?;
+            dict.set_item(
+                intern!(py, "cover"),
+                readonly(PyArray1::from_slice(py, &tree.cover))?,
+            )?;
+            list.append(dict)?;
+        }
+        Ok(list)
     }
 
     /// Fraud probabilities, one per row, as a 1-D float64 array.

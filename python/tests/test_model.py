@@ -163,7 +163,15 @@ def test_metadata_and_properties(model, frame):
     assert meta["format_version"] == fraud_engine.FORMAT_VERSION
     assert meta["engine_version"] == fraud_engine.ENGINE_VERSION
     assert meta["params"]["seed"] == 3
-    assert math.isclose(sum(meta["feature_importances"]), 1.0)
+    # impurity_importances: mean decrease in impurity, normalised;
+    # feature_importances: mean |SHAP| on out-of-bag rows, in probability units.
+    assert math.isclose(sum(meta["impurity_importances"]), 1.0)
+    shap_importances = dict(zip(model.feature_names, meta["feature_importances"]))
+    assert all(v >= 0 for v in shap_importances.values())
+    assert 0 < sum(shap_importances.values()) < 1
+    # The generator moves every transaction's risk with device trust, the
+    # cardholder's age only past 75.
+    assert shap_importances["device_trust_score"] > shap_importances["cardholder_age"]
     assert [f["name"] for f in meta["features"]] == model.feature_names
     kinds = {f["name"]: f["kind"] for f in meta["features"]}
     assert kinds["merchant_category"] == "categorical"

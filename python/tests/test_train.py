@@ -142,7 +142,7 @@ def test_generate_matches_the_cli(cli, tmp_path):
     assert 0 < ours["is_fraud"].sum() < 50
 
 
-def test_generate_without_pandas_returns_columns():
+def test_generate_without_pandas_returns_columns(tmp_path):
     code = (
         "import sys; sys.modules['pandas'] = None\n"
         "import fraud_engine\n"
@@ -152,5 +152,9 @@ def test_generate_without_pandas_returns_columns():
         "model = fraud_engine.train(fraud_engine.generate(3000, 1), n_trees=3)\n"
         "print(model.predict_proba(cols).shape)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    # Run outside python/: `python -c` puts the working directory on sys.path,
+    # where the source tree's fraud_engine/ (no compiled module) would shadow the wheel.
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path
+    )
     assert out.stdout.strip() == "(20,)"
