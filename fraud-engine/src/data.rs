@@ -474,8 +474,9 @@ pub struct LoadedCsv {
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<LoadedCsv> {
     let source = path.display().to_string();
     let open = || {
+        // Values are trimmed where they are parsed; trimming whole records in
+        // the reader would copy every record once more.
         csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
             .from_path(path)
             .map_err(|e| csv_error(&source, e))
     };
@@ -484,7 +485,7 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<LoadedCsv> {
         .headers()
         .map_err(|e| csv_error(&source, e))?
         .iter()
-        .map(str::to_owned)
+        .map(|h| h.trim().to_owned())
         .collect();
     let schema_error = |reason: String| Error::Schema {
         source_name: source.clone(),
@@ -619,7 +620,7 @@ fn infer_kinds<R: std::io::Read>(
             if all_flag[k] && parse_bool(text).is_none() {
                 all_flag[k] = false;
             }
-            if all_numeric[k] && !text.parse::<f64>().is_ok_and(f64::is_finite) {
+            if all_numeric[k] && !text.trim().parse::<f64>().is_ok_and(f64::is_finite) {
                 all_numeric[k] = false;
             }
         }
@@ -762,6 +763,17 @@ mod tests {
         let path = write_temp("ragged", "a,is_fraud\n1,0\n1,0,3\n");
         let err = read_csv(&path, &CsvOptions::default()).expect_err("ragged");
         assert!(err.to_string().contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn spaces_around_values_and_names_are_ignored() {
+        let path = write_temp("spaces", " amount , kind ,is_fraud\n 1.5 , a , 0\n2, b,TRUE \n");
+        let loaded = read_csv(&path, &CsvOptions::default()).expect("reads");
+        let names: Vec<&str> = loaded.dataset.schema().feature_names().collect();
+        assert_eq!(names, ["amount", "kind"]);
+        assert_eq!(loaded.dataset.columns()[0], Column::Numeric(vec![1.5, 2.0]));
+        assert_eq!(loaded.dataset.columns()[1].value(1), Value::Text("b"));
+        assert_eq!(loaded.dataset.labels(), Some(&[0u8, 1][..]));
     }
 
     #[test]

@@ -88,23 +88,21 @@ pub struct CurvePoint {
 /// points every curve and threshold search reads from. Sorting once makes all
 /// of them O(n log n).
 pub fn operating_points(scores: &[f64], labels: &[u8]) -> Vec<CurvePoint> {
-    let mut order: Vec<usize> = (0..scores.len().min(labels.len())).collect();
-    order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    // Sorting (score, label) pairs in place is several times faster than
+    // sorting indices that point into the scores.
+    let mut pairs: Vec<(f64, u8)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+    pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
     let mut points = Vec::new();
     let (mut tp, mut fp) = (0u64, 0u64);
-    for (k, &i) in order.iter().enumerate() {
-        if labels[i] == 1 {
+    for (k, &(score, label)) in pairs.iter().enumerate() {
+        if label == 1 {
             tp += 1;
         } else {
             fp += 1;
         }
-        let last_of_tie = order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]);
+        let last_of_tie = pairs.get(k + 1).is_none_or(|next| next.0 != score);
         if last_of_tie {
-            points.push(CurvePoint {
-                threshold: scores[i],
-                true_positives: tp,
-                false_positives: fp,
-            });
+            points.push(CurvePoint { threshold: score, true_positives: tp, false_positives: fp });
         }
     }
     points
@@ -113,7 +111,10 @@ pub fn operating_points(scores: &[f64], labels: &[u8]) -> Vec<CurvePoint> {
 /// Area under the ROC curve: the probability that a random fraud scores above a
 /// random legitimate row, ties counting one half. `None` without both classes.
 pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
-    let points = operating_points(scores, labels);
+    roc_auc_of(&operating_points(scores, labels))
+}
+
+fn roc_auc_of(points: &[CurvePoint]) -> Option<f64> {
     let last = points.last()?;
     let (pos, neg) = (last.true_positives, last.false_positives);
     if pos == 0 || neg == 0 {
@@ -121,7 +122,7 @@ pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
     }
     // Trapezoids between operating points count tied pairs as one half.
     let (mut area, mut prev_tp, mut prev_fp) = (0.0f64, 0u64, 0u64);
-    for p in &points {
+    for p in points {
         area += (p.false_positives - prev_fp) as f64 * (p.true_positives + prev_tp) as f64 / 2.0;
         prev_tp = p.true_positives;
         prev_fp = p.false_positives;
@@ -132,13 +133,16 @@ pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
 /// Average precision (the area under the precision-recall curve as
 /// scikit-learn's `average_precision_score` computes it). `None` without frauds.
 pub fn average_precision(scores: &[f64], labels: &[u8]) -> Option<f64> {
-    let points = operating_points(scores, labels);
+    average_precision_of(&operating_points(scores, labels))
+}
+
+fn average_precision_of(points: &[CurvePoint]) -> Option<f64> {
     let pos = points.last()?.true_positives;
     if pos == 0 {
         return None;
     }
     let (mut ap, mut prev_tp) = (0.0, 0u64);
-    for p in &points {
+    for p in points {
         let precision = p.true_positives as f64 / (p.true_positives + p.false_positives) as f64;
         ap += (p.true_positives - prev_tp) as f64 / pos as f64 * precision;
         prev_tp = p.true_positives;
@@ -502,11 +506,12 @@ impl Evaluation {
     /// Evaluates `scores` against `labels` at `threshold`.
     pub fn new(scores: &[f64], labels: &[u8], threshold: f64) -> Self {
         let confusion = Confusion::at(scores, labels, threshold);
+        let points = operating_points(scores, labels);
         Evaluation {
             rows: scores.len() as u64,
             frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
-            roc_auc: roc_auc(scores, labels),
-            pr_auc: average_precision(scores, labels),
+            roc_auc: roc_auc_of(&points),
+            pr_auc: average_precision_of(&points),
             threshold,
             precision: confusion.precision(),
             recall: confusion.recall(),

@@ -633,6 +633,25 @@ impl Model {
         Ok(self.explain_row(&encoded, Vec::new()))
     }
 
+    /// SHAP values of one encoded row (as [`Model::predict_encoded`] takes
+    /// it) written into `out` (one per feature), without reasons or
+    /// allocation beyond the first call's path preparation. Returns the
+    /// probability; `base_value() + sum(out)` equals it.
+    pub fn shap_values_encoded(&self, row: &[f64], out: &mut [f64]) -> Result<f64> {
+        let n = self.schema.features.len();
+        if row.len() != n || out.len() != n {
+            return Err(Error::input("row", format!("{} values and {} outputs for {n} features", row.len(), out.len())));
+        }
+        let mut stack = [0.0f64; STACK_FEATURES];
+        let mut heap = Vec::new();
+        let buf = self.row_buffer(&mut stack, &mut heap);
+        for (i, (&x, slot)) in row.iter().zip(buf.iter_mut()).enumerate() {
+            *slot = self.pipeline.encode_number(&self.schema, i, x)?;
+        }
+        out.fill(0.0);
+        Ok(self.shap_into(buf, out))
+    }
+
     /// TreeSHAP contributions for an encoded row, added into `phi` (length =
     /// feature count). Returns the probability the forest gives the row.
     fn shap_into(&self, row: &[f64], phi: &mut [f64]) -> f64 {
@@ -726,22 +745,42 @@ impl Model {
                 ),
             ));
         }
-        let mut encoded = rows.to_vec();
-        for (r, row) in encoded.chunks_exact_mut(n).enumerate() {
-            for (i, x) in row.iter_mut().enumerate() {
-                *x = self
-                    .pipeline
-                    .encode_number(&self.schema, i, *x)
-                    .map_err(|e| match e {
-                        Error::InvalidInput { field, reason } => {
-                            Error::input(field, format!("row {r}: {reason}"))
-                        }
-                        other => other,
-                    })?;
-            }
-        }
+        let encoded = self.encode_rows(rows)?;
         self.forest.predict_batch(&encoded, out);
         Ok(())
+    }
+
+    /// Checks a row-major matrix of encoded rows (as [`Model::predict_encoded`]
+    /// takes them) and fills its missing (`NaN`) values, in parallel blocks on
+    /// the rayon pool in scope. The first bad value in row order fails the
+    /// call, named by feature and 0-based row index, whatever the thread count.
+    pub fn encode_rows(&self, rows: &[f64]) -> Result<Vec<f64>> {
+        use rayon::prelude::*;
+        const BLOCK: usize = 4096;
+        let n = self.schema.features.len();
+        if rows.len() % n != 0 {
+            return Err(Error::input("rows", format!("{} values do not make rows of {n} features", rows.len())));
+        }
+        let mut encoded = rows.to_vec();
+        let checked: Vec<Result<()>> = encoded
+            .par_chunks_mut(BLOCK * n)
+            .enumerate()
+            .map(|(block, values)| {
+                for (r, row) in values.chunks_exact_mut(n).enumerate() {
+                    for (i, x) in row.iter_mut().enumerate() {
+                        *x = self.pipeline.encode_number(&self.schema, i, *x).map_err(|e| match e {
+                            Error::InvalidInput { field, reason } => {
+                                Error::input(field, format!("row index {}: {reason}", block * BLOCK + r))
+                            }
+                            other => other,
+                        })?;
+                    }
+                }
+                Ok(())
+            })
+            .collect();
+        checked.into_iter().collect::<Result<()>>()?;
+        Ok(encoded)
     }
 
     /// Probabilities for every row of a dataset read with this model's schema

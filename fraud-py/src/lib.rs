@@ -40,6 +40,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ENGINE_VERSION", fraud_engine::VERSION)?;
     m.add("FORMAT_VERSION", fraud_engine::FORMAT_VERSION)?;
+    // The estimator's signature must spell its defaults out (scikit-learn
+    // introspects it); a test holds it to these.
+    let defaults = fraud_engine::TrainParams::default();
+    let params = pyo3::types::PyDict::new(py);
+    params.set_item("n_trees", defaults.n_trees)?;
+    params.set_item("max_depth", defaults.max_depth)?;
+    params.set_item("min_samples_leaf", defaults.min_samples_leaf)?;
+    params.set_item("max_bins", defaults.max_bins)?;
+    params.set_item("seed", defaults.seed)?;
+    m.add("DEFAULT_TRAIN_PARAMS", params)?;
     m.add_class::<PyModel>()?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(from_bytes, m)?)?;

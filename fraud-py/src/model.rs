@@ -371,31 +371,9 @@ fn encode_columns(
     Ok(rows)
 }
 
-/// Checks and fills an encoded row-major matrix (categories as codes, NaN
-/// for missing) as `Model::predict_proba_encoded_batch` does, naming the row
-/// (counted from 0, as numpy counts) of the first bad value.
-fn encode_matrix(model: &Model, rows: &[f64]) -> fraud_engine::Result<Vec<f64>> {
-    let schema = model.schema();
-    let pipeline = model.pipeline();
-    let n = schema.features.len();
-    let mut encoded = rows.to_vec();
-    for (r, row) in encoded.chunks_exact_mut(n).enumerate() {
-        for (i, x) in row.iter_mut().enumerate() {
-            *x = pipeline.encode_number(schema, i, *x).map_err(|e| match e {
-                Error::InvalidInput { field, reason } => Error::InvalidInput {
-                    field,
-                    reason: format!("row {r}: {reason}"),
-                },
-                other => other,
-            })?;
-        }
-    }
-    Ok(encoded)
-}
-
 /// TreeSHAP contributions of every encoded row (row-major, as
-/// `encode_columns` and `encode_matrix` make them): a row-major matrix of
-/// the same shape, one explanation per row on the rayon pool.
+/// `encode_columns` and `Model::encode_rows` make them): a row-major matrix
+/// of the same shape, one explanation per row on the rayon pool.
 fn explain_rows(model: &Model, rows: &[f64]) -> fraud_engine::Result<Vec<f64>> {
     let n = model.schema().features.len();
     let mut out = vec![0.0; rows.len()];
@@ -403,8 +381,7 @@ fn explain_rows(model: &Model, rows: &[f64]) -> fraud_engine::Result<Vec<f64>> {
         .zip(rows.par_chunks(n))
         .with_min_len(16)
         .try_for_each(|(phi, row)| {
-            let explained = model.explain_encoded(row)?;
-            phi.copy_from_slice(&explained.explanation.contributions);
+            model.shap_values_encoded(row, phi)?;
             Ok(())
         })?;
     Ok(out)
@@ -508,7 +485,7 @@ impl PyModel {
                 })?
             }
             None => self.with_matrix(py, x, |rows, _| {
-                let encoded = encode_matrix(model, rows)?;
+                let encoded = model.encode_rows(rows)?;
                 Ok(explain_rows(model, &encoded)?)
             })?,
         };

@@ -33,7 +33,7 @@ const PARAMS: [(&str, &str); 10] = [
     ("seed", "int >= 0"),
     (
         "threshold_strategy",
-        "'max-f1', 'target-recall=R', 'target-precision=P' or 'max-fpr=F'",
+        "'max-f1', 'target-recall=R', 'target-precision=P', 'max-fpr=F' or 'min-cost=REVIEW[,MISSED]'",
     ),
     ("risk_bands", "(medium, high) probabilities, or None"),
 ];

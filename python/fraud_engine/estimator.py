@@ -129,7 +129,7 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
         self,
         n_estimators: int = 100,
         *,
-        max_depth: int = 10,
+        max_depth: int = 8,
         min_samples_leaf: int = 30,
         max_features: Any = None,
         class_weight: Optional[str] = None,

@@ -17,6 +17,15 @@ def xy(frame):
     return frame.drop(columns=["is_fraud"]), frame["is_fraud"]
 
 
+def test_defaults_are_the_engines():
+    params = FraudForestClassifier().get_params()
+    engine = fraud_engine._native.DEFAULT_TRAIN_PARAMS
+    assert params["n_estimators"] == engine["n_trees"]
+    for name in ("max_depth", "min_samples_leaf", "max_bins", "seed"):
+        if name in params:
+            assert params[name] == engine[name], name
+
+
 def test_fit_predict_and_fitted_attributes(xy, holdout):
     X, y = xy
     clf = FraudForestClassifier(n_estimators=10, random_state=4)

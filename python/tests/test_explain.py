@@ -240,7 +240,7 @@ def test_shap_values_bad_input_raises_like_predict_proba(model, rows):
         assert str(from_shap.value) == str(from_proba.value)
     with pytest.raises(SchemaError):
         model.shap_values(rows.drop(columns=["amount"]))
-    with pytest.raises(InvalidInputError, match="row 2"):
+    with pytest.raises(InvalidInputError, match="row index 2"):
         model.shap_values(bad_code)
     for wrong in (42, "rows", None, object()):
         with pytest.raises(TypeError):

@@ -52,6 +52,10 @@ def gil_released_during(call):
     try:
         time.sleep(0.05)
         sys.setswitchinterval(1000)
+        # Let the ticker run once more so that its next wait for the GIL uses
+        # the new interval; a wait begun under the old 5 ms one would still
+        # force one switch during `call()`.
+        time.sleep(0.01)
         before = ticker.count
         call()
         after = ticker.count
