@@ -257,7 +257,7 @@ fn c_bad_calls_return_statuses() {
 }
 
 #[test]
-fn cpp_example_scores_from_many_threads() {
+fn cpp_example_scores_and_explains_from_one_shared_model() {
     let exe = build("examples/cpp/score.cpp", Link::Static);
     let output = run(command(&exe, &[&fixture().model_path()]));
     assert_eq!(
@@ -267,6 +267,14 @@ fn cpp_example_scores_from_many_threads() {
     let expected = engine_documented();
     assert_eq!(parse_prediction(line(&output, "json: ")), expected);
     assert_eq!(parse_prediction(line(&output, "typed: ")), expected);
+    check_explanation_json(line(&output, "explain: "));
+    let residual: f64 = line(
+        &output,
+        "explained: base_value + contributions - fraud_probability = ",
+    )
+    .parse()
+    .expect("a number");
+    assert!(residual.abs() <= 1e-9, "{output}");
     assert_eq!(line(&output, "threads: "), "4000 of 4000 agree");
     assert_eq!(line(&output, "bad request: "), "FRAUD_INVALID_INPUT");
 }
