@@ -3,7 +3,8 @@
  *
  * Load a model file once, then score transactions in-process from any number
  * of threads: as the JSON body of POST /api/predict, as a typed row of
- * numbers, or as a batch. See docs/c-api.md.
+ * numbers, or as a batch; and explain a score (exact TreeSHAP contributions
+ * and reason codes). See docs/c-api.md.
  *
  * Conventions for every function below:
  * - A fallible call returns a FraudStatus. FRAUD_OK (0) is success; on any
@@ -14,7 +15,9 @@
  * - A bug inside the library is reported as FRAUD_PANIC; it never aborts or
  *   unwinds into the calling program.
  * - What the library returns a pointer to (strings) belongs to the library:
- *   never free it. What the caller passes in stays the caller's.
+ *   never free it. The one exception is the JSON text of
+ *   fraud_model_explain_json(_len), which the caller owns and releases with
+ *   fraud_string_free. What the caller passes in stays the caller's.
  */
 
 #ifndef FRAUD_ENGINE_H
@@ -205,6 +208,98 @@ extern "C" {
  * `FRAUD_ENGINE_VERSION`. Static: do not free. Thread-safe; never fails.
  */
 const char *fraud_version(void);
+
+/**
+ * Scores and explains one transaction given as the JSON body of
+ * `POST /api/predict` (a NUL-terminated JSON object, as for
+ * `fraud_model_predict_json`; an `"explain"` member, like every member that
+ * is not a feature, is ignored). On success stores in `*out_json` a new
+ * NUL-terminated JSON object with the keys of the HTTP API's response with
+ * `"explain": true`, in this order:
+ *
+ * ```text
+ * {"is_fraud":0,"fraud_probability":0.12,"risk_level":"LOW","threshold":0.5,
+ *  "base_value":0.08,"contributions":{"amount":0.01,...},
+ *  "reasons":[{"feature":"amount","value":250,"contribution":0.01,
+ *              "text":"amount = 250 raised the risk"}],
+ *  "warnings":[{"field":"merchant_category","message":"..."}]}
+ * ```
+ *
+ * `contributions` has one member per model feature, in the model's feature
+ * order: the exact TreeSHAP value of the feature (path-dependent, as
+ * `shap.TreeExplainer` computes it), so that `base_value` plus the sum of
+ * the contributions is `fraud_probability` (to 1e-9). `reasons` lists up
+ * to three features that raised the risk most, strongest first (empty when
+ * none did). Numbers are written so that reading them back gives the same
+ * doubles. The string is the caller's: release it with `fraud_string_free`
+ * (not `free`), and do not shorten it before then. On failure `*out_json`
+ * is left untouched. Thread-safe.
+ *
+ * Statuses: `FRAUD_NULL_PARAMETER`, `FRAUD_INVALID_JSON` (not JSON, or not
+ * an object), `FRAUD_INVALID_INPUT` (a field missing, of the wrong type or
+ * out of range; `fraud_last_error()` names every bad field).
+ *
+ * # Safety
+ * `model` must be NULL or a live handle; `json` NULL or a NUL-terminated
+ * string; `out_json` NULL or valid for writing one pointer.
+ */
+FraudStatus fraud_model_explain_json(const struct FraudModel *model,
+                                     const char *json,
+                                     char **out_json);
+
+/**
+ * As `fraud_model_explain_json`, for a body given as `len` bytes that need
+ * not be NUL-terminated. `len` 0 is an empty body: `FRAUD_INVALID_JSON`.
+ *
+ * # Safety
+ * `model` must be NULL or a live handle; `json` NULL or `len` readable
+ * bytes; `out_json` NULL or valid for writing one pointer.
+ */
+FraudStatus fraud_model_explain_json_len(const struct FraudModel *model,
+                                         const char *json,
+                                         size_t len,
+                                         char **out_json);
+
+/**
+ * Releases a string the library gave the caller to own (today: the JSON
+ * of `fraud_model_explain_json` and `fraud_model_explain_json_len`). NULL
+ * is a no-op. Freeing the same string twice, a string the library still
+ * owns (`fraud_last_error`, a feature name, ...) or memory from `malloc` is
+ * undefined behaviour, as with `free`. Thread-safe; never fails.
+ *
+ * # Safety
+ * `s` must be NULL or a string from one of the functions above, not freed
+ * yet, whose length the caller has not changed.
+ */
+void fraud_string_free(char *s);
+
+/**
+ * Explains one transaction given as a typed row (`n_values` numbers in the
+ * model's feature order, as for `fraud_model_predict_row`): writes the
+ * contribution of feature `i` to `contributions[i]`, a caller-owned buffer
+ * of `contributions_len` doubles that must equal the feature count, and the
+ * model's base value to `*base_value`. `*base_value` plus the sum of the
+ * contributions is the row's fraud probability (to 1e-9; the exact
+ * probability is `fraud_model_predict_row`'s). No JSON and no strings; on
+ * failure nothing is written. Thread-safe.
+ *
+ * Statuses: `FRAUD_NULL_PARAMETER`, `FRAUD_INVALID_INPUT` (`n_values` is
+ * not the feature count, a value out of its range, a category code that
+ * does not exist), `FRAUD_INVALID_ARGUMENT` (`contributions_len` is not the
+ * feature count, or a misaligned buffer).
+ *
+ * # Safety
+ * `model` must be NULL or a live handle; `values` NULL or `n_values`
+ * readable doubles; `contributions` NULL or `contributions_len` writable
+ * doubles (which need not be initialised) that no other thread touches
+ * during the call; `base_value` NULL or valid for writing a `double`.
+ */
+FraudStatus fraud_model_explain_row(const struct FraudModel *model,
+                                    const double *values,
+                                    size_t n_values,
+                                    double *contributions,
+                                    size_t contributions_len,
+                                    double *base_value);
 
 /**
  * Loads the model file at `path` (a NUL-terminated file name, passed to the

@@ -4,6 +4,8 @@
  * fraud::Model owns a model handle (RAII); copying it shares the loaded model
  * (fraud_model_clone), moving it transfers the handle. Every failure throws
  * fraud::Error, which carries the FraudStatus and the library's message.
+ * Strings the library hands over (explain_json) are copied into std::string
+ * and released with fraud_string_free.
  * A fraud::Model may be used from many threads at once (its methods are const).
  * Written by hand (not generated); it adds no behaviour to the C API.
  */
@@ -45,9 +47,21 @@ inline void check(FraudStatus status) {
 struct Free {
     void operator()(FraudModel *model) const noexcept { fraud_model_free(model); }
 };
+
+struct FreeString {
+    void operator()(char *s) const noexcept { fraud_string_free(s); }
+};
 }  // namespace detail
 
 using Prediction = FraudPrediction;
+
+/// A typed row's explanation: base_value + sum(contributions) is the
+/// row's fraud probability (to 1e-9).
+struct Explanation {
+    double base_value = 0.0;
+    /// One per feature, in model feature order.
+    std::vector<double> contributions;
+};
 
 /// "LOW", "MEDIUM" or "HIGH".
 inline std::string_view risk_level_name(FraudRiskLevel level) {
@@ -139,6 +153,31 @@ public:
 
     Prediction predict_row(const std::vector<double> &values) const {
         return predict_row(values.data(), values.size());
+    }
+
+    /// Explains the JSON body of POST /api/predict: the JSON text of
+    /// fraud_model_explain_json (prediction, base_value, contributions by
+    /// feature, reasons, warnings). The library's string is freed here.
+    std::string explain_json(std::string_view json) const {
+        char *text = nullptr;
+        detail::check(fraud_model_explain_json_len(get(), json.data(), json.size(), &text));
+        const std::unique_ptr<char, detail::FreeString> owned(text);
+        return std::string(owned.get());
+    }
+
+    /// Explains one row of numbers in model feature order.
+    Explanation explain_row(const double *values, std::size_t n_values) const {
+        Explanation explanation;
+        explanation.contributions.resize(feature_count());
+        detail::check(fraud_model_explain_row(get(), values, n_values,
+                                              explanation.contributions.data(),
+                                              explanation.contributions.size(),
+                                              &explanation.base_value));
+        return explanation;
+    }
+
+    Explanation explain_row(const std::vector<double> &values) const {
+        return explain_row(values.data(), values.size());
     }
 
     /// Probabilities of a row-major matrix with feature_count() columns.

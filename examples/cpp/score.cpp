@@ -1,6 +1,7 @@
 // Loads a model with the C++ wrapper, scores the documented transaction as
-// JSON and as a typed row, then scores it again from several threads sharing
-// one model, and shows how a bad request surfaces as fraud::Error.
+// JSON and as a typed row, explains it, then scores it again from several
+// threads sharing one model, and shows how a bad request surfaces as
+// fraud::Error.
 //
 //   c++ -std=c++17 -Wall -Wextra -Werror -I include examples/cpp/score.cpp
 //       target/release/libfraud_engine.a -lpthread -ldl -lm -o score_cpp
@@ -40,9 +41,19 @@ int main(int argc, char **argv) {
         const fraud::Prediction from_json = model.predict_json(kDocumented);
         print("json", from_json);
         const double electronics = model.category_code("merchant_category", "Electronics");
-        const fraud::Prediction from_row =
-            model.predict_row({250.0, 14.0, electronics, 0.0, 0.0, 75.0, 3.0, 35.0});
+        const std::vector<double> row{250.0, 14.0, electronics, 0.0, 0.0, 75.0, 3.0, 35.0};
+        const fraud::Prediction from_row = model.predict_row(row);
         print("typed", from_row);
+
+        // Why: the JSON for people and logs, the numbers for code.
+        std::cout << "explain: " << model.explain_json(kDocumented) << '\n';
+        const fraud::Explanation why = model.explain_row(row);
+        double explained = why.base_value;
+        for (const double c : why.contributions) {
+            explained += c;
+        }
+        std::printf("explained: base_value + contributions - fraud_probability = %.3g\n",
+                    explained - from_row.fraud_probability);
 
         // One model, many threads: each thread gets a copy sharing the model.
         constexpr int kThreads = 4;

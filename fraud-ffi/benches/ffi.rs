@@ -4,7 +4,9 @@
 //! in-process calls, on a 100-tree model trained on 10,000 synthetic rows.
 //!
 //! Targets: `ffi/predict_row` at most 1.2x `engine/predict_encoded`;
-//! `ffi/predict_json` at most 2 us.
+//! `ffi/predict_json` at most 2 us. The `explain` group shows what an
+//! explanation costs through the C ABI (issue 3's target, 50 us, is the
+//! engine's).
 //!
 //! `cargo bench -p fraud-ffi --bench ffi -- --warm-up-time 1 --measurement-time 3`
 
@@ -48,11 +50,18 @@ type PredictRow =
     unsafe extern "C" fn(*const c_void, *const f64, usize, *mut FraudPrediction) -> u32;
 type PredictJson = unsafe extern "C" fn(*const c_void, *const c_char, *mut FraudPrediction) -> u32;
 type Free = unsafe extern "C" fn(*mut c_void);
+type ExplainRow =
+    unsafe extern "C" fn(*const c_void, *const f64, usize, *mut f64, usize, *mut f64) -> u32;
+type ExplainJson = unsafe extern "C" fn(*const c_void, *const c_char, *mut *mut c_char) -> u32;
+type StringFree = unsafe extern "C" fn(*mut c_char);
 
 /// The shared library's entry points and a model loaded through them.
 struct Library {
     predict_row: PredictRow,
     predict_json: PredictJson,
+    explain_row: ExplainRow,
+    explain_json: ExplainJson,
+    string_free: StringFree,
     free: Free,
     model: *mut c_void,
     // Dropped last: the function pointers point into it.
@@ -79,6 +88,20 @@ impl Library {
                 *library.get::<Free>(b"fraud_model_free\0").expect("symbol"),
             )
         };
+        // SAFETY: as above.
+        let (explain_row, explain_json, string_free) = unsafe {
+            (
+                *library
+                    .get::<ExplainRow>(b"fraud_model_explain_row\0")
+                    .expect("symbol"),
+                *library
+                    .get::<ExplainJson>(b"fraud_model_explain_json\0")
+                    .expect("symbol"),
+                *library
+                    .get::<StringFree>(b"fraud_string_free\0")
+                    .expect("symbol"),
+            )
+        };
         let bytes = model.to_bytes();
         let mut handle = std::ptr::null_mut();
         // SAFETY: a valid byte slice and out-pointer.
@@ -87,6 +110,9 @@ impl Library {
         Library {
             predict_row,
             predict_json,
+            explain_row,
+            explain_json,
+            string_free,
             free,
             model: handle,
             _library: library,
@@ -203,6 +229,54 @@ fn benchmarks(c: &mut Criterion) {
             let status = unsafe { (library.predict_json)(library.model, body.as_ptr(), &mut out) };
             assert_eq!(status, 0);
             out.fraud_probability
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("explain");
+    group.bench_function("engine/explain_encoded", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % ROWS;
+            model.explain_encoded(black_box(&rows[i])).expect("explain")
+        })
+    });
+    group.bench_function("ffi/explain_row", |b| {
+        let mut i = 0;
+        let mut contributions = [0.0; 8];
+        let mut base_value = 0.0;
+        b.iter(|| {
+            i = (i + 1) % ROWS;
+            let row = black_box(&rows[i]);
+            // SAFETY: a live handle, 8 readable and 8 writable doubles, and a
+            // valid out-pointer.
+            let status = unsafe {
+                (library.explain_row)(
+                    library.model,
+                    row.as_ptr(),
+                    row.len(),
+                    contributions.as_mut_ptr(),
+                    contributions.len(),
+                    &mut base_value,
+                )
+            };
+            assert_eq!(status, 0);
+            contributions[0]
+        })
+    });
+    group.bench_function("ffi/explain_json", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % ROWS;
+            let body = black_box(&bodies[i]);
+            let mut text = std::ptr::null_mut();
+            // SAFETY: a live handle, a C string and a valid out-pointer; the
+            // string is freed once.
+            unsafe {
+                let status = (library.explain_json)(library.model, body.as_ptr(), &mut text);
+                assert_eq!(status, 0);
+                (library.string_free)(text);
+            }
         })
     });
     group.finish();

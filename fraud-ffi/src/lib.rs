@@ -4,7 +4,8 @@
 //! with the header `include/fraud_engine.h` (generated from this crate by
 //! cbindgen, see `cbindgen.toml`). C and C++ programs load a model file and
 //! score transactions in-process, as JSON request bodies, typed rows or
-//! batches, and get exactly the probabilities the Rust engine gives.
+//! batches, and get exactly the probabilities the Rust engine gives, and
+//! explain them (exact TreeSHAP contributions and reason codes).
 //!
 //! Conventions, the same for every function:
 //! - fallible calls return a [`FraudStatus`]; on failure `fraud_last_error()`
@@ -26,6 +27,7 @@
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+mod explain;
 mod model;
 mod panic;
 mod predict;
@@ -34,6 +36,10 @@ mod status;
 
 use std::ffi::{c_char, CStr};
 
+pub use explain::{
+    fraud_model_explain_json, fraud_model_explain_json_len, fraud_model_explain_row,
+    fraud_string_free,
+};
 pub use model::{
     fraud_model_category_code, fraud_model_clone, fraud_model_feature_count,
     fraud_model_feature_kind, fraud_model_feature_name, fraud_model_free, fraud_model_load,

@@ -47,6 +47,11 @@ impl FraudModel {
         &self.model
     }
 
+    /// The feature names, in the model's feature order.
+    pub(crate) fn feature_names(&self) -> &[CString] {
+        &self.feature_names
+    }
+
     fn feature_index(&self, name: &str) -> Result<usize, Failure> {
         self.model.schema().index_of(name).ok_or_else(|| {
             Failure::argument(format!(

@@ -91,15 +91,20 @@ impl From<Prediction> for FraudPrediction {
     }
 }
 
+/// A request body as the JSON object of its fields.
+pub(crate) fn parse_body(
+    json: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    serde_json::from_slice(json).map_err(|e| {
+        Failure::new(
+            FraudStatus::FRAUD_INVALID_JSON,
+            format!("the request body is not a JSON object: {e}"),
+        )
+    })
+}
+
 fn predict_json_bytes(model: &FraudModel, json: &[u8]) -> Result<FraudPrediction, Failure> {
-    let fields: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(json).map_err(|e| {
-            Failure::new(
-                FraudStatus::FRAUD_INVALID_JSON,
-                format!("the request body is not a JSON object: {e}"),
-            )
-        })?;
-    Ok(model.model().predict(&fields)?.into())
+    Ok(model.model().predict(&parse_body(json)?)?.into())
 }
 
 /// Scores one transaction given as the JSON body of `POST /api/predict`: a

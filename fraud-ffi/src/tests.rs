@@ -632,3 +632,441 @@ fn one_handle_serves_many_threads() {
         }
     });
 }
+
+/// A transaction with every risk signal, so that its explanation has reasons.
+const RISKY: &str = r#"{"amount":4800.0,"transaction_hour":3,"merchant_category":"Electronics","foreign_transaction":1,"location_mismatch":1,"device_trust_score":8,"velocity_last_24h":14,"cardholder_age":22}"#;
+
+/// A pointer no call returns, to see that failures leave `out_json` alone.
+fn sentinel_string() -> *mut c_char {
+    std::ptr::dangling_mut()
+}
+
+/// Explains `body` with `fraud_model_explain_json`; the JSON text on success.
+fn explain_json(handle: &Handle, body: &str) -> (FraudStatus, Option<String>) {
+    let body = CString::new(body).expect("no NUL");
+    let mut out = sentinel_string();
+    // SAFETY: a live handle, a C string and a valid out-pointer.
+    let status = unsafe { fraud_model_explain_json(handle.0, body.as_ptr(), &mut out) };
+    if status != FRAUD_OK {
+        assert_eq!(out, sentinel_string(), "failure wrote out_json");
+        return (status, None);
+    }
+    assert_ne!(out, sentinel_string());
+    // SAFETY: on success `out` is a NUL-terminated string the caller owns.
+    let text = unsafe { CStr::from_ptr(out) }
+        .to_str()
+        .expect("UTF-8")
+        .to_owned();
+    // SAFETY: freed once, unmodified.
+    unsafe { fraud_string_free(out) };
+    (status, Some(text))
+}
+
+/// The number after the first `"key":` from byte `from` of a JSON text,
+/// read exactly.
+fn json_number(text: &str, from: usize, key: &str) -> f64 {
+    let pattern = format!("\"{key}\":");
+    let start = from
+        + text[from..]
+            .find(&pattern)
+            .unwrap_or_else(|| panic!("{key}"))
+        + pattern.len();
+    let len = text[start..].find([',', '}', ']']).expect("end of number");
+    text[start..start + len]
+        .parse()
+        .unwrap_or_else(|e| panic!("{key}: {e}"))
+}
+
+/// Checks that `text` is the engine's explanation of `body`, number for number.
+fn assert_explains(text: &str, body: &str) -> serde_json::Value {
+    let engine = engine();
+    let expected = engine.explain(&json_map(body)).expect("explain");
+    let got: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
+    let object = got.as_object().expect("an object");
+    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    let mut wanted = [
+        "is_fraud",
+        "fraud_probability",
+        "risk_level",
+        "threshold",
+        "base_value",
+        "contributions",
+        "reasons",
+        "warnings",
+    ];
+    wanted.sort_unstable();
+    assert_eq!(keys, wanted, "{text}");
+    // Keys come in the documented order, contributions in feature order.
+    let positions = |names: &[&str]| -> Vec<usize> {
+        names
+            .iter()
+            .map(|n| text.find(&format!("\"{n}\":")).expect("key"))
+            .collect()
+    };
+    let order = positions(&[
+        "is_fraud",
+        "fraud_probability",
+        "risk_level",
+        "threshold",
+        "base_value",
+        "contributions",
+        "reasons",
+        "warnings",
+    ]);
+    assert!(order.is_sorted(), "{text}");
+    let contributions_at = text.find("\"contributions\":").expect("contributions");
+    let features = engine.feature_names();
+    let feature_order: Vec<usize> = features
+        .iter()
+        .map(|n| {
+            contributions_at
+                + text[contributions_at..]
+                    .find(&format!("\"{n}\":"))
+                    .expect("n")
+        })
+        .collect();
+    assert!(feature_order.is_sorted(), "{text}");
+
+    // serde_json's own parser may be 1 ulp off; the numbers are read with
+    // Rust's exact one (as strtod reads them in C).
+    let number = |key: &str| json_number(text, 0, key);
+    let prediction = &expected.prediction;
+    assert_eq!(got["is_fraud"], u8::from(prediction.is_fraud));
+    assert_eq!(
+        number("fraud_probability").to_bits(),
+        prediction.fraud_probability.to_bits()
+    );
+    assert_eq!(got["risk_level"], prediction.risk_level.as_str());
+    assert_eq!(number("threshold").to_bits(), engine.threshold().to_bits());
+    let base_value = number("base_value");
+    assert_eq!(
+        base_value.to_bits(),
+        expected.explanation.base_value.to_bits()
+    );
+    let mut sum = base_value;
+    for (name, want) in features.iter().zip(&expected.explanation.contributions) {
+        let c = json_number(text, contributions_at, name);
+        assert_eq!(c.to_bits(), want.to_bits(), "{name}");
+        sum += c;
+    }
+    assert!(
+        (sum - prediction.fraud_probability).abs() <= 1e-9,
+        "local accuracy: {sum} vs {}",
+        prediction.fraud_probability
+    );
+    // Shortest round-trip formatting: equal text is equal doubles.
+    let reasons = serde_json::to_string(&expected.reasons).expect("reasons");
+    assert!(text.contains(&format!("\"reasons\":{reasons},")), "{text}");
+    let warnings: Vec<(&str, &str)> = got["warnings"]
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|w| {
+            (
+                w["field"].as_str().expect("field"),
+                w["message"].as_str().expect("message"),
+            )
+        })
+        .collect();
+    let expected_warnings: Vec<(&str, &str)> = prediction
+        .warnings
+        .iter()
+        .map(|w| (w.field.as_str(), w.message.as_str()))
+        .collect();
+    assert_eq!(warnings, expected_warnings);
+    got
+}
+
+#[test]
+fn explain_json_is_the_engines_explanation() {
+    let handle = Handle::load();
+    let (status, text) = explain_json(&handle, DOCUMENTED);
+    assert_eq!(status, FRAUD_OK, "{}", last_error());
+    let text = text.expect("text");
+    assert_explains(&text, DOCUMENTED);
+    let (_, prediction) = predict_json(&handle, DOCUMENTED);
+    assert_eq!(
+        json_number(&text, 0, "fraud_probability").to_bits(),
+        prediction.fraud_probability.to_bits()
+    );
+
+    let (status, text) = explain_json(&handle, RISKY);
+    assert_eq!(status, FRAUD_OK, "{}", last_error());
+    let got = assert_explains(&text.expect("text"), RISKY);
+    let reasons = got["reasons"].as_array().expect("reasons");
+    assert!(
+        !reasons.is_empty(),
+        "a risky transaction has reasons: {got}"
+    );
+    assert!(reasons[0]["text"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("raised the risk")));
+
+    // An unseen category is explained with its warning; `explain` and other
+    // non-feature members of an HTTP body are ignored.
+    let unseen = DOCUMENTED
+        .replace("Electronics", "Casino")
+        .replace('}', r#","explain":true,"transaction_id":"t-1"}"#);
+    let (status, text) = explain_json(&handle, &unseen);
+    assert_eq!(status, FRAUD_OK, "{}", last_error());
+    let got = assert_explains(&text.expect("text"), &unseen);
+    assert_eq!(got["warnings"][0]["field"], "merchant_category");
+}
+
+#[test]
+fn explain_json_with_a_length_needs_no_terminator() {
+    let handle = Handle::load();
+    let padded = format!("{DOCUMENTED}garbage after the body");
+    let mut out = sentinel_string();
+    // SAFETY: a live handle, `DOCUMENTED.len()` readable bytes, valid out.
+    let status = unsafe {
+        fraud_model_explain_json_len(handle.0, padded.as_ptr().cast(), DOCUMENTED.len(), &mut out)
+    };
+    assert_eq!(status, FRAUD_OK, "{}", last_error());
+    // SAFETY: a NUL-terminated string we own; freed once.
+    let text = unsafe {
+        let text = CStr::from_ptr(out).to_str().expect("UTF-8").to_owned();
+        fraud_string_free(out);
+        text
+    };
+    assert_eq!(Some(text), explain_json(&handle, DOCUMENTED).1);
+    let mut out = sentinel_string();
+    // SAFETY: as above, with a zero length and a NULL body.
+    unsafe {
+        let status = fraud_model_explain_json_len(handle.0, padded.as_ptr().cast(), 0, &mut out);
+        assert_eq!(status, FRAUD_INVALID_JSON);
+        let status = fraud_model_explain_json_len(handle.0, null(), 0, &mut out);
+        assert_eq!(status, FRAUD_NULL_PARAMETER);
+        let status = fraud_model_explain_json_len(handle.0, padded.as_ptr().cast(), 3, null_mut());
+        assert_eq!(status, FRAUD_NULL_PARAMETER);
+    }
+    assert_eq!(out, sentinel_string());
+}
+
+#[test]
+fn bad_explain_json_calls_give_a_status_and_leave_out_alone() {
+    let handle = Handle::load();
+    for (body, status, message) in [
+        ("", FRAUD_INVALID_JSON, "not a JSON object"),
+        ("{", FRAUD_INVALID_JSON, "EOF"),
+        ("[1, 2]", FRAUD_INVALID_JSON, "not a JSON object"),
+        ("{}", FRAUD_INVALID_INPUT, "`amount`: missing field"),
+        (
+            &DOCUMENTED.replace("14", "25"),
+            FRAUD_INVALID_INPUT,
+            "`transaction_hour`",
+        ),
+    ] {
+        assert_eq!(explain_json(&handle, body), (status, None), "{body}");
+        assert!(
+            last_error().starts_with("fraud_model_explain_json: ")
+                && last_error().contains(message),
+            "{body}: {}",
+            last_error()
+        );
+    }
+    let json = CString::new(DOCUMENTED).expect("c");
+    let mut out = sentinel_string();
+    // SAFETY: NULL or valid pointers; freeing NULL is documented as a no-op.
+    unsafe {
+        assert_eq!(
+            fraud_model_explain_json(null(), json.as_ptr(), &mut out),
+            FRAUD_NULL_PARAMETER
+        );
+        assert!(last_error().contains("`model` is NULL"), "{}", last_error());
+        assert_eq!(
+            fraud_model_explain_json(handle.0, null(), &mut out),
+            FRAUD_NULL_PARAMETER
+        );
+        assert_eq!(
+            fraud_model_explain_json(handle.0, json.as_ptr(), null_mut()),
+            FRAUD_NULL_PARAMETER
+        );
+        assert!(
+            last_error().contains("`out_json` is NULL"),
+            "{}",
+            last_error()
+        );
+        fraud_string_free(null_mut());
+    }
+    assert_eq!(out, sentinel_string());
+}
+
+/// Explains a typed row into a buffer of `len` values pre-filled with -7.
+fn explain_row(handle: &Handle, row: &[f64], len: usize) -> (FraudStatus, Vec<f64>, f64) {
+    let mut contributions = vec![-7.0; len];
+    let mut base_value = -7.0;
+    // SAFETY: a live handle, `row.len()` readable and `len` writable doubles.
+    let status = unsafe {
+        fraud_model_explain_row(
+            handle.0,
+            row.as_ptr(),
+            row.len(),
+            contributions.as_mut_ptr(),
+            len,
+            &mut base_value,
+        )
+    };
+    (status, contributions, base_value)
+}
+
+#[test]
+fn explain_row_is_the_engines_explanation() {
+    let handle = Handle::load();
+    let engine = engine();
+    let rows = synthetic_rows(&handle, 50);
+    for row in rows
+        .chunks_exact(8)
+        .chain([documented_row(&handle).as_slice()])
+    {
+        let (status, contributions, base_value) = explain_row(&handle, row, 8);
+        assert_eq!(status, FRAUD_OK, "{}", last_error());
+        let expected = engine.explain_encoded(row).expect("explain");
+        assert_eq!(
+            base_value.to_bits(),
+            expected.explanation.base_value.to_bits()
+        );
+        assert_eq!(base_value.to_bits(), engine.base_value().to_bits());
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&contributions),
+            bits(&expected.explanation.contributions)
+        );
+        let probability = engine.predict_proba_encoded(row).expect("score");
+        let sum: f64 = base_value + contributions.iter().sum::<f64>();
+        assert!((sum - probability).abs() <= 1e-9, "{sum} vs {probability}");
+    }
+
+    // The typed row and the JSON body explain the same transaction alike.
+    let (_, contributions, base_value) = explain_row(&handle, &documented_row(&handle), 8);
+    let (_, text) = explain_json(&handle, DOCUMENTED);
+    let text = text.expect("text");
+    assert_eq!(json_number(&text, 0, "base_value"), base_value);
+    let at = text.find("\"contributions\":").expect("contributions");
+    for (name, c) in engine.feature_names().iter().zip(&contributions) {
+        assert_eq!(
+            json_number(&text, at, name).to_bits(),
+            c.to_bits(),
+            "{name}"
+        );
+    }
+
+    // A missing value (NaN) is explained as the model fills it in.
+    let mut missing = documented_row(&handle);
+    missing[5] = f64::NAN;
+    let (status, contributions, _) = explain_row(&handle, &missing, 8);
+    assert_eq!(status, FRAUD_OK, "{}", last_error());
+    assert_eq!(
+        contributions,
+        engine
+            .explain_encoded(&missing)
+            .expect("explain")
+            .explanation
+            .contributions
+    );
+}
+
+#[test]
+fn bad_explain_row_calls_give_a_status_and_write_nothing() {
+    let handle = Handle::load();
+    let row = documented_row(&handle);
+    let untouched = |(status, contributions, base_value): (FraudStatus, Vec<f64>, f64)| {
+        assert!(
+            contributions.iter().all(|&c| c == -7.0) && base_value == -7.0,
+            "{status:?} wrote its out-parameters"
+        );
+        status
+    };
+    for len in [0, 7, 9] {
+        assert_eq!(
+            untouched(explain_row(&handle, &row, len)),
+            FRAUD_INVALID_ARGUMENT
+        );
+        assert!(
+            last_error().contains(&format!(
+                "`contributions` holds {len} values; the model has 8"
+            )),
+            "{}",
+            last_error()
+        );
+    }
+    assert_eq!(
+        untouched(explain_row(&handle, &row[..7], 8)),
+        FRAUD_INVALID_INPUT
+    );
+    assert!(
+        last_error().contains("7 values for 8 features"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(untouched(explain_row(&handle, &[], 8)), FRAUD_INVALID_INPUT);
+    let mut bad = row.clone();
+    bad[1] = 24.0;
+    assert_eq!(
+        untouched(explain_row(&handle, &bad, 8)),
+        FRAUD_INVALID_INPUT
+    );
+    assert!(
+        last_error().contains("transaction_hour"),
+        "{}",
+        last_error()
+    );
+    bad[1] = 14.0;
+    bad[2] = 1000.0;
+    assert_eq!(
+        untouched(explain_row(&handle, &bad, 8)),
+        FRAUD_INVALID_INPUT
+    );
+
+    let mut contributions = [-7.0; 8];
+    let mut base_value = -7.0;
+    let out = contributions.as_mut_ptr();
+    // SAFETY: NULL or valid pointers; the misaligned buffer is refused
+    // before anything is written.
+    unsafe {
+        let status = fraud_model_explain_row(null(), row.as_ptr(), 8, out, 8, &mut base_value);
+        assert_eq!(status, FRAUD_NULL_PARAMETER);
+        let status = fraud_model_explain_row(handle.0, null(), 8, out, 8, &mut base_value);
+        assert_eq!(status, FRAUD_NULL_PARAMETER);
+        let status =
+            fraud_model_explain_row(handle.0, row.as_ptr(), 8, null_mut(), 8, &mut base_value);
+        assert_eq!(status, FRAUD_NULL_PARAMETER);
+        assert!(
+            last_error().contains("`contributions` is NULL"),
+            "{}",
+            last_error()
+        );
+        let status = fraud_model_explain_row(handle.0, row.as_ptr(), 8, out, 8, null_mut());
+        assert_eq!(status, FRAUD_NULL_PARAMETER);
+        assert!(
+            last_error().contains("`base_value` is NULL"),
+            "{}",
+            last_error()
+        );
+        let mut bytes = [0u8; 10 * std::mem::size_of::<f64>()];
+        let misaligned = bytes.as_mut_ptr().add(1).cast::<f64>();
+        let status =
+            fraud_model_explain_row(handle.0, row.as_ptr(), 8, misaligned, 8, &mut base_value);
+        assert_eq!(status, FRAUD_INVALID_ARGUMENT);
+        assert!(last_error().contains("not aligned"), "{}", last_error());
+        assert!(bytes.iter().all(|&b| b == 0));
+    }
+    assert!(contributions.iter().all(|&c| c == -7.0) && base_value == -7.0);
+}
+
+#[test]
+fn one_handle_explains_from_many_threads() {
+    let handle = Handle::load();
+    let expected = explain_json(&handle, RISKY);
+    let address = handle.0 as usize;
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let handle = std::mem::ManuallyDrop::new(Handle(address as *mut FraudModel));
+                for _ in 0..100 {
+                    assert_eq!(explain_json(&handle, RISKY), expected);
+                }
+            });
+        }
+    });
+}

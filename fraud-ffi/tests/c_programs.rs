@@ -1,7 +1,8 @@
 //! Builds the C and C++ examples, and a C program making every kind of bad
 //! call, against the committed header and the library this `cargo test`
 //! built; runs them and checks their output against the Rust engine (the
-//! probabilities exactly); and runs the C programs under valgrind.
+//! probabilities and explanations exactly); and runs the C programs under
+//! valgrind.
 //!
 //! Needs `cc` and `c++`; valgrind too, else the valgrind test says loudly
 //! that it did not run (`fraud-ffi/install-test-deps.sh` installs them all).
@@ -256,7 +257,7 @@ fn c_bad_calls_return_statuses() {
 }
 
 #[test]
-fn cpp_example_scores_from_many_threads() {
+fn cpp_example_scores_and_explains_from_one_shared_model() {
     let exe = build("examples/cpp/score.cpp", Link::Static);
     let output = run(command(&exe, &[&fixture().model_path()]));
     assert_eq!(
@@ -266,8 +267,146 @@ fn cpp_example_scores_from_many_threads() {
     let expected = engine_documented();
     assert_eq!(parse_prediction(line(&output, "json: ")), expected);
     assert_eq!(parse_prediction(line(&output, "typed: ")), expected);
+    check_explanation_json(line(&output, "explain: "));
+    let residual: f64 = line(
+        &output,
+        "explained: base_value + contributions - fraud_probability = ",
+    )
+    .parse()
+    .expect("a number");
+    assert!(residual.abs() <= 1e-9, "{output}");
     assert_eq!(line(&output, "threads: "), "4000 of 4000 agree");
     assert_eq!(line(&output, "bad request: "), "FRAUD_INVALID_INPUT");
+}
+
+/// The number after the first `"key":` from byte `from` of a JSON text,
+/// read exactly (serde_json's default parser may be one ulp off).
+fn json_number(text: &str, from: usize, key: &str) -> f64 {
+    let pattern = format!("\"{key}\":");
+    let start = from
+        + text[from..]
+            .find(&pattern)
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+        + pattern.len();
+    let len = text[start..].find([',', '}', ']']).expect("end of number");
+    text[start..start + len]
+        .parse()
+        .unwrap_or_else(|e| panic!("{key}: {e}"))
+}
+
+/// Checks that `text` is the engine's explanation of the documented
+/// transaction, every number bit for bit; returns the contributions.
+fn check_explanation_json(text: &str) -> Vec<f64> {
+    let model = &fixture().model;
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(DOCUMENTED).expect("json");
+    let expected = model.explain(&fields).expect("explain");
+    let got: serde_json::Value = serde_json::from_str(text).expect("the output is JSON");
+    let mut keys: Vec<&str> = got
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "base_value",
+            "contributions",
+            "fraud_probability",
+            "is_fraud",
+            "reasons",
+            "risk_level",
+            "threshold",
+            "warnings"
+        ]
+    );
+    let p = &expected.prediction;
+    assert_eq!(got["is_fraud"], u8::from(p.is_fraud));
+    assert_eq!(got["risk_level"], p.risk_level.as_str());
+    assert_eq!(got["warnings"], serde_json::json!([]));
+    let number = |key| json_number(text, 0, key).to_bits();
+    assert_eq!(number("fraud_probability"), p.fraud_probability.to_bits());
+    assert_eq!(number("threshold"), model.threshold().to_bits());
+    assert_eq!(
+        number("base_value"),
+        expected.explanation.base_value.to_bits()
+    );
+    let at = text.find("\"contributions\":").expect("contributions");
+    let contributions: Vec<f64> = model
+        .feature_names()
+        .iter()
+        .map(|name| json_number(text, at, name))
+        .collect();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&contributions),
+        bits(&expected.explanation.contributions)
+    );
+    let sum = json_number(text, 0, "base_value") + contributions.iter().sum::<f64>();
+    assert!(
+        (sum - p.fraud_probability).abs() <= 1e-9,
+        "local accuracy: {sum} vs {}",
+        p.fraud_probability
+    );
+    // Shortest round-trip formatting on both sides: equal text, equal doubles.
+    let reasons = serde_json::to_string(&expected.reasons).expect("reasons");
+    assert!(text.contains(&format!("\"reasons\":{reasons},")), "{text}");
+    contributions
+}
+
+#[test]
+fn c_example_explains_the_documented_transaction_like_the_engine() {
+    let exe = build("examples/c/explain_transaction.c", Link::Static);
+    let output = run(command(&exe, &[&fixture().model_path()]));
+    let model = &fixture().model;
+
+    let from_json = check_explanation_json(line(&output, "json: "));
+
+    let electronics = model
+        .category_code("merchant_category", "Electronics")
+        .expect("a category");
+    let row = [
+        250.0,
+        14.0,
+        f64::from(electronics),
+        0.0,
+        0.0,
+        75.0,
+        3.0,
+        35.0,
+    ];
+    let expected = model.explain_encoded(&row).expect("explain");
+    let number = |prefix: &str| -> f64 { line(&output, prefix).parse().expect("a number") };
+    // Exact: %.17g round-trips a double bit for bit.
+    assert_eq!(
+        number("base_value: ").to_bits(),
+        expected.explanation.base_value.to_bits()
+    );
+    let mut sum = number("base_value: ");
+    for ((name, want), json) in model
+        .feature_names()
+        .iter()
+        .zip(&expected.explanation.contributions)
+        .zip(&from_json)
+    {
+        let got = number(&format!("contribution {name}: "));
+        assert_eq!(got.to_bits(), want.to_bits(), "{name}");
+        assert_eq!(
+            got.to_bits(),
+            json.to_bits(),
+            "typed and JSON differ: {name}"
+        );
+        sum += got;
+    }
+    let probability = number("fraud_probability: ");
+    assert_eq!(
+        probability.to_bits(),
+        expected.prediction.fraud_probability.to_bits()
+    );
+    assert!((sum - probability).abs() <= 1e-9, "{sum} vs {probability}");
+    assert!(output.contains("base_value + contributions = fraud_probability"));
 }
 
 /// valgrind, or `None` (with a loud message) when it is not installed.
@@ -300,6 +439,10 @@ fn c_programs_are_clean_under_valgrind() {
     let programs = [
         (
             build("examples/c/score_transaction.c", Link::Static),
+            vec![fixture.model_path()],
+        ),
+        (
+            build("examples/c/explain_transaction.c", Link::Static),
             vec![fixture.model_path()],
         ),
         (

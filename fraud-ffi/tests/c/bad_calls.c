@@ -158,6 +158,78 @@ int main(int argc, char **argv) {
     EXPECT(fraud_model_predict_batch(model, row, 1, 8, probabilities, 3), FRAUD_OK, NULL);
     TRUTH(probabilities[0] == out.fraud_probability && probabilities[1] == -1.0);
 
+    /* Explanations: JSON. */
+    {
+        char *const sentinel_json = (char *)&checks;
+        char *out_json = sentinel_json;
+        EXPECT(fraud_model_explain_json(NULL, json, &out_json), FRAUD_NULL_PARAMETER, "`model`");
+        EXPECT(fraud_model_explain_json(model, NULL, &out_json), FRAUD_NULL_PARAMETER, "`json`");
+        EXPECT(fraud_model_explain_json(model, json, NULL), FRAUD_NULL_PARAMETER, "`out_json`");
+        EXPECT(fraud_model_explain_json(model, "", &out_json), FRAUD_INVALID_JSON, NULL);
+        EXPECT(fraud_model_explain_json(model, "{\"amount\": 250", &out_json), FRAUD_INVALID_JSON,
+               NULL);
+        EXPECT(fraud_model_explain_json(model, "[]", &out_json), FRAUD_INVALID_JSON,
+               "not a JSON object");
+        EXPECT(fraud_model_explain_json(model, "{\"amount\": -5}", &out_json), FRAUD_INVALID_INPUT,
+               "`transaction_hour`: missing field");
+        EXPECT(fraud_model_explain_json_len(model, json, 0, &out_json), FRAUD_INVALID_JSON, NULL);
+        EXPECT(fraud_model_explain_json_len(model, NULL, 0, &out_json), FRAUD_NULL_PARAMETER,
+               NULL);
+        TRUTH(out_json == sentinel_json);
+        fraud_string_free(NULL); /* a no-op */
+        /* Each success is a new string, freed once; valgrind checks none leaks. */
+        EXPECT(fraud_model_explain_json(model, json, &out_json), FRAUD_OK, NULL);
+        TRUTH(out_json != sentinel_json && out_json[0] == '{');
+        fraud_string_free(out_json);
+        out_json = sentinel_json;
+        EXPECT(fraud_model_explain_json_len(clone, json, strlen(json), &out_json), FRAUD_OK, NULL);
+        TRUTH(out_json != sentinel_json && strstr(out_json, "\"contributions\":{") != NULL);
+        fraud_string_free(out_json);
+    }
+
+    /* Explanations: typed rows, with wrong buffer and row lengths. */
+    {
+        double typed[8] = {250.0, 14.0, 0.0, 0.0, 0.0, 75.0, 3.0, 35.0};
+        double contributions[9] = {-1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0};
+        double base_value = -1.0, sum;
+        int i, clean = 1;
+        EXPECT(fraud_model_explain_row(model, typed, 8, contributions, 7, &base_value),
+               FRAUD_INVALID_ARGUMENT, "`contributions` holds 7 values; the model has 8");
+        EXPECT(fraud_model_explain_row(model, typed, 8, contributions, 9, &base_value),
+               FRAUD_INVALID_ARGUMENT, "holds 9 values");
+        EXPECT(fraud_model_explain_row(model, typed, 8, contributions, 0, &base_value),
+               FRAUD_INVALID_ARGUMENT, "holds 0 values");
+        EXPECT(fraud_model_explain_row(model, typed, 7, contributions, 8, &base_value),
+               FRAUD_INVALID_INPUT, "7 values for 8 features");
+        EXPECT(fraud_model_explain_row(model, typed, 0, contributions, 8, &base_value),
+               FRAUD_INVALID_INPUT, NULL);
+        EXPECT(fraud_model_explain_row(NULL, typed, 8, contributions, 8, &base_value),
+               FRAUD_NULL_PARAMETER, "`model`");
+        EXPECT(fraud_model_explain_row(model, NULL, 8, contributions, 8, &base_value),
+               FRAUD_NULL_PARAMETER, "`values`");
+        EXPECT(fraud_model_explain_row(model, typed, 8, NULL, 8, &base_value),
+               FRAUD_NULL_PARAMETER, "`contributions`");
+        EXPECT(fraud_model_explain_row(model, typed, 8, contributions, 8, NULL),
+               FRAUD_NULL_PARAMETER, "`base_value`");
+        typed[1] = 24.0;
+        EXPECT(fraud_model_explain_row(model, typed, 8, contributions, 8, &base_value),
+               FRAUD_INVALID_INPUT, "transaction_hour");
+        for (i = 0; i < 9; i++) {
+            clean &= contributions[i] == -1.0;
+        }
+        TRUTH(clean && base_value == -1.0);
+        typed[1] = NAN; /* missing is allowed, as for scoring */
+        EXPECT(fraud_model_explain_row(model, typed, 8, contributions, 8, &base_value), FRAUD_OK,
+               NULL);
+        EXPECT(fraud_model_predict_row(model, typed, 8, &out), FRAUD_OK, NULL);
+        sum = base_value;
+        for (i = 0; i < 8; i++) {
+            sum += contributions[i];
+        }
+        TRUTH(fabs(sum - out.fraud_probability) <= 1e-9);
+        TRUTH(contributions[8] == -1.0);
+    }
+
     /* Names of statuses, including values this version does not know. */
     TRUTH(strcmp(fraud_status_name(FRAUD_OK), "FRAUD_OK") == 0);
     TRUTH(strcmp(fraud_status_name(FRAUD_PANIC), "FRAUD_PANIC") == 0);
