@@ -47,7 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let name = &model.schema().features[i].name;
             let (x, json) = match *v {
                 fraud_engine::Value::Number(x) => (x, serde_json::json!(x)),
-                fraud_engine::Value::Text(t) => (f64::from(model.category_code(name, t).unwrap_or(0)), serde_json::json!(t)),
+                fraud_engine::Value::Text(t) => (
+                    f64::from(model.category_code(name, t).unwrap_or(0)),
+                    serde_json::json!(t),
+                ),
                 _ => (f64::NAN, serde_json::Value::Null),
             };
             encoded.push(x);
@@ -61,13 +64,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut sink = 0.0;
     let single_ns = time_calls(200, 1_000, |i| {
         let r = i % sample;
-        sink += model.predict_proba_encoded(&encoded[r * n..(r + 1) * n]).unwrap_or(0.0);
+        sink += model
+            .predict_proba_encoded(&encoded[r * n..(r + 1) * n])
+            .unwrap_or(0.0);
     });
     let json_ns = time_calls(200, 1_000, |i| {
-        sink += model.predict(&objects[i % objects.len()]).map_or(0.0, |p| p.fraud_probability);
+        sink += model
+            .predict(&objects[i % objects.len()])
+            .map_or(0.0, |p| p.fraud_probability);
     });
     let explain_ns = time_calls(50, 20, |i| {
-        sink += model.explain(&objects[i % objects.len()]).map_or(0.0, |e| e.explanation.base_value);
+        sink += model
+            .explain(&objects[i % objects.len()])
+            .map_or(0.0, |e| e.explanation.base_value);
     });
     let mut out = vec![0.0; rows];
     let mut batch = Vec::new();

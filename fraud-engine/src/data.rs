@@ -767,7 +767,10 @@ mod tests {
 
     #[test]
     fn spaces_around_values_and_names_are_ignored() {
-        let path = write_temp("spaces", " amount , kind ,is_fraud\n 1.5 , a , 0\n2, b,TRUE \n");
+        let path = write_temp(
+            "spaces",
+            " amount , kind ,is_fraud\n 1.5 , a , 0\n2, b,TRUE \n",
+        );
         let loaded = read_csv(&path, &CsvOptions::default()).expect("reads");
         let names: Vec<&str> = loaded.dataset.schema().feature_names().collect();
         assert_eq!(names, ["amount", "kind"]);

@@ -102,7 +102,11 @@ pub fn operating_points(scores: &[f64], labels: &[u8]) -> Vec<CurvePoint> {
         }
         let last_of_tie = pairs.get(k + 1).is_none_or(|next| next.0 != score);
         if last_of_tie {
-            points.push(CurvePoint { threshold: score, true_positives: tp, false_positives: fp });
+            points.push(CurvePoint {
+                threshold: score,
+                true_positives: tp,
+                false_positives: fp,
+            });
         }
     }
     points

@@ -640,7 +640,14 @@ impl Model {
     pub fn shap_values_encoded(&self, row: &[f64], out: &mut [f64]) -> Result<f64> {
         let n = self.schema.features.len();
         if row.len() != n || out.len() != n {
-            return Err(Error::input("row", format!("{} values and {} outputs for {n} features", row.len(), out.len())));
+            return Err(Error::input(
+                "row",
+                format!(
+                    "{} values and {} outputs for {n} features",
+                    row.len(),
+                    out.len()
+                ),
+            ));
         }
         let mut stack = [0.0f64; STACK_FEATURES];
         let mut heap = Vec::new();
@@ -759,7 +766,10 @@ impl Model {
         const BLOCK: usize = 4096;
         let n = self.schema.features.len();
         if rows.len() % n != 0 {
-            return Err(Error::input("rows", format!("{} values do not make rows of {n} features", rows.len())));
+            return Err(Error::input(
+                "rows",
+                format!("{} values do not make rows of {n} features", rows.len()),
+            ));
         }
         let mut encoded = rows.to_vec();
         let checked: Vec<Result<()>> = encoded
@@ -768,12 +778,15 @@ impl Model {
             .map(|(block, values)| {
                 for (r, row) in values.chunks_exact_mut(n).enumerate() {
                     for (i, x) in row.iter_mut().enumerate() {
-                        *x = self.pipeline.encode_number(&self.schema, i, *x).map_err(|e| match e {
-                            Error::InvalidInput { field, reason } => {
-                                Error::input(field, format!("row index {}: {reason}", block * BLOCK + r))
-                            }
-                            other => other,
-                        })?;
+                        *x = self.pipeline.encode_number(&self.schema, i, *x).map_err(
+                            |e| match e {
+                                Error::InvalidInput { field, reason } => Error::input(
+                                    field,
+                                    format!("row index {}: {reason}", block * BLOCK + r),
+                                ),
+                                other => other,
+                            },
+                        )?;
                     }
                 }
                 Ok(())

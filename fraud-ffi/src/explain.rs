@@ -246,22 +246,15 @@ pub unsafe extern "C" fn fraud_model_explain_row(
                  features"
             )));
         }
-        let explanation = model.model().explain_encoded(values)?.explanation;
-        if explanation.contributions.len() != n_features {
-            return Err(Failure::new(
-                FraudStatus::FRAUD_OTHER_ERROR,
-                format!(
-                    "the engine gave {} contributions for {n_features} features",
-                    explanation.contributions.len()
-                ),
-            ));
-        }
+        // Computed into our own buffer so the caller's is written only on success.
+        let mut computed = vec![0.0; n_features];
+        model.model().shap_values_encoded(values, &mut computed)?;
         // SAFETY: `contributions` holds `contributions_len` writable doubles
         // that no other thread touches (caller contract); exactly that many
         // contributions are copied (checked above).
-        unsafe { contributions.fill(&explanation.contributions) }?;
+        unsafe { contributions.fill(&computed) }?;
         // SAFETY: `base_value` is valid for a write (caller contract).
-        unsafe { base_value.write(explanation.base_value) };
+        unsafe { base_value.write(model.model().base_value()) };
         Ok(())
     })
 }
