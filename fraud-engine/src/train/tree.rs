@@ -334,10 +334,12 @@ impl Grower<'_> {
     fn partition(&mut self, meta: &mut [u32], bins: &mut [u64], split: &Split) -> usize {
         let w = self.binned.stride;
         let n = meta.len();
-        self.scratch_meta.clear();
-        self.scratch_meta.resize(n, 0);
-        self.scratch_bins.clear();
-        self.scratch_bins.resize(n * w, 0);
+        // Sized once for the largest node (the root) and never cleared: every
+        // slot read below was written first.
+        if self.scratch_meta.len() < n {
+            self.scratch_meta.resize(n, 0);
+            self.scratch_bins.resize(n * w, 0);
+        }
         let (word, shift) = (split.feature / 8, 8 * (split.feature % 8));
         let (mut kept, mut moved) = (0, 0);
         for i in 0..n {
