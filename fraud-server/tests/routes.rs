@@ -800,3 +800,59 @@ async fn batch_explains_every_prediction_when_asked() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_model_feature_named_explain_keeps_the_body_key() {
+    use fraud_engine::{Column, Dataset, Feature, Schema, TrainParams};
+    let n = 400;
+    let amount: Vec<f64> = (0..n).map(|i| f64::from(i % 37)).collect();
+    let explain: Vec<f64> = (0..n).map(|i| f64::from(i % 10)).collect();
+    let labels: Vec<u8> = explain.iter().map(|&x| u8::from(x >= 7.0)).collect();
+    let schema = Schema::new(
+        vec![Feature::numeric("amount"), Feature::numeric("explain")],
+        "is_fraud",
+    )
+    .expect("schema");
+    let data = Dataset::new(
+        schema,
+        vec![Column::Numeric(amount), Column::Numeric(explain)],
+        Some(labels),
+    )
+    .expect("dataset");
+    let params = TrainParams {
+        n_trees: 5,
+        max_depth: 4,
+        seed: 3,
+        ..TrainParams::default()
+    };
+    let odd = fraud_engine::train(&data, &params, None, None).expect("trains");
+    let state = common::state_without_model(settings());
+    state.set_model(odd.clone());
+
+    // `explain` is this model's feature: its value is scored, not read as the option.
+    let tx = json!({"amount": 3, "explain": 9});
+    let r = post(&state, "/api/predict", &tx.to_string()).await;
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    let v = body(&r);
+    let expected = odd
+        .predict(tx.as_object().expect("object"))
+        .expect("scores");
+    assert_eq!(
+        v["fraud_probability"].as_f64(),
+        Some(expected.fraud_probability)
+    );
+    assert!(v.get("reasons").is_none(), "{v}");
+
+    // The query still asks for explanations, which name the feature.
+    let r = post(&state, "/api/predict?explain=true", &tx.to_string()).await;
+    assert_eq!(r.status(), 200);
+    let v = body(&r);
+    assert!(v["contributions"]["explain"].as_f64().is_some(), "{v}");
+    let engine = odd
+        .explain(tx.as_object().expect("object"))
+        .expect("explains");
+    assert_eq!(
+        v["reasons"],
+        serde_json::to_value(&engine.reasons).expect("serializes")
+    );
+}
