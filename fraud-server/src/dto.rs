@@ -1,7 +1,8 @@
 //! The JSON the API reads and writes.
 
-use fraud_engine::{FeatureKind, Model, Prediction};
-use serde::Serialize;
+use fraud_engine::{Feature, FeatureKind, Model, Prediction, Reason};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 /// A warning attached to a prediction (an unseen category, say).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,6 +31,39 @@ pub struct PredictionDto<'a> {
     pub transaction_id: Option<&'a serde_json::Value>,
     /// Things worth knowing about this input (empty in the common case).
     pub warnings: Vec<WarningDto>,
+    /// The strongest contributions toward fraud (only when explanations were
+    /// asked for), as the engine gives them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<Reason>>,
+    /// Every input feature's contribution (only when explanations were asked
+    /// for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contributions: Option<Contributions<'a>>,
+    /// The model's mean output: `base_value + sum(contributions) ==
+    /// fraud_probability` (only when explanations were asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_value: Option<f64>,
+}
+
+/// Per-feature contributions, written as a JSON object keyed by feature name
+/// in schema order (an object, so clients look features up by name rather
+/// than depend on the schema's order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contributions<'a> {
+    /// The model's features, in schema order.
+    pub features: &'a [Feature],
+    /// One contribution per feature, in the same order.
+    pub values: Vec<f64>,
+}
+
+impl Serialize for Contributions<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.values.len()))?;
+        for (feature, value) in self.features.iter().zip(&self.values) {
+            map.serialize_entry(&feature.name, value)?;
+        }
+        map.end()
+    }
 }
 
 impl<'a> PredictionDto<'a> {
@@ -55,7 +89,30 @@ impl<'a> PredictionDto<'a> {
                     message: w.message,
                 })
                 .collect(),
+            reasons: None,
+            contributions: None,
+            base_value: None,
         }
+    }
+
+    /// The response for one explained prediction: the prediction as
+    /// [`PredictionDto::new`] gives it, plus reasons, contributions and the
+    /// base value.
+    pub fn explained(
+        e: fraud_engine::Explained,
+        features: &'a [Feature],
+        model_version: &'a str,
+        threshold: f64,
+        transaction_id: Option<&'a serde_json::Value>,
+    ) -> Self {
+        let mut dto = PredictionDto::new(e.prediction, model_version, threshold, transaction_id);
+        dto.reasons = Some(e.reasons);
+        dto.contributions = Some(Contributions {
+            features,
+            values: e.explanation.contributions,
+        });
+        dto.base_value = Some(e.explanation.base_value);
+        dto
     }
 }
 

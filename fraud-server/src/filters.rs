@@ -60,6 +60,11 @@ pub fn api_guard(state: AppState) -> impl Filter<Extract = (), Error = Rejection
         .untuple_one()
 }
 
+/// The query string, empty when there is none.
+pub fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
 /// The request body, at most `limit` bytes. A declared `Content-Length` over
 /// the limit is refused before reading; a chunked body is counted as it
 /// arrives and refused as soon as it passes the limit.
@@ -115,6 +120,7 @@ pub fn predict(state: AppState) -> impl Filter<Extract = (Response,), Error = Re
         .and(api_guard(state.clone()))
         .and(with_state(state.clone()))
         .and(request_id(state))
+        .and(raw_query())
         .and(json_body(limit))
         .and_then(handlers::predict)
 }
@@ -129,6 +135,7 @@ pub fn predict_batch(
         .and(api_guard(state.clone()))
         .and(with_state(state.clone()))
         .and(request_id(state))
+        .and(raw_query())
         .and(json_body(limit))
         .and_then(handlers::predict_batch)
 }
@@ -150,7 +157,7 @@ pub fn predictions(
         .and(warp::get())
         .and(api_guard(state.clone()))
         .and(with_state(state))
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(raw_query())
         .and_then(handlers::predictions)
 }
 

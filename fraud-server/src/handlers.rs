@@ -101,6 +101,92 @@ fn id_text(v: &Value) -> String {
     }
 }
 
+/// The request option (a query parameter, or a body key) that adds reasons,
+/// contributions and the base value to each prediction.
+pub const EXPLAIN: &str = "explain";
+
+/// Reads `explain` from a query string: `true` or `false`; absent is false.
+/// Other parameters are ignored.
+pub fn explain_query(query: &str) -> Result<bool, ApiError> {
+    let mut explain = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key == EXPLAIN {
+            explain = match value {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(ApiError::bad_field(
+                        EXPLAIN,
+                        format!("`{}` is not a boolean (true or false)", truncate(other)),
+                    ))
+                }
+            };
+        }
+    }
+    Ok(explain)
+}
+
+/// Reads the `explain` key of a request object: a boolean; absent is false.
+fn explain_option(value: Option<&Value>, field: &str) -> Result<bool, FieldError> {
+    match value {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(FieldError::new(
+            field,
+            format!(
+                "expected a boolean (true or false), got {}",
+                json_type(other)
+            ),
+        )),
+    }
+}
+
+/// A 400 naming every problem with the request's shape.
+fn bad_request(details: Vec<FieldError>) -> ApiError {
+    let described: Vec<String> = details
+        .iter()
+        .map(|d| format!("`{}` {}", d.field, d.reason))
+        .collect();
+    ApiError::BadRequest {
+        error: format!("invalid request: {}", described.join("; ")),
+        details,
+    }
+}
+
+/// One scored transaction, explained when that was asked for.
+enum Scored {
+    Plain(fraud_engine::Prediction),
+    Explained(fraud_engine::Explained),
+}
+
+impl Scored {
+    fn prediction(&self) -> &fraud_engine::Prediction {
+        match self {
+            Scored::Plain(p) => p,
+            Scored::Explained(e) => &e.prediction,
+        }
+    }
+
+    fn into_dto<'a>(
+        self,
+        loaded: &'a LoadedModel,
+        transaction_id: Option<&'a Value>,
+    ) -> PredictionDto<'a> {
+        let threshold = loaded.model.threshold();
+        match self {
+            Scored::Plain(p) => PredictionDto::new(p, &loaded.version, threshold, transaction_id),
+            Scored::Explained(e) => PredictionDto::explained(
+                e,
+                &loaded.model.schema().features,
+                &loaded.version,
+                threshold,
+                transaction_id,
+            ),
+        }
+    }
+}
+
 /// Why one object could not be scored.
 enum Unscored {
     /// Bad fields, each named (with the caller's prefix).
@@ -109,15 +195,23 @@ enum Unscored {
     Fault(ApiError),
 }
 
-/// Scores one object: the prediction, or every bad field (with `prefix`).
+/// Scores one object (and explains it when `explain`): the prediction, or
+/// every bad field (with `prefix`), `extra` included.
 fn score(
     loaded: &LoadedModel,
     object: &Map<String, Value>,
     prefix: &str,
-) -> Result<fraud_engine::Prediction, Unscored> {
+    explain: bool,
+    extra: Option<FieldError>,
+) -> Result<Scored, Unscored> {
     let id_problem = transaction_id(object, &format!("{prefix}transaction_id")).err();
-    let mut problems = match loaded.model.predict(object) {
-        Ok(p) if id_problem.is_none() => return Ok(p),
+    let outcome = if explain {
+        loaded.model.explain(object).map(Scored::Explained)
+    } else {
+        loaded.model.predict(object).map(Scored::Plain)
+    };
+    let mut problems = match outcome {
+        Ok(s) if id_problem.is_none() && extra.is_none() => return Ok(s),
         Ok(_) => Vec::new(),
         Err(e) => match ApiError::from_engine(e, prefix) {
             ApiError::Unprocessable { details, .. } => details,
@@ -125,6 +219,7 @@ fn score(
         },
     };
     problems.extend(id_problem);
+    problems.extend(extra);
     Err(Unscored::Fields(problems))
 }
 
@@ -159,18 +254,44 @@ fn history_error(e: crate::history::HistoryError) -> Rejection {
 }
 
 /// `POST /api/predict`: scores one transaction inline (a few microseconds,
-/// cheaper than a hop to a blocking thread).
+/// cheaper than a hop to a blocking thread). With `explain` (query or body)
+/// it also explains it, on a blocking thread: an explanation costs up to a
+/// millisecond, too long to hold an async worker.
 pub async fn predict(
     state: AppState,
     request_id: String,
+    query: String,
     body: Bytes,
 ) -> Result<Response, Rejection> {
     let started = Instant::now();
     let loaded = state
         .model()
         .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
+    let explain_asked = explain_query(&query).map_err(reject)?;
     let object = parse_object(&body).map_err(reject)?;
-    let prediction = score(&loaded, &object, "").map_err(|e| reject(unscored(e)))?;
+    // A bad `explain` is reported with the transaction's other bad fields.
+    let (explain_in_body, option_problem) = if loaded.explain_key_is_option {
+        match explain_option(object.get(EXPLAIN), EXPLAIN) {
+            Ok(b) => (b, None),
+            Err(e) => (false, Some(e)),
+        }
+    } else {
+        (false, None)
+    };
+    let (object, scored) = if explain_asked || explain_in_body {
+        let model = Arc::clone(&loaded);
+        tokio::task::spawn_blocking(move || {
+            let scored = score(&model, &object, "", true, option_problem);
+            (object, scored)
+        })
+        .await
+        .map_err(|e| reject(ApiError::Internal(format!("explaining failed: {e}"))))?
+    } else {
+        let scored = score(&loaded, &object, "", false, option_problem);
+        (object, scored)
+    };
+    let scored = scored.map_err(|e| reject(unscored(e)))?;
+    let prediction = scored.prediction();
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;
     let echoed = object.get("transaction_id").filter(|v| !v.is_null());
     state
@@ -188,12 +309,7 @@ pub async fn predict(
         risk_level: prediction.risk_level.as_str(),
         latency_ms,
     };
-    let dto = PredictionDto::new(
-        prediction,
-        &loaded.version,
-        loaded.model.threshold(),
-        echoed,
-    );
+    let dto = scored.into_dto(&loaded, echoed);
     let response = json_response(&dto, StatusCode::OK, Some(&request_id));
     state
         .history()
@@ -203,11 +319,13 @@ pub async fn predict(
     Ok(response)
 }
 
-/// `POST /api/predict/batch`: scores on the rayon pool from a blocking
-/// thread, so a large batch never stalls the async workers.
+/// `POST /api/predict/batch`: scores (and, with `explain`, explains) on the
+/// rayon pool from a blocking thread, so a large batch never stalls the
+/// async workers.
 pub async fn predict_batch(
     state: AppState,
     request_id: String,
+    query: String,
     body: Bytes,
 ) -> Result<Response, Rejection> {
     let started = Instant::now();
@@ -215,16 +333,23 @@ pub async fn predict_batch(
         .model()
         .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
     let max_batch = state.limits().max_batch;
+    let explain_asked = explain_query(&query).map_err(reject)?;
     let mut object = parse_object(&body).map_err(reject)?;
+    let explain_in_body = explain_option(object.get(EXPLAIN), EXPLAIN);
     let transactions = match object.remove("transactions") {
-        Some(Value::Array(list)) => list,
-        Some(other) => {
-            return Err(reject(ApiError::bad_field(
-                "transactions",
-                format!("expected an array, got {}", json_type(&other)),
-            )))
+        Some(Value::Array(list)) => Ok(list),
+        Some(other) => Err(FieldError::new(
+            "transactions",
+            format!("expected an array, got {}", json_type(&other)),
+        )),
+        None => Err(FieldError::new("transactions", "missing field")),
+    };
+    let (explain, transactions) = match (explain_in_body, transactions) {
+        (Ok(in_body), Ok(list)) => (explain_asked || in_body, list),
+        (option, list) => {
+            let details = [option.err(), list.err()].into_iter().flatten().collect();
+            return Err(reject(bad_request(details)));
         }
-        None => return Err(reject(ApiError::bad_field("transactions", "missing field"))),
     };
     if transactions.len() > max_batch {
         return Err(reject(ApiError::PayloadTooLarge(format!(
@@ -257,10 +382,11 @@ pub async fn predict_batch(
     }
     let model = Arc::clone(&loaded);
     let rid = request_id.clone();
-    let scored = tokio::task::spawn_blocking(move || score_batch(&model, &rows, &rid, started))
-        .await
-        .map_err(|e| reject(ApiError::Internal(format!("batch scoring failed: {e}"))))?
-        .map_err(reject)?;
+    let scored =
+        tokio::task::spawn_blocking(move || score_batch(&model, &rows, &rid, started, explain))
+            .await
+            .map_err(|e| reject(ApiError::Internal(format!("batch scoring failed: {e}"))))?
+            .map_err(reject)?;
     for (level, is_fraud) in &scored.counts {
         state.metrics().prediction(level, *is_fraud);
     }
@@ -284,11 +410,12 @@ fn score_batch(
     rows: &[Map<String, Value>],
     request_id: &str,
     started: Instant,
+    explain: bool,
 ) -> Result<ScoredBatch, ApiError> {
-    let results: Vec<Result<fraud_engine::Prediction, Unscored>> = rows
+    let results: Vec<Result<Scored, Unscored>> = rows
         .par_iter()
         .enumerate()
-        .map(|(i, row)| score(loaded, row, &format!("transactions[{i}].")))
+        .map(|(i, row)| score(loaded, row, &format!("transactions[{i}]."), explain, None))
         .collect();
     let mut predictions = Vec::with_capacity(results.len());
     let mut details = Vec::new();
@@ -311,7 +438,7 @@ fn score_batch(
     let timestamp = now_rfc3339();
     let mut records = Vec::with_capacity(rows.len());
     let mut counts = Vec::with_capacity(rows.len());
-    for (row, p) in rows.iter().zip(&predictions) {
+    for (row, p) in rows.iter().zip(predictions.iter().map(Scored::prediction)) {
         counts.push((p.risk_level.as_str(), p.is_fraud));
         records.push(NewRecord {
             timestamp: timestamp.clone(),
@@ -328,14 +455,13 @@ fn score_batch(
             latency_ms,
         });
     }
-    let threshold = loaded.model.threshold();
     let response = BatchResponse {
         predictions: predictions
             .into_iter()
             .zip(rows)
             .map(|(p, row)| {
                 let echoed = row.get("transaction_id").filter(|v| !v.is_null());
-                PredictionDto::new(p, &loaded.version, threshold, echoed)
+                p.into_dto(loaded, echoed)
             })
             .collect(),
     };

@@ -27,6 +27,10 @@ pub struct LoadedModel {
     pub version: Arc<str>,
     /// The `GET /api/model` body.
     pub info: bytes::Bytes,
+    /// Whether an `explain` key in a transaction asks for explanations.
+    /// False when the model has a feature of that name: the key is then
+    /// that feature's value, and only `?explain=true` asks.
+    pub explain_key_is_option: bool,
 }
 
 impl LoadedModel {
@@ -36,6 +40,11 @@ impl LoadedModel {
         LoadedModel {
             version: Arc::from(model.metadata().model_id.as_str()),
             info: bytes::Bytes::from(info),
+            explain_key_is_option: !model
+                .schema()
+                .features
+                .iter()
+                .any(|f| f.name == crate::handlers::EXPLAIN),
             model,
         }
     }

@@ -154,7 +154,68 @@ function showPrediction(p) {
   const warnings = $("result-warnings");
   clear(warnings);
   for (const w of p.warnings || []) warnings.appendChild(el("li", w.field + ": " + w.message));
+  showExplanation(p);
   $("predict-result").hidden = false;
+}
+
+// ---- explanations: signed bars, red raises the risk, green lowers it ----
+
+const UP = "#c62828", DOWN = "#2e7d32";
+
+// A contribution in percentage points of fraud probability, with its sign.
+function fmtContribution(c) { return (c >= 0 ? "+" : "−") + Math.abs(c * 100).toFixed(2) + " pp"; }
+
+// One signed bar in a `width`-wide box whose middle is zero, scaled so that
+// `max` fills half of it.
+function signedBar(root, c, max, x0, width, y, h, cls, feature) {
+  const half = width / 2;
+  const w = Math.max(0.5, half * Math.abs(c) / max);
+  root.appendChild(svg("rect", {
+    x: (c >= 0 ? x0 + half : x0 + half - w).toFixed(1), y, width: w.toFixed(1), height: h,
+    fill: c >= 0 ? UP : DOWN, class: cls + (c >= 0 ? " up" : " down"),
+    "data-feature": feature, "data-contribution": c,
+  }));
+}
+
+function showExplanation(p) {
+  const box = $("result-explanation");
+  if (!p.contributions || !p.reasons || p.base_value === undefined) { box.hidden = true; return; }
+  const entries = Object.entries(p.contributions);
+  const max = Math.max(1e-12, ...entries.map(([, c]) => Math.abs(c)));
+
+  const list = $("result-reasons");
+  clear(list);
+  for (const r of p.reasons) {
+    const item = el("li");
+    item.appendChild(el("span", r.text, "reason-text"));
+    const bar = svg("svg", { viewBox: "0 0 260 16", width: 260, height: 16, role: "img" });
+    bar.appendChild(svg("line", { x1: 130, y1: 0, x2: 130, y2: 16, stroke: "#9aa6b2" }));
+    signedBar(bar, r.contribution, max, 0, 260, 2, 12, "reason-bar", r.feature);
+    item.appendChild(bar);
+    item.appendChild(el("span", fmtContribution(r.contribution), "amount"));
+    list.appendChild(item);
+  }
+  $("result-no-reasons").hidden = p.reasons.length > 0;
+
+  const sum = entries.reduce((a, [, c]) => a + c, 0);
+  $("result-base").textContent = "Base value " + fmtProb(p.base_value) + " (the model's average) " +
+    fmtContribution(sum) + " from the features below = " + fmtProb(p.base_value + sum) + ".";
+
+  const chart = $("contribution-chart");
+  clear(chart);
+  entries.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+  const rowH = 24, L = 170, W = 620, barW = W - L - 90;
+  const H = entries.length * rowH + 10;
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img" });
+  root.appendChild(svg("line", { x1: L + barW / 2, y1: 0, x2: L + barW / 2, y2: H, stroke: "#9aa6b2" }));
+  entries.forEach(([name, c], i) => {
+    const y = 5 + i * rowH;
+    root.appendChild(svg("text", { x: L - 8, y: y + 15, "text-anchor": "end" }, name));
+    signedBar(root, c, max, L, barW, y + 3, rowH - 8, "contribution-bar", name);
+    root.appendChild(svg("text", { x: L + barW + 8, y: y + 15 }, fmtContribution(c)));
+  });
+  chart.appendChild(root);
+  box.hidden = false;
 }
 
 async function onPredict(event) {
@@ -163,7 +224,9 @@ async function onPredict(event) {
   button.disabled = true;
   showError($("predict-error"), null);
   try {
-    const p = await api("/api/predict", { method: "POST", body: formTransaction() });
+    // The query parameter, not a body key, so the history keeps the
+    // transaction exactly as typed.
+    const p = await api("/api/predict?explain=true", { method: "POST", body: formTransaction() });
     showPrediction(p);
   } catch (err) {
     $("predict-result").hidden = true;

@@ -1,5 +1,6 @@
 //! The web UI in a real headless Chromium, driven through chromedriver's
-//! WebDriver HTTP API: fill the form and read the result, upload a CSV and
+//! WebDriver HTTP API: fill the form and read the result and its explanation
+//! (reasons and every contribution as signed bars), upload a CSV and
 //! read the scored table, check that user data is rendered as text, draw the
 //! model page, and save a screenshot of each page to
 //! `target/ui-artifacts/`. Without chromium and chromedriver (install them
@@ -267,6 +268,87 @@ fn web_ui_in_headless_chromium() {
     assert_ne!(colour, "rgba(0, 0, 0, 0)", "the risk level is coloured");
     driver.screenshot(&artifacts, "predict.png");
 
+    // --- the explanation: reasons and every contribution as signed bars ---
+    let explained = model().explain(&tx).expect("explains");
+    assert!(
+        !explained.reasons.is_empty(),
+        "the risky transaction has reasons"
+    );
+    driver.wait(
+        "the explanation",
+        "return !document.getElementById('result-explanation').hidden",
+    );
+    let reasons = driver.js(
+        "return Array.from(document.querySelectorAll('#result-reasons li')).map(li => ({ \
+           text: li.querySelector('.reason-text').textContent, \
+           bars: Array.from(li.querySelectorAll('rect.reason-bar')).map(r => ({ \
+             feature: r.dataset.feature, contribution: Number(r.dataset.contribution), \
+             width: Number(r.getAttribute('width')), up: r.classList.contains('up'), \
+             fill: r.getAttribute('fill') })) }))",
+    );
+    let reasons = reasons.as_array().expect("reasons");
+    assert_eq!(reasons.len(), explained.reasons.len());
+    for (shown, reason) in reasons.iter().zip(&explained.reasons) {
+        assert_eq!(shown["text"], reason.text.as_str());
+        let bars = shown["bars"].as_array().expect("bars");
+        assert_eq!(bars.len(), 1, "one bar per reason: {shown}");
+        assert_eq!(bars[0]["feature"], reason.feature.as_str());
+        assert_eq!(bars[0]["contribution"].as_f64(), Some(reason.contribution));
+        assert!(bars[0]["width"].as_f64().expect("width") > 0.0);
+        assert_eq!(bars[0]["up"], true, "reasons raise the risk");
+    }
+    let bars = driver.js(
+        "return Array.from(document.querySelectorAll('#contribution-chart rect.contribution-bar')).map(r => ({ \
+           feature: r.dataset.feature, contribution: Number(r.dataset.contribution), \
+           x: Number(r.getAttribute('x')), width: Number(r.getAttribute('width')), \
+           up: r.classList.contains('up'), down: r.classList.contains('down'), \
+           fill: getComputedStyle(r).fill }))",
+    );
+    let bars = bars.as_array().expect("bars");
+    let names = model().feature_names();
+    assert_eq!(bars.len(), names.len(), "a bar for every feature");
+    let axis = bars
+        .iter()
+        .map(|b| {
+            let x = b["x"].as_f64().expect("x");
+            if b["up"] == true {
+                x
+            } else {
+                x + b["width"].as_f64().expect("width")
+            }
+        })
+        .collect::<Vec<f64>>();
+    let mut fills = std::collections::BTreeMap::new();
+    let mut previous = f64::INFINITY;
+    for (bar, x) in bars.iter().zip(&axis) {
+        let feature = bar["feature"].as_str().expect("feature");
+        let i = names
+            .iter()
+            .position(|n| *n == feature)
+            .expect("a model feature");
+        let c = explained.explanation.contributions[i];
+        assert_eq!(bar["contribution"].as_f64(), Some(c), "{feature}");
+        // Signed: positive bars grow right of the zero line, negative left.
+        assert_eq!(bar["up"] == true, c >= 0.0, "{feature}: {bar}");
+        assert_eq!(bar["down"] == true, c < 0.0, "{feature}: {bar}");
+        assert!((x - axis[0]).abs() < 0.2, "every bar starts at zero: {bar}");
+        // Largest magnitude first.
+        assert!(c.abs() <= previous, "{feature} is out of order");
+        previous = c.abs();
+        fills.insert(c >= 0.0, bar["fill"].clone());
+    }
+    if let (Some(up), Some(down)) = (fills.get(&true), fills.get(&false)) {
+        assert_ne!(up, down, "raising and lowering bars differ in colour");
+    }
+    let base_text = driver.text("#result-base");
+    let base_shown = format!("{:.2}%", explained.explanation.base_value * 100.0);
+    assert!(
+        base_text.contains(&base_shown),
+        "{base_text} lacks {base_shown}"
+    );
+    driver.js("document.getElementById('result-explanation').scrollIntoView(); return true");
+    driver.screenshot(&artifacts, "predict-explanation.png");
+
     // --- user data is rendered as text, never as HTML ---
     let hostile = "<img id=\"injected\" src=x onerror=\"document.title='pwned'\">";
     driver.type_into("#field-merchant_category", hostile);
@@ -378,7 +460,13 @@ fn web_ui_in_headless_chromium() {
             );
         }
     }
-    for name in ["predict.png", "batch.png", "history.png", "model.png"] {
+    for name in [
+        "predict.png",
+        "predict-explanation.png",
+        "batch.png",
+        "history.png",
+        "model.png",
+    ] {
         assert!(artifacts.join(name).exists());
     }
     println!("screenshots in {}", artifacts.display());

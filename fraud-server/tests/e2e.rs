@@ -1,6 +1,7 @@
-//! The real binary on a loopback port: the documented exchange, chunked
-//! bodies, auth and rate limiting over TCP, the default model, model reload,
-//! JSON logs, and a graceful shutdown that loses no history.
+//! The real binary on a loopback port: the documented exchange, an
+//! explained prediction, chunked bodies, auth and rate limiting over TCP, the
+//! default model, model reload, JSON logs, and a graceful shutdown that loses
+//! no history.
 
 mod common;
 
@@ -55,6 +56,37 @@ fn documented_exchange_over_tcp() {
     let (i, r) = refused.expect("rate limited");
     assert_eq!(i, 99, "the 100th request after the first POST is the 101st");
     assert!(r.header("retry-after").is_some());
+}
+
+#[test]
+fn explained_prediction_over_tcp() {
+    let server = Server::start("explain", &["--model", model_arg()], &[]);
+    let r = server.post("/api/predict?explain=true", DOCUMENTED);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let expected = model()
+        .explain(&common::documented())
+        .expect("the engine explains");
+    assert_eq!(
+        v["fraud_probability"].as_f64(),
+        Some(expected.prediction.fraud_probability)
+    );
+    assert_eq!(
+        v["reasons"],
+        serde_json::to_value(&expected.reasons).expect("serializes")
+    );
+    let contributions = v["contributions"].as_object().expect("contributions");
+    assert_eq!(contributions.len(), model().feature_names().len());
+    let sum: f64 = contributions
+        .values()
+        .map(|c| c.as_f64().expect("number"))
+        .sum();
+    let base = v["base_value"].as_f64().expect("base value");
+    assert!((base + sum - expected.prediction.fraud_probability).abs() <= 1e-9);
+    // The same request without the option is answered as before.
+    let plain = server.post("/api/predict", DOCUMENTED).json();
+    assert!(plain.get("reasons").is_none() && plain.get("contributions").is_none());
+    assert_eq!(plain["fraud_probability"], v["fraud_probability"]);
 }
 
 #[test]

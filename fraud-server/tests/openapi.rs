@@ -99,6 +99,14 @@ fn check(spec: &Value, schema: &Value, v: &Value, at: &str, problems: &mut Vec<S
             }
         }
     }
+    if let (Some(extra), Some(obj)) = (schema.get("additionalProperties"), v.as_object()) {
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (name, value) in obj {
+            if !props.is_some_and(|p| p.contains_key(name)) {
+                check(spec, extra, value, &format!("{at}.{name}"), problems);
+            }
+        }
+    }
     if let (Some(items), Some(list)) = (schema.get("items"), v.as_array()) {
         for (i, item) in list.iter().enumerate().take(50) {
             check(spec, items, item, &format!("{at}[{i}]"), problems);
@@ -207,4 +215,88 @@ async fn documented_error_responses_match_their_schema() {
         check(&spec, schema, &v, "$", &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
     }
+}
+
+/// The explanation fields a prediction carries when `explain` is asked for.
+const EXPLANATION: [&str; 3] = ["reasons", "contributions", "base_value"];
+
+#[tokio::test]
+async fn the_explain_option_answers_as_documented() {
+    let spec = spec();
+    let prediction = &spec["components"]["schemas"]["Prediction"]["properties"];
+    for key in EXPLANATION {
+        assert!(
+            prediction.get(key).is_some(),
+            "Prediction documents `{key}`"
+        );
+    }
+    let state = state_with(settings());
+    let mut explained_operations = 0;
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            let documents_explain = op["parameters"].as_array().is_some_and(|ps| {
+                ps.iter().any(|p| {
+                    p["name"] == "explain" && p["in"] == "query" && p["schema"]["type"] == "boolean"
+                })
+            });
+            if !documents_explain {
+                continue;
+            }
+            explained_operations += 1;
+            let body_schema = resolve(
+                &spec,
+                &op["requestBody"]["content"]["application/json"]["schema"],
+            );
+            assert_eq!(
+                body_schema["properties"]["explain"]["type"], "boolean",
+                "{path}: the body's `explain` is documented"
+            );
+            let example = op
+                .pointer("/requestBody/content/application~1json/example")
+                .cloned()
+                .expect("an example");
+            let mut in_body = example.clone();
+            in_body["explain"] = Value::Bool(true);
+            for (query, body) in [("?explain=true", &example), ("", &in_body)] {
+                let r = warp::test::request()
+                    .method(&method.to_uppercase())
+                    .path(&format!("{path}{query}"))
+                    .json(body)
+                    .reply(&routes(state.clone()))
+                    .await;
+                assert_eq!(r.status(), 200, "{path}{query}");
+                let v: Value = serde_json::from_slice(r.body()).expect("JSON");
+                let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+                let mut problems = Vec::new();
+                check(&spec, schema, &v, "$", &mut problems);
+                assert!(problems.is_empty(), "{path}{query}: {problems:#?}");
+                let predictions = match v.get("predictions") {
+                    Some(list) => list.as_array().expect("predictions").clone(),
+                    None => vec![v.clone()],
+                };
+                assert!(!predictions.is_empty());
+                for p in &predictions {
+                    for key in EXPLANATION {
+                        assert!(p.get(key).is_some(), "{path}{query}: no `{key}` in {p}");
+                    }
+                }
+            }
+            let r = warp::test::request()
+                .method(&method.to_uppercase())
+                .path(&format!("{path}?explain=maybe"))
+                .json(&example)
+                .reply(&routes(state.clone()))
+                .await;
+            assert_eq!(r.status(), 400, "{path}?explain=maybe");
+            let v: Value = serde_json::from_slice(r.body()).expect("JSON");
+            let schema = &op["responses"]["400"]["content"]["application/json"]["schema"];
+            let mut problems = Vec::new();
+            check(&spec, schema, &v, "$", &mut problems);
+            assert!(problems.is_empty(), "{problems:?}");
+        }
+    }
+    assert_eq!(
+        explained_operations, 2,
+        "both predict operations take `explain`"
+    );
 }

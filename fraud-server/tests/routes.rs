@@ -527,3 +527,332 @@ async fn ui_files_are_served_with_a_strict_csp() {
     assert_eq!(body(&r), json!({"error": "Not found"}));
     assert_eq!(post(&state, "/health", "").await.status(), 405);
 }
+
+/// A transaction the small model finds risky, so it has reasons to give.
+fn risky() -> serde_json::Map<String, Value> {
+    let mut tx = documented();
+    for (k, v) in [
+        ("amount", json!(4999.5)),
+        ("transaction_hour", json!(3)),
+        ("device_trust_score", json!(8)),
+        ("velocity_last_24h", json!(14)),
+        ("cardholder_age", json!(22)),
+        ("merchant_category", json!("Online")),
+    ] {
+        tx.insert(k.into(), v);
+    }
+    tx
+}
+
+/// Checks one explained prediction against the engine's own explanation of
+/// `tx`: the same prediction, reasons, contributions (by name) and base
+/// value, and local accuracy.
+fn assert_explained_like_the_engine(p: &Value, tx: &serde_json::Map<String, Value>) {
+    let engine = model().explain(tx).expect("the engine explains");
+    let plain = model().predict(tx).expect("the engine scores");
+    assert_eq!(
+        p["fraud_probability"].as_f64(),
+        Some(plain.fraud_probability)
+    );
+    assert_eq!(p["is_fraud"], json!(u8::from(plain.is_fraud)));
+    assert_eq!(p["risk_level"], plain.risk_level.as_str());
+    assert_eq!(
+        p["reasons"],
+        serde_json::to_value(&engine.reasons).expect("reasons serialize")
+    );
+    assert_eq!(
+        p["base_value"].as_f64(),
+        Some(engine.explanation.base_value)
+    );
+    let contributions = p["contributions"].as_object().expect("contributions");
+    let mut names: Vec<&str> = contributions.keys().map(String::as_str).collect();
+    let mut features = model().feature_names();
+    names.sort_unstable();
+    features.sort_unstable();
+    assert_eq!(names, features, "one contribution per feature");
+    for (name, expected) in model()
+        .feature_names()
+        .iter()
+        .zip(&engine.explanation.contributions)
+    {
+        assert_eq!(contributions[*name].as_f64(), Some(*expected), "{name}");
+    }
+    let sum: f64 = contributions
+        .values()
+        .map(|c| c.as_f64().expect("number"))
+        .sum();
+    let base = p["base_value"].as_f64().expect("base value");
+    let probability = p["fraud_probability"].as_f64().expect("probability");
+    assert!(
+        (base + sum - probability).abs() <= 1e-9,
+        "local accuracy: {base} + {sum} != {probability}"
+    );
+}
+
+const EXPLANATION_KEYS: [&str; 3] = ["reasons", "contributions", "base_value"];
+
+#[tokio::test]
+async fn explain_in_the_body_adds_reasons_and_contributions() {
+    let state = state_with(settings());
+    let mut tx = risky();
+    tx.insert("explain".into(), json!(true));
+    tx.insert("transaction_id".into(), json!("TX-7"));
+    let r = post(
+        &state,
+        "/api/predict",
+        &Value::Object(tx.clone()).to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    // The contributions are written in schema order.
+    let text = String::from_utf8_lossy(r.body()).into_owned();
+    let object = &text[text.find("\"contributions\":{").expect("contributions")..];
+    let positions: Vec<usize> = model()
+        .feature_names()
+        .iter()
+        .map(|name| object.find(&format!("\"{name}\":")).expect("feature"))
+        .collect();
+    assert!(positions.is_sorted(), "{object}");
+    let v = body(&r);
+    assert_eq!(v["transaction_id"], "TX-7");
+    assert!(
+        !v["reasons"].as_array().expect("reasons").is_empty(),
+        "a risky transaction has reasons: {v}"
+    );
+    let first = &v["reasons"][0];
+    assert!(first["text"]
+        .as_str()
+        .expect("text")
+        .ends_with("raised the risk"));
+    assert!(first["contribution"].as_f64().expect("contribution") > 0.0);
+    assert_explained_like_the_engine(&v, &tx);
+
+    // `"explain": false`, or no key at all: the response is unchanged.
+    for explain in [Some(false), None] {
+        let mut tx = risky();
+        if let Some(b) = explain {
+            tx.insert("explain".into(), json!(b));
+        }
+        let v = body(&post(&state, "/api/predict", &Value::Object(tx).to_string()).await);
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            // serde_json's map is sorted here.
+            [
+                "fraud_probability",
+                "is_fraud",
+                "model_version",
+                "risk_level",
+                "threshold",
+                "warnings"
+            ],
+            "{explain:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn explain_in_the_query_adds_reasons_and_stores_nothing_extra() {
+    let state = state_with(settings());
+    let r = post(
+        &state,
+        "/api/predict?explain=true",
+        &Value::Object(risky()).to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v = body(&r);
+    assert_explained_like_the_engine(&v, &risky());
+
+    // The documented request, explained: local accuracy there too.
+    let v = body(&post(&state, "/api/predict?explain=true", DOCUMENTED).await);
+    assert_explained_like_the_engine(&v, &documented());
+
+    // Either place asks: the query wins over `"explain": false`.
+    let mut tx = risky();
+    tx.insert("explain".into(), json!(false));
+    let v = body(
+        &post(
+            &state,
+            "/api/predict?limit=3&explain=true",
+            &Value::Object(tx).to_string(),
+        )
+        .await,
+    );
+    assert!(v["reasons"].is_array());
+    let v = body(&post(&state, "/api/predict?explain=false", DOCUMENTED).await);
+    for key in EXPLANATION_KEYS {
+        assert!(v.get(key).is_none(), "{key} in {v}");
+    }
+
+    // The history holds the predictions, not their explanations.
+    let page = body(&get(&state, "/api/predictions").await);
+    assert_eq!(page["total"], 4);
+    for record in page["predictions"].as_array().expect("records") {
+        for key in EXPLANATION_KEYS {
+            assert!(record.get(key).is_none(), "{key} in {record}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn explain_values_that_are_not_booleans_are_named() {
+    let state = state_with(settings());
+    for bad in [json!("yes"), json!(1), json!(null), json!({"on": true})] {
+        let mut tx = documented();
+        tx.insert("explain".into(), bad.clone());
+        let r = post(&state, "/api/predict", &Value::Object(tx).to_string()).await;
+        assert_eq!(r.status(), 422, "{bad}");
+        let v = body(&r);
+        assert_eq!(fields(&v), ["explain"], "{bad}");
+        assert!(v["details"][0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("expected a boolean"));
+    }
+    // With other bad fields, every one is named.
+    let mut tx = documented();
+    tx.insert("explain".into(), json!("true"));
+    tx.insert("amount".into(), json!("lots"));
+    let r = post(
+        &state,
+        "/api/predict?explain=true",
+        &Value::Object(tx).to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(fields(&body(&r)), ["amount", "explain"]);
+
+    for query in ["explain=yes", "explain=1", "explain=", "explain"] {
+        for path in ["/api/predict", "/api/predict/batch"] {
+            let r = post(&state, &format!("{path}?{query}"), DOCUMENTED).await;
+            assert_eq!(r.status(), 400, "{path}?{query}");
+            assert_eq!(fields(&body(&r)), ["explain"], "{path}?{query}");
+        }
+    }
+
+    let r = post(
+        &state,
+        "/api/predict/batch",
+        &json!({"transactions": [documented()], "explain": "yes"}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(fields(&body(&r)), ["explain"]);
+    let r = post(&state, "/api/predict/batch", r#"{"explain": 0}"#).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(fields(&body(&r)), ["explain", "transactions"]);
+    // Nothing was scored, so nothing was recorded.
+    assert_eq!(body(&get(&state, "/api/predictions").await)["total"], 0);
+}
+
+#[tokio::test]
+async fn batch_explains_every_prediction_when_asked() {
+    let state = state_with(settings());
+    let rows: Vec<serde_json::Map<String, Value>> = fraud_engine::synth::transactions(40, 9)
+        .map(|t| {
+            let v = json!({"amount": t.amount, "transaction_hour": t.transaction_hour,
+                   "merchant_category": t.merchant_category, "foreign_transaction": u8::from(t.foreign_transaction),
+                   "location_mismatch": u8::from(t.location_mismatch), "device_trust_score": t.device_trust_score,
+                   "velocity_last_24h": t.velocity_last_24h, "cardholder_age": t.cardholder_age});
+            v.as_object().expect("object").clone()
+        })
+        .chain([risky()])
+        .collect();
+    for (path, request) in [
+        (
+            "/api/predict/batch",
+            json!({"transactions": rows, "explain": true}),
+        ),
+        (
+            "/api/predict/batch?explain=true",
+            json!({"transactions": rows}),
+        ),
+    ] {
+        let r = post(&state, path, &request.to_string()).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let v = body(&r);
+        let predictions = v["predictions"].as_array().expect("predictions");
+        assert_eq!(predictions.len(), rows.len());
+        for (p, row) in predictions.iter().zip(&rows) {
+            assert_explained_like_the_engine(p, row);
+        }
+        assert!(!predictions[rows.len() - 1]["reasons"]
+            .as_array()
+            .expect("reasons")
+            .is_empty());
+    }
+    // Without it, no prediction carries an explanation.
+    let r = post(
+        &state,
+        "/api/predict/batch",
+        &json!({"transactions": rows, "explain": false}).to_string(),
+    )
+    .await;
+    for p in body(&r)["predictions"].as_array().expect("predictions") {
+        for key in EXPLANATION_KEYS {
+            assert!(p.get(key).is_none(), "{key} in {p}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_model_feature_named_explain_keeps_the_body_key() {
+    use fraud_engine::{Column, Dataset, Feature, Schema, TrainParams};
+    let n = 400;
+    let amount: Vec<f64> = (0..n).map(|i| f64::from(i % 37)).collect();
+    let explain: Vec<f64> = (0..n).map(|i| f64::from(i % 10)).collect();
+    let labels: Vec<u8> = explain.iter().map(|&x| u8::from(x >= 7.0)).collect();
+    let schema = Schema::new(
+        vec![Feature::numeric("amount"), Feature::numeric("explain")],
+        "is_fraud",
+    )
+    .expect("schema");
+    let data = Dataset::new(
+        schema,
+        vec![Column::Numeric(amount), Column::Numeric(explain)],
+        Some(labels),
+    )
+    .expect("dataset");
+    let params = TrainParams {
+        n_trees: 5,
+        max_depth: 4,
+        seed: 3,
+        ..TrainParams::default()
+    };
+    let odd = fraud_engine::train(&data, &params, None, None).expect("trains");
+    let state = common::state_without_model(settings());
+    state.set_model(odd.clone());
+
+    // `explain` is this model's feature: its value is scored, not read as the option.
+    let tx = json!({"amount": 3, "explain": 9});
+    let r = post(&state, "/api/predict", &tx.to_string()).await;
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    let v = body(&r);
+    let expected = odd
+        .predict(tx.as_object().expect("object"))
+        .expect("scores");
+    assert_eq!(
+        v["fraud_probability"].as_f64(),
+        Some(expected.fraud_probability)
+    );
+    assert!(v.get("reasons").is_none(), "{v}");
+
+    // The query still asks for explanations, which name the feature.
+    let r = post(&state, "/api/predict?explain=true", &tx.to_string()).await;
+    assert_eq!(r.status(), 200);
+    let v = body(&r);
+    assert!(v["contributions"]["explain"].as_f64().is_some(), "{v}");
+    let engine = odd
+        .explain(tx.as_object().expect("object"))
+        .expect("explains");
+    assert_eq!(
+        v["reasons"],
+        serde_json::to_value(&engine.reasons).expect("serializes")
+    );
+}
