@@ -639,14 +639,16 @@ impl Model {
     /// probability; `base_value() + sum(out)` equals it.
     pub fn shap_values_encoded(&self, row: &[f64], out: &mut [f64]) -> Result<f64> {
         let n = self.schema.features.len();
-        if row.len() != n || out.len() != n {
+        if row.len() != n {
             return Err(Error::input(
                 "row",
-                format!(
-                    "{} values and {} outputs for {n} features",
-                    row.len(),
-                    out.len()
-                ),
+                format!("{} values for {n} features", row.len()),
+            ));
+        }
+        if out.len() != n {
+            return Err(Error::input(
+                "out",
+                format!("{} outputs for {n} features", out.len()),
             ));
         }
         let mut stack = [0.0f64; STACK_FEATURES];

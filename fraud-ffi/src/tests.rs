@@ -586,7 +586,7 @@ fn bad_batches_give_a_status_and_write_nothing() {
         predict_batch(&handle, &rows, 8, &mut out),
         FRAUD_INVALID_INPUT
     );
-    assert!(last_error().contains("row 3"), "{}", last_error());
+    assert!(last_error().contains("row index 3"), "{}", last_error());
     assert!(out.iter().all(|&p| p == -1.0));
     assert_eq!(predict_batch(&handle, &rows[..0], 8, &mut out), FRAUD_OK);
     assert!(out.iter().all(|&p| p == -1.0));
