@@ -40,13 +40,13 @@ import json, sys
 size, fit_s, model_bytes, rss_kb, out = sys.argv[1:]
 ev = json.load(open(f"{out}/eval{size}.json"))
 speed = json.load(open(f"{out}/speed{size}.json"))
-print(json.dumps({"engine": "fraud-engine", "train_rows": size, "fit_s": float(fit_s),
+print(json.dumps({"engine": "fraud-engine", "size": size, "fit_s": float(fit_s),
                   "model_bytes": int(model_bytes), "peak_rss_mb": round(int(rss_kb) / 1024, 1),
                   "roc_auc": round(ev["roc_auc"], 4), "pr_auc": round(ev["pr_auc"], 4), **speed}))
 PY
   "$VENV/bin/python" benches/compare/sklearn_baseline.py "$OUT/train$size.csv" "$OUT/test200k.csv" \
     --min-samples-leaf "$([ "$size" = 800k ] && echo 1,5,20 || echo 1)" \
-    | sed "s/^{/{\"train_rows\": \"$size\", /" >> "$OUT/results.jsonl"
+    | sed "s/^{/{\"size\": \"$size\", /" >> "$OUT/results.jsonl"
 done
 
 python3 benches/compare/report.py "$OUT/results.jsonl"

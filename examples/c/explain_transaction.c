@@ -8,7 +8,7 @@
  *
  *   cc -std=c99 -Wall -Wextra -Werror -I include examples/c/explain_transaction.c \
  *      target/release/libfraud_engine.a -lpthread -ldl -lm -o explain_transaction
- *   ./explain_transaction model.fraud
+ *   ./explain_transaction model.fem
  */
 #include <math.h>
 #include <stdio.h>

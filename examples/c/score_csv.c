@@ -4,7 +4,7 @@
  * looked up by name, other columns (an id, the label) are ignored. Plain
  * comma-separated values without quoting, as fraud-server's generator writes.
  *
- *   ./score_csv model.fraud transactions.csv
+ *   ./score_csv model.fem transactions.csv
  */
 #include <math.h>
 #include <stdio.h>

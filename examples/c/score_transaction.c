@@ -5,7 +5,7 @@
  *
  *   cc -std=c99 -Wall -Wextra -Werror -I include examples/c/score_transaction.c \
  *      target/release/libfraud_engine.a -lpthread -ldl -lm -o score_transaction
- *   ./score_transaction model.fraud
+ *   ./score_transaction model.fem
  */
 #include <stdio.h>
 #include <string.h>

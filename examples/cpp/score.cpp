@@ -5,7 +5,7 @@
 //
 //   c++ -std=c++17 -Wall -Wextra -Werror -I include examples/cpp/score.cpp
 //       target/release/libfraud_engine.a -lpthread -ldl -lm -o score_cpp
-//   ./score_cpp model.fraud
+//   ./score_cpp model.fem
 #include <cstdio>
 #include <iostream>
 #include <thread>

@@ -1,10 +1,10 @@
 """The fraud-detection Flask app, on fraud_engine instead of a pickled scikit-learn model.
 
 Same routes and JSON as before (``/``, ``POST /api/predict``, ``/health``); the model
-is a checked ``.fraud`` file instead of a ``.pkl``, and a prediction takes microseconds.
+is a checked ``.fem`` model file instead of a ``.pkl``, and a prediction takes microseconds.
 
-    fraud-server train --data transactions.csv --out fraud_model.fraud   # or Model.save()
-    MODEL_PATH=fraud_model.fraud flask --app flask_app run --port 5000
+    fraud-server train --data transactions.csv --out fraud_model.fem   # or Model.save()
+    MODEL_PATH=fraud_model.fem flask --app flask_app run --port 5000
 
 Set ``API_KEY`` to require an ``X-API-Key`` header on ``/api/predict``.
 """
@@ -44,9 +44,9 @@ document.getElementById("tx").addEventListener("submit", async (event) => {{
 
 
 def create_app(model_path=None, api_key=None):
-    """The app, serving the model at ``model_path`` (default: $MODEL_PATH or fraud_model.fraud)."""
+    """The app, serving the model at ``model_path`` (default: $MODEL_PATH or fraud_model.fem)."""
     app = Flask(__name__)
-    model = fraud_engine.load(model_path or os.environ.get("MODEL_PATH", "fraud_model.fraud"))
+    model = fraud_engine.load(model_path or os.environ.get("MODEL_PATH", "fraud_model.fem"))
     api_key = api_key if api_key is not None else os.environ.get("API_KEY")
 
     @app.get("/")

@@ -159,7 +159,7 @@ fn risk_level_names() {
 fn load_rejects_null_missing_and_corrupt_input_without_writing_out() {
     let sentinel = std::ptr::dangling_mut::<FraudModel>();
     let mut out = sentinel;
-    let path = CString::new("/nonexistent/dir/model.fraud").expect("c");
+    let path = CString::new("/nonexistent/dir/model.fem").expect("c");
     // SAFETY: every pointer is NULL or valid.
     unsafe {
         assert_eq!(fraud_model_load(null(), &mut out), FRAUD_NULL_PARAMETER);
@@ -170,7 +170,7 @@ fn load_rejects_null_missing_and_corrupt_input_without_writing_out() {
         );
         assert_eq!(fraud_model_load(path.as_ptr(), &mut out), FRAUD_IO);
         assert!(
-            last_error().contains("/nonexistent/dir/model.fraud"),
+            last_error().contains("/nonexistent/dir/model.fem"),
             "{}",
             last_error()
         );

@@ -27,10 +27,10 @@ struct Fixture {
 
 impl Fixture {
     fn model_path(&self) -> PathBuf {
-        self.dir.join("model.fraud")
+        self.dir.join("model.fem")
     }
     fn corrupt_path(&self) -> PathBuf {
-        self.dir.join("corrupt.fraud")
+        self.dir.join("corrupt.fem")
     }
     fn csv_path(&self) -> PathBuf {
         self.dir.join("transactions.csv")

@@ -37,7 +37,7 @@ def test_hierarchy():
 
 
 def test_missing_file(tmp_path):
-    missing = tmp_path / "nope.fraud"
+    missing = tmp_path / "nope.fem"
     with pytest.raises(FileNotFoundError) as info:
         fraud_engine.load(missing)
     assert isinstance(info.value, FraudFileNotFoundError)
@@ -49,7 +49,7 @@ def test_missing_file(tmp_path):
 
 def test_writing_into_a_missing_directory(model, tmp_path):
     with pytest.raises(FraudIOError):
-        model.save(tmp_path / "no" / "such" / "dir" / "m.fraud")
+        model.save(tmp_path / "no" / "such" / "dir" / "m.fem")
 
 
 def test_corrupt_and_truncated_models(model, tmp_path):
@@ -70,7 +70,7 @@ def test_corrupt_and_truncated_models(model, tmp_path):
         fraud_engine.from_bytes(bytes(newer))
     assert info.value.found == fraud_engine.FORMAT_VERSION + 1
     assert info.value.supported == fraud_engine.FORMAT_VERSION
-    path = tmp_path / "bad.fraud"
+    path = tmp_path / "bad.fem"
     path.write_bytes(bytes(flipped))
     with pytest.raises(CorruptModelError):
         fraud_engine.load(path)

@@ -17,14 +17,14 @@ def flask_app(tmp_path_factory, model):
     spec = importlib.util.spec_from_file_location("flask_app", EXAMPLES / "flask_app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    path = tmp_path_factory.mktemp("flask") / "model.fraud"
+    path = tmp_path_factory.mktemp("flask") / "model.fem"
     model.save(path)
     return module
 
 
 @pytest.fixture()
 def client(flask_app, tmp_path, model):
-    path = tmp_path / "model.fraud"
+    path = tmp_path / "model.fem"
     model.save(path)
     return flask_app.create_app(model_path=path).test_client()
 
@@ -54,7 +54,7 @@ def test_health_and_index(client, model):
 
 
 def test_api_key(flask_app, tmp_path, model):
-    path = tmp_path / "m.fraud"
+    path = tmp_path / "m.fem"
     model.save(path)
     client = flask_app.create_app(model_path=path, api_key="s3cret").test_client()
     denied = client.post("/api/predict", json=TRANSACTION)
@@ -73,7 +73,7 @@ def test_notebook_runs_headless(tmp_path, monkeypatch):
         resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()
-    saved = fraud_engine.load(tmp_path / "fraud_model.fraud")
+    saved = fraud_engine.load(tmp_path / "fraud_model.fem")
     assert saved.metadata["n_trees"] == 100
     assert (tmp_path / "transactions.csv").exists()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]

@@ -144,7 +144,7 @@ def test_category_codes(model):
 
 
 def test_save_load_and_bytes_round_trip(model, tmp_path, holdout):
-    path = tmp_path / "model.fraud"
+    path = tmp_path / "model.fem"
     model.save(path)
     assert fraud_engine.load(path) == model
     assert fraud_engine.load(str(path)) == model
@@ -192,8 +192,8 @@ def test_with_threshold(model, transaction, tmp_path):
     assert strict.risk_bands == (0.0, 0.0)
     custom = model.with_threshold(0.5, risk_bands=(0.1, 0.4))
     assert custom.risk_bands == (0.1, 0.4)
-    custom.save(tmp_path / "m.fraud")
-    assert fraud_engine.load(tmp_path / "m.fraud").threshold == 0.5
+    custom.save(tmp_path / "m.fem")
+    assert fraud_engine.load(tmp_path / "m.fem").threshold == 0.5
     with pytest.raises(fraud_engine.InvalidParamsError) as info:
         model.with_threshold(1.5)
     assert info.value.param == "threshold"

@@ -34,7 +34,7 @@ def scored(cli, tmp_path_factory):
     """A CSV from the CLI, a model the CLI trained on it, and the CLI's scores of held-out rows."""
     tmp = tmp_path_factory.mktemp("parity")
     train_csv, test_csv = tmp / "train.csv", tmp / "test.csv"
-    model_path, out_csv = tmp / "cli.fraud", tmp / "scored.csv"
+    model_path, out_csv = tmp / "cli.fem", tmp / "scored.csv"
     run = lambda *args: subprocess.run([cli, *map(str, args)], check=True, capture_output=True)
     run("generate", "--rows", 6000, "--seed", 21, "--out", train_csv)
     run("generate", "--rows", 3000, "--seed", 22, "--out", test_csv)

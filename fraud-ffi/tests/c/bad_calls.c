@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
     /* Loading. */
     EXPECT(fraud_model_load(NULL, &out_model), FRAUD_NULL_PARAMETER, "`path` is NULL");
     EXPECT(fraud_model_load(argv[1], NULL), FRAUD_NULL_PARAMETER, "`out` is NULL");
-    EXPECT(fraud_model_load("/nonexistent/model.fraud", &out_model), FRAUD_IO, "/nonexistent");
+    EXPECT(fraud_model_load("/nonexistent/model.fem", &out_model), FRAUD_IO, "/nonexistent");
     EXPECT(fraud_model_load(argv[2], &out_model), FRAUD_CORRUPT_MODEL, "corrupt model at byte");
     EXPECT(fraud_model_load_bytes(NULL, 10, &out_model), FRAUD_NULL_PARAMETER, "`bytes`");
     EXPECT(fraud_model_load_bytes((const uint8_t *)"", 0, &out_model), FRAUD_CORRUPT_MODEL, NULL);
