@@ -50,5 +50,10 @@ for size in ("10k", "800k"):
     line("held-out PR-AUC", "pr_auc", lambda x: f"{x:.4f}", better="diff")
     line("one transaction (us)", "single_row_us", lambda x: f"{x:,.2f}")
     line("batch, 2 threads (rows/s)", "batch_rows_per_s", lambda x: f"{x:,.0f}", better="higher")
+    shap_row = next((r for r in rows if r["engine"] == "shap" and size_of(r) == size), None)
+    if shap_row:
+        print(f"\nOne TreeSHAP explanation: fraud-engine {ours['explain_us']:,.1f} us, shap {shap_row['shap_version']} "
+              f"{shap_row['explain_us']:,.1f} us ({shap_row['explain_us'] / ours['explain_us']:,.1f}x); shap in a "
+              f"1,000-row batch {shap_row['explain_batch_us_per_row']:,.1f} us per row.")
     print(f"\nfraud-engine also: JSON object {ours['json_row_us']:.2f} us, explanation {ours['explain_us']:.1f} us, "
           f"forest-only batch {ours['forest_batch_rows_per_s']:,.0f} rows/s. In brackets: how many times better fraud-engine is, or by how much its AUC is higher.")

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Side-by-side comparison with scikit-learn's RandomForestClassifier on the same
 # machine, data and run: training time, model size, peak memory, held-out
-# ROC-AUC / PR-AUC, single-row latency and batch throughput, printed as ratios.
+# ROC-AUC / PR-AUC, single-row latency and batch throughput, printed as ratios;
+# and the shap package's time for one TreeSHAP explanation of our exported forest.
 #
 #   benches/compare/run.sh            # about 10 minutes on 2 cores
 #
-# Installs scikit-learn and pandas into target/compare-venv. Data: 1,000,000
+# Installs scikit-learn, pandas and shap into target/compare-venv. Data: 1,000,000
 # generated rows (seed 1): the first 800k (and the first 10k) train, the last
 # 200k are held out. Results land in target/compare/ as JSON lines.
 set -euo pipefail
@@ -16,7 +17,7 @@ VENV="$REPO/target/compare-venv"
 mkdir -p "$OUT"
 
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
-"$VENV/bin/python" -m pip install --quiet scikit-learn pandas numpy
+"$VENV/bin/python" -m pip install --quiet scikit-learn pandas numpy shap
 
 cargo build --release --quiet -p fraud-server
 cargo build --release --quiet -p fraud-benches --example score_speed
@@ -46,6 +47,9 @@ print(json.dumps({"engine": "fraud-engine", "size": size, "fit_s": float(fit_s),
 PY
   "$VENV/bin/python" benches/compare/sklearn_baseline.py "$OUT/train$size.csv" "$OUT/test200k.csv" \
     --min-samples-leaf "$([ "$size" = 800k ] && echo 1,5,20 || echo 1)" \
+    | sed "s/^{/{\"size\": \"$size\", /" >> "$OUT/results.jsonl"
+  "$BIN" export-trees --model "$model" --out "$OUT/trees$size.json" >/dev/null
+  "$VENV/bin/python" -W ignore benches/compare/shap_baseline.py "$OUT/trees$size.json" "$OUT/test200k.csv" \
     | sed "s/^{/{\"size\": \"$size\", /" >> "$OUT/results.jsonl"
 done
 

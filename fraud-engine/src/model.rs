@@ -494,6 +494,19 @@ impl Model {
             .map(|(code, _)| code)
     }
 
+    /// Checks that a row has one value per feature.
+    fn check_width(&self, len: usize) -> Result<()> {
+        let n = self.schema.features.len();
+        if len == n {
+            Ok(())
+        } else {
+            Err(Error::input(
+                "row",
+                format!("{len} values for {n} features"),
+            ))
+        }
+    }
+
     /// Turns a probability into a prediction with this model's decision layer.
     pub fn decide(&self, fraud_probability: f64, warnings: Vec<Warning>) -> Prediction {
         Prediction {
@@ -512,16 +525,7 @@ impl Model {
 
     /// Scores one transaction given as values in schema order.
     pub fn predict_values(&self, values: &[Value<'_>]) -> Result<Prediction> {
-        if values.len() != self.schema.features.len() {
-            return Err(Error::input(
-                "row",
-                format!(
-                    "{} values for {} features",
-                    values.len(),
-                    self.schema.features.len()
-                ),
-            ));
-        }
+        self.check_width(values.len())?;
         self.score_with(|i, _| Ok(values[i]))
     }
 
@@ -602,16 +606,7 @@ impl Model {
 
     /// Scores and explains one transaction given as values in schema order.
     pub fn explain_values(&self, values: &[Value<'_>]) -> Result<Explained> {
-        if values.len() != self.schema.features.len() {
-            return Err(Error::input(
-                "row",
-                format!(
-                    "{} values for {} features",
-                    values.len(),
-                    self.schema.features.len()
-                ),
-            ));
-        }
+        self.check_width(values.len())?;
         let mut row = vec![0.0; values.len()];
         let warnings = self.encode_with(|i, _| Ok(values[i]), &mut row)?;
         Ok(self.explain_row(&row, warnings))
@@ -620,12 +615,7 @@ impl Model {
     /// Scores and explains one encoded row (see [`Model::predict_encoded`]).
     pub fn explain_encoded(&self, row: &[f64]) -> Result<Explained> {
         let n = self.schema.features.len();
-        if row.len() != n {
-            return Err(Error::input(
-                "row",
-                format!("{} values for {n} features", row.len()),
-            ));
-        }
+        self.check_width(row.len())?;
         let mut encoded = vec![0.0; n];
         for (i, (&x, slot)) in row.iter().zip(encoded.iter_mut()).enumerate() {
             *slot = self.pipeline.encode_number(&self.schema, i, x)?;
@@ -639,12 +629,7 @@ impl Model {
     /// probability; `base_value() + sum(out)` equals it.
     pub fn shap_values_encoded(&self, row: &[f64], out: &mut [f64]) -> Result<f64> {
         let n = self.schema.features.len();
-        if row.len() != n {
-            return Err(Error::input(
-                "row",
-                format!("{} values for {n} features", row.len()),
-            ));
-        }
+        self.check_width(row.len())?;
         if out.len() != n {
             return Err(Error::input(
                 "out",
@@ -718,12 +703,7 @@ impl Model {
     /// The probability alone for an encoded row (see [`Model::predict_encoded`]).
     pub fn predict_proba_encoded(&self, row: &[f64]) -> Result<f64> {
         let n = self.schema.features.len();
-        if row.len() != n {
-            return Err(Error::input(
-                "row",
-                format!("{} values for {n} features", row.len()),
-            ));
-        }
+        self.check_width(row.len())?;
         let mut stack = [0.0f64; STACK_FEATURES];
         let mut heap = Vec::new();
         let buf: &mut [f64] = if n <= STACK_FEATURES {
@@ -774,27 +754,35 @@ impl Model {
             ));
         }
         let mut encoded = rows.to_vec();
-        let checked: Vec<Result<()>> = encoded
-            .par_chunks_mut(BLOCK * n)
-            .enumerate()
-            .map(|(block, values)| {
-                for (r, row) in values.chunks_exact_mut(n).enumerate() {
-                    for (i, x) in row.iter_mut().enumerate() {
-                        *x = self.pipeline.encode_number(&self.schema, i, *x).map_err(
-                            |e| match e {
-                                Error::InvalidInput { field, reason } => Error::input(
-                                    field,
-                                    format!("row index {}: {reason}", block * BLOCK + r),
-                                ),
-                                other => other,
-                            },
-                        )?;
-                    }
+        let check_block = |block: usize, values: &mut [f64]| -> Result<()> {
+            for (r, row) in values.chunks_exact_mut(n).enumerate() {
+                for (i, x) in row.iter_mut().enumerate() {
+                    *x = self
+                        .pipeline
+                        .encode_number(&self.schema, i, *x)
+                        .map_err(|e| match e {
+                            Error::InvalidInput { field, reason } => Error::input(
+                                field,
+                                format!("row index {}: {reason}", block * BLOCK + r),
+                            ),
+                            other => other,
+                        })?;
                 }
-                Ok(())
-            })
-            .collect();
-        checked.into_iter().collect::<Result<()>>()?;
+            }
+            Ok(())
+        };
+        // One block needs no thread pool (and starting one for it would
+        // leave its threads behind in a caller that scores a single batch).
+        if encoded.len() <= BLOCK * n {
+            check_block(0, &mut encoded)?;
+        } else {
+            let checked: Vec<Result<()>> = encoded
+                .par_chunks_mut(BLOCK * n)
+                .enumerate()
+                .map(|(b, v)| check_block(b, v))
+                .collect();
+            checked.into_iter().collect::<Result<()>>()?;
+        }
         Ok(encoded)
     }
 

@@ -360,3 +360,49 @@ def test_shap_values_match_the_shap_package(model, holdout):
                         abs_tol=TOLERANCE)
     # Not vacuous: the contributions are far from zero.
     assert np.abs(ours).max() > 0.01
+
+
+def shap_model_from_export(export):
+    """shap's custom tree format from `fraud-server export-trees` JSON (docs/EXPLANATIONS.md)."""
+    scale = 1.0 / len(export["trees"])
+    trees = []
+    for t in export["trees"]:
+        left = np.array(t["children_left"], dtype=np.int64)
+        trees.append({
+            "children_left": left,
+            "children_right": np.array(t["children_right"], dtype=np.int64),
+            "children_default": left,
+            "features": np.array(t["features"], dtype=np.int64),
+            "thresholds": np.array(t["thresholds"], dtype=np.float64),
+            "values": np.array(t["values"], dtype=np.float64).reshape(-1, 1) * scale,
+            "node_sample_weight": np.array(t["node_sample_weight"], dtype=np.float64),
+        })
+    return {"trees": trees}
+
+
+def test_shap_on_the_cli_tree_export_matches_ours(cli, model, holdout, tmp_path):
+    import json
+    import subprocess
+
+    path, trees = tmp_path / "m.fem", tmp_path / "trees.json"
+    model.save(path)
+    subprocess.run([cli, "export-trees", "--model", str(path), "--out", str(trees)], check=True, capture_output=True)
+    export = json.loads(trees.read_text())
+    assert export["split_rule"].startswith("a row goes to children_left when x[feature] <= threshold")
+    assert [f["name"] for f in export["features"]] == model.feature_names
+    # Rows encoded with the export's own category codes, as another tool would.
+    frame = holdout[model.feature_names].iloc[:100]
+    matrix = np.empty((len(frame), len(model.feature_names)))
+    for j, feature in enumerate(export["features"]):
+        column = frame[feature["name"]]
+        if feature["kind"] == "categorical":
+            codes = {c["name"]: c["code"] for c in feature["categories"]}
+            matrix[:, j] = [codes.get(v, feature["unknown_code"]) for v in column]
+        else:
+            matrix[:, j] = column.to_numpy(dtype=float)
+    explainer = shap.TreeExplainer(shap_model_from_export(export), feature_perturbation="tree_path_dependent")
+    theirs = explainer.shap_values(matrix)
+    ours = model.shap_values(frame)
+    assert np.abs(theirs - ours).max() < TOLERANCE
+    assert math.isclose(float(np.ravel(explainer.expected_value)[0]), export["base_value"], abs_tol=TOLERANCE)
+    assert np.abs(ours).max() > 0.01
