@@ -33,6 +33,7 @@ pub mod explain;
 pub mod export;
 pub mod forest;
 pub mod format;
+pub mod json;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;
