@@ -30,9 +30,10 @@ python -m pip install --quiet "maturin>=1.9.4,<2" \
 # maturin is already in the venv).
 python -m pip install --quiet --no-build-isolation --force-reinstall --no-deps "$REPO/python"
 
-# The CLI the parity tests compare against.
-cargo build --release --quiet -p fraud-server
+# The CLI (and server) and the C library the parity tests compare against.
+cargo build --release --quiet -p fraud-server -p fraud-ffi
 export FRAUD_SERVER_BIN="$CARGO_TARGET_DIR/release/fraud-server"
+export FRAUD_FFI_STATIC_LIB="$CARGO_TARGET_DIR/release/libfraud_engine.a"
 
 # The stubs must describe the compiled module: the installed one, so this
 # runs where the source tree's fraud_engine/ (no compiled module) is not on
