@@ -16,15 +16,11 @@ pub const EXPORT_VERSION: u32 = 1;
 pub const LEAF_UNDEFINED: i64 = -2;
 
 impl Model {
-    /// The forest as JSON: feature names and kinds (with each category's
-    /// code), the split rule, and per tree `children_left`, `children_right`
-    /// (-1 at leaves), `features`, `thresholds` (-2 at leaves), `values` (fraud
-    /// probability at every node) and `node_sample_weight` (training cover).
-    /// The model's probability is the mean over trees of the `values` of the
-    /// leaves a row reaches.
-    pub fn export_trees(&self) -> Json {
-        let features: Vec<Json> = self
-            .schema
+    /// Each feature as JSON: index, name, kind, the valid range of a numeric
+    /// feature, and the categories (with their codes) and unknown-bucket code
+    /// of a categorical one, in schema order.
+    pub fn feature_descriptions(&self) -> Vec<Json> {
+        self.schema
             .features
             .iter()
             .zip(self.pipeline.encoders())
@@ -58,7 +54,17 @@ impl Model {
                 }
                 out
             })
-            .collect();
+            .collect()
+    }
+
+    /// The forest as JSON: feature names and kinds (with each category's
+    /// code), the split rule, and per tree `children_left`, `children_right`
+    /// (-1 at leaves), `features`, `thresholds` (-2 at leaves), `values` (fraud
+    /// probability at every node) and `node_sample_weight` (training cover).
+    /// The model's probability is the mean over trees of the `values` of the
+    /// leaves a row reaches.
+    pub fn export_trees(&self) -> Json {
+        let features = self.feature_descriptions();
         let child = |c: u32| if c == NO_CHILD { -1 } else { i64::from(c) };
         let trees: Vec<Json> = self
             .trees

@@ -403,42 +403,14 @@ pub(crate) fn write_evaluation(
 
 /// The model as JSON: schema (with category codes), decision layer and metadata.
 pub fn describe(model: &Model) -> serde_json::Value {
-    let features: Vec<serde_json::Value> = model
-        .schema()
-        .features
-        .iter()
-        .zip(model.pipeline().encoders())
-        .zip(&model.metadata().feature_importances)
-        .map(|((f, encoder), importance)| {
-            let mut v = serde_json::json!({ "name": f.name, "importance": importance });
-            match (&f.kind, encoder) {
-                (fraud_engine::FeatureKind::Numeric { min, max }, _) => {
-                    v["kind"] = "numeric".into();
-                    v["min"] = serde_json::json!(min);
-                    v["max"] = serde_json::json!(max);
-                }
-                (fraud_engine::FeatureKind::Flag, _) => v["kind"] = "flag".into(),
-                (
-                    _,
-                    fraud_engine::preprocess::Encoder::Categorical {
-                        levels,
-                        codes,
-                        unknown,
-                    },
-                ) => {
-                    v["kind"] = "categorical".into();
-                    v["categories"] = levels
-                        .iter()
-                        .zip(codes)
-                        .map(|(l, c)| serde_json::json!({"name": l, "code": c}))
-                        .collect();
-                    v["unknown_code"] = (*unknown).into();
-                }
-                _ => v["kind"] = "categorical".into(),
-            }
-            v
-        })
-        .collect();
+    // The export's feature descriptions (kinds, ranges, category codes),
+    // with each feature's importances added.
+    let meta = model.metadata();
+    let mut features = model.feature_descriptions();
+    for (i, feature) in features.iter_mut().enumerate() {
+        feature["importance"] = serde_json::json!(meta.feature_importances.get(i));
+        feature["impurity_importance"] = serde_json::json!(meta.impurity_importances.get(i));
+    }
     serde_json::json!({
         "format_version": fraud_engine::FORMAT_VERSION,
         "label": model.schema().label,
