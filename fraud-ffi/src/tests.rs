@@ -2,6 +2,11 @@
 //! its status and message and leaves out-parameters untouched; good calls
 //! give exactly the engine's answers.
 
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+use common::json_number;
+
 use std::ffi::{c_char, CStr, CString};
 use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
@@ -660,21 +665,6 @@ fn explain_json(handle: &Handle, body: &str) -> (FraudStatus, Option<String>) {
     // SAFETY: freed once, unmodified.
     unsafe { fraud_string_free(out) };
     (status, Some(text))
-}
-
-/// The number after the first `"key":` from byte `from` of a JSON text,
-/// read exactly.
-fn json_number(text: &str, from: usize, key: &str) -> f64 {
-    let pattern = format!("\"{key}\":");
-    let start = from
-        + text[from..]
-            .find(&pattern)
-            .unwrap_or_else(|| panic!("{key}"))
-        + pattern.len();
-    let len = text[start..].find([',', '}', ']']).expect("end of number");
-    text[start..start + len]
-        .parse()
-        .unwrap_or_else(|e| panic!("{key}: {e}"))
 }
 
 /// Checks that `text` is the engine's explanation of `body`, number for number.

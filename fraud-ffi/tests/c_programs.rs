@@ -14,7 +14,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use fraud_engine::{synth, train, Model, TrainParams};
 
 mod common;
-use common::{describe, library_dir, workspace_dir};
+use common::{describe, json_number, library_dir, workspace_dir};
 
 const DOCUMENTED: &str = r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
 
@@ -277,21 +277,6 @@ fn cpp_example_scores_and_explains_from_one_shared_model() {
     assert!(residual.abs() <= 1e-9, "{output}");
     assert_eq!(line(&output, "threads: "), "4000 of 4000 agree");
     assert_eq!(line(&output, "bad request: "), "FRAUD_INVALID_INPUT");
-}
-
-/// The number after the first `"key":` from byte `from` of a JSON text,
-/// read exactly (serde_json's default parser may be one ulp off).
-fn json_number(text: &str, from: usize, key: &str) -> f64 {
-    let pattern = format!("\"{key}\":");
-    let start = from
-        + text[from..]
-            .find(&pattern)
-            .unwrap_or_else(|| panic!("no {key} in {text}"))
-        + pattern.len();
-    let len = text[start..].find([',', '}', ']']).expect("end of number");
-    text[start..start + len]
-        .parse()
-        .unwrap_or_else(|e| panic!("{key}: {e}"))
 }
 
 /// Checks that `text` is the engine's explanation of the documented

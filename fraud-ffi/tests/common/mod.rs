@@ -83,3 +83,19 @@ pub fn library_dir() -> &'static Path {
         profile_dir.to_path_buf()
     })
 }
+
+/// The number after the first `"key":` from byte `from` of a JSON text, read
+/// with Rust's own exact float parser, so bit-for-bit comparisons test the
+/// text our C ABI wrote and nothing else.
+pub fn json_number(text: &str, from: usize, key: &str) -> f64 {
+    let pattern = format!("\"{key}\":");
+    let start = from
+        + text[from..]
+            .find(&pattern)
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+        + pattern.len();
+    let len = text[start..].find([',', '}', ']']).expect("end of number");
+    text[start..start + len]
+        .parse()
+        .unwrap_or_else(|e| panic!("{key}: {e}"))
+}
