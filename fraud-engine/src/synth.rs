@@ -157,6 +157,60 @@ pub fn generate(rows: usize, seed: u64) -> Dataset {
         .unwrap_or_else(|e| unreachable!("{e}"))
 }
 
+/// `rows` transactions as a table with the columns [`write_csv`] writes, in
+/// the same order: `transaction_id`, the eight default features (the
+/// category dictionary-encoded) and `is_fraud`.
+pub fn table(rows: usize, seed: u64) -> crate::data::Table {
+    use crate::data::{Table, TableColumn, Texts};
+    let mut numbers: Vec<Vec<f64>> = (0..8).map(|_| Vec::with_capacity(rows)).collect();
+    let mut ids = Texts::new();
+    let mut codes = Vec::with_capacity(rows);
+    for (i, tx) in transactions(rows, seed).enumerate() {
+        ids.push(&format!("TX{:08}", i + 1));
+        for (column, x) in numbers.iter_mut().zip([
+            tx.amount,
+            f64::from(tx.transaction_hour),
+            f64::from(u8::from(tx.foreign_transaction)),
+            f64::from(u8::from(tx.location_mismatch)),
+            tx.device_trust_score,
+            f64::from(tx.velocity_last_24h),
+            f64::from(tx.cardholder_age),
+            f64::from(u8::from(tx.is_fraud)),
+        ]) {
+            column.push(x);
+        }
+        codes.push(
+            MERCHANT_CATEGORIES
+                .iter()
+                .position(|c| c.0 == tx.merchant_category)
+                .unwrap_or(0) as u32,
+        );
+    }
+    let mut numbers = numbers.into_iter().map(TableColumn::Numbers);
+    let mut next = || numbers.next().unwrap_or(TableColumn::Numbers(Vec::new()));
+    let columns = [
+        ("transaction_id", TableColumn::Texts(ids)),
+        ("amount", next()),
+        ("transaction_hour", next()),
+        (
+            "merchant_category",
+            TableColumn::Dictionary {
+                codes,
+                levels: MERCHANT_CATEGORIES.iter().map(|c| c.0.to_owned()).collect(),
+            },
+        ),
+        ("foreign_transaction", next()),
+        ("location_mismatch", next()),
+        ("device_trust_score", next()),
+        ("velocity_last_24h", next()),
+        ("cardholder_age", next()),
+        ("is_fraud", next()),
+    ];
+    // Every column has `rows` values and distinct names, so this cannot fail.
+    Table::from_columns("generated", columns.map(|(n, c)| (n.to_owned(), c)))
+        .unwrap_or_else(|e| unreachable!("{e}"))
+}
+
 /// Writes `rows` transactions as CSV with a `transaction_id` column first (as
 /// exports have) and the `is_fraud` label last; atomically, like a model file.
 pub fn write_csv(path: &Path, rows: usize, seed: u64) -> Result<()> {
