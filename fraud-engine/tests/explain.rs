@@ -110,7 +110,9 @@ fn matches_brute_force_shapley_values() {
             .zip(&values)
             .map(|(name, value)| match value {
                 Value::Number(x) => *x,
-                Value::Text(t) => f64::from(model.category_code(name, t).expect("categorical")),
+                Value::Text(t) => {
+                    f64::from(model.category_code(name, t).expect("categorical").code)
+                }
                 other => panic!("{other:?}"),
             })
             .collect();

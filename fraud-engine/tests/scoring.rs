@@ -38,7 +38,8 @@ fn every_entry_point_agrees() {
                 Value::Text(t) => f64::from(
                     model
                         .category_code(&model.schema().features[i].name, t)
-                        .expect("categorical"),
+                        .expect("categorical")
+                        .code,
                 ),
                 _ => f64::NAN,
             })

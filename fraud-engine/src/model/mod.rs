@@ -15,6 +15,7 @@ mod output;
 mod score;
 
 pub use batch::{Explanations, Rows};
+
 pub use decision::{Decision, RiskBands, RiskLevel};
 pub(crate) use metadata::Importances;
 pub use metadata::{FeatureStats, Metadata};
@@ -68,6 +69,16 @@ pub struct CategoryCodes<'m> {
     /// The code of the unknown bucket: categories never seen in training,
     /// and missing values.
     pub unknown: u32,
+}
+
+/// The code one category scores as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CategoryCode {
+    /// The code to put in the feature's slot of an [`Encoded`] row.
+    pub code: u32,
+    /// Whether the category was seen in training (otherwise `code` is the
+    /// unknown bucket's).
+    pub known: bool,
 }
 
 impl Model {
@@ -172,10 +183,10 @@ impl Model {
         })
     }
 
-    /// The categories of the categorical feature `feature` and their codes,
-    /// for callers that pass [`Encoded`] rows. An error names the feature
-    /// when the model has no such feature or it is not categorical.
-    pub fn category_codes(&self, feature: &str) -> Result<CategoryCodes<'_>> {
+    /// The position and codes of the categorical feature `feature`; an
+    /// error names the feature when the model has no such feature or it is
+    /// not categorical.
+    fn categorical(&self, feature: &str) -> Result<(usize, CategoryCodes<'_>)> {
         let index = self.schema.index_of(feature).ok_or_else(|| {
             Error::input(
                 feature,
@@ -190,11 +201,14 @@ impl Model {
                 levels,
                 codes,
                 unknown,
-            } => Ok(CategoryCodes {
-                categories: levels,
-                codes,
-                unknown: *unknown,
-            }),
+            } => Ok((
+                index,
+                CategoryCodes {
+                    categories: levels,
+                    codes,
+                    unknown: *unknown,
+                },
+            )),
             _ => Err(Error::input(
                 feature,
                 "not a categorical feature: give its value as a number",
@@ -202,13 +216,24 @@ impl Model {
         }
     }
 
-    /// The code `text` scores as for the categorical feature `feature`
-    /// (the unknown bucket's for a category never seen); `None` when the
-    /// feature is not categorical.
-    pub fn category_code(&self, feature: &str, text: &str) -> Option<u32> {
-        let index = self.schema.index_of(feature)?;
-        self.pipeline
+    /// The categories of the categorical feature `feature` and their codes,
+    /// for callers that pass [`Encoded`] rows.
+    pub fn category_codes(&self, feature: &str) -> Result<CategoryCodes<'_>> {
+        Ok(self.categorical(feature)?.1)
+    }
+
+    /// The code `text` scores as for the categorical feature `feature`, and
+    /// whether it was seen in training (otherwise the code is the unknown
+    /// bucket's, as for a JSON request). Errors as [`Model::category_codes`].
+    pub fn category_code(&self, feature: &str, text: &str) -> Result<CategoryCode> {
+        let (index, codes) = self.categorical(feature)?;
+        let (code, unknown) = self
+            .pipeline
             .category_code(index, text)
-            .map(|(code, _)| code)
+            .unwrap_or((codes.unknown, true));
+        Ok(CategoryCode {
+            code,
+            known: !unknown,
+        })
     }
 }
