@@ -187,15 +187,16 @@ impl Model {
     /// error names the feature when the model has no such feature or it is
     /// not categorical.
     fn categorical(&self, feature: &str) -> Result<(usize, CategoryCodes<'_>)> {
-        let index = self.schema.index_of(feature).ok_or_else(|| {
-            Error::input(
-                feature,
-                format!(
-                    "the model has no such feature (it reads {})",
+        let index = self
+            .schema
+            .index_of(feature)
+            .ok_or_else(|| Error::InvalidParams {
+                name: "feature",
+                reason: format!(
+                    "the model has no feature `{feature}` (it reads {})",
                     self.feature_names().join(", ")
                 ),
-            )
-        })?;
+            })?;
         match &self.pipeline.encoders()[index] {
             Encoder::Categorical {
                 levels,
@@ -209,10 +210,10 @@ impl Model {
                     unknown: *unknown,
                 },
             )),
-            _ => Err(Error::input(
-                feature,
-                "not a categorical feature: give its value as a number",
-            )),
+            _ => Err(Error::InvalidParams {
+                name: "feature",
+                reason: format!("`{feature}` is not categorical: give its value as a number"),
+            }),
         }
     }
 
