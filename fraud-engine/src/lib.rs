@@ -7,27 +7,49 @@
 //! own input, and every data decision (kinds, checks, encoding, scoring,
 //! output shapes) is made here, so every front end gives the same answer.
 //!
-//! Train on a table and score one transaction:
+//! ## Train
+//!
+//! From any table (here built by hand; [`read_csv`] reads a file): columns
+//! named `id` or `*_id` are left out, kinds are inferred, every rejected
+//! value is reported with its row and column.
 //!
 //! ```
-//! use fraud_engine::{synth, Trainer, TrainParams};
+//! use fraud_engine::{synth, ColumnRules, Dataset, Table, TableColumn, Trainer, TrainParams};
 //!
-//! // Labelled data: here generated; `read_csv` or `Dataset::from_table` for yours.
-//! let data = synth::generate(5_000, 7);
+//! let mut table = synth::table(5_000, 7); // transaction_id, 8 features, is_fraud
+//! table.push("note", TableColumn::Numbers(vec![0.5; 5_000]))?;
+//! let loaded = Dataset::from_table(&table, &ColumnRules { drop: vec!["note".into()], ..ColumnRules::default() })?;
+//! assert_eq!(loaded.notices[0].column, "transaction_id"); // left out, and why
 //! let params = TrainParams { n_trees: 20, ..TrainParams::default() };
-//! let model = Trainer::new(params)?.threads(1)?.train(&data)?;
+//! let model = Trainer::new(params)?.threads(1)?.train(&loaded.dataset)?;
+//! assert_eq!(model.n_features(), 8);
+//! # Ok::<(), fraud_engine::Error>(())
+//! ```
 //!
-//! // One transaction given by field name (here a JSON object).
+//! ## Score and explain one transaction
+//!
+//! By field name ([`Fields`]: a JSON object, a map) or as an [`Encoded`] row;
+//! [`Model::output`] is the JSON every front end answers with.
+//!
+//! ```
+//! use fraud_engine::{synth, train, Encoded, TrainParams};
+//!
+//! let model = train(&synth::generate(5_000, 7), &TrainParams { n_trees: 20, ..TrainParams::default() })?;
 //! let tx: serde_json::Map<String, serde_json::Value> = serde_json::from_str(r#"{
 //!     "amount": 250.0, "transaction_hour": 14, "merchant_category": "Electronics",
 //!     "foreign_transaction": 0, "location_mismatch": 0, "device_trust_score": 75,
 //!     "velocity_last_24h": 3, "cardholder_age": 35}"#)?;
 //! let prediction = model.predict(&tx)?;
-//! assert!((0.0..=1.0).contains(&prediction.fraud_probability));
-//!
-//! // The JSON every front end answers with.
 //! let body = serde_json::to_value(model.output(&prediction))?;
 //! assert_eq!(body["model_version"], model.version());
+//!
+//! let code = model.category_code("merchant_category", "Electronics")?.code;
+//! let row = [250.0, 14.0, f64::from(code), 0.0, 0.0, 75.0, 3.0, 35.0];
+//! assert_eq!(model.predict(&Encoded(&row))?, prediction);
+//!
+//! let explained = model.explain(&tx)?;
+//! let total: f64 = explained.explanation.contributions.iter().sum();
+//! assert!((model.base_value() + total - prediction.fraud_probability).abs() < 1e-9);
 //!
 //! // Save and load: the file is checked, never trusted.
 //! let bytes = model.to_bytes()?;
@@ -35,32 +57,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Explain a prediction, and score many rows from a table:
+//! ## Score and explain many rows
+//!
+//! A [`Rows`] input: a table (the model picks its columns by name), encoded
+//! rows, or a dataset; on the rayon pool in scope.
 //!
 //! ```
-//! use fraud_engine::{synth, train, Rows, Table, TableColumn, TrainParams};
+//! use fraud_engine::{synth, train, Rows, TrainParams};
 //!
-//! let model = train(&synth::generate(3_000, 1), &TrainParams { n_trees: 10, ..TrainParams::default() })?;
-//! let tx = [
-//!     ("amount", fraud_engine::Value::Number(2500.0)),
-//!     ("transaction_hour", fraud_engine::Value::Number(3.0)),
-//!     ("merchant_category", fraud_engine::Value::Text("Electronics")),
-//!     ("foreign_transaction", fraud_engine::Value::Number(1.0)),
-//!     ("location_mismatch", fraud_engine::Value::Number(1.0)),
-//!     ("device_trust_score", fraud_engine::Value::Number(12.0)),
-//!     ("velocity_last_24h", fraud_engine::Value::Number(9.0)),
-//!     ("cardholder_age", fraud_engine::Value::Number(22.0)),
-//! ];
-//! let explained = model.explain(&tx[..])?;
-//! let total: f64 = explained.explanation.contributions.iter().sum();
-//! assert!((model.base_value() + total - explained.prediction.fraud_probability).abs() < 1e-9);
-//!
-//! // A table as any front end builds one: named columns, any extra ignored.
-//! let table = synth::table(100, 2);
+//! let model = train(&synth::generate(5_000, 7), &TrainParams { n_trees: 20, ..TrainParams::default() })?;
+//! let table = synth::table(1_000, 2);
 //! let predictions = model.predict_many(Rows::Table(&table))?;
-//! assert_eq!(predictions.len(), 100);
-//! # let _ = TableColumn::Numbers(vec![]);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! let mut probabilities = vec![0.0; 1_000];
+//! model.predict_proba_many(Rows::Table(&table), &mut probabilities)?;
+//! assert_eq!(predictions[0].fraud_probability, probabilities[0]);
+//! let explained = model.explain_many(Rows::Table(&table))?;
+//! assert_eq!(explained.contributions.len(), 1_000 * model.n_features());
+//! # Ok::<(), fraud_engine::Error>(())
 //! ```
 
 pub mod data;
