@@ -171,19 +171,23 @@ pub fn notice_text(notice: &Notice) -> String {
     }
 }
 
-fn problem<'py>(
+/// The `problems` list of an `InvalidInputError`: `(row, field, reason)`
+/// as dicts.
+fn problems<'py, 'e>(
     py: Python<'py>,
-    row: Option<u64>,
-    field: &str,
-    reason: &str,
-) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    if let Some(row) = row {
-        dict.set_item("row", row)?;
+    items: impl Iterator<Item = (Option<u64>, &'e str, &'e str)>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for (row, field, reason) in items {
+        let dict = PyDict::new(py);
+        if let Some(row) = row {
+            dict.set_item("row", row)?;
+        }
+        dict.set_item("field", field)?;
+        dict.set_item("reason", reason)?;
+        list.append(dict)?;
     }
-    dict.set_item("field", field)?;
-    dict.set_item("reason", reason)?;
-    Ok(dict)
+    Ok(list)
 }
 
 /// Maps an engine error to its Python exception, with the details as attributes.
@@ -217,23 +221,19 @@ fn build(py: Python<'_>, error: Error) -> PyResult<PyErr> {
     // enum is #[non_exhaustive] and maps a future variant to the root class.
     match &error {
         Error::InvalidInput { field, reason } => {
-            invalid(PyList::new(py, [problem(py, None, field, reason)?])?, 1)
+            invalid(problems(py, [(None, &**field, &**reason)].into_iter())?, 1)
         }
-        Error::InvalidFields { problems } => {
-            let list = PyList::empty(py);
-            for p in problems {
-                list.append(problem(py, None, &p.field, &p.reason)?)?;
-            }
-            invalid(list, problems.len())
+        Error::InvalidFields { problems: found } => {
+            let items = found.iter().map(|p| (None, &*p.field, &*p.reason));
+            invalid(problems(py, items)?, found.len())
         }
         Error::InvalidData {
             rejections, total, ..
         } => {
-            let list = PyList::empty(py);
-            for r in rejections {
-                list.append(problem(py, Some(r.row), &r.column, &r.reason)?)?;
-            }
-            invalid(list, *total)
+            let items = rejections
+                .iter()
+                .map(|r| (Some(r.row), &*r.column, &*r.reason));
+            invalid(problems(py, items)?, *total)
         }
         Error::Schema { .. } => {
             let empty = PyList::empty(py).into_any();
@@ -289,18 +289,6 @@ pub fn invalid_input(py: Python<'_>, field: &str, reason: impl Into<String>) -> 
         Error::InvalidInput {
             field: field.into(),
             reason: reason.into(),
-        },
-    )
-}
-
-/// A `SchemaError` raised by the bindings for the source named `source`.
-pub fn schema_error(py: Python<'_>, source: &str, reason: impl Into<String>) -> PyErr {
-    to_pyerr(
-        py,
-        Error::Schema {
-            source_name: source.into(),
-            reason: reason.into(),
-            hint: None,
         },
     )
 }

@@ -14,7 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use pythonize::pythonize;
 
 use crate::arrays::{self, Shape};
-use crate::errors::{detach, invalid_input, schema_error, EngineError};
+use crate::errors::{detach, invalid_input, to_pyerr, EngineError};
 
 /// A trained fraud model. Scoring takes no lock and releases the GIL for
 /// batches, so one Model can serve many threads at once.
@@ -273,10 +273,13 @@ impl PyModel {
                 match table.columns().first() {
                     Some(column) => column.clone(),
                     None => {
-                        return Err(schema_error(
+                        return Err(to_pyerr(
                             py,
-                            table.source(),
-                            format!("no label column `{label}`; pass the labels as y"),
+                            fraud_engine::Error::Schema {
+                                source_name: table.source().into(),
+                                reason: format!("no label column `{label}`; pass the labels as y"),
+                                hint: None,
+                            },
                         ))
                     }
                 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use fraud_engine::data::MISSING_CODE;
 use fraud_engine::metrics::ThresholdStrategy;
 use fraud_engine::{
-    synth, Cell, ColumnRules, Dataset, RiskBands, Table, TableColumn, TrainParams, Trainer,
+    synth, ColumnRules, Dataset, RiskBands, Table, TableColumn, TrainParams, Trainer, Value,
 };
 use numpy::PyArray1;
 use pyo3::exceptions::{PyImportError, PyTypeError};
@@ -174,8 +174,8 @@ pub fn generate(py: Python<'_>, rows: usize, seed: u64) -> PyResult<Py<PyAny>> {
                 PyArray1::from_iter(py, v.iter().map(|&x| x as i64)).into_any()
             }
             TableColumn::Numbers(v) => PyArray1::from_slice(py, v).into_any(),
-            TableColumn::Texts(t) => PyList::new(py, t.iter())?.into_any(),
             TableColumn::Dictionary { codes, levels } => {
+                // One str per category, shared by its rows.
                 let levels: Vec<_> = levels.iter().map(|l| PyString::new(py, l)).collect();
                 let none = py.None().into_bound(py);
                 let items = codes.iter().map(|&c| match levels.get(c as usize) {
@@ -184,10 +184,10 @@ pub fn generate(py: Python<'_>, rows: usize, seed: u64) -> PyResult<Py<PyAny>> {
                 });
                 PyList::new(py, items)?.into_any()
             }
-            TableColumn::Cells(cells) => {
-                let items = cells.iter().map(|c| match c {
-                    Cell::Number(x) => PyFloat::new(py, *x).into_any(),
-                    Cell::Text(t) => PyString::new(py, t).into_any(),
+            other => {
+                let items = (0..other.len()).map(|r| match other.value(r) {
+                    Value::Number(x) => PyFloat::new(py, x).into_any(),
+                    Value::Text(t) => PyString::new(py, t).into_any(),
                     _ => py.None().into_bound(py),
                 });
                 PyList::new(py, items)?.into_any()
