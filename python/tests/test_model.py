@@ -140,9 +140,10 @@ def test_category_codes(model):
     }
     unknown = model.unknown_code("merchant_category")
     assert sorted([*codes.values(), unknown]) == list(range(len(codes) + 1))
-    with pytest.raises(fraud_engine.InvalidInputError, match="not a categorical feature"):
+    # The feature is a parameter of the call, not an input value.
+    with pytest.raises(fraud_engine.InvalidParamsError, match="`amount` is not categorical"):
         model.category_codes("amount")
-    with pytest.raises(fraud_engine.InvalidInputError, match="no such feature"):
+    with pytest.raises(fraud_engine.InvalidParamsError, match="no feature `"):
         model.category_codes("colour")
 
 
