@@ -214,15 +214,17 @@ const char *fraud_version(void);
  * `POST /api/predict` (a NUL-terminated JSON object, as for
  * `fraud_model_predict_json`; an `"explain"` member, like every member that
  * is not a feature, is ignored). On success stores in `*out_json` a new
- * NUL-terminated JSON object with the keys of the HTTP API's response with
- * `"explain": true`, in this order:
+ * NUL-terminated JSON object, the body the HTTP API answers with
+ * `"explain": true` (the same keys, from the same engine type), in this
+ * order:
  *
  * ```text
- * {"is_fraud":0,"fraud_probability":0.12,"risk_level":"LOW","threshold":0.5,
- *  "base_value":0.08,"contributions":{"amount":0.01,...},
+ * {"is_fraud":0,"fraud_probability":0.12,"risk_level":"LOW",
+ *  "model_version":"3f2a9c1e","threshold":0.5,
+ *  "warnings":[{"field":"merchant_category","message":"..."}],
  *  "reasons":[{"feature":"amount","value":250,"contribution":0.01,
  *              "text":"amount = 250 raised the risk"}],
- *  "warnings":[{"field":"merchant_category","message":"..."}]}
+ *  "contributions":{"amount":0.01,...},"base_value":0.08}
  * ```
  *
  * `contributions` has one member per model feature, in the model's feature

@@ -16,9 +16,10 @@ step "system packages"
 bash fraud-ffi/install-test-deps.sh
 bash fraud-server/tests/setup-browser.sh
 
-step "formatting and lints"
+step "formatting, lints and docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet -p fraud-engine
 
 step "Rust tests: engine, CLI, server (with the browser), C ABI (with valgrind), benches build"
 # The browser test must run, not skip, here.

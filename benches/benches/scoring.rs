@@ -5,12 +5,14 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fraud_benches::{documented_request, encoded_rows, model};
-use fraud_engine::forest::Walk;
+use fraud_engine::bench::{self, Walk};
+use fraud_engine::{Encoded, Rows};
 
 fn single_row(c: &mut Criterion) {
     for (name, rows) in [("10k", 10_000), ("800k", 800_000)] {
         let model = model(rows);
         let encoded = encoded_rows(&model, 1_000);
+        let filled = bench::encode_rows(&model, &encoded).expect("valid rows");
         let n = model.schema().features.len();
         let mut group = c.benchmark_group(format!("single_row/{name}"));
         for (walk_name, walk) in [
@@ -21,11 +23,11 @@ fn single_row(c: &mut Criterion) {
                 let mut i = 0;
                 b.iter(|| {
                     i = (i + 1) % 1_000;
-                    black_box(
-                        model
-                            .forest()
-                            .predict_with(walk, &encoded[i * n..(i + 1) * n]),
-                    )
+                    black_box(bench::predict_with(
+                        &model,
+                        walk,
+                        &filled[i * n..(i + 1) * n],
+                    ))
                 })
             });
         }
@@ -35,7 +37,7 @@ fn single_row(c: &mut Criterion) {
                 i = (i + 1) % 1_000;
                 black_box(
                     model
-                        .predict_encoded(&encoded[i * n..(i + 1) * n])
+                        .predict(&Encoded(&encoded[i * n..(i + 1) * n]))
                         .map(|p| p.fraud_probability),
                 )
             })
@@ -55,6 +57,7 @@ fn batch(c: &mut Criterion) {
     let model = model(10_000);
     let rows = 200_000;
     let encoded = encoded_rows(&model, rows);
+    let filled = bench::encode_rows(&model, &encoded).expect("valid rows");
     let mut out = vec![0.0; rows];
     let mut group = c.benchmark_group("batch/10k");
     group.throughput(Throughput::Elements(rows as u64));
@@ -64,9 +67,12 @@ fn batch(c: &mut Criterion) {
         ("branch_free", Walk::BranchFree),
     ] {
         group.bench_function(BenchmarkId::new("forest_2_threads", walk_name), |b| {
-            b.iter(|| model.forest().predict_batch_with(walk, &encoded, &mut out))
+            b.iter(|| bench::predict_batch_with(&model, walk, &filled, &mut out))
         });
     }
+    group.bench_function("predict_proba_many_encoded", |b| {
+        b.iter(|| model.predict_proba_many(Rows::Encoded(&encoded), &mut out))
+    });
     group.finish();
 }
 

@@ -12,9 +12,7 @@ fn training(c: &mut Criterion) {
     for rows in [10_000usize, 100_000] {
         let data = synth::generate(rows, 1);
         group.bench_function(format!("{rows}_rows_100_trees"), |b| {
-            b.iter(|| {
-                train(&data, &TrainParams::default(), None, None).map(|m| m.metadata().n_nodes)
-            })
+            b.iter(|| train(&data, &TrainParams::default()).map(|m| m.metadata().n_nodes))
         });
     }
     group.finish();

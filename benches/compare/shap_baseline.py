@@ -22,16 +22,16 @@ def main():
         "children_left": np.array(t["children_left"]),
         "children_right": np.array(t["children_right"]),
         "children_default": np.array(t["children_left"]),
-        "features": np.array(t["features"]),
-        "thresholds": np.array(t["thresholds"], dtype=float),
-        "values": np.array(t["values"], dtype=float).reshape(-1, 1) * scale,
-        "node_sample_weight": np.array(t["node_sample_weight"], dtype=float),
+        "features": np.array(t["feature"]),
+        "thresholds": np.array(t["threshold"], dtype=float),
+        "values": np.array(t["value"], dtype=float).reshape(-1, 1) * scale,
+        "node_sample_weight": np.array(t["cover"], dtype=float),
     } for t in export["trees"]]}
     matrix = np.empty((len(frame), len(export["features"])))
     for j, f in enumerate(export["features"]):
         column = frame[f["name"]]
         if f["kind"] == "categorical":
-            codes = {c["name"]: c["code"] for c in f["categories"]}
+            codes = dict(zip(f["categories"], f["category_codes"]))
             matrix[:, j] = [codes.get(v, f["unknown_code"]) for v in column]
         else:
             matrix[:, j] = column.to_numpy(dtype=float)

@@ -19,12 +19,12 @@ fn main() {
         }
     }
     let leaves: usize = model
-        .trees()
+        .tree_arrays()
         .iter()
-        .map(|t| (0..t.len()).filter(|&i| t.is_leaf(i)).count())
+        .map(|t| t.children_left.iter().filter(|&&c| c == -1).count())
         .sum();
     println!(
         "{reps} explanations of a {}-tree model with {leaves} leaves; checksum {total:.6}",
-        model.trees().len()
+        model.n_trees()
     );
 }

@@ -33,8 +33,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: score_speed MODEL CSV".into());
     };
     let model = fraud_engine::Model::load(&model_path)?;
-    let loaded = model.read_csv(std::path::Path::new(&csv_path), "is_fraud", false)?;
-    let data = loaded.dataset;
+    let rules = fraud_engine::ColumnRules {
+        require_label: false,
+        schema: Some(model.schema().clone()),
+        ..fraud_engine::ColumnRules::default()
+    };
+    let data = fraud_engine::read_csv(std::path::Path::new(&csv_path), &rules)?.dataset;
     let n = model.schema().features.len();
     let rows = data.n_rows();
     let mut encoded = Vec::with_capacity(rows * n);
@@ -48,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (x, json) = match *v {
                 fraud_engine::Value::Number(x) => (x, serde_json::json!(x)),
                 fraud_engine::Value::Text(t) => (
-                    f64::from(model.category_code(name, t).unwrap_or(0)),
+                    f64::from(model.category_code(name, t).map_or(0, |c| c.code)),
                     serde_json::json!(t),
                 ),
                 _ => (f64::NAN, serde_json::Value::Null),
@@ -65,8 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let single_ns = time_calls(200, 1_000, |i| {
         let r = i % sample;
         sink += model
-            .predict_proba_encoded(&encoded[r * n..(r + 1) * n])
-            .unwrap_or(0.0);
+            .predict(&fraud_engine::Encoded(&encoded[r * n..(r + 1) * n]))
+            .map_or(0.0, |p| p.fraud_probability);
     });
     let json_ns = time_calls(200, 1_000, |i| {
         sink += model
@@ -82,14 +86,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut batch = Vec::new();
     for _ in 0..7 {
         let start = Instant::now();
-        model.predict_proba_encoded_batch(&encoded, &mut out)?;
+        model.predict_proba_many(fraud_engine::Rows::Encoded(&encoded), &mut out)?;
         batch.push(rows as f64 / start.elapsed().as_secs_f64());
     }
-    let forest = model.forest();
+    let filled = fraud_engine::bench::encode_rows(&model, &encoded)?;
     let mut forest_batch = Vec::new();
     for _ in 0..7 {
         let start = Instant::now();
-        forest.predict_batch(&encoded, &mut out);
+        fraud_engine::bench::predict_batch_with(
+            &model,
+            fraud_engine::bench::Walk::BranchFree,
+            &filled,
+            &mut out,
+        )?;
         forest_batch.push(rows as f64 / start.elapsed().as_secs_f64());
     }
     println!(

@@ -13,13 +13,8 @@ pub const SCORE_SEED: u64 = 2;
 
 /// A model with default parameters (100 trees) trained on `rows` generated rows.
 pub fn model(rows: usize) -> Model {
-    train(
-        &synth::generate(rows, TRAIN_SEED),
-        &TrainParams::default(),
-        None,
-        None,
-    )
-    .unwrap_or_else(|e| panic!("training failed: {e}"))
+    train(&synth::generate(rows, TRAIN_SEED), &TrainParams::default())
+        .unwrap_or_else(|e| panic!("training failed: {e}"))
 }
 
 /// `rows` generated rows encoded in the model's feature order, row-major.
@@ -35,7 +30,7 @@ pub fn encoded_rows(model: &Model, rows: usize) -> Vec<f64> {
                 fraud_engine::Value::Text(t) => f64::from(
                     model
                         .category_code(&model.schema().features[i].name, t)
-                        .unwrap_or(0),
+                        .map_or(0, |c| c.code),
                 ),
                 _ => f64::NAN,
             });

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One value a data source rejected, with where it was and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Rejection {
     /// 1-based data row (the header is not counted).
     pub row: u64,
     /// The column's name.
     pub column: String,
+    /// The value as given ("" when it was missing).
+    pub value: String,
     /// Why the value was rejected, quoting it.
     pub reason: String,
 }
@@ -28,12 +30,43 @@ impl fmt::Display for Rejection {
 }
 
 /// One bad field of a record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldProblem {
     /// The field's name.
     pub field: String,
     /// What was wrong with it.
     pub reason: String,
+}
+
+/// A remedy the user can apply, carried as data so that each front end can
+/// word it in its own syntax (a command-line flag, a Python keyword, a
+/// sentence). Its `Display` is the plain-words version.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "hint", rename_all = "snake_case")]
+pub enum Hint {
+    /// Leave this column out of the features.
+    LeaveOut {
+        /// The column.
+        column: String,
+    },
+    /// Keep this id-named column as a feature after all.
+    KeepColumn {
+        /// The column.
+        column: String,
+    },
+    /// Name the label column, which is not the default one.
+    NameLabel,
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hint::LeaveOut { column } => write!(f, "leave the column `{column}` out"),
+            Hint::KeepColumn { column } => write!(f, "keep the column `{column}` to use it"),
+            Hint::NameLabel => f.write_str("name the label column"),
+        }
+    }
 }
 
 /// Everything that can go wrong in the engine. Every variant names what was wrong
@@ -73,6 +106,8 @@ pub enum Error {
         source_name: String,
         /// What did not fit.
         reason: String,
+        /// What the user can do about it, when there is one thing to do.
+        hint: Option<Hint>,
     },
     /// A training or scoring parameter is out of its domain.
     #[error("invalid parameter `{name}`: {reason}")]
@@ -98,6 +133,14 @@ pub enum Error {
         /// The version this build reads and writes.
         supported: u32,
     },
+    /// A value could not be serialized (a model file, a JSON document).
+    #[error("cannot write the {what}: {reason}")]
+    Serialization {
+        /// What was being written.
+        what: &'static str,
+        /// The serializer's reason.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -112,6 +155,32 @@ pub enum Error {
 impl Error {
     /// How many rejections an [`Error::InvalidData`] keeps in detail.
     pub const MAX_REJECTIONS: usize = 100;
+
+    /// A [`Error::Schema`] without a hint.
+    pub(crate) fn schema(source_name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Schema {
+            source_name: source_name.into(),
+            reason: reason.into(),
+            hint: None,
+        }
+    }
+
+    /// The reason alone, without the field or source it concerns (which
+    /// callers that report by field already show).
+    pub fn reason(&self) -> String {
+        match self {
+            Error::InvalidInput { reason, .. } | Error::Schema { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The remedy this error carries, if any.
+    pub fn hint(&self) -> Option<&Hint> {
+        match self {
+            Error::Schema { hint, .. } => hint.as_ref(),
+            _ => None,
+        }
+    }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -32,11 +32,6 @@ impl Tree {
         self.left.len()
     }
 
-    /// Whether the tree has no nodes (never true of a valid tree).
-    pub fn is_empty(&self) -> bool {
-        self.left.is_empty()
-    }
-
     /// Whether node `i` is a leaf.
     pub fn is_leaf(&self, i: usize) -> bool {
         self.left[i] == NO_CHILD
@@ -114,6 +109,7 @@ impl Tree {
 
     /// The leaf `row` reaches, by a plain walk (the reference the flat layout is
     /// tested against).
+    #[cfg(test)]
     pub fn leaf(&self, row: &[f64]) -> usize {
         let mut i = 0;
         while !self.is_leaf(i) {
@@ -140,7 +136,8 @@ struct Node {
 
 /// How trees are walked. Both reach the same leaves and add their values in
 /// the same order, so they give bit-identical results; they differ in speed.
-#[doc(hidden)]
+/// The branchy walk stays for the benchmark that chose the branch-free one.
+#[cfg_attr(not(any(test, feature = "bench")), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Walk {
     /// One walk at a time, `if x <= t { left } else { right }` until a leaf.
@@ -183,18 +180,28 @@ const ROW_SLOTS: usize = 64;
 const BLOCK_SLOTS: usize = 4096;
 
 impl Forest {
-    /// Lays out validated trees (see [`Tree::validate`]) for scoring.
-    pub fn from_trees(trees: &[Tree], n_features: usize) -> Self {
+    /// Checks every tree (see [`Tree::validate`]) and lays them out for
+    /// scoring; a forest without trees, or a tree that fails its check, is
+    /// an error naming the tree.
+    pub fn from_trees(trees: &[Tree], n_features: usize) -> Result<Self, String> {
+        if trees.is_empty() {
+            return Err("the forest has no trees".into());
+        }
+        let mut depths = Vec::with_capacity(trees.len());
+        for (t, tree) in trees.iter().enumerate() {
+            let depth = tree
+                .validate(n_features)
+                .map_err(|reason| format!("tree {t}: {reason}"))?;
+            depths.push(depth as u32);
+        }
         let total: usize = trees.iter().map(Tree::len).sum();
         let mut nodes = Vec::with_capacity(total);
         let mut values = Vec::with_capacity(total);
         let mut roots = Vec::with_capacity(trees.len());
-        let mut depths = Vec::with_capacity(trees.len());
         let mut queue = std::collections::VecDeque::new();
         for tree in trees {
             let base = nodes.len();
             roots.push(base as u32);
-            depths.push(tree.validate(n_features).unwrap_or(MAX_TREE_DEPTH) as u32);
             // Breadth-first, so both children of a node get consecutive slots.
             nodes.push(Node {
                 threshold: f64::INFINITY,
@@ -238,27 +245,23 @@ impl Forest {
             .chunks(TREE_LANES)
             .map(|g| g.iter().copied().max().unwrap_or(0))
             .collect();
-        Forest {
+        Ok(Forest {
             nodes,
             values,
             roots,
             depths,
             group_depths,
             n_features,
-        }
+        })
     }
 
-    /// Number of trees.
-    pub fn n_trees(&self) -> usize {
-        self.roots.len()
-    }
-
-    /// Number of features a row must have.
-    pub fn n_features(&self) -> usize {
-        self.n_features
+    /// The deepest tree's depth.
+    pub fn max_depth(&self) -> u32 {
+        self.depths.iter().copied().max().unwrap_or(0)
     }
 
     /// Total number of nodes.
+    #[cfg(feature = "bench")]
     pub fn n_nodes(&self) -> usize {
         self.nodes.len()
     }
@@ -297,13 +300,13 @@ impl Forest {
     }
 
     /// Fraud probability of one encoded row: the mean over trees of the leaf
-    /// value. `row.len()` must equal [`Forest::n_features`].
+    /// value. `row.len()` must equal [`Forest::n_features`] (callers check;
+    /// the forest is not part of the public API).
     pub fn predict(&self, row: &[f64]) -> f64 {
         self.predict_with(Walk::BranchFree, row)
     }
 
     /// [`Forest::predict`] with a chosen walk (for the benchmarks).
-    #[doc(hidden)]
     pub fn predict_with(&self, walk: Walk, row: &[f64]) -> f64 {
         let row = &row[..self.n_features];
         let mut sum = 0.0;
@@ -359,26 +362,40 @@ impl Forest {
 
     /// Scores row-major `rows` (`n_features` values each) into `out`, one
     /// probability per row, using the rayon thread pool in scope. Gives exactly
-    /// the values [`Forest::predict`] gives, row by row.
-    pub fn predict_batch(&self, rows: &[f64], out: &mut [f64]) {
-        self.predict_batch_with(Walk::BranchFree, rows, out);
+    /// the values [`Forest::predict`] gives, row by row. Rows and outputs
+    /// that do not match in number are an error, not a partial result.
+    pub fn predict_batch(&self, rows: &[f64], out: &mut [f64]) -> crate::Result<()> {
+        self.predict_batch_with(Walk::BranchFree, rows, out)
     }
 
     /// [`Forest::predict_batch`] with a chosen walk (for the benchmarks).
-    #[doc(hidden)]
-    pub fn predict_batch_with(&self, walk: Walk, rows: &[f64], out: &mut [f64]) {
+    pub fn predict_batch_with(
+        &self,
+        walk: Walk,
+        rows: &[f64],
+        out: &mut [f64],
+    ) -> crate::Result<()> {
         use rayon::prelude::*;
         let width = self.n_features.max(1);
-        let n = out.len().min(rows.len() / width);
-        let out = &mut out[..n];
-        let rows = &rows[..n * width];
+        if rows.len() != out.len() * width {
+            return Err(crate::Error::input(
+                "rows",
+                format!(
+                    "{} values do not make {} rows of {width} features",
+                    rows.len(),
+                    out.len()
+                ),
+            ));
+        }
+        let n = out.len();
         if n <= TASK_ROWS {
             self.predict_block(walk, rows, out);
-            return;
+            return Ok(());
         }
         out.par_chunks_mut(TASK_ROWS)
             .zip(rows.par_chunks(TASK_ROWS * width))
             .for_each(|(out, rows)| self.predict_block(walk, rows, out));
+        Ok(())
     }
 
     /// Walks blocks of rows tree by tree, so a tree's nodes stay in cache
@@ -458,7 +475,7 @@ mod tests {
     fn flat_walk_matches_tree_walk() {
         let tree = small_tree();
         assert_eq!(tree.validate(2), Ok(2));
-        let forest = Forest::from_trees(&[tree.clone(), tree.clone()], 2);
+        let forest = Forest::from_trees(&[tree.clone(), tree.clone()], 2).expect("valid");
         for row in [[0.0, 0.0], [0.5, 2.0], [0.5, 2.1], [0.6, 0.0], [-1.0, 9.0]] {
             let expected = tree.value[tree.leaf(&row)];
             assert_eq!(forest.predict_with(Walk::Branchy, &row), expected);
@@ -468,10 +485,14 @@ mod tests {
             .flat_map(|i| [f64::from(i % 3) * 0.4, f64::from(i % 5)])
             .collect();
         let mut out = vec![0.0; 10_000];
-        forest.predict_batch(&rows, &mut out);
+        forest.predict_batch(&rows, &mut out).expect("scores");
         for (row, p) in rows.chunks(2).zip(&out) {
             assert_eq!(*p, forest.predict(row));
         }
+        // Rows and outputs that disagree are an error, never a partial result.
+        let mut short = vec![0.0; 9_999];
+        assert!(forest.predict_batch(&rows, &mut short).is_err());
+        assert!(forest.predict_batch(&rows[1..], &mut out).is_err());
     }
 
     #[test]
@@ -497,5 +518,107 @@ mod tests {
         let mut half_leaf = small_tree();
         half_leaf.right[1] = NO_CHILD;
         assert!(half_leaf.validate(2).is_err());
+        assert!(Forest::from_trees(&[small_tree(), cycle], 2)
+            .expect_err("cycle")
+            .starts_with("tree 1:"));
+        assert!(Forest::from_trees(&[], 2).is_err());
+    }
+
+    /// A random valid tree over `n_features` features, grown from a list of
+    /// random split decisions.
+    fn arb_tree(n_features: usize) -> impl Strategy<Value = Tree> {
+        prop::collection::vec(
+            (any::<bool>(), 0..n_features, -5.0f64..5.0, 0.0f64..=1.0),
+            1..60,
+        )
+        .prop_map(move |plan| {
+            let mut tree = Tree {
+                left: vec![],
+                right: vec![],
+                feature: vec![],
+                threshold: vec![],
+                value: vec![],
+                cover: vec![],
+            };
+            let push = |t: &mut Tree, value: f64| {
+                t.left.push(NO_CHILD);
+                t.right.push(NO_CHILD);
+                t.feature.push(0);
+                t.threshold.push(0.0);
+                t.value.push(value);
+                t.cover.push(1.0);
+                t.left.len() - 1
+            };
+            push(&mut tree, plan[0].3);
+            let mut frontier = vec![(0usize, 0usize)];
+            for &(split, feature, threshold, value) in &plan {
+                let Some((node, depth)) = frontier.pop() else {
+                    break;
+                };
+                if split && depth < 12 {
+                    let l = push(&mut tree, value);
+                    let r = push(&mut tree, 1.0 - value);
+                    tree.left[node] = l as u32;
+                    tree.right[node] = r as u32;
+                    tree.feature[node] = feature as u32;
+                    tree.threshold[node] = threshold;
+                    frontier.push((r, depth + 1));
+                    frontier.push((l, depth + 1));
+                }
+            }
+            tree
+        })
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn flat_forest_equals_reference_walk(
+            trees in prop::collection::vec(arb_tree(4), 1..8),
+            rows in prop::collection::vec(prop::collection::vec(-6.0f64..6.0, 4), 1..50),
+        ) {
+            let forest = Forest::from_trees(&trees, 4).expect("valid trees");
+            let mut batch = vec![0.0; rows.len()];
+            let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+            forest.predict_batch(&flat, &mut batch).expect("scores");
+            for (row, &b) in rows.iter().zip(&batch) {
+                let mut sum = 0.0;
+                for tree in &trees {
+                    sum += tree.value[tree.leaf(row)];
+                }
+                let expected = sum / trees.len() as f64;
+                prop_assert_eq!(forest.predict(row), expected);
+                prop_assert_eq!(forest.predict_with(Walk::Branchy, row), expected);
+                prop_assert_eq!(b, expected);
+            }
+        }
+
+        /// Arbitrary node arrays (cycles, self-loops, out-of-range links)
+        /// are refused or laid out, in bounded time, never a panic or a loop.
+        #[test]
+        fn any_node_arrays_are_an_error_or_a_forest(
+            nodes in prop::collection::vec(
+                (0u32..12, 0u32..12, 0u32..4, -2.0f64..2.0, -0.5f64..1.5),
+                1..12,
+            ),
+            leaf_marks in prop::collection::vec(any::<bool>(), 12),
+        ) {
+            let link = |c: u32, i: usize| if leaf_marks[i] { NO_CHILD } else { c };
+            let tree = Tree {
+                left: nodes.iter().enumerate().map(|(i, n)| link(n.0, i)).collect(),
+                right: nodes.iter().enumerate().map(|(i, n)| link(n.1, i)).collect(),
+                feature: nodes.iter().map(|n| n.2).collect(),
+                threshold: nodes.iter().map(|n| n.3).collect(),
+                value: nodes.iter().map(|n| n.4).collect(),
+                cover: vec![1.0; nodes.len()],
+            };
+            if let Ok(forest) = Forest::from_trees(&[tree], 3) {
+                let p = forest.predict(&[0.0, 1.0, -1.0]);
+                prop_assert!((0.0..=1.0).contains(&p));
+            }
+        }
     }
 }

@@ -59,7 +59,7 @@ struct Payload {
 
 impl Model {
     /// The model file's bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let payload = PayloadRef {
             schema: &self.schema,
             pipeline: &self.pipeline,
@@ -67,8 +67,10 @@ impl Model {
             decision: &self.decision,
             metadata: &self.metadata,
         };
-        // Serializing plain data into a Vec cannot fail.
-        let body = postcard::to_stdvec(&payload).unwrap_or_default();
+        let body = postcard::to_stdvec(&payload).map_err(|e| Error::Serialization {
+            what: "model",
+            reason: e.to_string(),
+        })?;
         let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
         bytes.extend_from_slice(&MAGIC);
         bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -77,7 +79,7 @@ impl Model {
         bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         bytes.extend_from_slice(&0u32.to_le_bytes());
         bytes.extend_from_slice(&body);
-        bytes
+        Ok(bytes)
     }
 
     /// Reads a model from the bytes of a model file, checking everything.
@@ -149,7 +151,7 @@ impl Model {
     /// Saves the model atomically: a temporary file beside `path`, flushed to
     /// disk, then renamed over it, so a reader never sees half a model.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        write_atomically(path.as_ref(), &self.to_bytes())
+        write_atomically(path.as_ref(), &self.to_bytes()?)
     }
 }
 

@@ -3,54 +3,144 @@
 //! Trains random-forest fraud models on tabular transaction data and scores
 //! transactions in about a microsecond. Pure library: no async, no FFI, no
 //! HTTP, no global state. The server, the C ABI and the Python wheel are thin
-//! adapters over it, so every front end gives the same answer.
+//! adapters over it: each builds a [`Table`] or a row of [`Fields`] from its
+//! own input, and every data decision (kinds, checks, encoding, scoring,
+//! output shapes) is made here, so every front end gives the same answer.
+//!
+//! ## Train
+//!
+//! From any table (here built by hand; [`read_csv`] reads a file): columns
+//! named `id` or `*_id` are left out, kinds are inferred, every rejected
+//! value is reported with its row and column.
 //!
 //! ```
-//! use fraud_engine::{synth, train, TrainParams, Value};
+//! use fraud_engine::{synth, ColumnRules, Dataset, Table, TableColumn, Trainer, TrainParams};
 //!
-//! // Train on generated transactions (any labelled tabular data works).
-//! let data = synth::generate(5_000, 7);
+//! let mut table = synth::table(5_000, 7); // transaction_id, 8 features, is_fraud
+//! table.push("note", TableColumn::Numbers(vec![0.5; 5_000]))?;
+//! let loaded = Dataset::from_table(&table, &ColumnRules { drop: vec!["note".into()], ..ColumnRules::default() })?;
+//! assert_eq!(loaded.notices[0].column, "transaction_id"); // left out, and why
 //! let params = TrainParams { n_trees: 20, ..TrainParams::default() };
-//! let model = train(&data, &params, Some(1), None)?;
+//! let model = Trainer::new(params)?.threads(1)?.train(&loaded.dataset)?;
+//! assert_eq!(model.n_features(), 8);
+//! # Ok::<(), fraud_engine::Error>(())
+//! ```
 //!
-//! // Score a transaction given by field name (here a JSON object).
+//! ## Score and explain one transaction
+//!
+//! By field name ([`Fields`]: a JSON object, a map) or as an [`Encoded`] row;
+//! [`Model::output`] is the JSON every front end answers with.
+//!
+//! ```
+//! use fraud_engine::{synth, train, Encoded, TrainParams};
+//!
+//! let model = train(&synth::generate(5_000, 7), &TrainParams { n_trees: 20, ..TrainParams::default() })?;
 //! let tx: serde_json::Map<String, serde_json::Value> = serde_json::from_str(r#"{
 //!     "amount": 250.0, "transaction_hour": 14, "merchant_category": "Electronics",
 //!     "foreign_transaction": 0, "location_mismatch": 0, "device_trust_score": 75,
 //!     "velocity_last_24h": 3, "cardholder_age": 35}"#)?;
 //! let prediction = model.predict(&tx)?;
-//! assert!((0.0..=1.0).contains(&prediction.fraud_probability));
+//! let body = serde_json::to_value(model.output(&prediction))?;
+//! assert_eq!(body["model_version"], model.version());
+//!
+//! let code = model.category_code("merchant_category", "Electronics")?.code;
+//! let row = [250.0, 14.0, f64::from(code), 0.0, 0.0, 75.0, 3.0, 35.0];
+//! assert_eq!(model.predict(&Encoded(&row))?, prediction);
+//!
+//! let explained = model.explain(&tx)?;
+//! let total: f64 = explained.explanation.contributions.iter().sum();
+//! assert!((model.base_value() + total - prediction.fraud_probability).abs() < 1e-9);
 //!
 //! // Save and load: the file is checked, never trusted.
-//! let bytes = model.to_bytes();
+//! let bytes = model.to_bytes()?;
 //! assert_eq!(fraud_engine::Model::from_bytes(&bytes)?, model);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Score and explain many rows
+//!
+//! A [`Rows`] input: a table (the model picks its columns by name), encoded
+//! rows, or a dataset; on the rayon pool in scope.
+//!
+//! ```
+//! use fraud_engine::{synth, train, Rows, TrainParams};
+//!
+//! let model = train(&synth::generate(5_000, 7), &TrainParams { n_trees: 20, ..TrainParams::default() })?;
+//! let table = synth::table(1_000, 2);
+//! let predictions = model.predict_many(Rows::Table(&table))?;
+//! let mut probabilities = vec![0.0; 1_000];
+//! model.predict_proba_many(Rows::Table(&table), &mut probabilities)?;
+//! assert_eq!(predictions[0].fraud_probability, probabilities[0]);
+//! let explained = model.explain_many(Rows::Table(&table))?;
+//! assert_eq!(explained.contributions.len(), 1_000 * model.n_features());
+//! # Ok::<(), fraud_engine::Error>(())
 //! ```
 
 pub mod data;
 pub mod error;
 pub mod explain;
 pub mod export;
-pub mod forest;
+mod forest;
 pub mod format;
 pub mod json;
 pub mod metrics;
 pub mod model;
-pub mod preprocess;
+mod preprocess;
 mod rng;
 pub mod schema;
 pub mod synth;
 pub mod train;
 
-pub use data::{read_csv, Column, CsvOptions, Dataset, LoadedCsv, Value};
-pub use error::{Error, FieldProblem, Rejection, Result};
+pub use data::{
+    read_csv, Cell, Column, ColumnRules, Dataset, Loaded, Notice, RejectionLog, Table, TableColumn,
+    Value,
+};
+pub use error::{Error, FieldProblem, Hint, Rejection, Result};
 pub use explain::{Explanation, Reason};
 pub use format::FORMAT_VERSION;
 pub use metrics::{Evaluation, ThresholdStrategy};
-pub use model::{Decision, Explained, Fields, Metadata, Model, Prediction, RiskBands, RiskLevel};
+pub use model::{
+    Decision, Encoded, EvaluationReport, Explained, Explanations, Fields, Metadata, Model,
+    ModelSummary, Prediction, PredictionOutput, RiskBands, RiskLevel, Row, Rows,
+};
 pub use preprocess::Warning;
 pub use schema::{transaction_schema, Feature, FeatureKind, Schema};
-pub use train::{train, ClassWeight, TrainParams};
+pub use train::{train, ClassWeight, TrainParams, Trainer};
 
 /// The engine's version (the crate version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Hooks for the benchmark harness, which compares tree walks that the
+/// public API does not choose between. Not a stable API.
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::forest::Walk;
+    use crate::{Model, Result, Rows};
+
+    /// Checks encoded rows and fills their missing values, as scoring does.
+    pub fn encode_rows(model: &Model, rows: &[f64]) -> Result<Vec<f64>> {
+        Ok(model.encode_many(Rows::Encoded(rows))?.values)
+    }
+
+    /// One checked, filled row through the chosen walk.
+    pub fn predict_with(model: &Model, walk: Walk, row: &[f64]) -> Result<f64> {
+        model.check_width(row.len())?;
+        Ok(model.forest.predict_with(walk, row))
+    }
+
+    /// Checked, filled rows through the chosen batch walk.
+    pub fn predict_batch_with(
+        model: &Model,
+        walk: Walk,
+        rows: &[f64],
+        out: &mut [f64],
+    ) -> Result<()> {
+        model.forest.predict_batch_with(walk, rows, out)
+    }
+
+    /// Nodes in the flat layout.
+    pub fn n_nodes(model: &Model) -> usize {
+        model.forest.n_nodes()
+    }
+}

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{number_as_level, numeric_value, Column, Dataset, Value, MISSING_CODE};
+use crate::data::{
+    category_text, check_number, numeric_value, Column, Dataset, Value, MISSING_CODE,
+};
 use crate::error::{Error, Result};
 use crate::schema::{FeatureKind, Schema};
 
@@ -41,12 +43,22 @@ pub enum Encoder {
 const CATEGORY_SMOOTHING: f64 = 10.0;
 
 /// Something that went right but is worth telling the caller about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     /// The feature concerned.
     pub field: String,
     /// What happened.
     pub message: String,
+}
+
+impl Warning {
+    /// A category never seen in training, scored through the unknown bucket.
+    pub(crate) fn unknown_category(field: &str) -> Self {
+        Warning {
+            field: field.to_owned(),
+            message: "category not seen in training; scored through the unknown bucket".into(),
+        }
+    }
 }
 
 /// The fitted per-feature encoders, in schema order.
@@ -122,10 +134,9 @@ impl TryFrom<Vec<Encoder>> for Pipeline {
 impl Pipeline {
     /// Fits the encoders on a labelled dataset.
     pub fn fit(data: &Dataset) -> Result<Self> {
-        let labels = data.labels().ok_or_else(|| Error::Schema {
-            source_name: "dataset".into(),
-            reason: "training needs labels".into(),
-        })?;
+        let labels = data
+            .labels()
+            .ok_or_else(|| Error::schema("dataset", "training needs labels"))?;
         let positives = labels.iter().filter(|&&y| y == 1).count() as f64;
         let base_rate = positives / labels.len().max(1) as f64;
         let mut encoders = Vec::with_capacity(data.columns().len());
@@ -147,10 +158,7 @@ impl Pipeline {
             };
             encoders.push(encoder);
         }
-        Pipeline::try_from(encoders).map_err(|reason| Error::Schema {
-            source_name: "pipeline".into(),
-            reason,
-        })
+        Pipeline::try_from(encoders).map_err(|reason| Error::schema("pipeline", reason))
     }
 
     /// The encoders, in schema order.
@@ -209,31 +217,16 @@ impl Pipeline {
             }
             Encoder::Categorical { unknown, .. } => {
                 let mut scratch = String::new();
-                let text = match value {
-                    Value::Unsupported(type_name) => {
-                        return Err(Error::input(
-                            &feature.name,
-                            format!("expected text, got {type_name}"),
-                        ))
+                let text = category_text(&value, &mut scratch)
+                    .map_err(|reason| Error::input(&feature.name, reason))?;
+                Ok(match text {
+                    None => (f64::from(*unknown), false),
+                    Some(text) => {
+                        let (code, unknown) =
+                            self.category_code(index, text).unwrap_or((*unknown, true));
+                        (f64::from(code), unknown)
                     }
-                    Value::Missing => return Ok((f64::from(*unknown), false)),
-                    Value::Text(t) if crate::data::is_missing_text(t) => {
-                        return Ok((f64::from(*unknown), false))
-                    }
-                    Value::Text(t) => t,
-                    Value::Number(x) if x.is_finite() => {
-                        number_as_level(x, &mut scratch);
-                        scratch.as_str()
-                    }
-                    Value::Number(x) => {
-                        return Err(Error::input(
-                            &feature.name,
-                            format!("{x} is not a valid category"),
-                        ))
-                    }
-                };
-                let (code, unknown) = self.category_code(index, text).unwrap_or((*unknown, true));
-                Ok((f64::from(code), unknown))
+                })
             }
         }
     }
@@ -247,8 +240,7 @@ impl Pipeline {
                 if x.is_nan() {
                     return Ok(*fill);
                 }
-                crate::data::check_number(&feature.kind, x)
-                    .map_err(|reason| Error::input(&feature.name, reason))
+                check_number(&feature.kind, x).map_err(|reason| Error::input(&feature.name, reason))
             }
             Encoder::Categorical {
                 levels, unknown, ..
@@ -261,7 +253,7 @@ impl Pipeline {
                     Err(Error::input(
                         &feature.name,
                         format!(
-                            "{x} is not a category code (expected an integer 0..={})",
+                            "{x} is not a category code (expected a whole number between 0 and {})",
                             levels.len()
                         ),
                     ))
@@ -386,7 +378,7 @@ fn fit_categories(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::dataset_from_rows;
+    use crate::data::{Cell, ColumnRules, Table, TableColumn};
     use crate::schema::Feature;
 
     fn data() -> Dataset {
@@ -399,14 +391,37 @@ mod tests {
             "y",
         )
         .expect("schema");
-        let rows = vec![
-            vec![Value::Number(1.0), Value::Number(1.0), Value::Text("safe")],
-            vec![Value::Missing, Value::Number(1.0), Value::Text("risky")],
-            vec![Value::Number(3.0), Value::Missing, Value::Text("risky")],
-            vec![Value::Number(10.0), Value::Number(0.0), Value::Missing],
-        ];
-        let labels = ["0", "1", "1", "0"].map(Value::Text).to_vec();
-        dataset_from_rows(schema, rows, Some(labels), "test").expect("dataset")
+        let text = |t: &str| Cell::Text(t.into());
+        let table = Table::from_columns(
+            "test",
+            [
+                ("x", TableColumn::Numbers(vec![1.0, f64::NAN, 3.0, 10.0])),
+                ("f", TableColumn::Numbers(vec![1.0, 1.0, f64::NAN, 0.0])),
+                (
+                    "c",
+                    TableColumn::Cells(vec![
+                        text("safe"),
+                        text("risky"),
+                        text("risky"),
+                        Cell::Missing,
+                    ]),
+                ),
+                (
+                    "y",
+                    TableColumn::Cells(["0", "1", "1", "0"].map(text).to_vec()),
+                ),
+            ]
+            .map(|(n, c)| (n.to_owned(), c)),
+        )
+        .expect("table");
+        let rules = ColumnRules {
+            label: "y".into(),
+            schema: Some(schema),
+            ..ColumnRules::default()
+        };
+        Dataset::from_table(&table, &rules)
+            .expect("dataset")
+            .dataset
     }
 
     #[test]

@@ -21,6 +21,17 @@ pub enum FeatureKind {
     Categorical,
 }
 
+impl FeatureKind {
+    /// `"numeric"`, `"flag"` or `"categorical"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FeatureKind::Numeric { .. } => "numeric",
+            FeatureKind::Flag => "flag",
+            FeatureKind::Categorical => "categorical",
+        }
+    }
+}
+
 /// One named input feature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feature {
@@ -96,10 +107,7 @@ impl Schema {
 
     /// Checks the invariants [`Schema::new`] promises.
     pub fn validate(&self) -> Result<()> {
-        let bad = |reason: String| Error::Schema {
-            source_name: "schema".into(),
-            reason,
-        };
+        let bad = |reason: String| Error::schema("schema", reason);
         if self.features.is_empty() {
             return Err(bad("no features".into()));
         }
@@ -134,7 +142,7 @@ impl Schema {
     }
 
     /// Feature names in model order.
-    pub fn feature_names(&self) -> impl Iterator<Item = &str> {
+    pub fn feature_names(&self) -> impl Iterator<Item = &str> + Clone {
         self.features.iter().map(|f| f.name.as_str())
     }
 }

@@ -157,6 +157,74 @@ pub fn generate(rows: usize, seed: u64) -> Dataset {
         .unwrap_or_else(|e| unreachable!("{e}"))
 }
 
+/// The columns of [`table`] whose values are whole numbers: counts, the
+/// hour, the flags and the label (the fields [`Transaction`] types as
+/// integers or booleans). A [`crate::TableColumn::Numbers`] column holds
+/// `f64`; front ends whose tables have integer types (pandas, Arrow) give
+/// these columns one, as a CSV reader does for the file [`write_csv`] writes.
+pub const INTEGER_COLUMNS: [&str; 6] = [
+    "transaction_hour",
+    "foreign_transaction",
+    "location_mismatch",
+    "velocity_last_24h",
+    "cardholder_age",
+    "is_fraud",
+];
+
+/// `rows` transactions as a table with the columns [`write_csv`] writes, in
+/// the same order: `transaction_id`, the eight default features (the
+/// category dictionary-encoded) and `is_fraud`.
+pub fn table(rows: usize, seed: u64) -> crate::data::Table {
+    use crate::data::{Table, TableColumn, Texts};
+    let mut numbers: Vec<Vec<f64>> = (0..8).map(|_| Vec::with_capacity(rows)).collect();
+    let mut ids = Texts::new();
+    let mut codes = Vec::with_capacity(rows);
+    for (i, tx) in transactions(rows, seed).enumerate() {
+        ids.push(&format!("TX{:08}", i + 1));
+        for (column, x) in numbers.iter_mut().zip([
+            tx.amount,
+            f64::from(tx.transaction_hour),
+            f64::from(u8::from(tx.foreign_transaction)),
+            f64::from(u8::from(tx.location_mismatch)),
+            tx.device_trust_score,
+            f64::from(tx.velocity_last_24h),
+            f64::from(tx.cardholder_age),
+            f64::from(u8::from(tx.is_fraud)),
+        ]) {
+            column.push(x);
+        }
+        codes.push(
+            MERCHANT_CATEGORIES
+                .iter()
+                .position(|c| c.0 == tx.merchant_category)
+                .unwrap_or(0) as u32,
+        );
+    }
+    let mut numbers = numbers.into_iter().map(TableColumn::Numbers);
+    let mut next = || numbers.next().unwrap_or(TableColumn::Numbers(Vec::new()));
+    let columns = [
+        ("transaction_id", TableColumn::Texts(ids)),
+        ("amount", next()),
+        ("transaction_hour", next()),
+        (
+            "merchant_category",
+            TableColumn::Dictionary {
+                codes,
+                levels: MERCHANT_CATEGORIES.iter().map(|c| c.0.to_owned()).collect(),
+            },
+        ),
+        ("foreign_transaction", next()),
+        ("location_mismatch", next()),
+        ("device_trust_score", next()),
+        ("velocity_last_24h", next()),
+        ("cardholder_age", next()),
+        ("is_fraud", next()),
+    ];
+    // Every column has `rows` values and distinct names, so this cannot fail.
+    Table::from_columns("generated", columns.map(|(n, c)| (n.to_owned(), c)))
+        .unwrap_or_else(|e| unreachable!("{e}"))
+}
+
 /// Writes `rows` transactions as CSV with a `transaction_id` column first (as
 /// exports have) and the `is_fraud` label last; atomically, like a model file.
 pub fn write_csv(path: &Path, rows: usize, seed: u64) -> Result<()> {
@@ -181,4 +249,27 @@ pub fn write_csv(path: &Path, rows: usize, seed: u64) -> Result<()> {
         .map_err(|e| Error::io(path, e))?;
     }
     crate::format::write_atomically(path, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::TableColumn;
+
+    #[test]
+    fn integer_columns_hold_whole_numbers() {
+        let table = table(500, 3);
+        for name in INTEGER_COLUMNS {
+            let Some(TableColumn::Numbers(values)) = table.column(name) else {
+                panic!("`{name}` is not a numeric column of the table");
+            };
+            assert!(values.iter().all(|x| x.fract() == 0.0), "{name}");
+        }
+        // The amount has cents: it is no integer column.
+        let Some(TableColumn::Numbers(amounts)) = table.column("amount") else {
+            panic!("no amount column");
+        };
+        assert!(amounts.iter().any(|x| x.fract() != 0.0));
+        assert!(!INTEGER_COLUMNS.contains(&"amount"));
+    }
 }

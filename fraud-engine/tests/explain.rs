@@ -3,8 +3,17 @@
 
 mod common;
 
-use fraud_engine::forest::{Tree, NO_CHILD};
-use fraud_engine::{synth, Value};
+use fraud_engine::model::TreeArrays;
+use fraud_engine::{synth, Encoded, Model, Value};
+
+/// A dataset row as named fields, in the model's order.
+fn named<'a>(model: &'a Model, values: &[Value<'a>]) -> Vec<(&'a str, Value<'a>)> {
+    model
+        .feature_names()
+        .into_iter()
+        .zip(values.iter().copied())
+        .collect()
+}
 
 #[test]
 fn contributions_add_up_to_the_prediction() {
@@ -13,7 +22,8 @@ fn contributions_add_up_to_the_prediction() {
     let mut values = Vec::new();
     for row in 0..data.n_rows() {
         data.row_values(row, &mut values);
-        let explained = model.explain_values(&values).expect("explains");
+        let fields = named(&model, &values);
+        let explained = model.explain(&fields[..]).expect("explains");
         let e = &explained.explanation;
         let total = e.base_value + e.contributions.iter().sum::<f64>();
         assert!(
@@ -24,13 +34,13 @@ fn contributions_add_up_to_the_prediction() {
         assert_eq!(
             e.fraud_probability,
             model
-                .predict_values(&values)
+                .predict(&fields[..])
                 .expect("scores")
                 .fraud_probability
         );
         assert_eq!(
             explained.prediction,
-            model.predict_values(&values).expect("scores")
+            model.predict(&fields[..]).expect("scores")
         );
         for reason in &explained.reasons {
             assert!(reason.contribution > 0.0);
@@ -46,13 +56,16 @@ fn contributions_add_up_to_the_prediction() {
 
 /// Exact Shapley values by enumerating feature subsets, with the same
 /// path-dependent conditional expectation TreeSHAP uses.
-fn brute_force(tree: &Tree, row: &[f64], n_features: usize) -> Vec<f64> {
-    fn expect(tree: &Tree, node: usize, row: &[f64], known: u32) -> f64 {
-        if tree.left[node] == NO_CHILD {
+fn brute_force(tree: &TreeArrays, row: &[f64], n_features: usize) -> Vec<f64> {
+    fn expect(tree: &TreeArrays, node: usize, row: &[f64], known: u32) -> f64 {
+        if tree.children_left[node] == -1 {
             return tree.value[node];
         }
         let f = tree.feature[node] as usize;
-        let (l, r) = (tree.left[node] as usize, tree.right[node] as usize);
+        let (l, r) = (
+            tree.children_left[node] as usize,
+            tree.children_right[node] as usize,
+        );
         if known & (1 << f) != 0 {
             let next = if row[f] <= tree.threshold[node] { l } else { r };
             expect(tree, next, row, known)
@@ -86,21 +99,35 @@ fn matches_brute_force_shapley_values() {
     let mut values: Vec<Value<'_>> = Vec::new();
     for row in 0..data.n_rows() {
         data.row_values(row, &mut values);
-        let explained = model.explain_values(&values).expect("explains");
-        // Encode the row the way the model does, for the reference walk.
-        let encoded: Vec<f64> = (0..n)
-            .map(|i| {
-                model
-                    .pipeline()
-                    .encode(model.schema(), i, values[i])
-                    .expect("valid")
-                    .0
+        let explained = model
+            .explain(&named(&model, &values)[..])
+            .expect("explains");
+        // Encode the row through the public codes, for the reference walk
+        // (generated rows have no missing values).
+        let encoded: Vec<f64> = model
+            .feature_names()
+            .into_iter()
+            .zip(&values)
+            .map(|(name, value)| match value {
+                Value::Number(x) => *x,
+                Value::Text(t) => {
+                    f64::from(model.category_code(name, t).expect("categorical").code)
+                }
+                other => panic!("{other:?}"),
             })
             .collect();
+        assert_eq!(
+            model
+                .explain(&Encoded(&encoded))
+                .expect("explains")
+                .explanation,
+            explained.explanation
+        );
+        let trees = model.tree_arrays();
         let mut expected = vec![0.0; n];
-        for tree in model.trees() {
+        for tree in &trees {
             for (e, v) in expected.iter_mut().zip(brute_force(tree, &encoded, n)) {
-                *e += v / model.trees().len() as f64;
+                *e += v / trees.len() as f64;
             }
         }
         for (got, want) in explained.explanation.contributions.iter().zip(&expected) {

@@ -12,7 +12,10 @@ fn save_load_round_trip_and_atomic_write() {
     model.save(&path).expect("saves");
     let loaded = Model::load(&path).expect("loads");
     assert_eq!(loaded, model);
-    assert_eq!(loaded.to_bytes(), model.to_bytes());
+    assert_eq!(
+        loaded.to_bytes().expect("serializes"),
+        model.to_bytes().expect("serializes")
+    );
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .expect("dir")
         .filter_map(Result::ok)
@@ -25,7 +28,9 @@ fn save_load_round_trip_and_atomic_write() {
 
 #[test]
 fn damaged_files_are_typed_errors() {
-    let bytes = common::small_model(3_000, 5, 2).to_bytes();
+    let bytes = common::small_model(3_000, 5, 2)
+        .to_bytes()
+        .expect("serializes");
 
     let err = Model::from_bytes(&bytes[..20]).expect_err("truncated header");
     assert!(
@@ -77,7 +82,9 @@ fn damaged_files_are_typed_errors() {
 /// A payload with a valid checksum but a hostile tree is still rejected.
 #[test]
 fn hostile_payload_with_valid_checksum_is_rejected() {
-    let bytes = common::small_model(3_000, 3, 3).to_bytes();
+    let bytes = common::small_model(3_000, 3, 3)
+        .to_bytes()
+        .expect("serializes");
     let payload = &bytes[format::HEADER_LEN..];
     let mut rejected = 0;
     // Change one payload byte at a time and re-seal the checksum: every

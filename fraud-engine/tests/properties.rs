@@ -2,83 +2,12 @@
 
 mod common;
 
-use fraud_engine::forest::{Forest, Tree, NO_CHILD};
 use fraud_engine::metrics::{average_precision, brier_score, log_loss, roc_auc, Confusion};
 use fraud_engine::Model;
 use proptest::prelude::*;
 
-/// A random valid tree over `n_features` features, grown from a list of
-/// random split decisions.
-fn arb_tree(n_features: usize) -> impl Strategy<Value = Tree> {
-    prop::collection::vec(
-        (any::<bool>(), 0..n_features, -5.0f64..5.0, 0.0f64..=1.0),
-        1..60,
-    )
-    .prop_map(move |plan| {
-        let mut tree = Tree {
-            left: vec![],
-            right: vec![],
-            feature: vec![],
-            threshold: vec![],
-            value: vec![],
-            cover: vec![],
-        };
-        let push = |t: &mut Tree, value: f64| {
-            t.left.push(NO_CHILD);
-            t.right.push(NO_CHILD);
-            t.feature.push(0);
-            t.threshold.push(0.0);
-            t.value.push(value);
-            t.cover.push(1.0);
-            t.left.len() - 1
-        };
-        push(&mut tree, plan[0].3);
-        let mut frontier = vec![(0usize, 0usize)];
-        for &(split, feature, threshold, value) in &plan {
-            let Some((node, depth)) = frontier.pop() else {
-                break;
-            };
-            if split && depth < 12 {
-                let l = push(&mut tree, value);
-                let r = push(&mut tree, 1.0 - value);
-                tree.left[node] = l as u32;
-                tree.right[node] = r as u32;
-                tree.feature[node] = feature as u32;
-                tree.threshold[node] = threshold;
-                frontier.push((r, depth + 1));
-                frontier.push((l, depth + 1));
-            }
-        }
-        tree
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
-
-    #[test]
-    fn flat_forest_equals_reference_walk(
-        trees in prop::collection::vec(arb_tree(4), 1..8),
-        rows in prop::collection::vec(prop::collection::vec(-6.0f64..6.0, 4), 1..50),
-    ) {
-        for tree in &trees {
-            prop_assert!(tree.validate(4).is_ok());
-        }
-        let forest = Forest::from_trees(&trees, 4);
-        let mut batch = vec![0.0; rows.len()];
-        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-        forest.predict_batch(&flat, &mut batch);
-        for (row, &b) in rows.iter().zip(&batch) {
-            let mut sum = 0.0;
-            for tree in &trees {
-                sum += tree.value[tree.leaf(row)];
-            }
-            let expected = sum / trees.len() as f64;
-            prop_assert_eq!(forest.predict(row), expected);
-            prop_assert_eq!(forest.predict_with(fraud_engine::forest::Walk::Branchy, row), expected);
-            prop_assert_eq!(b, expected);
-        }
-    }
 
     #[test]
     fn auc_equals_pairwise_count(
@@ -131,12 +60,14 @@ proptest! {
     ) {
         let data = fraud_engine::synth::generate(rows, seed);
         let params = fraud_engine::TrainParams { n_trees: trees, seed, max_depth: depth, min_samples_leaf: 5, ..Default::default() };
-        match fraud_engine::train(&data, &params, Some(1), None) {
+        match fraud_engine::Trainer::new(params.clone())
+        .and_then(|t| t.threads(1))
+        .and_then(|t| t.train(&data)) {
             Ok(model) => {
-                let bytes = model.to_bytes();
+                let bytes = model.to_bytes().expect("serializes");
                 let loaded = Model::from_bytes(&bytes).expect("own bytes load");
                 prop_assert_eq!(&loaded, &model);
-                prop_assert_eq!(loaded.to_bytes(), bytes);
+                prop_assert_eq!(loaded.to_bytes().expect("serializes"), bytes);
             }
             // Small samples can hold no fraud at all.
             Err(e) => prop_assert!(e.to_string().contains("both classes"), "{}", e),
@@ -146,7 +77,11 @@ proptest! {
 
 fn valid_bytes() -> &'static [u8] {
     static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    BYTES.get_or_init(|| common::small_model(2_000, 3, 5).to_bytes())
+    BYTES.get_or_init(|| {
+        common::small_model(2_000, 3, 5)
+            .to_bytes()
+            .expect("serializes")
+    })
 }
 
 proptest! {
@@ -177,5 +112,71 @@ proptest! {
         let keep = truncate.index(bytes.len() + 1);
         let _ = Model::from_bytes(&bytes);
         let _ = Model::from_bytes(&bytes[..keep]);
+    }
+}
+
+fn small() -> &'static Model {
+    static MODEL: std::sync::OnceLock<Model> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| common::small_model(2_000, 3, 5))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// No public scoring call panics on a bad argument: rows of any width
+    /// and any values, outputs of any length, are a result or a typed error.
+    #[test]
+    fn public_scoring_never_panics_on_bad_arguments(
+        row in prop::collection::vec(prop_oneof![any::<f64>(), -1e3f64..1e3, Just(f64::NAN)], 0..20),
+        out_len in 0usize..12,
+    ) {
+        use fraud_engine::{Encoded, Rows};
+        let model = small();
+        let single = model.predict(&Encoded(&row));
+        prop_assert_eq!(single.is_ok(), model.explain(&Encoded(&row)).is_ok());
+        if row.len() != model.n_features() {
+            prop_assert!(single.is_err());
+        }
+        let mut out = vec![0.0; out_len];
+        let many = model.predict_proba_many(Rows::Encoded(&row), &mut out);
+        if row.len() % model.n_features() != 0 || row.len() / model.n_features() != out_len {
+            prop_assert!(many.is_err());
+        }
+        let _ = model.explain_many(Rows::Encoded(&row));
+    }
+
+    /// Tables of arbitrary cells are scored or rejected with every bad value
+    /// named by row and column.
+    #[test]
+    fn tables_of_any_cells_are_scored_or_rejected(
+        cells in prop::collection::vec(
+            prop_oneof![
+                any::<f64>().prop_map(fraud_engine::Cell::Number),
+                "[a-z0-9 .-]{0,6}".prop_map(fraud_engine::Cell::Text),
+                Just(fraud_engine::Cell::Missing),
+                Just(fraud_engine::Cell::Absent),
+            ],
+            8..=32,
+        ),
+    ) {
+        use fraud_engine::{Error, Rows, Table, TableColumn};
+        let model = small();
+        let rows = cells.len() / 8;
+        let mut table = Table::new("cells");
+        for (i, name) in model.feature_names().into_iter().enumerate() {
+            let column: Vec<_> = (0..rows).map(|r| cells[r * 8 + i].clone()).collect();
+            table.push(name, TableColumn::Cells(column)).expect("equal lengths");
+        }
+        match model.predict_many(Rows::Table(&table)) {
+            Ok(predictions) => prop_assert_eq!(predictions.len(), rows),
+            Err(Error::InvalidData { rejections, total, .. }) => {
+                prop_assert!(total >= rejections.len() && !rejections.is_empty());
+                for r in &rejections {
+                    prop_assert!(r.row >= 1 && r.row as usize <= rows);
+                    prop_assert!(model.schema().index_of(&r.column).is_some());
+                }
+            }
+            Err(other) => prop_assert!(false, "unexpected error {}", other),
+        }
     }
 }

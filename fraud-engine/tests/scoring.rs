@@ -2,7 +2,7 @@
 
 mod common;
 
-use fraud_engine::{synth, Error, Model, RiskLevel, Value};
+use fraud_engine::{synth, Encoded, Error, Model, RiskLevel, Rows, Value};
 
 fn documented_request() -> serde_json::Map<String, serde_json::Value> {
     serde_json::from_str(
@@ -16,17 +16,20 @@ fn documented_request() -> serde_json::Map<String, serde_json::Value> {
 fn every_entry_point_agrees() {
     let model = common::small_model(10_000, 30, 1);
     let data = synth::generate(2_000, 8);
-    let batch = model.predict_dataset(&data).expect("batch");
+    let mut batch = vec![0.0; data.n_rows()];
+    model
+        .predict_proba_many(Rows::Dataset(&data), &mut batch)
+        .expect("batch");
     let mut values = Vec::new();
     let n = model.schema().features.len();
+    let names = model.feature_names();
     let mut encoded_rows = Vec::new();
     for (row, &expected) in batch.iter().enumerate() {
         data.row_values(row, &mut values);
-        let by_values = model
-            .predict_values(&values)
-            .expect("row")
-            .fraud_probability;
-        assert_eq!(by_values, expected, "row {row}");
+        let fields: Vec<(&str, Value<'_>)> =
+            names.iter().copied().zip(values.iter().copied()).collect();
+        let by_fields = model.predict(&fields[..]).expect("row").fraud_probability;
+        assert_eq!(by_fields, expected, "row {row}");
         let encoded: Vec<f64> = values
             .iter()
             .enumerate()
@@ -35,23 +38,37 @@ fn every_entry_point_agrees() {
                 Value::Text(t) => f64::from(
                     model
                         .category_code(&model.schema().features[i].name, t)
-                        .expect("categorical"),
+                        .expect("categorical")
+                        .code,
                 ),
                 _ => f64::NAN,
             })
             .collect();
         assert_eq!(
-            model.predict_proba_encoded(&encoded).expect("encoded"),
+            model
+                .predict(&Encoded(&encoded))
+                .expect("encoded")
+                .fraud_probability,
             expected
         );
         encoded_rows.extend(encoded);
     }
     let mut out = vec![0.0; data.n_rows()];
     model
-        .predict_proba_encoded_batch(&encoded_rows, &mut out)
+        .predict_proba_many(Rows::Encoded(&encoded_rows), &mut out)
         .expect("encoded batch");
     assert_eq!(out, batch);
     assert_eq!(encoded_rows.len(), n * data.n_rows());
+    // The same rows as a table (its extra id and label columns ignored).
+    let table = synth::table(2_000, 8);
+    let predictions = model.predict_many(Rows::Table(&table)).expect("table");
+    let from_table: Vec<f64> = predictions.iter().map(|p| p.fraud_probability).collect();
+    assert_eq!(from_table, batch);
+    // An output of the wrong length is an error, not a partial result.
+    let mut short = vec![0.0; data.n_rows() - 1];
+    assert!(model
+        .predict_proba_many(Rows::Encoded(&encoded_rows), &mut short)
+        .is_err());
 }
 
 #[test]
@@ -107,20 +124,20 @@ fn every_bad_field_is_named() {
     );
     assert_eq!(problems[0].reason, "missing field");
     assert!(
-        problems[1].reason.contains("outside the valid range"),
+        problems[1].reason.contains("must be between 0 and 23"),
         "{}",
         problems[1].reason
     );
 
-    assert!(model.predict_proba_encoded(&[1.0; 3]).is_err());
+    assert!(model.predict(&Encoded(&[1.0; 3])).is_err());
     let mut row = vec![10.0, 3.0, 99.0, 0.0, 0.0, 50.0, 1.0, 40.0];
     assert!(
-        model.predict_proba_encoded(&row).is_err(),
+        model.predict(&Encoded(&row)).is_err(),
         "category code 99 does not exist"
     );
     row[2] = f64::NAN;
     assert!(
-        model.predict_proba_encoded(&row).is_ok(),
+        model.predict(&Encoded(&row)).is_ok(),
         "NaN is a missing value"
     );
 }
@@ -128,9 +145,13 @@ fn every_bad_field_is_named() {
 #[test]
 fn missing_values_are_imputed() {
     let model: Model = common::small_model(5_000, 10, 4);
-    let values = [Value::Missing; 8];
+    let fields: Vec<(&str, Value<'_>)> = model
+        .feature_names()
+        .into_iter()
+        .map(|name| (name, Value::Missing))
+        .collect();
     let p = model
-        .predict_values(&values)
+        .predict(&fields[..])
         .expect("all missing is still scorable");
     assert!((0.0..=1.0).contains(&p.fraud_probability));
 }

@@ -2,10 +2,13 @@
 
 mod common;
 
-use fraud_engine::{metrics, synth, train, ClassWeight, Model, TrainParams};
+use fraud_engine::{metrics, synth, train, ClassWeight, Model, Rows, TrainParams, Trainer};
 
 fn trained(rows: usize, params: &TrainParams, threads: usize) -> Model {
-    train(&synth::generate(rows, 3), params, Some(threads), None).expect("trains")
+    Trainer::new(params.clone())
+        .and_then(|t| t.threads(threads))
+        .and_then(|t| t.train(&synth::generate(rows, 3)))
+        .expect("trains")
 }
 
 #[test]
@@ -18,7 +21,7 @@ fn same_seed_same_model_on_any_number_of_threads() {
     let two = trained(20_000, &params, 2);
     let three = trained(20_000, &params, 3);
     for other in [&two, &three] {
-        assert_eq!(one.trees(), other.trees());
+        assert_eq!(one.tree_arrays(), other.tree_arrays());
         assert_eq!(one.decision(), other.decision());
         assert_eq!(one.metadata().oob, other.metadata().oob);
         assert_eq!(
@@ -27,7 +30,7 @@ fn same_seed_same_model_on_any_number_of_threads() {
         );
     }
     let reseeded = trained(20_000, &TrainParams { seed: 9, ..params }, 2);
-    assert_ne!(one.trees(), reseeded.trees());
+    assert_ne!(one.tree_arrays(), reseeded.tree_arrays());
 }
 
 #[test]
@@ -83,9 +86,9 @@ fn limits_are_respected() {
     };
     let model = trained(10_000, &params, 1);
     assert!(model.metadata().max_depth <= 3);
-    for tree in model.trees() {
-        for i in 0..tree.len() {
-            if tree.is_leaf(i) && tree.cover[i] > 0.0 {
+    for tree in model.tree_arrays() {
+        for i in 0..tree.value.len() {
+            if tree.children_left[i] == -1 && tree.cover[i] > 0.0 {
                 assert!(tree.cover[i] >= 50.0, "leaf cover {}", tree.cover[i]);
             }
         }
@@ -109,15 +112,14 @@ fn balanced_class_weight_raises_fraud_probabilities() {
     );
     let data = synth::generate(5_000, 5);
     let mean = |m: &Model| {
-        m.predict_dataset(&data)
-            .expect("scores")
-            .iter()
-            .sum::<f64>()
-            / 5_000.0
+        let mut scores = vec![0.0; 5_000];
+        m.predict_proba_many(Rows::Dataset(&data), &mut scores)
+            .expect("scores");
+        scores.iter().sum::<f64>() / 5_000.0
     };
     assert!(mean(&balanced) > 4.0 * mean(&plain));
     // Root value with balanced weights is one half by construction.
-    assert!((balanced.trees()[0].value[0] - 0.5).abs() < 1e-9);
+    assert!((balanced.tree_arrays()[0].value[0] - 0.5).abs() < 1e-9);
 }
 
 #[test]
@@ -154,23 +156,25 @@ fn bad_parameters_and_data_are_typed_errors() {
             ..TrainParams::default()
         },
     ] {
-        let err = train(&data, &params, Some(1), None).expect_err("rejected");
+        let err = train(&data, &params).expect_err("rejected");
         assert!(
             matches!(err, fraud_engine::Error::InvalidParams { .. }),
             "{err}"
         );
     }
-    assert!(train(&data, &TrainParams::default(), Some(0), None).is_err());
+    assert!(Trainer::new(TrainParams::default())
+        .and_then(|t| t.threads(0))
+        .is_err());
     let unlabeled =
         fraud_engine::Dataset::new(data.schema().clone(), data.columns().to_vec(), None)
             .expect("dataset");
-    assert!(train(&unlabeled, &TrainParams::default(), None, None).is_err());
+    assert!(train(&unlabeled, &TrainParams::default()).is_err());
     let all_legit = fraud_engine::Dataset::new(
         data.schema().clone(),
         data.columns().to_vec(),
         Some(vec![0; 1_000]),
     )
     .expect("dataset");
-    let err = train(&all_legit, &TrainParams::default(), None, None).expect_err("one class");
+    let err = train(&all_legit, &TrainParams::default()).expect_err("one class");
     assert!(err.to_string().contains("both classes"), "{err}");
 }

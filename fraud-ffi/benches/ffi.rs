@@ -21,7 +21,7 @@ use std::ffi::{c_char, c_void, CString};
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use fraud_engine::{synth, train, Model, TrainParams};
+use fraud_engine::{synth, train, Encoded, Model, TrainParams};
 
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
@@ -102,7 +102,7 @@ impl Library {
                     .expect("symbol"),
             )
         };
-        let bytes = model.to_bytes();
+        let bytes = model.to_bytes().expect("serializes");
         let mut handle = std::ptr::null_mut();
         // SAFETY: a valid byte slice and out-pointer.
         let status = unsafe { load_bytes(bytes.as_ptr(), bytes.len(), &mut handle) };
@@ -136,7 +136,7 @@ fn benchmarks(c: &mut Criterion) {
         n_trees: 100,
         ..TrainParams::default()
     };
-    let model = train(&synth::generate(10_000, 42), &params, None, None).expect("train");
+    let model = train(&synth::generate(10_000, 42), &params).expect("train");
     let library = Library::load(&model);
 
     let transactions: Vec<_> = synth::transactions(ROWS, 7).collect();
@@ -145,7 +145,8 @@ fn benchmarks(c: &mut Criterion) {
         .map(|tx| {
             let code = model
                 .category_code("merchant_category", tx.merchant_category)
-                .expect("categorical");
+                .expect("categorical")
+                .code;
             [
                 tx.amount,
                 f64::from(tx.transaction_hour),
@@ -181,7 +182,7 @@ fn benchmarks(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % ROWS;
-            model.predict_encoded(black_box(&rows[i])).expect("score")
+            model.predict(&Encoded(black_box(&rows[i]))).expect("score")
         })
     });
     group.bench_function("ffi/predict_row", |b| {
@@ -238,7 +239,9 @@ fn benchmarks(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % ROWS;
-            model.explain_encoded(black_box(&rows[i])).expect("explain")
+            model
+                .explain(&Encoded(black_box(&rows[i])))
+                .expect("explain")
         })
     });
     group.bench_function("ffi/explain_row", |b| {

@@ -4,78 +4,19 @@
 
 use std::ffi::{c_char, CString};
 
-use fraud_engine::{Explained, Reason};
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
+use fraud_engine::{Encoded, Explained};
 
 use crate::model::FraudModel;
 use crate::panic;
 use crate::ptr::{self, Out, OutBuffer};
 use crate::status::{Failure, FraudStatus};
 
-/// The response of `POST /api/predict` with `"explain": true`, minus what
-/// only a server knows (model version, request id).
-#[derive(Serialize)]
-struct ExplainedJson<'a> {
-    is_fraud: u8,
-    fraud_probability: f64,
-    risk_level: &'static str,
-    threshold: f64,
-    base_value: f64,
-    contributions: Contributions<'a>,
-    reasons: &'a [Reason],
-    warnings: Vec<WarningJson<'a>>,
-}
-
-/// Contributions as a JSON object keyed by feature name, in the model's
-/// feature order.
-struct Contributions<'a> {
-    names: &'a [CString],
-    values: &'a [f64],
-}
-
-impl Serialize for Contributions<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.values.len()))?;
-        for (name, value) in self.names.iter().zip(self.values) {
-            // Feature names were UTF-8 strings before they became C strings.
-            map.serialize_entry(&*name.to_string_lossy(), value)?;
-        }
-        map.end()
-    }
-}
-
-#[derive(Serialize)]
-struct WarningJson<'a> {
-    field: &'a str,
-    message: &'a str,
-}
-
-/// The JSON text of an explanation, as a C string the caller frees with
+/// The JSON text of an explanation (the engine's one output shape, as the
+/// HTTP API sends it), as a C string the caller frees with
 /// `fraud_string_free`.
 fn explained_json(model: &FraudModel, explained: &Explained) -> Result<CString, Failure> {
-    let prediction = &explained.prediction;
-    let body = ExplainedJson {
-        is_fraud: u8::from(prediction.is_fraud),
-        fraud_probability: prediction.fraud_probability,
-        risk_level: prediction.risk_level.as_str(),
-        threshold: model.model().threshold(),
-        base_value: explained.explanation.base_value,
-        contributions: Contributions {
-            names: model.feature_names(),
-            values: &explained.explanation.contributions,
-        },
-        reasons: &explained.reasons,
-        warnings: prediction
-            .warnings
-            .iter()
-            .map(|w| WarningJson {
-                field: &w.field,
-                message: &w.message,
-            })
-            .collect(),
-    };
-    let text = serde_json::to_vec(&body).map_err(|e| {
+    let output = model.model().explained_output(explained);
+    let text = serde_json::to_vec(&output).map_err(|e| {
         Failure::new(
             FraudStatus::FRAUD_OTHER_ERROR,
             format!("the explanation cannot be written as JSON: {e}"),
@@ -101,15 +42,17 @@ fn explain_json_bytes(model: &FraudModel, json: &[u8]) -> Result<CString, Failur
 /// `POST /api/predict` (a NUL-terminated JSON object, as for
 /// `fraud_model_predict_json`; an `"explain"` member, like every member that
 /// is not a feature, is ignored). On success stores in `*out_json` a new
-/// NUL-terminated JSON object with the keys of the HTTP API's response with
-/// `"explain": true`, in this order:
+/// NUL-terminated JSON object, the body the HTTP API answers with
+/// `"explain": true` (the same keys, from the same engine type), in this
+/// order:
 ///
 /// ```text
-/// {"is_fraud":0,"fraud_probability":0.12,"risk_level":"LOW","threshold":0.5,
-///  "base_value":0.08,"contributions":{"amount":0.01,...},
+/// {"is_fraud":0,"fraud_probability":0.12,"risk_level":"LOW",
+///  "model_version":"3f2a9c1e","threshold":0.5,
+///  "warnings":[{"field":"merchant_category","message":"..."}],
 ///  "reasons":[{"feature":"amount","value":250,"contribution":0.01,
 ///              "text":"amount = 250 raised the risk"}],
-///  "warnings":[{"field":"merchant_category","message":"..."}]}
+///  "contributions":{"amount":0.01,...},"base_value":0.08}
 /// ```
 ///
 /// `contributions` has one member per model feature, in the model's feature
@@ -247,12 +190,11 @@ pub unsafe extern "C" fn fraud_model_explain_row(
             )));
         }
         // Computed into our own buffer so the caller's is written only on success.
-        let mut computed = vec![0.0; n_features];
-        model.model().shap_values_encoded(values, &mut computed)?;
+        let explained = model.model().explain(&Encoded(values))?;
         // SAFETY: `contributions` holds `contributions_len` writable doubles
         // that no other thread touches (caller contract); exactly that many
         // contributions are copied (checked above).
-        unsafe { contributions.fill(&computed) }?;
+        unsafe { contributions.fill(&explained.explanation.contributions) }?;
         // SAFETY: `base_value` is valid for a write (caller contract).
         unsafe { base_value.write(model.model().base_value()) };
         Ok(())

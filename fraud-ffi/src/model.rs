@@ -52,15 +52,6 @@ impl FraudModel {
         &self.feature_names
     }
 
-    fn feature_index(&self, name: &str) -> Result<usize, Failure> {
-        self.model.schema().index_of(name).ok_or_else(|| {
-            Failure::argument(format!(
-                "the model has no feature `{name}` (features: {})",
-                self.model.feature_names().join(", ")
-            ))
-        })
-    }
-
     /// Hands the handle to C.
     fn into_raw(self) -> *mut FraudModel {
         Box::into_raw(Box::new(self))
@@ -335,17 +326,15 @@ pub unsafe extern "C" fn fraud_model_category_code(
             )
         };
         let out_code = Out::new(out_code, "out_code")?;
-        let index = model.feature_index(feature)?;
-        let (code, unknown) = model
+        let found = model
             .model
-            .pipeline()
-            .category_code(index, category)
-            .ok_or_else(|| Failure::argument(format!("feature `{feature}` is not categorical")))?;
+            .category_code(feature, category)
+            .map_err(|e| Failure::argument(e.to_string()))?;
         // SAFETY: `out_code` is valid for a write (caller contract).
-        unsafe { out_code.write(code) };
+        unsafe { out_code.write(found.code) };
         if let Ok(out_known) = Out::new(out_known, "out_known") {
             // SAFETY: non-NULL, so valid for a write (caller contract).
-            unsafe { out_known.write(i32::from(!unknown)) };
+            unsafe { out_known.write(i32::from(found.known)) };
         }
         Ok(())
     })

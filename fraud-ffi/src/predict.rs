@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, CStr};
 
-use fraud_engine::{Prediction, RiskLevel};
+use fraud_engine::{Encoded, Prediction, RiskLevel, Rows};
 
 use crate::model::FraudModel;
 use crate::panic;
@@ -200,7 +200,7 @@ pub unsafe extern "C" fn fraud_model_predict_row(
             )
         };
         let out = Out::new(out, "out")?;
-        let prediction = model.model().predict_encoded(values)?;
+        let prediction = model.model().predict(&Encoded(values))?;
         // SAFETY: `out` is valid for a write (caller contract).
         unsafe { out.write(prediction.into()) };
         Ok(())
@@ -265,7 +265,7 @@ pub unsafe extern "C" fn fraud_model_predict_batch(
         if n_rows > 0 {
             model
                 .model()
-                .predict_proba_encoded_batch(rows, &mut scores)?;
+                .predict_proba_many(Rows::Encoded(rows), &mut scores)?;
         }
         // SAFETY: `probabilities` holds `probabilities_len >= n_rows`
         // writable doubles that no other thread touches (caller contract).

@@ -11,7 +11,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
 
-use fraud_engine::{synth, train, Model, TrainParams};
+use fraud_engine::{synth, Encoded, Model, TrainParams, Trainer};
 
 use super::*;
 use FraudStatus::*;
@@ -26,8 +26,11 @@ fn model_bytes() -> &'static [u8] {
             n_trees: 10,
             ..TrainParams::default()
         };
-        let model = train(&synth::generate(3_000, 11), &params, Some(1), None).expect("train");
-        model.to_bytes()
+        let model = Trainer::new(params)
+            .and_then(|t| t.threads(1))
+            .and_then(|t| t.train(&synth::generate(3_000, 11)))
+            .expect("train");
+        model.to_bytes().expect("serializes")
     })
 }
 
@@ -284,8 +287,11 @@ fn category_codes() {
     let (status, code, known) = category_code(&handle, "merchant_category", "Grocery");
     assert_eq!((status, known), (FRAUD_OK, 1));
     assert_eq!(
-        Some(code),
-        engine.category_code("merchant_category", "Grocery")
+        code,
+        engine
+            .category_code("merchant_category", "Grocery")
+            .expect("categorical")
+            .code
     );
     let (status, unseen, known) = category_code(&handle, "merchant_category", "Casino");
     assert_eq!((status, known), (FRAUD_OK, 0));
@@ -343,7 +349,13 @@ fn category_codes() {
         );
         assert_eq!(status, FRAUD_INVALID_ARGUMENT);
     }
-    assert_eq!(Some(code), engine.category_code("merchant_category", "Gas"));
+    assert_eq!(
+        code,
+        engine
+            .category_code("merchant_category", "Gas")
+            .expect("categorical")
+            .code
+    );
 }
 
 #[test]
@@ -435,7 +447,7 @@ fn typed_rows_score_like_the_engine_and_json() {
     assert_eq!(status, FRAUD_OK, "{}", last_error());
     assert_eq!(
         got,
-        FraudPrediction::from(engine().predict_encoded(&row).expect("score"))
+        FraudPrediction::from(engine().predict(&Encoded(&row)).expect("score"))
     );
     assert_eq!(got, predict_json(&handle, DOCUMENTED).1);
 
@@ -445,7 +457,10 @@ fn typed_rows_score_like_the_engine_and_json() {
     assert_eq!(status, FRAUD_OK);
     assert_eq!(
         got.fraud_probability,
-        engine().predict_proba_encoded(&missing).expect("score")
+        engine()
+            .predict(&Encoded(&missing))
+            .expect("score")
+            .fraud_probability
     );
 
     assert_eq!(
@@ -550,7 +565,13 @@ fn batches_score_like_single_rows() {
         last_error()
     );
     for (row, &p) in rows.chunks_exact(8).zip(&out) {
-        assert_eq!(p, engine.predict_proba_encoded(row).expect("score"));
+        assert_eq!(
+            p,
+            engine
+                .predict(&Encoded(row))
+                .expect("score")
+                .fraud_probability
+        );
     }
     assert_eq!(out[300], -1.0, "only n_rows values are written");
 
@@ -674,10 +695,12 @@ fn assert_explains(text: &str, body: &str) -> serde_json::Value {
     let got: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
     let object = got.as_object().expect("an object");
     let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    // The HTTP API's explained body, model_version included (one engine type).
     let mut wanted = [
         "is_fraud",
         "fraud_probability",
         "risk_level",
+        "model_version",
         "threshold",
         "base_value",
         "contributions",
@@ -697,11 +720,12 @@ fn assert_explains(text: &str, body: &str) -> serde_json::Value {
         "is_fraud",
         "fraud_probability",
         "risk_level",
+        "model_version",
         "threshold",
-        "base_value",
-        "contributions",
-        "reasons",
         "warnings",
+        "reasons",
+        "contributions",
+        "base_value",
     ]);
     assert!(order.is_sorted(), "{text}");
     let contributions_at = text.find("\"contributions\":").expect("contributions");
@@ -911,7 +935,7 @@ fn explain_row_is_the_engines_explanation() {
     {
         let (status, contributions, base_value) = explain_row(&handle, row, 8);
         assert_eq!(status, FRAUD_OK, "{}", last_error());
-        let expected = engine.explain_encoded(row).expect("explain");
+        let expected = engine.explain(&Encoded(row)).expect("explain");
         assert_eq!(
             base_value.to_bits(),
             expected.explanation.base_value.to_bits()
@@ -922,7 +946,10 @@ fn explain_row_is_the_engines_explanation() {
             bits(&contributions),
             bits(&expected.explanation.contributions)
         );
-        let probability = engine.predict_proba_encoded(row).expect("score");
+        let probability = engine
+            .predict(&Encoded(row))
+            .expect("score")
+            .fraud_probability;
         let sum: f64 = base_value + contributions.iter().sum::<f64>();
         assert!((sum - probability).abs() <= 1e-9, "{sum} vs {probability}");
     }
@@ -949,7 +976,7 @@ fn explain_row_is_the_engines_explanation() {
     assert_eq!(
         contributions,
         engine
-            .explain_encoded(&missing)
+            .explain(&Encoded(&missing))
             .expect("explain")
             .explanation
             .contributions

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use fraud_engine::{synth, train, Model, TrainParams};
+use fraud_engine::{synth, train, Encoded, Model, Rows, Table, TrainParams};
 
 mod common;
 use common::{describe, json_number, library_dir, workspace_dir};
@@ -50,13 +50,13 @@ fn fixture() -> &'static Fixture {
             n_trees: 25,
             ..TrainParams::default()
         };
-        let model = train(&synth::generate(4_000, 21), &params, Some(1), None).expect("train");
+        let model = train(&synth::generate(4_000, 21), &params).expect("train");
         let fixture = Fixture { dir, model };
         fixture
             .model
             .save(fixture.model_path())
             .expect("save model");
-        let mut corrupt = fixture.model.to_bytes();
+        let mut corrupt = fixture.model.to_bytes().expect("serializes");
         let middle = corrupt.len() / 2;
         corrupt[middle] ^= 0xA5;
         std::fs::write(fixture.corrupt_path(), corrupt).expect("write corrupt model");
@@ -210,12 +210,12 @@ fn c_example_scores_a_csv_batch_like_the_engine() {
     let exe = build("examples/c/score_csv.c", Link::Static);
     let output = run(command(&exe, &[&fixture.model_path(), &fixture.csv_path()]));
 
-    let data = fixture
+    let table = Table::read_csv(&fixture.csv_path()).expect("read CSV");
+    let mut expected = vec![0.0; table.n_rows()];
+    fixture
         .model
-        .read_csv(&fixture.csv_path(), "is_fraud", false)
-        .expect("read CSV")
-        .dataset;
-    let expected = fixture.model.predict_dataset(&data).expect("score");
+        .predict_proba_many(Rows::Table(&table), &mut expected)
+        .expect("score");
     let got: Vec<f64> = output
         .lines()
         .filter_map(|l| l.strip_prefix("row "))
@@ -294,6 +294,11 @@ fn check_explanation_json(text: &str) -> Vec<f64> {
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
+    // The engine's one output shape, so every key the HTTP API sends.
+    assert_eq!(
+        got,
+        serde_json::to_value(model.explained_output(&expected)).expect("serializes")
+    );
     assert_eq!(
         keys,
         [
@@ -301,6 +306,7 @@ fn check_explanation_json(text: &str) -> Vec<f64> {
             "contributions",
             "fraud_probability",
             "is_fraud",
+            "model_version",
             "reasons",
             "risk_level",
             "threshold",
@@ -351,7 +357,8 @@ fn c_example_explains_the_documented_transaction_like_the_engine() {
 
     let electronics = model
         .category_code("merchant_category", "Electronics")
-        .expect("a category");
+        .expect("a category")
+        .code;
     let row = [
         250.0,
         14.0,
@@ -362,7 +369,7 @@ fn c_example_explains_the_documented_transaction_like_the_engine() {
         3.0,
         35.0,
     ];
-    let expected = model.explain_encoded(&row).expect("explain");
+    let expected = model.explain(&Encoded(&row)).expect("explain");
     let number = |prefix: &str| -> f64 { line(&output, prefix).parse().expect("a number") };
     // Exact: %.17g round-trips a double bit for bit.
     assert_eq!(

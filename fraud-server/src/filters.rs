@@ -60,11 +60,6 @@ pub fn api_guard(state: AppState) -> impl Filter<Extract = (), Error = Rejection
         .untuple_one()
 }
 
-/// The query string, empty when there is none.
-pub fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::query::raw().or(warp::any().map(String::new)).unify()
-}
-
 /// The request body, at most `limit` bytes. A declared `Content-Length` over
 /// the limit is refused before reading; a chunked body is counted as it
 /// arrives and refused as soon as it passes the limit.
@@ -120,7 +115,7 @@ pub fn predict(state: AppState) -> impl Filter<Extract = (Response,), Error = Re
         .and(api_guard(state.clone()))
         .and(with_state(state.clone()))
         .and(request_id(state))
-        .and(raw_query())
+        .and(warp::query::<handlers::ExplainQuery>())
         .and(json_body(limit))
         .and_then(handlers::predict)
 }
@@ -135,7 +130,7 @@ pub fn predict_batch(
         .and(api_guard(state.clone()))
         .and(with_state(state.clone()))
         .and(request_id(state))
-        .and(raw_query())
+        .and(warp::query::<handlers::ExplainQuery>())
         .and(json_body(limit))
         .and_then(handlers::predict_batch)
 }
@@ -157,7 +152,7 @@ pub fn predictions(
         .and(warp::get())
         .and(api_guard(state.clone()))
         .and(with_state(state))
-        .and(raw_query())
+        .and(warp::query::<handlers::PageQuery>())
         .and_then(handlers::predictions)
 }
 

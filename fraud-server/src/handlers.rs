@@ -105,26 +105,25 @@ fn id_text(v: &Value) -> String {
 /// contributions and the base value to each prediction.
 pub const EXPLAIN: &str = "explain";
 
-/// Reads `explain` from a query string: `true` or `false`; absent is false.
-/// Other parameters are ignored.
-pub fn explain_query(query: &str) -> Result<bool, ApiError> {
-    let mut explain = false;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key == EXPLAIN {
-            explain = match value {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(ApiError::bad_field(
-                        EXPLAIN,
-                        format!("`{}` is not a boolean (true or false)", truncate(other)),
-                    ))
-                }
-            };
+/// The query of the scoring endpoints: `explain=true` or `false` (absent is
+/// false); other parameters are ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ExplainQuery {
+    explain: Option<String>,
+}
+
+impl ExplainQuery {
+    /// Whether explanations were asked for.
+    pub fn explain(&self) -> Result<bool, ApiError> {
+        match self.explain.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ApiError::bad_field(
+                EXPLAIN,
+                format!("`{}` is not a boolean (true or false)", truncate(other)),
+            )),
         }
     }
-    Ok(explain)
 }
 
 /// Reads the `explain` key of a request object: a boolean; absent is false.
@@ -168,21 +167,18 @@ impl Scored {
         }
     }
 
-    fn into_dto<'a>(
-        self,
+    fn to_dto<'a>(
+        &'a self,
         loaded: &'a LoadedModel,
         transaction_id: Option<&'a Value>,
     ) -> PredictionDto<'a> {
-        let threshold = loaded.model.threshold();
-        match self {
-            Scored::Plain(p) => PredictionDto::new(p, &loaded.version, threshold, transaction_id),
-            Scored::Explained(e) => PredictionDto::explained(
-                e,
-                &loaded.model.schema().features,
-                &loaded.version,
-                threshold,
-                transaction_id,
-            ),
+        let output = match self {
+            Scored::Plain(p) => loaded.model.output(p),
+            Scored::Explained(e) => loaded.model.explained_output(e),
+        };
+        PredictionDto {
+            output,
+            transaction_id,
         }
     }
 }
@@ -260,14 +256,14 @@ fn history_error(e: crate::history::HistoryError) -> Rejection {
 pub async fn predict(
     state: AppState,
     request_id: String,
-    query: String,
+    query: ExplainQuery,
     body: Bytes,
 ) -> Result<Response, Rejection> {
     let started = Instant::now();
     let loaded = state
         .model()
         .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
-    let explain_asked = explain_query(&query).map_err(reject)?;
+    let explain_asked = query.explain().map_err(reject)?;
     let object = parse_object(&body).map_err(reject)?;
     // A bad `explain` is reported with the transaction's other bad fields.
     let (explain_in_body, option_problem) = if loaded.explain_key_is_option {
@@ -309,8 +305,11 @@ pub async fn predict(
         risk_level: prediction.risk_level.as_str(),
         latency_ms,
     };
-    let dto = scored.into_dto(&loaded, echoed);
-    let response = json_response(&dto, StatusCode::OK, Some(&request_id));
+    let response = json_response(
+        &scored.to_dto(&loaded, echoed),
+        StatusCode::OK,
+        Some(&request_id),
+    );
     state
         .history()
         .record(vec![record])
@@ -325,7 +324,7 @@ pub async fn predict(
 pub async fn predict_batch(
     state: AppState,
     request_id: String,
-    query: String,
+    query: ExplainQuery,
     body: Bytes,
 ) -> Result<Response, Rejection> {
     let started = Instant::now();
@@ -333,7 +332,7 @@ pub async fn predict_batch(
         .model()
         .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
     let max_batch = state.limits().max_batch;
-    let explain_asked = explain_query(&query).map_err(reject)?;
+    let explain_asked = query.explain().map_err(reject)?;
     let mut object = parse_object(&body).map_err(reject)?;
     let explain_in_body = explain_option(object.get(EXPLAIN), EXPLAIN);
     let transactions = match object.remove("transactions") {
@@ -448,7 +447,8 @@ fn score_batch(
                 .filter(|v| !v.is_null())
                 .map(id_text),
             model_version: Arc::clone(&loaded.version),
-            features_json: serde_json::to_string(row).unwrap_or_default(),
+            features_json: serde_json::to_string(row)
+                .map_err(|e| ApiError::Internal(format!("cannot store the transaction: {e}")))?,
             fraud_probability: p.fraud_probability,
             is_fraud: p.is_fraud,
             risk_level: p.risk_level.as_str(),
@@ -457,11 +457,11 @@ fn score_batch(
     }
     let response = BatchResponse {
         predictions: predictions
-            .into_iter()
+            .iter()
             .zip(rows)
             .map(|(p, row)| {
                 let echoed = row.get("transaction_id").filter(|v| !v.is_null());
-                p.into_dto(loaded, echoed)
+                p.to_dto(loaded, echoed)
             })
             .collect(),
     };
@@ -482,35 +482,50 @@ pub async fn model(state: AppState) -> Result<Response, Rejection> {
     Ok(json_bytes_response(loaded.info.clone(), None))
 }
 
-/// Reads `limit` (1..=1000, default 50) and `offset` (default 0) from a
-/// query string, naming each bad one.
-pub fn page_query(query: &str) -> Result<(u32, u64), ApiError> {
-    let mut limit = 50u32;
-    let mut offset = 0u64;
-    let mut details = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
-            "limit" => match value.parse::<u32>() {
-                Ok(n) if (1..=1000).contains(&n) => limit = n,
-                _ => details.push(FieldError::new(
-                    "limit",
-                    format!("`{}` is not a whole number from 1 to 1000", truncate(value)),
-                )),
+/// The query of `GET /api/predictions`: `limit` (1 to 1000, default 50)
+/// and `offset` (default 0); other parameters are ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+impl PageQuery {
+    /// `(limit, offset)`, or a 400 naming each bad parameter.
+    pub fn page(&self) -> Result<(u32, u64), ApiError> {
+        let mut details = Vec::new();
+        let limit = match self.limit.as_deref() {
+            None => 50,
+            Some(value) => match value.parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    details.push(FieldError::new(
+                        "limit",
+                        format!(
+                            "`{}` is not a whole number between 1 and 1000",
+                            truncate(value)
+                        ),
+                    ));
+                    50
+                }
             },
-            "offset" => match value.parse::<u64>() {
-                Ok(n) if n <= i64::MAX as u64 => offset = n,
-                _ => details.push(FieldError::new(
-                    "offset",
-                    format!("`{}` is not a whole number of at least 0", truncate(value)),
-                )),
+        };
+        let offset = match self.offset.as_deref() {
+            None => 0,
+            Some(value) => match value.parse::<u64>() {
+                Ok(n) if n <= i64::MAX as u64 => n,
+                _ => {
+                    details.push(FieldError::new(
+                        "offset",
+                        format!("`{}` is not a whole number of at least 0", truncate(value)),
+                    ));
+                    0
+                }
             },
-            _ => {}
+        };
+        if details.is_empty() {
+            return Ok((limit, offset));
         }
-    }
-    if details.is_empty() {
-        Ok((limit, offset))
-    } else {
         let names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
         Err(ApiError::BadRequest {
             error: format!("invalid query parameters: {}", names.join(", ")),
@@ -524,8 +539,8 @@ fn truncate(s: &str) -> String {
 }
 
 /// `GET /api/predictions`.
-pub async fn predictions(state: AppState, query: String) -> Result<Response, Rejection> {
-    let (limit, offset) = page_query(&query).map_err(reject)?;
+pub async fn predictions(state: AppState, query: PageQuery) -> Result<Response, Rejection> {
+    let (limit, offset) = query.page().map_err(reject)?;
     let page = state
         .history()
         .list(limit, offset)
@@ -609,10 +624,17 @@ pub fn asset(name: &str) -> Response {
 mod tests {
     use super::*;
 
+    fn page_query(query: &str) -> Result<(u32, u64), ApiError> {
+        serde_urlencoded::from_str::<PageQuery>(query)
+            .expect("a query")
+            .page()
+    }
+
     #[test]
     fn page_query_names_each_bad_parameter() {
         assert_eq!(page_query(""), Ok((50, 0)));
         assert_eq!(page_query("limit=10&offset=20&x=y"), Ok((10, 20)));
+        assert_eq!(page_query("limit=%31%30"), Ok((10, 0)), "percent-decoded");
         match page_query("limit=0&offset=-1") {
             Err(ApiError::BadRequest { details, .. }) => {
                 let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();

@@ -16,7 +16,6 @@ pub mod handlers;
 pub mod history;
 pub mod metrics;
 pub mod state;
-pub mod tools;
 pub mod ui;
 
 use std::convert::Infallible;
@@ -226,7 +225,7 @@ pub fn load_or_train_default(path: &Path, rows: usize) -> Result<Model, fraud_en
     let started = Instant::now();
     tracing::info!(rows, "training the default model on synthetic transactions");
     let data = fraud_engine::synth::generate(rows, 42);
-    let model = fraud_engine::train(&data, &TrainParams::default(), None, None)?;
+    let model = fraud_engine::train(&data, &TrainParams::default())?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         model_version = %model.metadata().model_id,
@@ -275,8 +274,15 @@ async fn reload_on_hangup(state: AppState, path: PathBuf) {
         let file = path.clone();
         match tokio::task::spawn_blocking(move || Model::load(&file)).await {
             Ok(Ok(model)) => {
-                tracing::info!(path = %path.display(), model_version = %model.metadata().model_id, "reloaded the model");
-                state.set_model(model);
+                let version = model.version().to_owned();
+                match state.set_model(model) {
+                    Ok(()) => {
+                        tracing::info!(path = %path.display(), model_version = %version, "reloaded the model")
+                    }
+                    Err(e) => {
+                        tracing::error!(path = %path.display(), error = %e, "model reload failed; the previous model keeps serving")
+                    }
+                }
             }
             Ok(Err(e)) => {
                 tracing::error!(path = %path.display(), error = %e, "model reload failed; the previous model keeps serving");
@@ -311,8 +317,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
                     path: path.clone(),
                     source,
                 })?;
-            tracing::info!(path = %path.display(), model_version = %model.metadata().model_id, "loaded the model");
-            state.set_model(model);
+            tracing::info!(path = %path.display(), model_version = %model.version(), "loaded the model");
+            state
+                .set_model(model)
+                .map_err(|source| ServerError::Model {
+                    path: path.clone(),
+                    source,
+                })?;
             path.clone()
         }
         None => {
@@ -324,7 +335,11 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             tokio::spawn(async move {
                 match tokio::task::spawn_blocking(move || load_or_train_default(&file, rows)).await
                 {
-                    Ok(Ok(model)) => loading.set_model(model),
+                    Ok(Ok(model)) => {
+                        if let Err(e) = loading.set_model(model) {
+                            tracing::error!(error = %e, "cannot serve the default model; /ready stays 503")
+                        }
+                    }
                     Ok(Err(e)) => {
                         tracing::error!(error = %e, "cannot build the default model; /ready stays 503")
                     }

@@ -10,7 +10,11 @@ fn main() -> std::process::ExitCode {
         Some(Invocation::Serve(config)) => fraud_server::serve(config).map_err(|e| e.to_string()),
         Some(Invocation::Tool(command)) => {
             let stdout = std::io::stdout();
-            fraud_server::cli::run(command, &mut stdout.lock()).map_err(|e| e.to_string())
+            match fraud_server::cli::run(command, &mut stdout.lock()) {
+                // A reader that stopped reading (`| head -1`) is not an error.
+                Err(e) if e.is_broken_pipe() => Ok(()),
+                other => other.map_err(|e| e.to_string()),
+            }
         }
     };
     match result {

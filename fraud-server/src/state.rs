@@ -35,10 +35,15 @@ pub struct LoadedModel {
 
 impl LoadedModel {
     /// Wraps a model, rendering its description once.
-    pub fn new(model: Model) -> Self {
-        let info = serde_json::to_vec(&crate::dto::ModelInfo::of(&model)).unwrap_or_default();
-        LoadedModel {
-            version: Arc::from(model.metadata().model_id.as_str()),
+    pub fn new(model: Model) -> Result<Self, fraud_engine::Error> {
+        let info = serde_json::to_vec(&model.summary()).map_err(|e| {
+            fraud_engine::Error::Serialization {
+                what: "model summary",
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(LoadedModel {
+            version: Arc::from(model.version()),
             info: bytes::Bytes::from(info),
             explain_key_is_option: !model
                 .schema()
@@ -46,7 +51,7 @@ impl LoadedModel {
                 .iter()
                 .any(|f| f.name == crate::handlers::EXPLAIN),
             model,
-        }
+        })
     }
 }
 
@@ -153,13 +158,16 @@ impl AppState {
         self.inner.model.load_full()
     }
 
-    /// Puts `model` in service; requests already scoring finish on the old one.
-    pub fn set_model(&self, model: Model) {
-        let loaded = LoadedModel::new(model);
+    /// Puts `model` in service; requests already scoring finish on the old
+    /// one. A model that cannot be described is refused and the serving one
+    /// stays.
+    pub fn set_model(&self, model: Model) -> Result<(), fraud_engine::Error> {
+        let loaded = LoadedModel::new(model)?;
         self.inner
             .metrics
             .set_model(&loaded.version, &loaded.model.metadata().engine_version);
         self.inner.model.store(Some(Arc::new(loaded)));
+        Ok(())
     }
 
     /// The history.

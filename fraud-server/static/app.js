@@ -378,9 +378,10 @@ async function loadHistory() {
 
 // ---- model ----
 
-function lineChart(box, curve, xLabel, yLabel, marker) {
+// xs and ys: the curve's two coordinate arrays (fpr/tpr, recall/precision).
+function lineChart(box, xs, ys, xLabel, yLabel, marker) {
   clear(box);
-  if (!curve || !curve.x.length) { box.appendChild(el("p", "No out-of-bag curve in this model.", "muted")); return; }
+  if (!xs || !xs.length) { box.appendChild(el("p", "No out-of-bag curve in this model.", "muted")); return; }
   const W = 360, H = 300, L = 48, B = 40, T = 10, R = 12;
   const sx = (x) => L + x * (W - L - R);
   const sy = (y) => H - B - y * (H - B - T);
@@ -394,7 +395,7 @@ function lineChart(box, curve, xLabel, yLabel, marker) {
   }
   root.appendChild(svg("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle" }, xLabel));
   root.appendChild(svg("text", { x: 12, y: (T + H - B) / 2, "text-anchor": "middle", transform: "rotate(-90 12 " + (T + H - B) / 2 + ")" }, yLabel));
-  const d = curve.x.map((x, i) => (i ? "L" : "M") + sx(x).toFixed(1) + " " + sy(curve.y[i]).toFixed(1)).join(" ");
+  const d = xs.map((x, i) => (i ? "L" : "M") + sx(x).toFixed(1) + " " + sy(ys[i]).toFixed(1)).join(" ");
   root.appendChild(svg("path", { d, fill: "none", stroke: "#1f3a5f", "stroke-width": 2, class: "curve" }));
   if (marker) {
     root.appendChild(svg("circle", { cx: sx(marker[0]), cy: sy(marker[1]), r: 5, fill: "#c62828", class: "operating-point" }));
@@ -444,9 +445,10 @@ async function showModel() {
       table.appendChild(el("tr")).appendChild(el("td", "No out-of-bag rows."));
     }
     importanceChart($("importance-chart"), m.schema.features);
-    lineChart($("roc-chart"), m.roc_curve, "false-positive rate", "true-positive rate",
+    const roc = m.roc_curve || {}, pr = m.pr_curve || {};
+    lineChart($("roc-chart"), roc.fpr, roc.tpr, "false-positive rate", "true-positive rate",
       e ? [e.false_positive_rate, e.recall] : null);
-    lineChart($("pr-chart"), m.pr_curve, "recall", "precision", e ? [e.recall, e.precision] : null);
+    lineChart($("pr-chart"), pr.recall, pr.precision, "recall", "precision", e ? [e.recall, e.precision] : null);
   } catch (err) {
     showError($("model-error"), err);
   }

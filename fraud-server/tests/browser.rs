@@ -416,11 +416,11 @@ fn web_ui_in_headless_chromium() {
     let href = driver.js("return document.getElementById('batch-download').href");
     assert!(href.as_str().expect("href").starts_with("blob:"), "{href}");
     // The first row's risk level is what the engine says for that CSV row.
-    let loaded = model()
-        .read_csv(&csv_path, "is_fraud", false)
-        .expect("read csv");
-    let scores = model().predict_dataset(&loaded.dataset).expect("scores");
-    let first_risk = model().decide(scores[0], Vec::new()).risk_level;
+    let table = fraud_engine::Table::read_csv(&csv_path).expect("read csv");
+    let first_risk = model()
+        .predict_many(fraud_engine::Rows::Table(&table))
+        .expect("scores")[0]
+        .risk_level;
     let shown = driver.js(
         "const r = document.querySelectorAll('#batch-table tr')[1].children; return r[r.length - 1].textContent",
     );

@@ -132,8 +132,8 @@ fn generate_train_evaluate_predict_inspect() {
         let o = run(&["inspect", "--model", s(&model), "--json"]);
         assert!(o.status.success());
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
-        assert_eq!(v["features"][2]["kind"], "categorical");
-        v["decision"]["threshold"].as_f64().expect("threshold")
+        assert_eq!(v["schema"]["features"][2]["kind"], "categorical");
+        v["threshold"].as_f64().expect("threshold")
     };
     for row in &rows {
         let p: f64 = row[10].parse().expect("probability");
@@ -228,7 +228,7 @@ fn bad_input_fails_with_one_line_and_no_output_file() {
         "--out",
         s(&scored),
     ]);
-    assert_clean_failure(&o, "missing column `transaction_hour`");
+    assert_clean_failure(&o, "missing columns `transaction_hour`");
 
     std::fs::write(dir.join("junk.fem"), b"FRAUDENGjunk").expect("write");
     let o = run(&["inspect", "--model", s(&dir.join("junk.fem"))]);
@@ -385,17 +385,14 @@ fn explain_tune_export_and_the_threshold_table() {
         serde_json::from_slice(&run(&["inspect", "--model", s(m), "--json"]).stdout).expect("JSON")
     };
     let (before, after) = (inspect(&model), inspect(&tuned));
-    assert_eq!(
-        before["metadata"]["model_id"],
-        after["metadata"]["model_id"]
-    );
+    assert_eq!(before["model_version"], after["model_version"]);
     assert!(
-        after["decision"]["strategy"]
+        after["threshold_strategy"]
             .as_str()
             .expect("strategy")
             .starts_with("min-cost=5 on "),
         "{}",
-        after["decision"]
+        after["threshold_strategy"]
     );
     let o = run(&[
         "tune",
@@ -470,10 +467,10 @@ fn explain_tune_export_and_the_threshold_table() {
     for key in [
         "children_left",
         "children_right",
-        "features",
-        "thresholds",
-        "values",
-        "node_sample_weight",
+        "feature",
+        "threshold",
+        "value",
+        "cover",
     ] {
         assert!(all[0][key].is_array(), "{key}");
     }

@@ -257,7 +257,7 @@ async fn health_ready_and_model_before_and_after_loading() {
     assert_eq!(post(&state, "/api/predict", DOCUMENTED).await.status(), 503);
     assert_eq!(get(&state, "/api/model").await.status(), 503);
 
-    state.set_model(model().clone());
+    state.set_model(model().clone()).expect("a servable model");
     assert_eq!(body(&get(&state, "/health").await)["model_loaded"], true);
     let r = get(&state, "/ready").await;
     assert_eq!(r.status(), 200);
@@ -297,11 +297,18 @@ async fn model_endpoint_describes_schema_metrics_and_curves() {
         .any(|f| f["importance"].as_f64().expect("imp") > 0.0));
     assert!(v["oob_metrics"]["roc_auc"].as_f64().expect("auc") > 0.5);
     let roc = &v["roc_curve"];
+    // Curves name their axes (fpr/tpr, recall/precision), as evaluate does.
     assert_eq!(
-        roc["x"].as_array().expect("x").len(),
+        roc["fpr"].as_array().expect("fpr").len(),
         m.roc_curve.as_ref().expect("roc").x.len()
     );
-    assert!(v["pr_curve"]["y"].as_array().expect("y").len() > 2);
+    assert!(
+        v["pr_curve"]["precision"]
+            .as_array()
+            .expect("precision")
+            .len()
+            > 2
+    );
     assert!(v["risk_bands"]["high"].as_f64().is_some());
 }
 
@@ -825,9 +832,9 @@ async fn a_model_feature_named_explain_keeps_the_body_key() {
         seed: 3,
         ..TrainParams::default()
     };
-    let odd = fraud_engine::train(&data, &params, None, None).expect("trains");
+    let odd = fraud_engine::train(&data, &params).expect("trains");
     let state = common::state_without_model(settings());
-    state.set_model(odd.clone());
+    state.set_model(odd.clone()).expect("a servable model");
 
     // `explain` is this model's feature: its value is scored, not read as the option.
     let tx = json!({"amount": 3, "explain": 9});

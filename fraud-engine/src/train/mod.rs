@@ -90,7 +90,9 @@ impl Default for TrainParams {
 }
 
 impl TrainParams {
-    fn validate(&self) -> Result<()> {
+    /// Checks every parameter's domain; the error names the first one out
+    /// of it.
+    pub fn validate(&self) -> Result<()> {
         let bad = |name, reason: &str| {
             Err(Error::InvalidParams {
                 name,
@@ -98,10 +100,10 @@ impl TrainParams {
             })
         };
         if self.n_trees == 0 || self.n_trees > 10_000 {
-            return bad("n_trees", "must be in 1..=10000");
+            return bad("n_trees", "must be between 1 and 10000");
         }
         if self.max_depth == 0 || self.max_depth > crate::forest::MAX_TREE_DEPTH {
-            return bad("max_depth", "must be in 1..=64");
+            return bad("max_depth", "must be between 1 and 64");
         }
         if self.min_samples_leaf == 0 {
             return bad("min_samples_leaf", "must be at least 1");
@@ -110,7 +112,7 @@ impl TrainParams {
             return bad("max_features", "must be at least 1");
         }
         if !(2..=256).contains(&self.max_bins) {
-            return bad("max_bins", "must be in 2..=256");
+            return bad("max_bins", "must be between 2 and 256");
         }
         if let Some(bands) = self.risk_bands {
             bands.validate()?;
@@ -129,51 +131,112 @@ const SHAP_ROWS: usize = 256;
 /// from any number of threads, gives bit-identical results.
 const OOB_SCALE: f64 = (1u64 << 40) as f64;
 
-/// Trains a model on a labelled dataset with `threads` worker threads
-/// (`None`: rayon's default pool).
-pub fn train(
-    data: &Dataset,
-    params: &TrainParams,
+/// Trains models: validated parameters, and how to run (threads, progress).
+///
+/// ```
+/// use fraud_engine::{synth, TrainParams, Trainer};
+///
+/// let data = synth::generate(3_000, 1);
+/// let params = TrainParams { n_trees: 10, ..TrainParams::default() };
+/// let model = Trainer::new(params)?.threads(1)?.train(&data)?;
+/// assert_eq!(model.n_trees(), 10);
+/// # Ok::<(), fraud_engine::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Trainer<'p> {
+    params: TrainParams,
     threads: Option<usize>,
-    progress: Option<Progress<'_>>,
-) -> Result<Model> {
-    params.validate()?;
-    let labels = data.labels().ok_or_else(|| Error::Schema {
-        source_name: "dataset".into(),
-        reason: format!("training needs the label column `{}`", data.schema().label),
-    })?;
-    let n = data.n_rows();
-    let frauds = labels.iter().filter(|&&y| y == 1).count();
-    if frauds == 0 || frauds == n {
-        return Err(Error::Schema {
-            source_name: "dataset".into(),
-            reason: format!(
-                "the label `{}` needs both classes; found {frauds} frauds in {n} rows",
-                data.schema().label
-            ),
-        });
+    progress: Option<Progress<'p>>,
+}
+
+impl std::fmt::Debug for Trainer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("params", &self.params)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
     }
-    if n > u32::MAX as usize {
-        return Err(Error::InvalidParams {
-            name: "rows",
-            reason: "more than 2^32 rows".into(),
-        });
+}
+
+impl<'p> Trainer<'p> {
+    /// A trainer for `params`, checked first (see [`TrainParams::validate`]).
+    pub fn new(params: TrainParams) -> Result<Self> {
+        params.validate()?;
+        Ok(Trainer {
+            params,
+            threads: None,
+            progress: None,
+        })
     }
-    match threads {
-        Some(0) => Err(Error::InvalidParams {
-            name: "threads",
-            reason: "must be at least 1".into(),
-        }),
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .map_err(|e| Error::InvalidParams {
+
+    /// Trains on `threads` worker threads instead of rayon's default pool.
+    /// The model is the same on any number of threads.
+    pub fn threads(mut self, threads: usize) -> Result<Self> {
+        if threads == 0 {
+            return Err(Error::InvalidParams {
                 name: "threads",
-                reason: e.to_string(),
-            })?
-            .install(|| train_in_pool(data, labels, params, progress)),
-        None => train_in_pool(data, labels, params, progress),
+                reason: "must be at least 1".into(),
+            });
+        }
+        self.threads = Some(threads);
+        Ok(self)
     }
+
+    /// Calls `progress(trees done, trees in all)` as trees finish.
+    pub fn progress(mut self, progress: Progress<'p>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The parameters it trains with.
+    pub fn params(&self) -> &TrainParams {
+        &self.params
+    }
+
+    /// Trains a model on a labelled dataset.
+    pub fn train(&self, data: &Dataset) -> Result<Model> {
+        let labels = data.labels().ok_or_else(|| {
+            Error::schema(
+                "dataset",
+                format!("training needs the label column `{}`", data.schema().label),
+            )
+        })?;
+        let n = data.n_rows();
+        let frauds = labels.iter().filter(|&&y| y == 1).count();
+        if frauds == 0 || frauds == n {
+            return Err(Error::schema(
+                "dataset",
+                format!(
+                    "the label `{}` needs both classes; found {frauds} frauds in {n} rows",
+                    data.schema().label
+                ),
+            ));
+        }
+        if n > u32::MAX as usize {
+            return Err(Error::InvalidParams {
+                name: "rows",
+                reason: "more than 2^32 rows".into(),
+            });
+        }
+        let run = || train_in_pool(data, labels, &self.params, self.progress);
+        match self.threads {
+            Some(t) => rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .map_err(|e| Error::InvalidParams {
+                    name: "threads",
+                    reason: e.to_string(),
+                })?
+                .install(run),
+            None => run(),
+        }
+    }
+}
+
+/// Trains a model on a labelled dataset with rayon's default pool: the
+/// short form of [`Trainer::new`] then [`Trainer::train`].
+pub fn train(data: &Dataset, params: &TrainParams) -> Result<Model> {
+    Trainer::new(params.clone())?.train(data)
 }
 
 fn train_in_pool(
@@ -303,7 +366,7 @@ fn train_in_pool(
     let amounts = params
         .threshold_strategy
         .needs_amounts()
-        .then(|| amount_column(data))
+        .then(|| data.numeric_column(AMOUNT_FEATURE))
         .flatten();
     let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob_rows.iter().map(|&r| a[r]).collect());
     let threshold = if has_oob {
@@ -340,16 +403,6 @@ fn train_in_pool(
         threshold,
     );
     Model::assemble(data.schema().clone(), pipeline, trees, decision, metadata)
-}
-
-/// The raw values of the numeric feature `amount`, which cost-based
-/// thresholds charge a missed fraud.
-pub(crate) fn amount_column(data: &Dataset) -> Option<&[f64]> {
-    let index = data.schema().index_of(AMOUNT_FEATURE)?;
-    match &data.columns()[index] {
-        crate::data::Column::Numeric(values) => Some(values),
-        crate::data::Column::Categorical { .. } => None,
-    }
 }
 
 /// The feature whose value a missed fraud costs under a cost strategy.

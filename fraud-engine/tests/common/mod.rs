@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use fraud_engine::{synth, train, Model, TrainParams};
+use fraud_engine::{synth, Model, TrainParams};
 
 /// A small model trained on generated data, quick enough for every test.
 pub fn small_model(rows: usize, trees: usize, seed: u64) -> Model {
@@ -11,7 +11,10 @@ pub fn small_model(rows: usize, trees: usize, seed: u64) -> Model {
         seed,
         ..TrainParams::default()
     };
-    train(&data, &params, Some(1), None).expect("training on generated data succeeds")
+    fraud_engine::Trainer::new(params.clone())
+        .and_then(|t| t.threads(1))
+        .and_then(|t| t.train(&data))
+        .expect("training on generated data succeeds")
 }
 
 /// A fresh, empty directory under the system temp dir.

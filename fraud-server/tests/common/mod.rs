@@ -50,7 +50,7 @@ pub fn small_model(seed: u64) -> Model {
         seed,
         ..TrainParams::default()
     };
-    train(&data, &params, None, None).expect("training works")
+    train(&data, &params).expect("training works")
 }
 
 /// The small model saved to a file.
@@ -79,7 +79,7 @@ pub fn settings() -> Settings {
 /// In-process state with the small model loaded and its own history file.
 pub fn state_with(settings: Settings) -> AppState {
     let state = state_without_model(settings);
-    state.set_model(model().clone());
+    state.set_model(model().clone()).expect("a servable model");
     state
 }
 

@@ -1,0 +1,393 @@
+//! Many rows: a table, encoded rows or a dataset, checked and encoded in one
+//! pass, then scored or explained on the rayon pool in scope.
+
+use rayon::prelude::*;
+
+use crate::data::{Dataset, RejectionLog, Table, TableColumn, Value};
+use crate::error::{Error, Result};
+use crate::metrics::{self, Evaluation, ThresholdStrategy};
+use crate::model::{Decision, EvaluationReport, Model, Prediction, RiskBands};
+use crate::preprocess::Warning;
+
+/// Many rows to score.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    /// Named columns: the model reads its features by name and ignores the
+    /// other columns; a missing feature column is an error naming it.
+    Table(&'a Table),
+    /// Row-major [`crate::Encoded`] rows: `n_features` numbers per row in
+    /// the model's feature order, categories as codes, `NaN` for missing.
+    Encoded(&'a [f64]),
+    /// A dataset read with this model's schema.
+    Dataset(&'a Dataset),
+}
+
+/// Exact TreeSHAP explanations of many rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanations {
+    /// The model's mean output over its training data.
+    pub base_value: f64,
+    /// Contributions, row-major: `n_features` per row, in feature order.
+    pub contributions: Vec<f64>,
+    /// Each row's probability; `base_value` plus the row's contributions
+    /// equals it (to 1e-9).
+    pub probabilities: Vec<f64>,
+}
+
+/// Rows per block when encoding or explaining in parallel.
+const BLOCK: usize = 4096;
+
+/// Encoded rows with, per row, the features that went to the unknown bucket.
+pub(crate) struct EncodedRows {
+    pub values: Vec<f64>,
+    pub unknown: Vec<(usize, usize)>,
+    pub n_rows: usize,
+}
+
+impl Model {
+    /// Checks and encodes many rows into row-major forest input. Every bad
+    /// value is reported in one [`Error::InvalidData`], in row order, each
+    /// with its row (counted from 1), column and reason.
+    pub(crate) fn encode_many(&self, rows: Rows<'_>) -> Result<EncodedRows> {
+        match rows {
+            Rows::Table(table) => self.encode_table(table),
+            Rows::Encoded(values) => self.encode_rows(values),
+            Rows::Dataset(data) => self.encode_dataset(data),
+        }
+    }
+
+    fn encode_table(&self, table: &Table) -> Result<EncodedRows> {
+        let positions = table.positions(self.schema.feature_names())?;
+        let n = self.n_features();
+        let n_rows = table.n_rows();
+        // Column by column (one column's values share one encoder), in
+        // parallel; each column's rejections are kept in their own log and
+        // merged in row order.
+        let encoded: Vec<(Vec<f64>, Vec<usize>, RejectionLog)> = positions
+            .par_iter()
+            .enumerate()
+            .map(|(i, &position)| self.encode_column(i, &table.columns()[position]))
+            .collect();
+        let mut values = vec![0.0; n_rows * n];
+        let mut unknown = Vec::new();
+        let mut logs = Vec::with_capacity(n);
+        for (i, (column, unknown_rows, log)) in encoded.into_iter().enumerate() {
+            for (r, x) in column.into_iter().enumerate() {
+                values[r * n + i] = x;
+            }
+            unknown.extend(unknown_rows.into_iter().map(|r| (r, i)));
+            logs.push(log);
+        }
+        RejectionLog::merge_in_row_order(logs).into_result(table.source())?;
+        unknown.sort_unstable();
+        Ok(EncodedRows {
+            values,
+            unknown,
+            n_rows,
+        })
+    }
+
+    /// Encodes one table column as feature `i`: its values, the rows that
+    /// went to the unknown bucket, and its rejections.
+    fn encode_column(
+        &self,
+        i: usize,
+        column: &TableColumn,
+    ) -> (Vec<f64>, Vec<usize>, RejectionLog) {
+        let name = &self.schema.features[i].name;
+        let mut log = RejectionLog::new();
+        let mut unknown = Vec::new();
+        let mut out = Vec::with_capacity(column.len());
+        // A dictionary's levels are encoded once, not once per row.
+        // A level that fails is encoded again per row, to report each row.
+        let levels: Vec<Option<(f64, bool)>> = match column {
+            TableColumn::Dictionary { levels, .. } => levels
+                .iter()
+                .map(|level| {
+                    self.pipeline
+                        .encode(&self.schema, i, Value::Text(level))
+                        .ok()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for row in 0..column.len() {
+            let encoded = match column {
+                TableColumn::Dictionary { codes, .. } => {
+                    levels.get(codes[row] as usize).copied().flatten()
+                }
+                _ => None,
+            };
+            let value = column.value(row);
+            match encoded.map_or_else(|| self.pipeline.encode(&self.schema, i, value), Ok) {
+                Ok((x, is_unknown)) => {
+                    if is_unknown {
+                        unknown.push(row);
+                    }
+                    out.push(x);
+                }
+                Err(e) => {
+                    log.add(row as u64 + 1, name, value, e.reason());
+                    out.push(f64::NAN);
+                }
+            }
+        }
+        (out, unknown, log)
+    }
+
+    /// Checks encoded rows and fills their missing (`NaN`) values, in
+    /// parallel blocks; the first bad value in row order fails the call,
+    /// named by feature and 0-based row index, whatever the thread count.
+    fn encode_rows(&self, rows: &[f64]) -> Result<EncodedRows> {
+        let n = self.n_features();
+        if rows.len() % n != 0 {
+            return Err(Error::input(
+                "rows",
+                format!("{} values do not make rows of {n} features", rows.len()),
+            ));
+        }
+        let mut encoded = rows.to_vec();
+        let check_block = |block: usize, values: &mut [f64]| -> Result<()> {
+            for (r, row) in values.chunks_exact_mut(n).enumerate() {
+                for (i, x) in row.iter_mut().enumerate() {
+                    *x = self
+                        .pipeline
+                        .encode_number(&self.schema, i, *x)
+                        .map_err(|e| match e {
+                            Error::InvalidInput { field, reason } => Error::input(
+                                field,
+                                format!("row index {}: {reason}", block * BLOCK + r),
+                            ),
+                            other => other,
+                        })?;
+                }
+            }
+            Ok(())
+        };
+        // One block needs no thread pool (and starting one for it would
+        // leave its threads behind in a caller that scores a single batch).
+        if encoded.len() <= BLOCK * n {
+            check_block(0, &mut encoded)?;
+        } else {
+            let checked: Vec<Result<()>> = encoded
+                .par_chunks_mut(BLOCK * n)
+                .enumerate()
+                .map(|(b, v)| check_block(b, v))
+                .collect();
+            checked.into_iter().collect::<Result<()>>()?;
+        }
+        Ok(EncodedRows {
+            n_rows: encoded.len() / n,
+            values: encoded,
+            unknown: Vec::new(),
+        })
+    }
+
+    fn encode_dataset(&self, data: &Dataset) -> Result<EncodedRows> {
+        let names_match = data.schema().features.len() == self.schema.features.len()
+            && data
+                .schema()
+                .features
+                .iter()
+                .zip(&self.schema.features)
+                .all(|(a, b)| a.name == b.name && a.kind == b.kind);
+        if !names_match {
+            return Err(Error::schema(
+                "dataset",
+                format!(
+                    "columns do not match the model's features ({})",
+                    self.feature_names().join(", ")
+                ),
+            ));
+        }
+        let columns = self.pipeline.transform_columns(data);
+        let n = self.n_features();
+        let mut values = vec![0.0; data.n_rows() * n];
+        for (i, column) in columns.iter().enumerate() {
+            for (r, &x) in column.iter().enumerate() {
+                values[r * n + i] = x;
+            }
+        }
+        Ok(EncodedRows {
+            values,
+            unknown: Vec::new(),
+            n_rows: data.n_rows(),
+        })
+    }
+
+    /// Fraud probabilities of many rows, written to `out` (one per row), on
+    /// the rayon pool in scope: exactly what [`Model::predict`] gives each
+    /// row. An `out` of another length than the row count is an error, as
+    /// is any bad value (all of them are listed for a table).
+    pub fn predict_proba_many(&self, rows: Rows<'_>, out: &mut [f64]) -> Result<()> {
+        let encoded = self.encode_many(rows)?;
+        if out.len() != encoded.n_rows {
+            return Err(Error::input(
+                "out",
+                format!(
+                    "room for {} probabilities, but there are {} rows",
+                    out.len(),
+                    encoded.n_rows
+                ),
+            ));
+        }
+        self.forest.predict_batch(&encoded.values, out)
+    }
+
+    /// Scores many rows (see [`Model::predict_proba_many`]): one prediction
+    /// per row, with its warnings.
+    pub fn predict_many(&self, rows: Rows<'_>) -> Result<Vec<Prediction>> {
+        let encoded = self.encode_many(rows)?;
+        let mut scores = vec![0.0; encoded.n_rows];
+        self.forest.predict_batch(&encoded.values, &mut scores)?;
+        let mut unknown = encoded.unknown.iter().peekable();
+        Ok(scores
+            .into_iter()
+            .enumerate()
+            .map(|(r, p)| {
+                let mut warnings = Vec::new();
+                while let Some(&&(row, feature)) = unknown.peek() {
+                    if row != r {
+                        break;
+                    }
+                    warnings.push(Warning::unknown_category(
+                        &self.schema.features[feature].name,
+                    ));
+                    unknown.next();
+                }
+                self.decide(p, warnings)
+            })
+            .collect())
+    }
+
+    /// Explains many rows (see [`Model::explain`]) on the rayon pool in
+    /// scope: the contributions of every row, row-major.
+    pub fn explain_many(&self, rows: Rows<'_>) -> Result<Explanations> {
+        let encoded = self.encode_many(rows)?;
+        let n = self.n_features();
+        let mut contributions = vec![0.0; encoded.values.len()];
+        let mut probabilities = vec![0.0; encoded.n_rows];
+        contributions
+            .par_chunks_mut(n)
+            .zip(encoded.values.par_chunks(n))
+            .zip(probabilities.par_iter_mut())
+            .with_min_len(16)
+            .for_each(|((phi, row), p)| *p = self.shap_into(row, phi));
+        Ok(Explanations {
+            base_value: self.base_value,
+            contributions,
+            probabilities,
+        })
+    }
+
+    /// Evaluates the model on a labelled dataset at its own threshold.
+    pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
+        let (scores, labels) = self.scored_labels(data, "evaluation")?;
+        Ok(Evaluation::new(&scores, labels, self.decision.threshold))
+    }
+
+    /// Evaluates the model at its threshold, with curves, on many rows and
+    /// their 0/1 labels given apart (a table and a label column, a matrix
+    /// and a label vector): what `evaluate` reports in every front end. A
+    /// label count other than the row count, or a label other than 0 or 1,
+    /// is an [`Error::InvalidInput`] naming `labels`.
+    pub fn evaluate_many(&self, rows: Rows<'_>, labels: &[u8]) -> Result<EvaluationReport> {
+        let encoded = self.encode_many(rows)?;
+        if labels.len() != encoded.n_rows {
+            return Err(Error::input(
+                "labels",
+                format!("{} labels for {} rows", labels.len(), encoded.n_rows),
+            ));
+        }
+        if let Some(r) = labels.iter().position(|&y| y > 1) {
+            return Err(Error::input(
+                "labels",
+                format!("label {} at row index {r} is not 0 or 1", labels[r]),
+            ));
+        }
+        let mut scores = vec![0.0; encoded.n_rows];
+        self.forest.predict_batch(&encoded.values, &mut scores)?;
+        Ok(EvaluationReport::new(
+            &scores,
+            labels,
+            self.decision.threshold,
+        ))
+    }
+
+    /// Re-chooses the decision layer on labelled data: the threshold by
+    /// `strategy`, and the risk bands (`None`: derived from the new
+    /// threshold, see [`RiskBands::around`]). The forest is untouched. Returns
+    /// the new model and its evaluation at the new threshold. `source` names
+    /// the data in the recorded strategy.
+    pub fn tune(
+        &self,
+        data: &Dataset,
+        strategy: ThresholdStrategy,
+        risk_bands: Option<RiskBands>,
+        source: &str,
+    ) -> Result<(Model, Evaluation)> {
+        let (scores, labels) = self.scored_labels(data, "tuning")?;
+        let amounts = data.numeric_column(crate::train::AMOUNT_FEATURE);
+        let threshold = metrics::select_threshold(&scores, labels, amounts, strategy)?;
+        let decision = Decision {
+            threshold,
+            risk_bands: risk_bands.unwrap_or_else(|| RiskBands::around(threshold)),
+            strategy: format!("{strategy} on {} ({} rows)", source, data.n_rows()),
+        };
+        let tuned = self.with_decision(decision)?;
+        Ok((tuned, Evaluation::new(&scores, labels, threshold)))
+    }
+
+    /// The scores of a labelled dataset and its labels; `purpose` names what
+    /// needs the labels in the error when there are none.
+    pub(crate) fn scored_labels<'d>(
+        &self,
+        data: &'d Dataset,
+        purpose: &str,
+    ) -> Result<(Vec<f64>, &'d [u8])> {
+        let labels = data.labels().ok_or_else(|| {
+            Error::schema(
+                "dataset",
+                format!("{purpose} needs the label column `{}`", data.schema().label),
+            )
+        })?;
+        let mut scores = vec![0.0; data.n_rows()];
+        self.predict_proba_many(Rows::Dataset(data), &mut scores)?;
+        Ok((scores, labels))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{synth, train, Error, Rows, TrainParams};
+
+    #[test]
+    fn evaluate_many_checks_labels_and_matches_evaluate() {
+        let params = TrainParams {
+            n_trees: 5,
+            ..TrainParams::default()
+        };
+        let model = train(&synth::generate(2_000, 1), &params).expect("trains");
+        let probe = synth::generate(300, 2);
+        let labels = probe.labels().expect("labelled").to_vec();
+        let report = model
+            .evaluate_many(Rows::Table(&synth::table(300, 2)), &labels)
+            .expect("evaluates");
+        assert_eq!(
+            report.evaluation,
+            model.evaluate(&probe).expect("evaluates")
+        );
+        let short = model.evaluate_many(Rows::Dataset(&probe), &labels[..10]);
+        assert!(matches!(
+            short,
+            Err(Error::InvalidInput { ref field, ref reason })
+                if field == "labels" && reason == "10 labels for 300 rows"
+        ));
+        let mut two = labels.clone();
+        two[7] = 2;
+        let err = model
+            .evaluate_many(Rows::Dataset(&probe), &two)
+            .expect_err("a label of 2");
+        assert!(err.to_string().contains("row index 7"), "{err}");
+    }
+}

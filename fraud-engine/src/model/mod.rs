@@ -1,0 +1,240 @@
+//! The user-facing [`Model`]: schema, pipeline, forest, decision layer and
+//! metadata in one value, and the few ways to score with it.
+//!
+//! - one row: [`Model::predict`] and [`Model::explain`], for a transaction
+//!   given by field name ([`Fields`]) or as an [`Encoded`] row;
+//! - many rows: [`Model::predict_many`], [`Model::predict_proba_many`] and
+//!   [`Model::explain_many`], for a [`Rows`] input (a table, encoded rows or
+//!   a dataset);
+//! - what every front end returns: [`PredictionOutput`] and [`ModelSummary`].
+
+mod batch;
+mod decision;
+mod metadata;
+mod output;
+mod score;
+
+pub use batch::{Explanations, Rows};
+
+pub use decision::{Decision, RiskBands, RiskLevel};
+pub(crate) use metadata::Importances;
+pub use metadata::{FeatureStats, Metadata};
+pub use output::{
+    Contributions, EvaluationReport, FeatureSummary, ModelSummary, PrCurve, PredictionOutput,
+    RocCurve, SchemaSummary, TreeArrays,
+};
+pub use score::{Encoded, Explained, Fields, Prediction, Row, MAX_REASONS};
+
+use crate::error::{Error, Result};
+use crate::explain;
+use crate::forest::{Forest, Tree};
+use crate::preprocess::{Encoder, Pipeline};
+use crate::schema::Schema;
+
+/// A trained model: everything needed to score, in one value that is cheap to
+/// share between threads (`Model` is `Send + Sync`; scoring takes `&self`).
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub(crate) schema: Schema,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) trees: Vec<Tree>,
+    pub(crate) decision: Decision,
+    pub(crate) metadata: Metadata,
+    pub(crate) forest: Forest,
+    /// Mean over trees of each tree's expected output: the explanations' base value.
+    pub(crate) base_value: f64,
+    /// Leaf paths for explanations, prepared on the first explanation so
+    /// models that only score never pay for them.
+    pub(crate) paths: std::sync::OnceLock<Vec<explain::TreePaths>>,
+}
+
+impl PartialEq for Model {
+    fn eq(&self, other: &Self) -> bool {
+        self.schema == other.schema
+            && self.pipeline == other.pipeline
+            && self.trees == other.trees
+            && self.decision == other.decision
+            && self.metadata == other.metadata
+    }
+}
+
+/// A categorical feature's categories and the codes an [`Encoded`] row
+/// gives them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CategoryCodes<'m> {
+    /// The categories seen in training.
+    pub categories: &'m [String],
+    /// `codes[i]` is the code of `categories[i]`.
+    pub codes: &'m [u32],
+    /// The code of the unknown bucket: categories never seen in training,
+    /// and missing values.
+    pub unknown: u32,
+}
+
+/// The code one category scores as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CategoryCode {
+    /// The code to put in the feature's slot of an [`Encoded`] row.
+    pub code: u32,
+    /// Whether the category was seen in training (otherwise `code` is the
+    /// unknown bucket's).
+    pub known: bool,
+}
+
+impl Model {
+    /// Checks every part against the others and lays the forest out for scoring.
+    pub(crate) fn assemble(
+        schema: Schema,
+        pipeline: Pipeline,
+        trees: Vec<Tree>,
+        decision: Decision,
+        mut metadata: Metadata,
+    ) -> Result<Self> {
+        schema.validate()?;
+        let structural = |reason: String| Error::corrupt(0, reason);
+        pipeline.check_against(&schema).map_err(structural)?;
+        decision.validate()?;
+        let n_features = schema.features.len();
+        if metadata.feature_importances.len() != n_features
+            || metadata.feature_stats.len() != n_features
+        {
+            return Err(structural(
+                "metadata does not match the feature count".into(),
+            ));
+        }
+        let forest = Forest::from_trees(&trees, n_features).map_err(structural)?;
+        metadata.max_depth = forest.max_depth();
+        if metadata.model_id.is_empty() {
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(metadata.created.as_bytes());
+            for tree in &trees {
+                for (t, v) in tree.threshold.iter().zip(&tree.value) {
+                    hasher.update(&t.to_le_bytes());
+                    hasher.update(&v.to_le_bytes());
+                }
+            }
+            metadata.model_id = format!("{:08x}", hasher.finalize());
+        }
+        let base_value =
+            trees.iter().map(explain::expected_value).sum::<f64>() / trees.len() as f64;
+        Ok(Model {
+            schema,
+            pipeline,
+            trees,
+            decision,
+            metadata,
+            forest,
+            base_value,
+            paths: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The features the model reads, in order.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Feature names in model order.
+    pub fn feature_names(&self) -> Vec<&str> {
+        self.schema.feature_names().collect()
+    }
+
+    /// Number of features (the length of an [`Encoded`] row).
+    pub fn n_features(&self) -> usize {
+        self.schema.features.len()
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// The version every prediction names (`metadata.model_id`).
+    pub fn version(&self) -> &str {
+        &self.metadata.model_id
+    }
+
+    /// The decision layer.
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// The decision threshold.
+    pub fn threshold(&self) -> f64 {
+        self.decision.threshold
+    }
+
+    /// How the model was made and how well it ranked out of bag.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The explanations' base value: the model's mean output over its training data.
+    pub fn base_value(&self) -> f64 {
+        self.base_value
+    }
+
+    /// The same model with another decision layer (threshold and risk bands).
+    pub fn with_decision(&self, decision: Decision) -> Result<Model> {
+        decision.validate()?;
+        Ok(Model {
+            decision,
+            ..self.clone()
+        })
+    }
+
+    /// The position and codes of the categorical feature `feature`; an
+    /// error names the feature when the model has no such feature or it is
+    /// not categorical.
+    fn categorical(&self, feature: &str) -> Result<(usize, CategoryCodes<'_>)> {
+        let index = self
+            .schema
+            .index_of(feature)
+            .ok_or_else(|| Error::InvalidParams {
+                name: "feature",
+                reason: format!(
+                    "the model has no feature `{feature}` (it reads {})",
+                    self.feature_names().join(", ")
+                ),
+            })?;
+        match &self.pipeline.encoders()[index] {
+            Encoder::Categorical {
+                levels,
+                codes,
+                unknown,
+            } => Ok((
+                index,
+                CategoryCodes {
+                    categories: levels,
+                    codes,
+                    unknown: *unknown,
+                },
+            )),
+            _ => Err(Error::InvalidParams {
+                name: "feature",
+                reason: format!("`{feature}` is not categorical: give its value as a number"),
+            }),
+        }
+    }
+
+    /// The categories of the categorical feature `feature` and their codes,
+    /// for callers that pass [`Encoded`] rows.
+    pub fn category_codes(&self, feature: &str) -> Result<CategoryCodes<'_>> {
+        Ok(self.categorical(feature)?.1)
+    }
+
+    /// The code `text` scores as for the categorical feature `feature`, and
+    /// whether it was seen in training (otherwise the code is the unknown
+    /// bucket's, as for a JSON request). Errors as [`Model::category_codes`].
+    pub fn category_code(&self, feature: &str, text: &str) -> Result<CategoryCode> {
+        let (index, codes) = self.categorical(feature)?;
+        let (code, unknown) = self
+            .pipeline
+            .category_code(index, text)
+            .unwrap_or((codes.unknown, true));
+        Ok(CategoryCode {
+            code,
+            known: !unknown,
+        })
+    }
+}

@@ -1,0 +1,248 @@
+//! The command line's flags: `serve` (the default) and the tool
+//! subcommands. Other programs rely on these names and flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use fraud_engine::{metrics::ThresholdStrategy, ClassWeight, RiskBands, TrainParams};
+
+/// Fraud scoring: train random forests on transaction data and score them,
+/// or serve a model over HTTP (the default with no subcommand).
+#[derive(Debug, Parser)]
+#[command(
+    name = "fraud-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do; nothing means `serve`.
+    #[command(subcommand)]
+    pub command: Option<Invocation>,
+    /// Server settings when no subcommand is given.
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+/// `serve` or one of the tool subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Invocation {
+    /// Serve the web UI, JSON API and metrics (the default).
+    Serve(Config),
+    /// A tool subcommand.
+    #[command(flatten)]
+    Tool(Command),
+}
+
+/// The tool subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write synthetic labelled transactions as CSV.
+    Generate(GenerateArgs),
+    /// Train a model on a labelled CSV and print its out-of-bag metrics.
+    Train(TrainArgs),
+    /// Score every row of a CSV, keeping its columns and adding
+    /// fraud_probability, is_fraud and risk_level.
+    Predict(PredictArgs),
+    /// Evaluate a model on a labelled CSV.
+    Evaluate(EvaluateArgs),
+    /// Describe a model file.
+    Inspect(InspectArgs),
+    /// Explain every row of a CSV: its columns plus fraud_probability,
+    /// base_value and one contribution_<feature> column per feature.
+    Explain(ExplainArgs),
+    /// Re-choose a model's threshold and risk bands on labelled data,
+    /// leaving its trees untouched.
+    Tune(TuneArgs),
+    /// Write the forest as documented JSON (for shap, treelite, notebooks).
+    ExportTrees(ExportTreesArgs),
+}
+
+/// `explain` flags.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// CSV to explain.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// CSV to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// How `tune` chooses the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyName {
+    /// The highest F1.
+    MaxF1,
+    /// The highest threshold reaching `--target` recall.
+    TargetRecall,
+    /// The lowest threshold reaching `--target` precision.
+    TargetPrecision,
+    /// The lowest threshold whose false-positive rate is at most `--target`.
+    MaxFpr,
+    /// The least expected cost: `--review-cost` per flagged transaction plus,
+    /// per missed fraud, its amount or `--missed-fraud-cost`.
+    Cost,
+}
+
+/// The cost model shared by `tune --strategy cost` and `evaluate`.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Cost of reviewing one flagged transaction.
+    #[arg(long, default_value_t = 5.0)]
+    pub review_cost: f64,
+    /// Cost of one missed fraud (default: the transaction's `amount`).
+    #[arg(long)]
+    pub missed_fraud_cost: Option<f64>,
+}
+
+/// `tune` flags.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled CSV (data the model was not trained on).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Label column.
+    #[arg(long, default_value = "is_fraud")]
+    pub label: String,
+    /// How to choose the threshold.
+    #[arg(long, value_enum, default_value = "max-f1")]
+    pub strategy: StrategyName,
+    /// The target of target-recall, target-precision or max-fpr.
+    #[arg(long)]
+    pub target: Option<f64>,
+    /// The cost model (strategy cost).
+    #[command(flatten)]
+    pub cost: CostArgs,
+    /// MEDIUM,HIGH probability bands (default: half the threshold, the threshold).
+    #[arg(long)]
+    pub risk_bands: Option<RiskBands>,
+    /// Where to write the tuned model.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `export-trees` flags.
+#[derive(Debug, Args)]
+pub struct ExportTreesArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// JSON file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `generate` flags.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Rows to generate.
+    #[arg(long)]
+    pub rows: usize,
+    /// Seed (the same seed gives the same rows).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output CSV file.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `train` flags.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training CSV with a header row.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Label column (0/1, true/false or yes/no).
+    #[arg(long, default_value = "is_fraud")]
+    pub label: String,
+    /// Columns to leave out of the features.
+    #[arg(long, value_delimiter = ',')]
+    pub drop: Vec<String>,
+    /// Id-named columns (`id`, `*_id`) to keep as features anyway.
+    #[arg(long, value_delimiter = ',')]
+    pub keep: Vec<String>,
+    /// Number of trees.
+    #[arg(long, default_value_t = TrainParams::default().n_trees)]
+    pub trees: usize,
+    /// Deepest tree level.
+    #[arg(long, default_value_t = TrainParams::default().max_depth)]
+    pub max_depth: usize,
+    /// Fewest samples in a leaf.
+    #[arg(long, default_value_t = TrainParams::default().min_samples_leaf)]
+    pub min_samples_leaf: u32,
+    /// Split candidates per node (default: sqrt of the feature count).
+    #[arg(long)]
+    pub max_features: Option<usize>,
+    /// none or balanced.
+    #[arg(long, default_value = "none")]
+    pub class_weight: ClassWeight,
+    /// Seed.
+    #[arg(long, default_value_t = TrainParams::default().seed)]
+    pub seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// max-f1, target-recall=R, target-precision=P or max-fpr=F.
+    #[arg(long, default_value = "max-f1")]
+    pub threshold_strategy: ThresholdStrategy,
+    /// MEDIUM,HIGH probability bands (default: half the threshold, the threshold).
+    #[arg(long)]
+    pub risk_bands: Option<RiskBands>,
+    /// Where to write the model.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `predict` flags.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// CSV to score.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Scored CSV to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `evaluate` flags.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled CSV.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Label column.
+    #[arg(long, default_value = "is_fraud")]
+    pub label: String,
+    /// The cost model of the table's expected-cost column.
+    #[command(flatten)]
+    pub cost: CostArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `inspect` flags.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

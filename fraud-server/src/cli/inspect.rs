@@ -1,0 +1,70 @@
+//! `inspect` and `export-trees`: what a model file holds, from the engine's
+//! own description of it.
+
+use std::io::Write;
+
+use fraud_engine::Model;
+
+use super::{pretty_json, write_evaluation, CliError, ExportTreesArgs, InspectArgs};
+
+/// `inspect`: the model summary as text, or as the JSON `GET /api/model`
+/// returns.
+pub fn inspect(args: InspectArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let model = Model::load(&args.model)?;
+    let summary = model.summary();
+    if args.json {
+        out.write_all(&pretty_json(&summary, "model summary")?)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "model {} (format {}, engine {}, created {})",
+        summary.model_version, summary.format_version, summary.engine_version, summary.created
+    )?;
+    writeln!(
+        out,
+        "trained on {} rows ({} frauds); {} trees, {} nodes, max depth {}",
+        summary.training_rows,
+        summary.training_frauds,
+        summary.n_trees,
+        summary.n_nodes,
+        summary.max_depth
+    )?;
+    writeln!(
+        out,
+        "decision: is_fraud when probability >= {:.4} ({}); MEDIUM from {:.4}, HIGH from {:.4}",
+        summary.threshold,
+        summary.threshold_strategy,
+        summary.risk_bands.medium,
+        summary.risk_bands.high
+    )?;
+    writeln!(out, "features (importance):")?;
+    for f in &summary.schema.features {
+        let kind = match (f.min, f.max, &f.categories) {
+            (_, _, Some(categories)) => format!("{}, {} categories", f.kind, categories.len()),
+            (Some(lo), Some(hi), _) => format!("{} {lo} to {hi}", f.kind),
+            _ => f.kind.to_owned(),
+        };
+        writeln!(out, "  {:<24} {:<28} {:.4}", f.name, kind, f.importance)?;
+    }
+    if let Some(oob) = &summary.oob_metrics {
+        writeln!(out, "out-of-bag:")?;
+        write_evaluation(out, oob)?;
+    }
+    Ok(())
+}
+
+/// `export-trees`: the forest as documented JSON (for shap, treelite, notebooks).
+pub fn export_trees(args: ExportTreesArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let model = Model::load(&args.model)?;
+    let json = pretty_json(&model.export_trees(), "tree export")?;
+    fraud_engine::format::write_atomically(&args.out, &json)?;
+    writeln!(
+        out,
+        "wrote {} trees to {}",
+        model.n_trees(),
+        args.out.display()
+    )?;
+    Ok(())
+}
