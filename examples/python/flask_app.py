@@ -48,6 +48,7 @@ def create_app(model_path=None, api_key=None):
     app = Flask(__name__)
     model = fraud_engine.load(model_path or os.environ.get("MODEL_PATH", "fraud_model.fem"))
     api_key = api_key if api_key is not None else os.environ.get("API_KEY")
+    model_version = model.metadata["model_version"]
 
     @app.get("/")
     def index():
@@ -74,7 +75,7 @@ def create_app(model_path=None, api_key=None):
             {
                 "status": "healthy",
                 "model_loaded": True,
-                "model_version": model.metadata["model_id"],
+                "model_version": model_version,
                 "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             }
         )

@@ -2,195 +2,96 @@
 
 use std::path::PathBuf;
 
-use fraud_engine::data::dataset_from_rows;
-use fraud_engine::schema::is_id_column;
+use fraud_engine::data::MISSING_CODE;
+use fraud_engine::metrics::ThresholdStrategy;
 use fraud_engine::{
-    metrics::ThresholdStrategy, read_csv, synth, ClassWeight, CsvOptions, Dataset, Feature,
-    RiskBands, Schema, TrainParams, Value,
+    synth, ColumnRules, Dataset, RiskBands, Table, TableColumn, TrainParams, Trainer, Value,
 };
 use numpy::PyArray1;
 use pyo3::exceptions::{PyImportError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 
-use crate::arrays::{read_table, table_kind, InferredKind, Table, TableKind};
-use crate::errors::{invalid_param, schema_error, EngineError};
+use crate::arrays::{self, Shape};
+use crate::errors::{detach, invalid_param, notice_text, EngineError};
 use crate::model::PyModel;
 
-/// Training parameters accepted as keyword arguments, with what they take.
-const PARAMS: [(&str, &str); 10] = [
-    ("n_trees", "int, 1..=10000"),
-    ("max_depth", "int, 1..=64"),
-    ("min_samples_leaf", "int >= 1"),
-    (
-        "max_features",
-        "int >= 1, or None for sqrt of the feature count",
-    ),
-    ("class_weight", "'none' or 'balanced'"),
-    ("bootstrap", "bool"),
-    ("max_bins", "int, 2..=256"),
-    ("seed", "int >= 0"),
-    (
-        "threshold_strategy",
-        "'max-f1', 'target-recall=R', 'target-precision=P', 'max-fpr=F' or 'min-cost=REVIEW[,MISSED]'",
-    ),
-    ("risk_bands", "(medium, high) probabilities, or None"),
+/// Training parameters accepted as keyword arguments.
+const PARAMS: [&str; 10] = [
+    "n_trees",
+    "max_depth",
+    "min_samples_leaf",
+    "max_features",
+    "class_weight",
+    "bootstrap",
+    "max_bins",
+    "seed",
+    "threshold_strategy",
+    "risk_bands",
 ];
 
+/// `TrainParams` from keyword arguments: each value converted to its field's
+/// type; the domains are `TrainParams::validate`'s to check.
 fn params_from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<TrainParams> {
     let mut params = TrainParams::default();
-    let Some(kwargs) = kwargs else {
-        return Ok(params);
-    };
-    for (key, value) in kwargs.iter() {
+    for (key, value) in kwargs.into_iter().flat_map(|k| k.iter()) {
         let name: String = key.extract()?;
-        let Some(&(_, takes)) = PARAMS.iter().find(|(n, _)| *n == name) else {
-            let known: Vec<&str> = PARAMS.iter().map(|(n, _)| *n).collect();
-            return Err(invalid_param(
-                py,
-                &name,
-                &format!("unknown parameter (known: {})", known.join(", ")),
-            ));
-        };
-        let bad = || invalid_param(py, &name, &format!("expected {takes}, got {value}"));
+        let bad = |takes: &str| invalid_param(py, &name, &format!("expected {takes}, got {value}"));
         // bool is an int in Python; a bool given for a count is a mistake.
         let int = |v: &Bound<'_, PyAny>| -> PyResult<usize> {
-            if v.is_instance_of::<pyo3::types::PyBool>() {
-                return Err(bad());
+            if v.is_instance_of::<PyBool>() {
+                return Err(bad("an int"));
             }
-            v.extract::<usize>().map_err(|_| bad())
+            v.extract::<usize>().map_err(|_| bad("an int >= 0"))
         };
+        let text = |v: &Bound<'_, PyAny>| v.extract::<String>().map_err(|_| bad("a str"));
         match name.as_str() {
             "n_trees" => params.n_trees = int(&value)?,
             "max_depth" => params.max_depth = int(&value)?,
             "min_samples_leaf" => {
-                params.min_samples_leaf = u32::try_from(int(&value)?).map_err(|_| bad())?
+                params.min_samples_leaf = u32::try_from(int(&value)?).map_err(|_| bad("a count"))?
             }
-            "max_features" => {
-                params.max_features = if value.is_none() {
-                    None
-                } else {
-                    Some(int(&value)?)
-                }
+            "max_features" if value.is_none() => params.max_features = None,
+            "max_features" => params.max_features = Some(int(&value)?),
+            "class_weight" if value.is_none() => {
+                params.class_weight = fraud_engine::ClassWeight::None
             }
-            "class_weight" => {
-                params.class_weight = if value.is_none() {
-                    ClassWeight::None
-                } else {
-                    let text: String = value.extract().map_err(|_| bad())?;
-                    text.parse().map_err(EngineError)?
-                }
-            }
-            "bootstrap" => params.bootstrap = value.extract::<bool>().map_err(|_| bad())?,
+            "class_weight" => params.class_weight = text(&value)?.parse().map_err(EngineError)?,
+            "bootstrap" => params.bootstrap = value.extract().map_err(|_| bad("a bool"))?,
             "max_bins" => params.max_bins = int(&value)?,
-            "seed" => params.seed = int(&value)? as u64,
+            "seed" => params.seed = value.extract().map_err(|_| bad("an int >= 0"))?,
             "threshold_strategy" => {
-                let text: String = value.extract().map_err(|_| bad())?;
-                params.threshold_strategy =
-                    text.parse::<ThresholdStrategy>().map_err(EngineError)?;
+                params.threshold_strategy = text(&value)?
+                    .parse::<ThresholdStrategy>()
+                    .map_err(EngineError)?
             }
+            "risk_bands" if value.is_none() => params.risk_bands = None,
             "risk_bands" => {
-                params.risk_bands = if value.is_none() {
-                    None
-                } else {
-                    let (medium, high): (f64, f64) = value.extract().map_err(|_| bad())?;
-                    let bands = RiskBands { medium, high };
-                    bands.validate().map_err(EngineError)?;
-                    Some(bands)
-                }
+                let (medium, high) = value.extract().map_err(|_| bad("(medium, high)"))?;
+                params.risk_bands = Some(RiskBands { medium, high });
             }
-            _ => return Err(bad()),
+            _ => {
+                let reason = format!("unknown parameter (known: {})", PARAMS.join(", "));
+                return Err(invalid_param(py, &name, &reason));
+            }
         }
     }
     Ok(params)
 }
 
-fn names_list(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<String>> {
-    let Some(obj) = obj else {
-        return Ok(Vec::new());
-    };
-    if obj.is_none() {
-        return Ok(Vec::new());
+/// Column names given as one name or a list of names.
+fn names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<String>> {
+    match obj {
+        None => Ok(Vec::new()),
+        Some(obj) if obj.is_none() => Ok(Vec::new()),
+        Some(obj) => match obj.cast::<PyString>() {
+            Ok(s) => Ok(vec![s.to_cow()?.into_owned()]),
+            Err(_) => obj.extract::<Vec<String>>().map_err(|_| {
+                invalid_param(py, what, "expected a column name or a list of column names")
+            }),
+        },
     }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(vec![s.to_cow()?.into_owned()]);
-    }
-    obj.extract::<Vec<String>>()
-        .map_err(|_| invalid_param(py, what, "expected a column name or a list of column names"))
-}
-
-/// Builds a dataset from a table the way `read_csv` builds one from a file:
-/// the label column, columns in `drop`, and id-named columns (unless in
-/// `keep`) are left out; each remaining column's kind is inferred.
-fn dataset_from_table(
-    py: Python<'_>,
-    table: &Table,
-    label: &str,
-    drop: &[String],
-    keep: &[String],
-    notices: &mut Vec<String>,
-) -> PyResult<Dataset> {
-    for (what, names) in [("drop", drop), ("keep", keep)] {
-        if let Some(name) = names.iter().find(|n| !table.names.contains(n)) {
-            return Err(invalid_param(
-                py,
-                what,
-                &format!("`{name}` is not a column of the {}", table.source),
-            ));
-        }
-    }
-    let Some(label_column) = table.column(label) else {
-        return Err(schema_error(
-            py,
-            table.source,
-            format!(
-                "no label column `{label}` (columns: {}); name it with label=",
-                table.names.join(", ")
-            ),
-        ));
-    };
-    let mut features = Vec::new();
-    let mut columns = Vec::new();
-    for (name, column) in table.names.iter().zip(&table.columns) {
-        if name == label || drop.contains(name) {
-            continue;
-        }
-        if is_id_column(name) && !keep.contains(name) {
-            notices.push(format!(
-                "left out id column `{name}`: an id learned as a feature leaks (keep=['{name}'] keeps it)"
-            ));
-            continue;
-        }
-        let feature = match column.inferred_kind() {
-            Some(InferredKind::Flag) => Feature::flag(name),
-            Some(InferredKind::Numeric) => Feature::numeric(name),
-            Some(InferredKind::Categorical) => Feature::categorical(name),
-            None => {
-                return Err(schema_error(
-                    py,
-                    table.source,
-                    format!("column `{name}` has no values; leave it out with drop=['{name}']"),
-                ))
-            }
-        };
-        features.push(feature);
-        columns.push(column);
-    }
-    let schema = Schema::new(features, label).map_err(EngineError)?;
-    let n_rows = table.n_rows;
-    let source = table.source;
-    let dataset = py.detach(|| {
-        let rows = (0..n_rows).map(|r| {
-            columns
-                .iter()
-                .map(|c| c.value(r))
-                .collect::<Vec<Value<'_>>>()
-        });
-        let labels = (0..n_rows).map(|r| label_column.value(r)).collect();
-        dataset_from_rows(schema, rows, Some(labels), source)
-    });
-    Ok(dataset.map_err(EngineError)?)
 }
 
 /// Trains a model.
@@ -200,6 +101,7 @@ fn dataset_from_table(
 /// Columns named `id` or `*_id` are left out unless listed in `keep`, as are
 /// those in `drop`; the kind of every other column is inferred (a flag when
 /// all values are 0/1, numeric when all are numbers, categorical otherwise).
+/// Columns left out are logged on the `fraud_engine` logger.
 ///
 /// Keyword parameters: n_trees, max_depth, min_samples_leaf, max_features,
 /// class_weight, bootstrap, max_bins, seed, threshold_strategy, risk_bands
@@ -217,47 +119,40 @@ pub fn train(
     threads: Option<usize>,
     params: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyModel> {
-    let params = params_from_kwargs(py, params)?;
-    let drop = names_list(py, drop, "drop")?;
-    let keep = names_list(py, keep, "keep")?;
-    let mut notices = Vec::new();
-    let dataset = if let Ok(path) = data.extract::<PathBuf>() {
-        let options = CsvOptions {
-            label: label.into(),
-            drop,
-            keep,
-            ..CsvOptions::default()
-        };
-        let loaded = py
-            .detach(|| read_csv(&path, &options))
-            .map_err(EngineError)?;
-        notices = loaded.notices;
-        loaded.dataset
-    } else {
-        match table_kind(data)? {
-            Some(kind @ (TableKind::DataFrame | TableKind::Columns)) => {
-                let table = read_table(py, data, kind, None)?;
-                dataset_from_table(py, &table, label, &drop, &keep, &mut notices)?
-            }
-            _ => {
-                return Err(PyTypeError::new_err(format!(
-                    "train() takes a CSV path, a pandas DataFrame or a dict of columns, not {}",
-                    data.get_type().name()?
-                )))
-            }
+    let mut trainer = Trainer::new(params_from_kwargs(py, params)?).map_err(EngineError)?;
+    if let Some(threads) = threads {
+        trainer = trainer.threads(threads).map_err(EngineError)?;
+    }
+    let rules = ColumnRules {
+        label: label.into(),
+        drop: names(py, drop, "drop")?,
+        keep: names(py, keep, "keep")?,
+        ..ColumnRules::default()
+    };
+    let table = match (data.extract::<PathBuf>(), Shape::of(data)?) {
+        (Ok(path), _) => detach(py, || Table::read_csv(&path))?,
+        (Err(_), shape @ (Shape::DataFrame | Shape::Columns)) => {
+            arrays::table(py, data, shape, None)?
+        }
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "train() takes a CSV path, a pandas DataFrame or a dict of columns, not {}",
+                data.get_type().name()?
+            )))
         }
     };
-    if !notices.is_empty() {
+    let loaded = detach(py, || Dataset::from_table(&table, &rules))?;
+    // Freed before training, which needs the memory more.
+    std::mem::drop(table);
+    if !loaded.notices.is_empty() {
         let logger = py
             .import(intern!(py, "logging"))?
-            .call_method1("getLogger", ("fraud_engine",))?;
-        for notice in &notices {
-            logger.call_method1("info", (notice,))?;
+            .call_method1(intern!(py, "getLogger"), ("fraud_engine",))?;
+        for notice in &loaded.notices {
+            logger.call_method1(intern!(py, "info"), (notice_text(notice),))?;
         }
     }
-    let model = py
-        .detach(|| fraud_engine::train(&dataset, &params, threads, None))
-        .map_err(EngineError)?;
+    let model = detach(py, || trainer.train(&loaded.dataset))?;
     Ok(PyModel::new(py, model))
 }
 
@@ -266,44 +161,40 @@ pub fn train(
 /// `fraud-server generate --rows ROWS --seed SEED`. Columns: transaction_id,
 /// the eight default features and is_fraud.
 ///
-/// Returns a pandas DataFrame, or a dict of columns (numpy arrays and a list
+/// Returns a pandas DataFrame, or a dict of columns (numpy arrays and lists
 /// of str) when pandas is not installed.
 #[pyfunction]
 #[pyo3(signature = (rows, seed=42))]
 pub fn generate(py: Python<'_>, rows: usize, seed: u64) -> PyResult<Py<PyAny>> {
-    let transactions: Vec<synth::Transaction> =
-        py.detach(|| synth::transactions(rows, seed).collect());
+    let table = py.detach(|| synth::table(rows, seed));
     let columns = PyDict::new(py);
-    let ids: Vec<String> = (1..=rows).map(|i| format!("TX{i:08}")).collect();
-    columns.set_item("transaction_id", PyList::new(py, ids)?)?;
-    let floats = |f: fn(&synth::Transaction) -> f64| {
-        PyArray1::from_vec(py, transactions.iter().map(f).collect())
-    };
-    let ints = |f: fn(&synth::Transaction) -> i64| {
-        PyArray1::from_vec(py, transactions.iter().map(f).collect())
-    };
-    columns.set_item("amount", floats(|t| t.amount))?;
-    columns.set_item("transaction_hour", ints(|t| i64::from(t.transaction_hour)))?;
-    let categories: Vec<Bound<'_, PyString>> = transactions
-        .iter()
-        .map(|t| PyString::intern(py, t.merchant_category))
-        .collect();
-    columns.set_item("merchant_category", PyList::new(py, categories)?)?;
-    columns.set_item(
-        "foreign_transaction",
-        ints(|t| i64::from(t.foreign_transaction)),
-    )?;
-    columns.set_item(
-        "location_mismatch",
-        ints(|t| i64::from(t.location_mismatch)),
-    )?;
-    columns.set_item("device_trust_score", floats(|t| t.device_trust_score))?;
-    columns.set_item(
-        "velocity_last_24h",
-        ints(|t| i64::from(t.velocity_last_24h)),
-    )?;
-    columns.set_item("cardholder_age", ints(|t| i64::from(t.cardholder_age)))?;
-    columns.set_item("is_fraud", ints(|t| i64::from(t.is_fraud)))?;
+    for (name, column) in table.names().iter().zip(table.columns()) {
+        let values = match column {
+            TableColumn::Numbers(v) if synth::INTEGER_COLUMNS.contains(&name.as_str()) => {
+                PyArray1::from_iter(py, v.iter().map(|&x| x as i64)).into_any()
+            }
+            TableColumn::Numbers(v) => PyArray1::from_slice(py, v).into_any(),
+            TableColumn::Dictionary { codes, levels } => {
+                // One str per category, shared by its rows.
+                let levels: Vec<_> = levels.iter().map(|l| PyString::new(py, l)).collect();
+                let none = py.None().into_bound(py);
+                let items = codes.iter().map(|&c| match levels.get(c as usize) {
+                    Some(level) if c != MISSING_CODE => level.clone().into_any(),
+                    _ => none.clone(),
+                });
+                PyList::new(py, items)?.into_any()
+            }
+            other => {
+                let items = (0..other.len()).map(|r| match other.value(r) {
+                    Value::Number(x) => PyFloat::new(py, x).into_any(),
+                    Value::Text(t) => PyString::new(py, t).into_any(),
+                    _ => py.None().into_bound(py),
+                });
+                PyList::new(py, items)?.into_any()
+            }
+        };
+        columns.set_item(name, values)?;
+    }
     match py.import(intern!(py, "pandas")) {
         Ok(pandas) => Ok(pandas.getattr("DataFrame")?.call1((columns,))?.unbind()),
         Err(e) if e.is_instance_of::<PyImportError>(py) => Ok(columns.into_any().unbind()),

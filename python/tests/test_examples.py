@@ -47,7 +47,7 @@ def test_bad_input_names_each_field(client):
 def test_health_and_index(client, model):
     health = client.get("/health").get_json()
     assert health["status"] == "healthy" and health["model_loaded"] is True
-    assert health["model_version"] == model.metadata["model_id"]
+    assert health["model_version"] == model.metadata["model_version"]
     assert "T" in health["timestamp"]
     page = client.get("/")
     assert page.status_code == 200 and b'name="merchant_category"' in page.data

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use crate::data::{Dataset, RejectionLog, Table, TableColumn, Value};
 use crate::error::{Error, FieldProblem, Rejection, Result};
 use crate::metrics::{self, Evaluation, ThresholdStrategy};
-use crate::model::{Decision, Model, Prediction, RiskBands};
+use crate::model::{Decision, EvaluationReport, Model, Prediction, RiskBands};
 use crate::preprocess::Note;
 
 /// Many rows to score.
@@ -353,6 +353,34 @@ impl Model {
         Ok(Evaluation::new(&scores, labels, self.decision.threshold))
     }
 
+    /// Evaluates the model at its threshold, with curves, on many rows and
+    /// their 0/1 labels given apart (a table and a label column, a matrix
+    /// and a label vector): what `evaluate` reports in every front end. A
+    /// label count other than the row count, or a label other than 0 or 1,
+    /// is an [`Error::InvalidInput`] naming `labels`.
+    pub fn evaluate_many(&self, rows: Rows<'_>, labels: &[u8]) -> Result<EvaluationReport> {
+        let encoded = self.encode_many(rows)?;
+        if labels.len() != encoded.n_rows {
+            return Err(Error::input(
+                "labels",
+                format!("{} labels for {} rows", labels.len(), encoded.n_rows),
+            ));
+        }
+        if let Some(r) = labels.iter().position(|&y| y > 1) {
+            return Err(Error::input(
+                "labels",
+                format!("label {} at row index {r} is not 0 or 1", labels[r]),
+            ));
+        }
+        let mut scores = vec![0.0; encoded.n_rows];
+        self.forest.predict_batch(&encoded.values, &mut scores)?;
+        Ok(EvaluationReport::new(
+            &scores,
+            labels,
+            self.decision.threshold,
+        ))
+    }
+
     /// Re-chooses the decision layer on labelled data: the threshold by
     /// `strategy`, and the risk bands (`None`: derived from the new
     /// threshold, see [`RiskBands::around`]). The forest is untouched. Returns
@@ -393,5 +421,40 @@ impl Model {
         let mut scores = vec![0.0; data.n_rows()];
         self.predict_proba_many(Rows::Dataset(data), &mut scores)?;
         Ok((scores, labels))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{synth, train, Error, Rows, TrainParams};
+
+    #[test]
+    fn evaluate_many_checks_labels_and_matches_evaluate() {
+        let params = TrainParams {
+            n_trees: 5,
+            ..TrainParams::default()
+        };
+        let model = train(&synth::generate(2_000, 1), &params).expect("trains");
+        let probe = synth::generate(300, 2);
+        let labels = probe.labels().expect("labelled").to_vec();
+        let report = model
+            .evaluate_many(Rows::Table(&synth::table(300, 2)), &labels)
+            .expect("evaluates");
+        assert_eq!(
+            report.evaluation,
+            model.evaluate(&probe).expect("evaluates")
+        );
+        let short = model.evaluate_many(Rows::Dataset(&probe), &labels[..10]);
+        assert!(matches!(
+            short,
+            Err(Error::InvalidInput { ref field, ref reason })
+                if field == "labels" && reason == "10 labels for 300 rows"
+        ));
+        let mut two = labels.clone();
+        two[7] = 2;
+        let err = model
+            .evaluate_many(Rows::Dataset(&probe), &two)
+            .expect_err("a label of 2");
+        assert!(err.to_string().contains("row index 7"), "{err}");
     }
 }
