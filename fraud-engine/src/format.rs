@@ -30,7 +30,7 @@ use crate::preprocess::Pipeline;
 use crate::schema::Schema;
 
 /// Version of the model file layout; bumped whenever the payload changes shape.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"FRAUDENG";
 /// Header size in bytes.

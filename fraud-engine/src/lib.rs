@@ -104,7 +104,7 @@ pub use model::{
     ModelSummary, Prediction, PredictionOutput, RiskBands, RiskLevel, Row, Rows,
 };
 pub use preprocess::Warning;
-pub use schema::{transaction_schema, Feature, FeatureKind, Schema};
+pub use schema::{transaction_schema, Feature, FeatureKind, RangePolicy, Schema};
 pub use train::{train, ClassWeight, TrainParams, Trainer};
 
 /// The engine's version (the crate version).

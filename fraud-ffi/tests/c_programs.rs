@@ -205,6 +205,63 @@ fn c_example_links_against_the_shared_library_too() {
 }
 
 #[test]
+fn c_example_scores_json_lines_and_answers_bad_ones() {
+    use std::io::Write;
+    let exe = build("examples/c/score_jsonl.c", Link::Static);
+    let mut child = Command::new(&exe)
+        .arg(fixture().model_path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let bad_hour = DOCUMENTED.replace("\"transaction_hour\":14", "\"transaction_hour\":25");
+    let input =
+        format!("{DOCUMENTED}\nnot json\n\n{bad_hour}\r\n{{\"amount\": 1, \"amount\": 2}}\n");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("finishes");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(DOCUMENTED).expect("json");
+    let expected = fixture().model.predict(&fields).expect("scores");
+    let got: f64 = lines[0]
+        .split(' ')
+        .nth(2)
+        .expect("p")
+        .parse()
+        .expect("number");
+    assert_eq!(
+        got.to_bits(),
+        expected.fraud_probability.to_bits(),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("error FRAUD_INVALID_JSON: "),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("error FRAUD_INVALID_INPUT: ")
+            && lines[2].contains("`transaction_hour`"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].contains("the key `amount` appears twice"),
+        "{}",
+        lines[3]
+    );
+}
+
+#[test]
 fn c_example_scores_a_csv_batch_like_the_engine() {
     let fixture = fixture();
     let exe = build("examples/c/score_csv.c", Link::Static);

@@ -19,7 +19,7 @@ use pyo3::types::{
 use crate::errors::{invalid_input, EngineError};
 
 /// Copies one Python value: `None` and pandas' `NA`/`NaT` are missing, bools
-/// are 0/1, numbers (numpy scalars and anything with `__float__` too) are
+/// are booleans (a flag's value, not a number), numbers (numpy scalars and anything with `__float__` too) are
 /// numbers (`NaN` included: the engine reads it as missing), `str` is text;
 /// anything else is named by its type for the engine to reject.
 pub fn cell(obj: &Bound<'_, PyAny>) -> Cell {
@@ -33,7 +33,7 @@ pub fn cell(obj: &Bound<'_, PyAny>) -> Cell {
         };
     }
     if let Ok(b) = obj.cast::<PyBool>() {
-        return Cell::Number(f64::from(u8::from(b.is_true())));
+        return Cell::Bool(b.is_true());
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Cell::Number(f.value());

@@ -1,11 +1,12 @@
 //! `fraud_engine.train` and `fraud_engine.generate`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use fraud_engine::data::MISSING_CODE;
 use fraud_engine::metrics::ThresholdStrategy;
 use fraud_engine::{
-    synth, ColumnRules, Dataset, RiskBands, Table, TableColumn, TrainParams, Trainer, Value,
+    synth, ColumnRules, Dataset, RangePolicy, RiskBands, Schema, Table, TableColumn, TrainParams,
+    Trainer, Value,
 };
 use numpy::PyArray1;
 use pyo3::exceptions::{PyImportError, PyTypeError};
@@ -103,13 +104,19 @@ fn names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult
 /// all values are 0/1, numeric when all are numbers, categorical otherwise).
 /// Columns left out are logged on the `fraud_engine` logger.
 ///
+/// `schema` is a schema file's path, or its JSON text, declaring the
+/// features' kinds, valid ranges, allowed categories and which are required
+/// (docs/VALIDATION.md); `out_of_range` (`"warn"`, `"reject"` or `"accept"`)
+/// says what scoring does with a number outside the training range.
+///
 /// Keyword parameters: n_trees, max_depth, min_samples_leaf, max_features,
 /// class_weight, bootstrap, max_bins, seed, threshold_strategy, risk_bands
 /// (see docs/python.md); `threads` sets the worker threads (default: one per
 /// core). The GIL is released while the forest trains; the same data,
 /// parameters and seed give the same model on any number of threads.
 #[pyfunction]
-#[pyo3(signature = (data, label="is_fraud", drop=None, keep=None, threads=None, **params))]
+#[pyo3(signature = (data, label="is_fraud", drop=None, keep=None, threads=None, schema=None, out_of_range=None, **params))]
+#[allow(clippy::too_many_arguments)] // Python's keyword arguments.
 pub fn train(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -117,16 +124,31 @@ pub fn train(
     drop: Option<&Bound<'_, PyAny>>,
     keep: Option<&Bound<'_, PyAny>>,
     threads: Option<usize>,
+    schema: Option<&str>,
+    out_of_range: Option<&str>,
     params: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyModel> {
     let mut trainer = Trainer::new(params_from_kwargs(py, params)?).map_err(EngineError)?;
     if let Some(threads) = threads {
         trainer = trainer.threads(threads).map_err(EngineError)?;
     }
+    // A schema is its file's path, or the JSON itself.
+    let schema = match schema {
+        None => None,
+        Some(text) if text.trim_start().starts_with('{') => {
+            Some(Schema::from_json(text, "schema").map_err(EngineError)?)
+        }
+        Some(path) => Some(detach(py, || Schema::load(Path::new(path)))?),
+    };
     let rules = ColumnRules {
         label: label.into(),
         drop: names(py, drop, "drop")?,
         keep: names(py, keep, "keep")?,
+        schema,
+        out_of_range: out_of_range
+            .map(str::parse::<RangePolicy>)
+            .transpose()
+            .map_err(EngineError)?,
         ..ColumnRules::default()
     };
     let table = match (data.extract::<PathBuf>(), Shape::of(data)?) {

@@ -214,8 +214,22 @@ fn bad_input_fails_with_one_line_and_no_output_file() {
         "--out",
         s(&scored),
     ]);
-    assert_clean_failure(&o, "row 5, column `amount`");
-    assert!(!scored.exists(), "no partial output");
+    // Every row that can be scored is; the bad one keeps its place with an
+    // error naming the field, and the run says so and fails.
+    assert_clean_failure(
+        &o,
+        "1 of 3000 rows could not be scored (the first: row 5, column `amount`",
+    );
+    let mut reader = csv::Reader::from_path(&scored).expect("scored CSV");
+    let headers = reader.headers().expect("header").clone();
+    assert_eq!(headers.iter().next_back(), Some("error"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 3000);
+    assert_eq!(&rows[4][13], "amount: 'oops' is not a number");
+    assert_eq!(&rows[4][10], "", "no probability for a bad row");
+    assert_eq!(&rows[5][13], "");
+    assert!(rows[5][10].parse::<f64>().is_ok());
+    std::fs::remove_file(&scored).expect("remove");
 
     let narrow = dir.join("narrow.csv");
     std::fs::write(&narrow, "amount,is_fraud\n1,0\n").expect("write");

@@ -142,10 +142,12 @@ async fn malformed_bodies_are_400_naming_the_body() {
         ("{\"amount\": 250", "ends early"),
         ("not json", "invalid JSON"),
         ("[1, 2, 3]", "expected a JSON object, got an array"),
-        ("{\"amount\": NaN}", "invalid JSON"),
-        ("{\"amount\": 1e999}", "invalid JSON"),
-        (deep.as_str(), "recursion limit"),
+        (deep.as_str(), "nested deeper than 128 levels"),
         ("", "ends early"),
+        (
+            "{\"amount\": 1, \"amount\": 2}",
+            "the key `amount` appears twice in one object",
+        ),
     ] {
         let r = post(&state, "/api/predict", text).await;
         assert_eq!(r.status(), 400, "{text:.40}");
@@ -153,6 +155,36 @@ async fn malformed_bodies_are_400_naming_the_body() {
         assert_eq!(fields(&v), ["body"], "{text:.40}");
         let reason = v["details"][0]["reason"].as_str().expect("reason");
         assert!(reason.contains(needle), "{text:.40}: {reason}");
+    }
+}
+
+/// Values that are not numbers, or not finite ones, are the field's problem:
+/// 422 naming it, as for any bad value (they were a 400 naming the body).
+#[tokio::test]
+async fn values_that_are_not_finite_numbers_are_422_naming_the_field() {
+    let state = state_with(settings());
+    for (value, reason) in [
+        ("NaN", "expected a number, got NaN (not a number)"),
+        (
+            "Infinity",
+            "expected a number, got Infinity (not a finite number)",
+        ),
+        (
+            "-Infinity",
+            "expected a number, got Infinity (not a finite number)",
+        ),
+        (
+            "1e999",
+            "expected a number, got a number too large for a double",
+        ),
+        ("true", "expected a number, got true"),
+    ] {
+        let text = DOCUMENTED.replace("\"amount\":250.0", &format!("\"amount\":{value}"));
+        let r = post(&state, "/api/predict", &text).await;
+        assert_eq!(r.status(), 422, "{value}");
+        let v = body(&r);
+        assert_eq!(fields(&v), ["amount"], "{value}");
+        assert_eq!(v["details"][0]["reason"], reason);
     }
 }
 

@@ -78,6 +78,8 @@ def train(
     drop: Union[str, Sequence[str], None] = None,
     keep: Union[str, Sequence[str], None] = None,
     threads: Optional[int] = None,
+    schema: Optional[str] = None,
+    out_of_range: Optional[str] = None,
     **params: Any,
 ) -> Model: ...
 def generate(rows: int, seed: int = 42) -> Any: ...

@@ -205,7 +205,8 @@ def test_shap_values_shapes(model, rows):
     assert np.array_equal(model.shap_values(strided), model.shap_values(rows.iloc[::3]))
 
 
-def test_shap_values_missing_values_fill_as_predict_does(model, rows):
+def test_shap_values_missing_values_fill_as_predict_does(optional_model, rows):
+    model = optional_model
     matrix = encoded(model, rows.iloc[:30])
     matrix[::2, 0] = np.nan
     matrix[1::3, model.feature_names.index("merchant_category")] = np.nan

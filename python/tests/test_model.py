@@ -55,23 +55,31 @@ def test_predict_reads_python_and_numpy_values_alike(model, transaction):
     assert model.predict(flags_as_bools) == expected
 
 
-def test_unknown_category_warns_and_missing_values_are_imputed(model, transaction):
+def test_unknown_category_warns_and_missing_values_are_imputed(
+    model, optional_model, transaction
+):
     result = model.predict(dict(transaction, merchant_category="Spaceships"))
     assert result["warnings"] == [
         {
             "field": "merchant_category",
+            "code": "unknown_category",
             "message": "category not seen in training; scored through the unknown bucket",
         }
     ]
+    # The default schema requires every field: a missing one is refused by name.
+    for missing in (None, float("nan"), ""):
+        with pytest.raises(fraud_engine.InvalidInputError, match="`amount`: missing value"):
+            model.predict(dict(transaction, amount=missing))
+    # An optional one is imputed.
     for missing in (None, float("nan")):
-        result = model.predict(dict(transaction, amount=missing))
+        result = optional_model.predict(dict(transaction, amount=missing))
         assert 0.0 <= result["fraud_probability"] <= 1.0
     # Missing through None and NaN is the same as through the encoded array's NaN.
-    row = encoded(model, pd.DataFrame([transaction]))
+    row = encoded(optional_model, pd.DataFrame([transaction]))
     row[0, 0] = np.nan
-    assert model.predict_proba(row)[0] == model.predict(dict(transaction, amount=None))[
-        "fraud_probability"
-    ]
+    assert optional_model.predict_proba(row)[0] == optional_model.predict(
+        dict(transaction, amount=None)
+    )["fraud_probability"]
 
 
 def test_every_input_shape_gives_the_same_probabilities(model, holdout):
@@ -98,7 +106,7 @@ def test_extra_columns_are_ignored_and_order_does_not_matter(model, holdout):
     np.testing.assert_array_equal(model.predict_proba(shuffled), model.predict_proba(holdout))
 
 
-def test_pandas_dtypes(model, holdout):
+def test_pandas_dtypes(model, optional_model, holdout):
     expected = model.predict_proba(holdout)
     typed = holdout.astype(
         {
@@ -113,7 +121,11 @@ def test_pandas_dtypes(model, holdout):
     with_na.loc[0, "cardholder_age"] = pd.NA
     plain = holdout.astype({"cardholder_age": "float64"}).copy()
     plain.loc[0, "cardholder_age"] = np.nan
-    np.testing.assert_array_equal(model.predict_proba(with_na), model.predict_proba(plain))
+    np.testing.assert_array_equal(
+        optional_model.predict_proba(with_na), optional_model.predict_proba(plain)
+    )
+    with pytest.raises(fraud_engine.InvalidInputError, match="cardholder_age"):
+        model.predict_proba(with_na)
 
 
 def test_empty_inputs(model):

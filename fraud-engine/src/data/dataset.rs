@@ -38,6 +38,16 @@ impl Column {
         self.len() == 0
     }
 
+    /// How many rows have no value.
+    pub fn missing_count(&self) -> usize {
+        match self {
+            Column::Numeric(v) => v.iter().filter(|x| x.is_nan()).count(),
+            Column::Categorical { codes, .. } => {
+                codes.iter().filter(|&&c| c == MISSING_CODE).count()
+            }
+        }
+    }
+
     /// The value at `row` as a [`Value`] ([`Value::Absent`] past the end).
     pub fn value(&self, row: usize) -> Value<'_> {
         match self {
@@ -101,7 +111,7 @@ impl Dataset {
             }
             let fits = matches!(
                 (&feature.kind, column),
-                (FeatureKind::Categorical, Column::Categorical { .. })
+                (FeatureKind::Categorical { .. }, Column::Categorical { .. })
                     | (
                         FeatureKind::Numeric { .. } | FeatureKind::Flag,
                         Column::Numeric(_)
@@ -260,7 +270,7 @@ struct ColumnBuilder<'s> {
 impl<'s> ColumnBuilder<'s> {
     fn new(feature: &'s Feature, rows: usize) -> Self {
         let column = match feature.kind {
-            FeatureKind::Categorical => Column::Categorical {
+            FeatureKind::Categorical { .. } => Column::Categorical {
                 codes: Vec::with_capacity(rows),
                 levels: Vec::new(),
             },
@@ -276,6 +286,10 @@ impl<'s> ColumnBuilder<'s> {
 
     /// Appends `value`; on rejection appends a missing value and returns the reason.
     fn push(&mut self, value: Value<'_>) -> std::result::Result<(), String> {
+        if self.feature.is_required() && value.is_missing() {
+            self.push(Value::Missing)?;
+            return Err("missing value: the schema requires this column".into());
+        }
         match &mut self.column {
             Column::Numeric(values) => match numeric_value(&self.feature.kind, value) {
                 Ok(x) => {

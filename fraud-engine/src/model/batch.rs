@@ -4,10 +4,10 @@
 use rayon::prelude::*;
 
 use crate::data::{Dataset, RejectionLog, Table, TableColumn, Value};
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldProblem, Rejection, Result};
 use crate::metrics::{self, Evaluation, ThresholdStrategy};
 use crate::model::{Decision, EvaluationReport, Model, Prediction, RiskBands};
-use crate::preprocess::Warning;
+use crate::preprocess::Note;
 
 /// Many rows to score.
 #[derive(Debug, Clone, Copy)]
@@ -34,13 +34,26 @@ pub struct Explanations {
     pub probabilities: Vec<f64>,
 }
 
+/// One row's outcome in [`Model::predict_each`]: its prediction, or each
+/// bad field and why.
+pub type RowOutcome = std::result::Result<Prediction, Vec<FieldProblem>>;
+
 /// Rows per block when encoding or explaining in parallel.
 const BLOCK: usize = 4096;
 
-/// Encoded rows with, per row, the features that went to the unknown bucket.
+/// One table column encoded: its values, the notes of its rows, and every
+/// value it rejected.
+struct EncodedColumn {
+    values: Vec<f64>,
+    notes: Vec<(usize, Note)>,
+    problems: Vec<Rejection>,
+}
+
+/// Encoded rows with the notes for warnings: `(row, feature, note)`, in
+/// row order.
 pub(crate) struct EncodedRows {
     pub values: Vec<f64>,
-    pub unknown: Vec<(usize, usize)>,
+    pub notes: Vec<(usize, usize, Note)>,
     pub n_rows: usize,
 }
 
@@ -57,50 +70,61 @@ impl Model {
     }
 
     fn encode_table(&self, table: &Table) -> Result<EncodedRows> {
+        let (encoded, problems) = self.encode_table_leniently(table)?;
+        let mut log = RejectionLog::new();
+        for problem in problems {
+            log.push(problem);
+        }
+        log.into_result(table.source())?;
+        Ok(encoded)
+    }
+
+    /// Encodes a table, keeping going past bad values: the encoded rows
+    /// (a bad value left `NaN`) and every rejected value, in row order.
+    fn encode_table_leniently(&self, table: &Table) -> Result<(EncodedRows, Vec<Rejection>)> {
         let positions = table.positions(self.schema.feature_names())?;
         let n = self.n_features();
         let n_rows = table.n_rows();
-        // Column by column (one column's values share one encoder), in
-        // parallel; each column's rejections are kept in their own log and
-        // merged in row order.
-        let encoded: Vec<(Vec<f64>, Vec<usize>, RejectionLog)> = positions
+        // Column by column (one column's values share one encoder), in parallel.
+        let encoded: Vec<EncodedColumn> = positions
             .par_iter()
             .enumerate()
             .map(|(i, &position)| self.encode_column(i, &table.columns()[position]))
             .collect();
         let mut values = vec![0.0; n_rows * n];
-        let mut unknown = Vec::new();
-        let mut logs = Vec::with_capacity(n);
-        for (i, (column, unknown_rows, log)) in encoded.into_iter().enumerate() {
-            for (r, x) in column.into_iter().enumerate() {
+        let mut notes = Vec::new();
+        let mut problems = Vec::new();
+        for (i, column) in encoded.into_iter().enumerate() {
+            for (r, x) in column.values.into_iter().enumerate() {
                 values[r * n + i] = x;
             }
-            unknown.extend(unknown_rows.into_iter().map(|r| (r, i)));
-            logs.push(log);
+            notes.extend(column.notes.into_iter().map(|(r, note)| (r, i, note)));
+            problems.extend(column.problems);
         }
-        RejectionLog::merge_in_row_order(logs).into_result(table.source())?;
-        unknown.sort_unstable();
-        Ok(EncodedRows {
-            values,
-            unknown,
-            n_rows,
-        })
+        // Stable sorts: within a row, features keep their order.
+        notes.sort_by_key(|&(row, _, _)| row);
+        problems.sort_by_key(|p| p.row);
+        Ok((
+            EncodedRows {
+                values,
+                notes,
+                n_rows,
+            },
+            problems,
+        ))
     }
 
-    /// Encodes one table column as feature `i`: its values, the rows that
-    /// went to the unknown bucket, and its rejections.
-    fn encode_column(
-        &self,
-        i: usize,
-        column: &TableColumn,
-    ) -> (Vec<f64>, Vec<usize>, RejectionLog) {
+    /// Encodes one table column as feature `i`.
+    fn encode_column(&self, i: usize, column: &TableColumn) -> EncodedColumn {
         let name = &self.schema.features[i].name;
-        let mut log = RejectionLog::new();
-        let mut unknown = Vec::new();
-        let mut out = Vec::with_capacity(column.len());
+        let mut encoded = EncodedColumn {
+            values: Vec::with_capacity(column.len()),
+            notes: Vec::new(),
+            problems: Vec::new(),
+        };
         // A dictionary's levels are encoded once, not once per row.
         // A level that fails is encoded again per row, to report each row.
-        let levels: Vec<Option<(f64, bool)>> = match column {
+        let levels: Vec<Option<(f64, Option<Note>)>> = match column {
             TableColumn::Dictionary { levels, .. } => levels
                 .iter()
                 .map(|level| {
@@ -112,27 +136,32 @@ impl Model {
             _ => Vec::new(),
         };
         for row in 0..column.len() {
-            let encoded = match column {
+            let known = match column {
                 TableColumn::Dictionary { codes, .. } => {
                     levels.get(codes[row] as usize).copied().flatten()
                 }
                 _ => None,
             };
             let value = column.value(row);
-            match encoded.map_or_else(|| self.pipeline.encode(&self.schema, i, value), Ok) {
-                Ok((x, is_unknown)) => {
-                    if is_unknown {
-                        unknown.push(row);
+            match known.map_or_else(|| self.pipeline.encode(&self.schema, i, value), Ok) {
+                Ok((x, note)) => {
+                    if let Some(note) = note {
+                        encoded.notes.push((row, note));
                     }
-                    out.push(x);
+                    encoded.values.push(x);
                 }
                 Err(e) => {
-                    log.add(row as u64 + 1, name, value, e.reason());
-                    out.push(f64::NAN);
+                    encoded.problems.push(Rejection {
+                        row: row as u64 + 1,
+                        column: name.clone(),
+                        value: value.display(),
+                        reason: e.reason(),
+                    });
+                    encoded.values.push(f64::NAN);
                 }
             }
         }
-        (out, unknown, log)
+        encoded
     }
 
     /// Checks encoded rows and fills their missing (`NaN`) values, in
@@ -147,39 +176,48 @@ impl Model {
             ));
         }
         let mut encoded = rows.to_vec();
-        let check_block = |block: usize, values: &mut [f64]| -> Result<()> {
+        let check_block = |block: usize, values: &mut [f64]| -> Result<Vec<(usize, usize, Note)>> {
+            let mut notes = Vec::new();
             for (r, row) in values.chunks_exact_mut(n).enumerate() {
+                let row_index = block * BLOCK + r;
                 for (i, x) in row.iter_mut().enumerate() {
-                    *x = self
-                        .pipeline
-                        .encode_number(&self.schema, i, *x)
-                        .map_err(|e| match e {
-                            Error::InvalidInput { field, reason } => Error::input(
-                                field,
-                                format!("row index {}: {reason}", block * BLOCK + r),
-                            ),
-                            other => other,
-                        })?;
+                    let (value, note) =
+                        self.pipeline
+                            .encode_number(&self.schema, i, *x)
+                            .map_err(|e| match e {
+                                Error::InvalidInput { field, reason } => {
+                                    Error::input(field, format!("row index {row_index}: {reason}"))
+                                }
+                                other => other,
+                            })?;
+                    *x = value;
+                    if let Some(note) = note {
+                        notes.push((row_index, i, note));
+                    }
                 }
             }
-            Ok(())
+            Ok(notes)
         };
         // One block needs no thread pool (and starting one for it would
         // leave its threads behind in a caller that scores a single batch).
-        if encoded.len() <= BLOCK * n {
-            check_block(0, &mut encoded)?;
+        let notes = if encoded.len() <= BLOCK * n {
+            check_block(0, &mut encoded)?
         } else {
-            let checked: Vec<Result<()>> = encoded
+            let checked: Vec<Result<Vec<(usize, usize, Note)>>> = encoded
                 .par_chunks_mut(BLOCK * n)
                 .enumerate()
                 .map(|(b, v)| check_block(b, v))
                 .collect();
-            checked.into_iter().collect::<Result<()>>()?;
-        }
+            let mut notes = Vec::new();
+            for block in checked {
+                notes.extend(block?);
+            }
+            notes
+        };
         Ok(EncodedRows {
             n_rows: encoded.len() / n,
             values: encoded,
-            unknown: Vec::new(),
+            notes,
         })
     }
 
@@ -210,7 +248,7 @@ impl Model {
         }
         Ok(EncodedRows {
             values,
-            unknown: Vec::new(),
+            notes: Vec::new(),
             n_rows: data.n_rows(),
         })
     }
@@ -240,22 +278,51 @@ impl Model {
         let encoded = self.encode_many(rows)?;
         let mut scores = vec![0.0; encoded.n_rows];
         self.forest.predict_batch(&encoded.values, &mut scores)?;
-        let mut unknown = encoded.unknown.iter().peekable();
+        let mut notes = encoded.notes.iter().peekable();
         Ok(scores
             .into_iter()
             .enumerate()
             .map(|(r, p)| {
                 let mut warnings = Vec::new();
-                while let Some(&&(row, feature)) = unknown.peek() {
-                    if row != r {
-                        break;
-                    }
-                    warnings.push(Warning::unknown_category(
-                        &self.schema.features[feature].name,
-                    ));
-                    unknown.next();
+                while let Some(&(_, feature, note)) = notes.next_if(|n| n.0 == r) {
+                    warnings.push(note.warning(&self.schema.features[feature].name));
                 }
                 self.decide(p, warnings)
+            })
+            .collect())
+    }
+
+    /// Scores every row of a table that can be scored, and names what is
+    /// wrong with each one that cannot: one outcome per row, so that a tool
+    /// scoring a file can write the good rows and report the bad ones. An
+    /// error is for the table as a whole (a missing column).
+    pub fn predict_each(&self, table: &Table) -> Result<Vec<RowOutcome>> {
+        let (encoded, problems) = self.encode_table_leniently(table)?;
+        let mut scores = vec![0.0; encoded.n_rows];
+        self.forest.predict_batch(&encoded.values, &mut scores)?;
+        let mut notes = encoded.notes.iter().peekable();
+        let mut problems = problems.into_iter().peekable();
+        Ok(scores
+            .into_iter()
+            .enumerate()
+            .map(|(r, p)| {
+                let row = r as u64 + 1;
+                let mut bad = Vec::new();
+                while let Some(problem) = problems.next_if(|p| p.row == row) {
+                    bad.push(FieldProblem {
+                        field: problem.column,
+                        reason: problem.reason,
+                    });
+                }
+                let mut warnings = Vec::new();
+                while let Some(&(_, feature, note)) = notes.next_if(|n| n.0 == r) {
+                    warnings.push(note.warning(&self.schema.features[feature].name));
+                }
+                if bad.is_empty() {
+                    Ok(self.decide(p, warnings))
+                } else {
+                    Err(bad)
+                }
             })
             .collect())
     }

@@ -14,7 +14,7 @@ mod metadata;
 mod output;
 mod score;
 
-pub use batch::{Explanations, Rows};
+pub use batch::{Explanations, RowOutcome, Rows};
 
 pub use decision::{Decision, RiskBands, RiskLevel};
 pub(crate) use metadata::Importances;

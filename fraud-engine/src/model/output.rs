@@ -10,7 +10,7 @@ use crate::forest::NO_CHILD;
 use crate::metrics::{self, Curve, Evaluation};
 use crate::model::{Explained, FeatureStats, Model, Prediction, RiskBands, RiskLevel};
 use crate::preprocess::{Encoder, Warning};
-use crate::schema::FeatureKind;
+use crate::schema::{FeatureKind, Observed, RangePolicy};
 use crate::train::TrainParams;
 
 /// One scored transaction, as every front end returns it: the body of
@@ -164,6 +164,11 @@ pub struct FeatureSummary {
     /// The code of the unknown bucket in an encoded row.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_code: Option<u32>,
+    /// The only categories accepted, when the schema declares them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_categories: Option<Vec<String>>,
+    /// Whether a missing value is refused.
+    pub required: bool,
     /// Global importance: mean absolute SHAP value (probability units) over
     /// sampled training rows, each explained by its out-of-bag trees.
     pub importance: f64,
@@ -180,6 +185,8 @@ pub struct SchemaSummary {
     pub features: Vec<FeatureSummary>,
     /// The label column it was trained on.
     pub label: String,
+    /// What scoring does with a number outside the range seen in training.
+    pub out_of_range: RangePolicy,
 }
 
 /// Everything a model says about itself: `GET /api/model`, `inspect --json`,
@@ -294,9 +301,10 @@ impl Model {
             .zip(self.pipeline.encoders())
             .enumerate()
             .map(|(index, (feature, encoder))| {
-                let (min, max) = match feature.kind {
-                    FeatureKind::Numeric { min, max } => (min, max),
-                    _ => (None, None),
+                let (min, max, allowed_categories) = match &feature.kind {
+                    FeatureKind::Numeric { min, max } => (*min, *max, None),
+                    FeatureKind::Flag => (None, None, None),
+                    FeatureKind::Categorical { categories } => (None, None, categories.clone()),
                 };
                 let (categories, category_codes, unknown_code) = match encoder {
                     Encoder::Categorical {
@@ -315,6 +323,8 @@ impl Model {
                     categories,
                     category_codes,
                     unknown_code,
+                    allowed_categories,
+                    required: feature.is_required(),
                     importance: meta.feature_importances.get(index).copied().unwrap_or(0.0),
                     impurity_importance: meta
                         .impurity_importances
@@ -338,6 +348,7 @@ impl Model {
             schema: SchemaSummary {
                 features,
                 label: self.schema.label.clone(),
+                out_of_range: self.schema.out_of_range,
             },
             threshold: self.decision.threshold,
             threshold_strategy: self.decision.strategy.clone(),
@@ -348,6 +359,29 @@ impl Model {
             roc_curve: meta.roc_curve.as_ref().map(RocCurve::from),
             pr_curve: meta.pr_curve.as_ref().map(PrCurve::from),
         }
+    }
+
+    /// The model's schema as a schema file (see [`crate::Schema::to_json`]),
+    /// with what training saw of each feature (its range, its categories)
+    /// for people to turn into limits.
+    pub fn schema_json(&self) -> crate::Result<String> {
+        let observed: Vec<Observed> = self
+            .pipeline
+            .encoders()
+            .iter()
+            .map(|encoder| match encoder {
+                Encoder::Numeric { range, .. } => Observed {
+                    range: *range,
+                    categories: Vec::new(),
+                },
+                Encoder::Flag { .. } => Observed::default(),
+                Encoder::Categorical { levels, .. } => Observed {
+                    range: None,
+                    categories: levels.clone(),
+                },
+            })
+            .collect();
+        self.schema.to_json(Some(&observed))
     }
 
     /// Every tree's node arrays, for other tools (shap, treelite, notebooks).

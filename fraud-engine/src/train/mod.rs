@@ -402,7 +402,13 @@ fn train_in_pool(
         has_oob.then_some((&oob_scores[..], &oob_labels[..])),
         threshold,
     );
-    Model::assemble(data.schema().clone(), pipeline, trees, decision, metadata)
+    // A feature the schema left open is required when training never saw it
+    // missing: the model has learned nothing about a missing value there.
+    let mut schema = data.schema().clone();
+    for (feature, column) in schema.features.iter_mut().zip(data.columns()) {
+        feature.required.get_or_insert(column.missing_count() == 0);
+    }
+    Model::assemble(schema, pipeline, trees, decision, metadata)
 }
 
 /// The feature whose value a missed fraud costs under a cost strategy.

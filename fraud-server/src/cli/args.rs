@@ -170,6 +170,19 @@ pub struct TrainArgs {
     /// Id-named columns (`id`, `*_id`) to keep as features anyway.
     #[arg(long, value_delimiter = ',')]
     pub keep: Vec<String>,
+    /// A schema file (JSON) declaring the features' kinds, valid ranges,
+    /// allowed categories and whether each is required; without it they
+    /// are inferred from the data.
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// Also write the schema the model uses, as a schema file to edit.
+    #[arg(long)]
+    pub write_schema: Option<PathBuf>,
+    /// What scoring does with a number outside the range seen in training:
+    /// warn (score it and say so), reject, or accept (silently). Overrides
+    /// the schema file's `out_of_range`.
+    #[arg(long)]
+    pub out_of_range: Option<fraud_engine::RangePolicy>,
     /// Number of trees.
     #[arg(long, default_value_t = TrainParams::default().n_trees)]
     pub trees: usize,

@@ -3,17 +3,23 @@
 use std::io::Write;
 use std::time::Instant;
 
-use fraud_engine::{read_csv, ColumnRules, TrainParams, Trainer};
+use fraud_engine::{read_csv, ColumnRules, Schema, TrainParams, Trainer};
 
 use super::{note, write_evaluation, CliError, TrainArgs};
 
 /// Reads the CSV by the column rules, trains, saves and reports.
 pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
+    let schema = args.schema.as_deref().map(Schema::load).transpose()?;
     let rules = ColumnRules {
-        label: args.label,
+        label: schema
+            .as_ref()
+            .filter(|_| args.label == fraud_engine::schema::DEFAULT_LABEL)
+            .map_or(args.label, |s| s.label.clone()),
         drop: args.drop,
         keep: args.keep,
+        schema,
+        out_of_range: args.out_of_range,
         ..ColumnRules::default()
     };
     let loaded = read_csv(&args.data, &rules)?;
@@ -51,6 +57,9 @@ pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let model = trainer.train(&data)?;
     let train_time = started.elapsed() - read_time;
     model.save(&args.out)?;
+    if let Some(path) = &args.write_schema {
+        fraud_engine::format::write_atomically(path, model.schema_json()?.as_bytes())?;
+    }
     let meta = model.metadata();
     writeln!(
         out,
@@ -71,5 +80,8 @@ pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
         None => writeln!(out, "no out-of-bag rows: threshold left at 0.5")?,
     }
     writeln!(out, "saved {}", args.out.display())?;
+    if let Some(path) = &args.write_schema {
+        writeln!(out, "wrote the schema to {}", path.display())?;
+    }
     Ok(())
 }
