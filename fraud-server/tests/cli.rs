@@ -122,10 +122,17 @@ fn generate_train_evaluate_predict_inspect() {
     let mut reader = csv::Reader::from_path(&scored).expect("scored CSV");
     let headers = reader.headers().expect("header").clone();
     assert_eq!(headers.get(0), Some("transaction_id"), "input columns kept");
+    // The file's own label column is kept; the verdict is predicted_is_fraud,
+    // so no header repeats (it was a second is_fraud).
     assert_eq!(
         &headers.iter().rev().take(3).collect::<Vec<_>>(),
-        &["risk_level", "is_fraud", "fraud_probability"]
+        &["risk_level", "predicted_is_fraud", "fraud_probability"]
     );
+    assert_eq!(headers.iter().filter(|h| *h == "is_fraud").count(), 1);
+    let mut distinct: Vec<&str> = headers.iter().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), headers.len(), "no repeated header");
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
     assert_eq!(rows.len(), 3000);
     let threshold: f64 = {
@@ -399,7 +406,10 @@ fn explain_tune_export_and_the_threshold_table() {
         serde_json::from_slice(&run(&["inspect", "--model", s(m), "--json"]).stdout).expect("JSON")
     };
     let (before, after) = (inspect(&model), inspect(&tuned));
-    assert_eq!(before["model_version"], after["model_version"]);
+    // A new decision layer is a new version, derived from the old one (the
+    // version was the same before it became a hash of the whole model).
+    assert_ne!(before["model_version"], after["model_version"]);
+    assert_eq!(after["parent_version"], before["model_version"]);
     assert!(
         after["threshold_strategy"]
             .as_str()
