@@ -394,7 +394,8 @@ fn web_ui_in_headless_chromium() {
     driver.screenshot(&artifacts, "history.png");
 
     // --- upload a CSV ---
-    let csv_path = common::temp_dir("csv").join("transactions.csv");
+    let csv_dir = common::temp_dir("csv");
+    let csv_path = csv_dir.join("transactions.csv");
     fraud_engine::synth::write_csv(&csv_path, 40, 5).expect("csv");
     driver.go(&format!("{base}/#batch"));
     let file_input = driver.find("#batch-file");

@@ -1,7 +1,7 @@
 //! The command line end to end: generate -> train -> evaluate -> predict ->
 //! inspect through the real binary, and bad input failing cleanly.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn bin() -> Command {
@@ -12,12 +12,8 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("the binary runs")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fraud-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+mod common;
+use common::temp_dir;
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")

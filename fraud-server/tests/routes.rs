@@ -78,7 +78,7 @@ async fn a_caller_request_id_is_echoed_and_a_bad_one_replaced() {
     let r = warp::test::request()
         .path("/health")
         .header("x-request-id", "has spaces and <html>")
-        .reply(&routes(state))
+        .reply(&routes(state.clone()))
         .await;
     let id = r.headers()["x-request-id"].to_str().expect("ascii");
     assert!(!id.contains(' ') && !id.is_empty(), "{id}");
@@ -459,7 +459,7 @@ async fn cors_preflight_and_origins() {
         .path("/api/predict")
         .header("origin", "https://good.example")
         .body("{}")
-        .reply(&routes(restricted))
+        .reply(&routes(restricted.clone()))
         .await;
     // Errors carry CORS headers too, so a browser can read them.
     assert_eq!(r.status(), 422);
