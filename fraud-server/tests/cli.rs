@@ -496,3 +496,33 @@ fn explain_tune_export_and_the_threshold_table() {
     }
     assert_eq!(export["features"][2]["kind"], "categorical");
 }
+
+/// `fraud-server inspect ... | head -1`: a reader that goes away ends the
+/// program quietly with status 0, as coreutils do.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = temp_dir("pipe");
+    let model = dir.join("model.fem");
+    let csv = dir.join("tx.csv");
+    assert!(run(&["generate", "--rows", "2000", "--out", s(&csv)]).status.success());
+    assert!(run(&["train", "--data", s(&csv), "--trees", "3", "--out", s(&model)])
+        .status
+        .success());
+    for args in [
+        vec!["inspect", "--model", s(&model)],
+        vec!["inspect", "--model", s(&model), "--json"],
+    ] {
+        let mut child = bin()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        // Closed before the program has loaded the model, so its first write
+        // finds no reader.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().expect("finishes");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}
