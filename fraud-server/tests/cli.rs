@@ -504,10 +504,20 @@ fn a_closed_stdout_ends_quietly() {
     let dir = temp_dir("pipe");
     let model = dir.join("model.fem");
     let csv = dir.join("tx.csv");
-    assert!(run(&["generate", "--rows", "2000", "--out", s(&csv)]).status.success());
-    assert!(run(&["train", "--data", s(&csv), "--trees", "3", "--out", s(&model)])
+    assert!(run(&["generate", "--rows", "2000", "--out", s(&csv)])
         .status
         .success());
+    assert!(run(&[
+        "train",
+        "--data",
+        s(&csv),
+        "--trees",
+        "3",
+        "--out",
+        s(&model)
+    ])
+    .status
+    .success());
     for args in [
         vec!["inspect", "--model", s(&model)],
         vec!["inspect", "--model", s(&model), "--json"],

@@ -507,6 +507,83 @@ async fn history_is_written_and_read_back_newest_first() {
 }
 
 #[tokio::test]
+async fn history_filters_by_risk_decision_and_time() {
+    let state = state_with(settings());
+    let risky = r#"{"amount":4999.0,"transaction_hour":3,"merchant_category":"Electronics","foreign_transaction":1,"location_mismatch":1,"device_trust_score":5,"velocity_last_24h":9,"cardholder_age":22}"#;
+    let mut levels = Vec::new();
+    for body_text in [DOCUMENTED, risky, DOCUMENTED] {
+        let r = post(&state, "/api/predict", body_text).await;
+        levels.push(body(&r)["risk_level"].as_str().expect("level").to_owned());
+    }
+    assert_ne!(levels[0], levels[1], "the two transactions differ in risk");
+    let listed = |v: &Value| -> Vec<String> {
+        v["predictions"]
+            .as_array()
+            .expect("predictions")
+            .iter()
+            .map(|p| p["risk_level"].as_str().expect("level").to_owned())
+            .collect()
+    };
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?risk_level={}", levels[1].to_lowercase()),
+        )
+        .await,
+    );
+    assert_eq!(v["total"], 1);
+    assert_eq!(listed(&v), [levels[1].clone()]);
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?risk_level={}", levels[0]),
+        )
+        .await,
+    );
+    assert_eq!(v["total"], 2);
+    let flagged = model()
+        .predict(&common::documented())
+        .expect("scores")
+        .is_fraud;
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?is_fraud={}", u8::from(flagged)),
+        )
+        .await,
+    );
+    assert!(v["total"].as_u64().expect("total") >= 2);
+    // Every record is from today (UTC); none is from before 2000 or after 2999.
+    let today = &now_utc_date();
+    assert_eq!(
+        body(
+            &get(
+                &state,
+                &format!("/api/predictions?since={today}&until={today}")
+            )
+            .await
+        )["total"],
+        3
+    );
+    assert_eq!(
+        body(&get(&state, "/api/predictions?until=1999-12-31").await)["total"],
+        0
+    );
+    assert_eq!(
+        body(&get(&state, "/api/predictions?since=2999-01-01T00:00:00Z").await)["total"],
+        0
+    );
+    let r = get(&state, "/api/predictions?risk_level=SEVERE&since=soon").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(fields(&body(&r)), ["risk_level", "since"]);
+}
+
+/// Today's date in UTC, as the history stores it.
+fn now_utc_date() -> String {
+    humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_owned()
+}
+
+#[tokio::test]
 async fn metrics_count_requests_predictions_and_errors() {
     let state = state_with(settings());
     post(&state, "/api/predict", DOCUMENTED).await;
