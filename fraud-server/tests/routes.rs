@@ -972,3 +972,35 @@ async fn a_model_feature_named_explain_keeps_the_body_key() {
         serde_json::to_value(&engine.reasons).expect("serializes")
     );
 }
+
+/// A browser asking for an address that is not here gets a page; an API
+/// client gets the JSON error.
+#[tokio::test]
+async fn unknown_addresses_are_a_page_for_browsers_and_json_for_clients() {
+    let state = state_with(settings());
+    let r = warp::test::request()
+        .path("/nope%3Cscript%3E")
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+        .reply(&routes(state.clone()))
+        .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let page = String::from_utf8_lossy(r.body());
+    assert!(page.contains("Page not found"), "{page}");
+    assert!(
+        !page.contains("<script>"),
+        "nothing of the address is shown back"
+    );
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut request = warp::test::request().path("/nope");
+        if let Some(a) = accept {
+            request = request.header("accept", a);
+        }
+        let r = request.reply(&routes(state.clone())).await;
+        assert_eq!(r.status(), 404);
+        assert_eq!(body(&r), json!({"error": "Not found"}), "{accept:?}");
+    }
+}
