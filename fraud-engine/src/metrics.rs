@@ -548,10 +548,12 @@ pub fn curves(scores: &[f64], labels: &[u8], max_points: usize) -> (Curve, Curve
         y: vec![0.0],
         thresholds: vec![f64::INFINITY],
     };
+    // By convention (scikit-learn's precision_recall_curve) the PR curve
+    // starts at recall 0 with precision 1: flag nothing, wrong about nothing.
     let mut pr = Curve {
-        x: Vec::new(),
-        y: Vec::new(),
-        thresholds: Vec::new(),
+        x: vec![0.0],
+        y: vec![1.0],
+        thresholds: vec![f64::INFINITY],
     };
     let Some(last) = points.last() else {
         return (roc, pr);
@@ -576,12 +578,27 @@ pub fn curves(scores: &[f64], labels: &[u8], max_points: usize) -> (Curve, Curve
         pr.thresholds.push(p.threshold);
     }
     roc.thresholds[0] = roc.thresholds.get(1).map_or(1.0, |t| t.max(1.0));
+    pr.thresholds[0] = roc.thresholds[0];
     (roc, pr)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn curves_start_where_plots_expect() {
+        let scores = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1];
+        let labels = [1, 1, 0, 1, 0, 0];
+        let (roc, pr) = curves(&scores, &labels, 200);
+        assert_eq!((roc.x[0], roc.y[0]), (0.0, 0.0));
+        assert_eq!((roc.x.last(), roc.y.last()), (Some(&1.0), Some(&1.0)));
+        // Recall 0 at precision 1 (not 0), then the first threshold's point.
+        assert_eq!((pr.x[0], pr.y[0]), (0.0, 1.0));
+        assert_eq!((pr.x[1], pr.y[1]), (1.0 / 3.0, 1.0));
+        assert_eq!(pr.x.len(), pr.thresholds.len());
+        assert!(pr.thresholds[0] >= pr.thresholds[1]);
+    }
 
     #[test]
     fn auc_examples() {

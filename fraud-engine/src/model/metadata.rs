@@ -28,8 +28,13 @@ pub struct FeatureStats {
 /// What is known about how a model was made and how well it ranks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
-    /// Short content-derived identifier.
+    /// The model's version: the first 16 hex digits of the SHA-256 of the
+    /// whole model file's payload (with this field empty), so two models
+    /// that differ in anything, the decision layer included, differ here.
     pub model_id: String,
+    /// The version of the model this one was derived from (a re-chosen
+    /// decision layer, a retraining), if any.
+    pub parent_version: Option<String>,
     /// Version of the engine that trained the model.
     pub engine_version: String,
     /// When training finished (RFC 3339, UTC).
@@ -89,6 +94,7 @@ impl Metadata {
         };
         Metadata {
             model_id: String::new(),
+            parent_version: None,
             engine_version: crate::VERSION.into(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             training_rows: data.n_rows() as u64,

@@ -44,7 +44,8 @@ pub enum Command {
     /// Train a model on a labelled CSV and print its out-of-bag metrics.
     Train(TrainArgs),
     /// Score every row of a CSV, keeping its columns and adding
-    /// fraud_probability, is_fraud and risk_level.
+    /// fraud_probability, predicted_is_fraud and risk_level (a label column
+    /// the file has is kept as it is).
     Predict(PredictArgs),
     /// Evaluate a model on a labelled CSV.
     Evaluate(EvaluateArgs),
