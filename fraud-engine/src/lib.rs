@@ -77,6 +77,7 @@
 //! ```
 
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod explain;
 pub mod export;

@@ -64,6 +64,22 @@ pub struct Metadata {
     pub n_nodes: u64,
     /// Deepest tree's depth.
     pub max_depth: u32,
+    /// The training distributions drift is measured against.
+    pub reference: crate::drift::Reference,
+    /// Training rows and the probabilities the model gave them when it was
+    /// made: loading the model scores them again and refuses a model that
+    /// does not give the same doubles, bit for bit.
+    pub golden: GoldenSet,
+}
+
+/// Encoded rows with the probabilities they must score (see
+/// [`Metadata::golden`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GoldenSet {
+    /// Row-major encoded rows, one value per feature.
+    pub rows: Vec<f64>,
+    /// The probability of each row.
+    pub probabilities: Vec<f64>,
 }
 
 /// The two kinds of global importance training computes.
@@ -108,6 +124,8 @@ impl Metadata {
             feature_stats: data.columns().iter().map(feature_stats).collect(),
             n_nodes: trees.iter().map(|t| t.len() as u64).sum(),
             max_depth: 0,
+            reference: crate::drift::Reference::of(data, oob.map_or(&[], |(scores, _)| scores)),
+            golden: GoldenSet::default(),
         }
     }
 }

@@ -127,6 +127,10 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 /// Training rows whose out-of-bag SHAP values make the global importances.
 const SHAP_ROWS: usize = 256;
 
+/// Of the explained rows, every this many makes the golden set (32 rows of
+/// the 256).
+const GOLDEN_STRIDE: usize = 8;
+
 /// Out-of-bag sums are kept in fixed point so that adding them in any order,
 /// from any number of threads, gives bit-identical results.
 const OOB_SCALE: f64 = (1u64 << 40) as f64;
@@ -147,6 +151,7 @@ pub struct Trainer<'p> {
     params: TrainParams,
     threads: Option<usize>,
     progress: Option<Progress<'p>>,
+    parent: Option<String>,
 }
 
 impl std::fmt::Debug for Trainer<'_> {
@@ -166,6 +171,7 @@ impl<'p> Trainer<'p> {
             params,
             threads: None,
             progress: None,
+            parent: None,
         })
     }
 
@@ -185,6 +191,13 @@ impl<'p> Trainer<'p> {
     /// Calls `progress(trees done, trees in all)` as trees finish.
     pub fn progress(mut self, progress: Progress<'p>) -> Self {
         self.progress = Some(progress);
+        self
+    }
+
+    /// Records that the model is a retraining of `parent` (its version in
+    /// the model's metadata, and so in its summary).
+    pub fn derived_from(mut self, parent: &Model) -> Self {
+        self.parent = Some(parent.version().to_owned());
         self
     }
 
@@ -218,7 +231,13 @@ impl<'p> Trainer<'p> {
                 reason: "more than 2^32 rows".into(),
             });
         }
-        let run = || train_in_pool(data, labels, &self.params, self.progress);
+        let run = || {
+            let model = train_in_pool(data, labels, &self.params, self.progress)?;
+            match &self.parent {
+                None => Ok(model),
+                Some(parent) => model.with_parent(parent),
+            }
+        };
         match self.threads {
             Some(t) => rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
@@ -394,7 +413,7 @@ fn train_in_pool(
         shap: shap_importances,
         impurity: impurity_importances,
     };
-    let metadata = Metadata::describe(
+    let mut metadata = Metadata::describe(
         data,
         params,
         &trees,
@@ -402,6 +421,14 @@ fn train_in_pool(
         has_oob.then_some((&oob_scores[..], &oob_labels[..])),
         threshold,
     );
+    // Every eighth of the evenly spaced explained rows: a golden set that
+    // spans the data; assembling the model records their probabilities.
+    metadata.golden.rows = shap_encoded
+        .iter()
+        .step_by(GOLDEN_STRIDE)
+        .flatten()
+        .copied()
+        .collect();
     // A feature the schema left open is required when training never saw it
     // missing: the model has learned nothing about a missing value there.
     let mut schema = data.schema().clone();
