@@ -118,12 +118,28 @@ impl Binning {
         match self {
             _ if i == self.len() => "missing".into(),
             Binning::Edges(edges) if i == edges.len() => match edges.last() {
-                Some(last) => format!("> {last}"),
+                Some(&last) => format!("> {}", short_number(last)),
                 None => "any".into(),
             },
-            Binning::Edges(edges) => format!("<= {}", edges[i]),
+            Binning::Edges(edges) => format!("<= {}", short_number(edges[i])),
             Binning::Levels(levels) => levels.get(i).cloned().unwrap_or_else(|| "other".into()),
         }
+    }
+}
+
+/// A bin edge for people: four significant digits, at least two decimals'
+/// worth for large numbers, trailing zeros dropped ("0.004603", "39.26").
+fn short_number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let decimals = (3 - x.abs().log10().floor() as i64).clamp(2, 12) as usize;
+    let text = format!("{x:.decimals$}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
     }
 }
 
@@ -211,8 +227,7 @@ impl Reference {
                 return Err("a drift reference's shares do not match its bins".into());
             }
             if let Binning::Edges(edges) = &d.binning {
-                if edges.windows(2).any(|w| !(w[0] < w[1])) || edges.iter().any(|e| !e.is_finite())
-                {
+                if edges.iter().any(|e| !e.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
                     return Err("a drift reference's edges are not increasing".into());
                 }
             }
@@ -486,6 +501,18 @@ mod tests {
         assert_eq!(levels.bin(Value::Text("zzz")), 2);
         assert_eq!(levels.bin(Value::Absent), 3);
         assert_eq!(levels.label(2), "other");
+        let scores = Binning::Edges(vec![0.000490196078, 0.004602659196280001, 39.26, 1234.5]);
+        let labels: Vec<String> = (0..5).map(|i| scores.label(i)).collect();
+        assert_eq!(
+            labels,
+            [
+                "<= 0.0004902",
+                "<= 0.004603",
+                "<= 39.26",
+                "<= 1234.5",
+                "> 1234.5"
+            ]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod filters;
 pub mod handlers;
 pub mod history;
 pub mod metrics;
+pub mod registry;
 pub mod state;
 pub mod ui;
 

@@ -59,6 +59,71 @@ pub enum Command {
     Tune(TuneArgs),
     /// Write the forest as documented JSON (for shap, treelite, notebooks).
     ExportTrees(ExportTreesArgs),
+    /// Manage a model registry: list, add, activate, roll back, shadow.
+    Models(ModelsArgs),
+    /// Compare a CSV of transactions with the model's training data: the
+    /// population stability index of every feature and of the score.
+    Drift(DriftArgs),
+}
+
+/// `models` flags.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// The registry directory.
+    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    pub registry: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+/// The registry operations.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Every stored version with its state and card summary.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every activation, rollback and shadow change, oldest first.
+    History,
+    /// Store a model file (after checking it reproduces its golden set).
+    Add {
+        /// The model file.
+        model: PathBuf,
+        /// Also make it the active model.
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Make a stored version the active model.
+    Activate {
+        /// The version.
+        version: String,
+    },
+    /// Make the previously active version active again.
+    Rollback,
+    /// Make a stored version the shadow model.
+    Shadow {
+        /// The version.
+        version: String,
+    },
+    /// Stop shadow scoring.
+    Unshadow,
+}
+
+/// `drift` flags.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// CSV of transactions to compare with the training data.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print JSON (the shape of `GET /api/drift`'s features) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `explain` flags.

@@ -1,19 +1,22 @@
 //! The `fraud-server` command line: `generate`, `train`, `predict`,
-//! `evaluate`, `inspect`, `explain`, `tune` and `export-trees`. Each
+//! `evaluate`, `inspect`, `explain`, `tune`, `export-trees`, `models` and
+//! `drift`. Each
 //! subcommand converts its flags and files into engine calls and the
 //! engine's results into text; every data decision is the engine's.
 
 mod args;
 mod decision;
 mod inspect;
+mod lifecycle;
 mod score;
 mod train;
 
 use std::io::Write;
 
 pub use args::{
-    Cli, Command, CostArgs, EvaluateArgs, ExplainArgs, ExportTreesArgs, GenerateArgs, InspectArgs,
-    Invocation, PredictArgs, StrategyName, TrainArgs, TuneArgs,
+    Cli, Command, CostArgs, DriftArgs, EvaluateArgs, ExplainArgs, ExportTreesArgs, GenerateArgs,
+    InspectArgs, Invocation, ModelsArgs, ModelsCommand, PredictArgs, StrategyName, TrainArgs,
+    TuneArgs,
 };
 use fraud_engine::{Error as EngineError, Hint};
 
@@ -24,8 +27,16 @@ pub enum CliError {
     Engine(EngineError),
     /// Writing to the terminal or a file failed.
     Output(std::io::Error),
+    /// The model registry refused or failed.
+    Registry(crate::registry::RegistryError),
     /// The work was done, but not all of it: the message says what is left.
     Incomplete(String),
+}
+
+impl From<crate::registry::RegistryError> for CliError {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        CliError::Registry(e)
+    }
 }
 
 impl From<EngineError> for CliError {
@@ -48,6 +59,7 @@ impl std::fmt::Display for CliError {
                 None => write!(f, "{e}"),
             },
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
+            CliError::Registry(e) => write!(f, "{e}"),
             CliError::Incomplete(message) => f.write_str(message),
         }
     }
@@ -100,6 +112,8 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Tune(args) => decision::tune(args, out)?,
         Command::Inspect(args) => inspect::inspect(args, out)?,
         Command::ExportTrees(args) => inspect::export_trees(args, out)?,
+        Command::Models(args) => lifecycle::models(args, out)?,
+        Command::Drift(args) => lifecycle::drift(args, out)?,
     }
     Ok(())
 }
