@@ -84,6 +84,7 @@ pub mod export;
 mod forest;
 pub mod format;
 pub mod json;
+pub mod lifecycle;
 pub mod metrics;
 pub mod model;
 mod preprocess;
