@@ -39,9 +39,6 @@ from ._shipping import local_estimator_class, model_from_bytes
 
 __all__ = ["FraudForestClassifier", "FraudForestModel"]
 
-#: The columns ``FraudForestModel.transform`` adds.
-OUTPUT_COLUMNS = ("fraud_probability", "is_fraud", "risk_level")
-
 _BYTES_SCHEMA = "partition int, data binary"
 
 
@@ -69,11 +66,23 @@ class FraudForestModel:
     adds ``fraud_probability`` (double), ``is_fraud`` (int, 0 or 1, at the
     model's threshold) and ``risk_level`` (LOW, MEDIUM or HIGH), the values
     ``Model.predict_many`` gives in memory, to every row of ``df``; the
-    model reads its features by name and ignores other columns.
+    model reads its features by name and ignores other columns. The three
+    names can be changed (``probability_col``, ``prediction_col``,
+    ``risk_col``): a labelled ``df`` already has ``is_fraud``.
     """
 
-    def __init__(self, model: Union[Model, str, os.PathLike]) -> None:
+    def __init__(
+        self,
+        model: Union[Model, str, os.PathLike],
+        *,
+        probability_col: str = "fraud_probability",
+        prediction_col: str = "is_fraud",
+        risk_col: str = "risk_level",
+    ) -> None:
         self.model_ = model if isinstance(model, Model) else load(model)
+        self.probability_col = probability_col
+        self.prediction_col = prediction_col
+        self.risk_col = risk_col
         self._broadcasts: Dict[int, Any] = {}
 
     def _shipped(self, df: DataFrame) -> Any:
@@ -86,10 +95,13 @@ class FraudForestModel:
 
     def transform(self, df: DataFrame) -> DataFrame:
         """``df`` with the three score columns added (lazily, as any Spark transformation)."""
-        taken = [c for c in OUTPUT_COLUMNS if c in df.columns]
+        names = (self.probability_col, self.prediction_col, self.risk_col)
+        taken = [c for c in names if c in df.columns]
         if taken:
             raise InvalidInputError(
-                f"df already has the column {', '.join(map(repr, taken))} that transform adds"
+                f"df already has the column {', '.join(map(repr, taken))} that transform adds: "
+                "drop it, or name the output with probability_col, prediction_col or risk_col "
+                "(a labelled df has its label `is_fraud`: prediction_col='predicted_fraud')"
             )
         missing = [n for n in self.model_.feature_names if n not in df.columns]
         if missing:
@@ -98,28 +110,34 @@ class FraudForestModel:
         schema = StructType(
             list(df.schema.fields)
             + [
-                StructField("fraud_probability", DoubleType(), False),
-                StructField("is_fraud", IntegerType(), False),
-                StructField("risk_level", StringType(), False),
+                StructField(self.probability_col, DoubleType(), False),
+                StructField(self.prediction_col, IntegerType(), False),
+                StructField(self.risk_col, StringType(), False),
             ]
         )
+        probability_col, prediction_col, risk_col = names
 
         def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             model = model_from_bytes(shipped.value)
             for batch in batches:
                 scored = model.predict_many(batch)
                 yield batch.assign(
-                    fraud_probability=scored["fraud_probability"].to_numpy(),
-                    is_fraud=scored["is_fraud"].to_numpy().astype("int32"),
-                    risk_level=scored["risk_level"].to_numpy(),
+                    **{
+                        probability_col: scored["fraud_probability"].to_numpy(),
+                        prediction_col: scored["is_fraud"].to_numpy().astype("int32"),
+                        risk_col: scored["risk_level"].to_numpy(),
+                    }
                 )
 
         return df.mapInPandas(score, schema)
 
     def __getstate__(self) -> Dict[str, Any]:
-        return {"model_": self.model_.to_bytes()}
+        state = {k: v for k, v in self.__dict__.items() if k != "_broadcasts"}
+        state["model_"] = self.model_.to_bytes()
+        return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self.model_ = model_from_bytes(state["model_"])
         self._broadcasts = {}
 
@@ -223,9 +241,9 @@ class FraudForestClassifier:
                 if frame is None:
                     return
                 first, end = plan[partition]
-                data = {str(c): frame[c] for c in frame.columns if c not in rules["drop"]}
+                # Read with the encoding's schema: columns it does not name are ignored.
                 part = _native.train_part(
-                    data, shipped.value, first, end, threads=_task_threads(n_jobs), **params
+                    frame, shipped.value, first, end, threads=_task_threads(n_jobs), **params
                 )
                 yield pd.DataFrame({"partition": [partition], "data": [part]})
 
