@@ -41,19 +41,9 @@ def free_label(names: List[str]) -> str:
     return label
 
 
-def partition_frame(x: Any, y: Any, label: str) -> Dict[str, Any]:
-    """One partition's features and labels as a dict of columns for the engine."""
-    columns: Dict[str, Any] = {str(name): x[name] for name in x.columns}
-    labels = y.to_numpy() if hasattr(y, "to_numpy") else y
-    if len(labels) != len(x):
-        from ._native import InvalidInputError
-
-        raise InvalidInputError(
-            f"a partition has {len(x)} rows in X and {len(labels)} labels in y: "
-            "give y with the partitions of X"
-        )
-    columns[label] = labels
-    return columns
+def partition_frame(part: Any) -> Dict[str, Any]:
+    """One partition (a pandas DataFrame) as a dict of columns for the engine."""
+    return {str(name): part[name] for name in part.columns}
 
 
 def local_estimator_class() -> Any:

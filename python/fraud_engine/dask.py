@@ -15,7 +15,7 @@ once and loaded once per worker process. See docs/distributed.md.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
@@ -47,13 +47,12 @@ def _worker_threads(n_jobs: Optional[int]) -> Optional[int]:
         return None
 
 
-def _summarize(x: Any, y: Any, label: str) -> bytes:
-    return _native.summarize(partition_frame(x, y, label), label=label)
+def _summarize(part: Any, label: str) -> bytes:
+    return _native.summarize(partition_frame(part), label=label)
 
 
 def _train_part(
-    x: Any,
-    y: Any,
+    part: Any,
     label: str,
     encoding: bytes,
     first: int,
@@ -62,7 +61,7 @@ def _train_part(
     params: Dict[str, Any],
 ) -> bytes:
     return _native.train_part(
-        partition_frame(x, y, label),
+        partition_frame(part),
         encoding,
         first,
         end,
@@ -82,15 +81,24 @@ def _classes(x: Any, model_bytes: bytes, classes: np.ndarray) -> np.ndarray:
     return classes[(fraud >= model.threshold).astype(np.intp)]
 
 
-def _delayed_parts(collection: Any, what: str) -> List[Any]:
-    if isinstance(collection, (dd.DataFrame, dd.Series, da.Array)):
-        parts = collection.to_delayed()
-        return list(np.ravel(parts)) if isinstance(collection, da.Array) else list(parts)
-    raise InvalidInputError(
-        f"{what} must be a Dask collection (dask.dataframe or dask.array), "
-        f"not {type(collection).__name__}; use fraud_engine.FraudForestClassifier for "
-        "data in memory"
-    )
+def _with_labels(X: Any, y: Any, label: str) -> Any:
+    """X with y as its column ``label``: one collection, so X's rows and their
+    labels are in the same partitions whatever the optimizer does to either."""
+    if not isinstance(X, dd.DataFrame):
+        raise InvalidInputError(
+            f"X must be a dask.dataframe.DataFrame, not {type(X).__name__}; "
+            "use fraud_engine.FraudForestClassifier for data in memory"
+        )
+    if not isinstance(y, dd.Series):
+        raise InvalidInputError(
+            f"y must be a dask.dataframe.Series (a column of X's frame, say), not {type(y).__name__}"
+        )
+    try:
+        return X.assign(**{label: y})
+    except (ValueError, NotImplementedError) as error:
+        raise InvalidInputError(
+            f"y does not line up with the rows of X ({error}): give y with the partitions of X"
+        ) from error
 
 
 class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
@@ -103,8 +111,9 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
     partitions (a partition past the ``n_estimators``-th trains none), and
     ``n_jobs`` the training threads per task (None: the worker's threads).
 
-    ``fit(X, y)`` takes a ``dask.dataframe.DataFrame`` and the 0/1 labels as
-    a Dask Series or array with the same partitions. It reads ``X`` twice
+    ``fit(X, y)`` takes a ``dask.dataframe.DataFrame`` and the 0/1 labels
+    (true/false and yes/no are read too) as a Dask Series that lines up
+    with X's rows (a column of the same frame, typically). It reads ``X`` twice
     (a first pass fits the one encoding every partition shares), so persist
     ``X`` first when it is expensive to compute. The same data, partitioning
     and ``random_state`` give the same model.
@@ -170,30 +179,18 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
     def fit(self, X: Any, y: Any) -> "FraudForestClassifier":
         """Trains ``n_estimators`` trees in all over the partitions of ``X``."""
         client = self._get_client()
-        if not isinstance(X, dd.DataFrame):
-            raise InvalidInputError(
-                f"X must be a dask.dataframe.DataFrame, not {type(X).__name__}"
-            )
-        x_parts = _delayed_parts(X, "X")
-        y_parts = _delayed_parts(y, "y")
-        if len(x_parts) != len(y_parts):
-            raise InvalidInputError(
-                f"X has {len(x_parts)} partitions and y {len(y_parts)}: "
-                "give y with the partitions of X (X[column], or X.index-aligned)"
-            )
-        names = [str(c) for c in X.columns]
+        names = [str(c) for c in X.columns] if isinstance(X, dd.DataFrame) else []
         label = free_label(names)
+        partitions = _with_labels(X, y, label).to_delayed()
         summarize = dask.delayed(_summarize, pure=True)
-        summaries = client.gather(
-            client.compute([summarize(x, y_part, label) for x, y_part in zip(x_parts, y_parts)])
-        )
+        summaries = client.gather(client.compute([summarize(p, label) for p in partitions]))
         encoding = client.scatter(_native.fit_encoding(summaries), broadcast=True)
         params = self._engine_params(len(names))
-        ranges = _native.split_trees(self.n_estimators, len(x_parts))
+        ranges = _native.split_trees(self.n_estimators, len(partitions))
         train = dask.delayed(_train_part, pure=True)
         tasks = [
-            train(x, y_part, label, encoding, first, end, self.n_jobs, params)
-            for (x, y_part), (first, end) in zip(zip(x_parts, y_parts), ranges)
+            train(part, label, encoding, first, end, self.n_jobs, params)
+            for part, (first, end) in zip(partitions, ranges)
             if end > first
         ]
         parts = client.gather(client.compute(tasks))
