@@ -39,7 +39,7 @@ __all__ = ["FraudForestClassifier"]
 
 def _worker_threads(n_jobs: Optional[int]) -> Optional[int]:
     """Training threads on a worker: ``n_jobs``, else the worker's own thread count."""
-    if n_jobs is not None and n_jobs != -1:
+    if n_jobs is not None and n_jobs > 0:
         return int(n_jobs)
     try:
         return int(get_worker().state.nthreads)

@@ -52,7 +52,7 @@ def _whole_partition(batches: Iterator[pd.DataFrame]) -> Optional[pd.DataFrame]:
 
 def _task_threads(n_jobs: Optional[int]) -> Optional[int]:
     """Training threads in a task: ``n_jobs``, else the CPUs Spark gave the task."""
-    if n_jobs is not None and n_jobs != -1:
+    if n_jobs is not None and n_jobs > 0:
         return int(n_jobs)
     context = TaskContext.get()
     return int(context.cpus()) if context is not None else None
