@@ -47,8 +47,9 @@ def _worker_threads(n_jobs: Optional[int]) -> Optional[int]:
         return None
 
 
-def _summarize(part: Any, label: str) -> bytes:
-    return _native.summarize(partition_frame(part), label=label)
+def _summarize(part: Any, label: str) -> Optional[bytes]:
+    # An empty partition (after a filter, say) has nothing to summarize or train on.
+    return _native.summarize(partition_frame(part), label=label) if len(part) else None
 
 
 def _train_part(
@@ -108,7 +109,8 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
     default client). The other parameters are
     :class:`fraud_engine.FraudForestClassifier`'s; ``n_estimators`` is the
     tree count of the whole forest, spread as evenly as can be over the
-    partitions (a partition past the ``n_estimators``-th trains none), and
+    non-empty partitions (a partition past the ``n_estimators``-th trains
+    none), and
     ``n_jobs`` the training threads per task (None: the worker's threads).
 
     ``fit(X, y)`` takes a ``dask.dataframe.DataFrame`` and the 0/1 labels
@@ -184,7 +186,12 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
         partitions = _with_labels(X, y, label).to_delayed()
         summarize = dask.delayed(_summarize, pure=True)
         summaries = client.gather(client.compute([summarize(p, label) for p in partitions]))
-        encoding = client.scatter(_native.fit_encoding(summaries), broadcast=True)
+        partitions = [p for p, s in zip(partitions, summaries) if s is not None]
+        if not partitions:
+            raise InvalidInputError("X has no rows")
+        encoding = client.scatter(
+            _native.fit_encoding([s for s in summaries if s is not None]), broadcast=True
+        )
         params = self._engine_params(len(names))
         ranges = _native.split_trees(self.n_estimators, len(partitions))
         train = dask.delayed(_train_part, pure=True)

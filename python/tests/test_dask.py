@@ -148,6 +148,13 @@ def test_quality_matches_training_on_one_machine(client):
     assert auc_distributed <= auc_single + 0.005, (auc_distributed, auc_single)
 
 
+def test_empty_partitions_train_no_trees(client):
+    ddf = dd.from_map(fraud_engine.generate, [4_000, 0, 4_000], [1, 2, 3])
+    fitted = FraudForestClassifier(client=client, n_estimators=6).fit(ddf[FEATURES], ddf["is_fraud"])
+    assert [p["n_trees"] for p in fitted.model_.metadata["parts"]] == [3, 3]
+    assert fitted.model_.metadata["training_rows"] == 8_000
+
+
 def test_a_model_a_server_wrote_scores_on_the_cluster(client, training, model, tmp_path):
     frame, ddf = training
     path = tmp_path / "model.fraud"
