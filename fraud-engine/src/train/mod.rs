@@ -291,11 +291,11 @@ fn train_in_pool(
         .map(|&r| columns.iter().map(|c| c[r]).collect())
         .collect();
     drop(columns);
-    let (weight_rows, frauds) = part.map_or(
+    // A part weighs the classes by their counts in all of the data.
+    let (n_weighted, frauds) = part.map_or(
         (n as f64, labels.iter().filter(|&&y| y == 1).count() as f64),
         |p| (p.class_counts.0 as f64, p.class_counts.1 as f64),
     );
-    let n_weighted = weight_rows;
     let class_weight = match params.class_weight {
         ClassWeight::None => [1.0, 1.0],
         ClassWeight::Balanced => [
