@@ -20,11 +20,21 @@ fi
 export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"
 
+# pyspark (tests/test_spark.py) runs on a Java runtime: Debian's
+# default-jre-headless, installed once (through sudo when not root).
+if ! command -v java >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless
+fi
+
 python -m pip install --quiet --upgrade pip
-# shap: test_explain.py checks our TreeSHAP values against the shap package's.
+# shap: test_explain.py checks our TreeSHAP values against the shap package's;
+# dask, pyspark and pyarrow: test_dask.py and test_spark.py run them for real.
 python -m pip install --quiet "maturin>=1.9.4,<2" \
     pytest hypothesis numpy pandas scikit-learn flask nbclient nbformat ipykernel matplotlib mypy \
-    shap
+    shap "dask[dataframe,distributed]" pyspark pyarrow
 
 # The wheel, built and installed the way users get it (no build isolation:
 # maturin is already in the venv).

@@ -34,7 +34,10 @@ const PARAMS: [&str; 10] = [
 
 /// `TrainParams` from keyword arguments: each value converted to its field's
 /// type; the domains are `TrainParams::validate`'s to check.
-fn params_from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<TrainParams> {
+pub(crate) fn params_from_kwargs(
+    py: Python<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<TrainParams> {
     let mut params = TrainParams::default();
     for (key, value) in kwargs.into_iter().flat_map(|k| k.iter()) {
         let name: String = key.extract()?;
@@ -95,6 +98,55 @@ fn names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult
     }
 }
 
+/// The column rules from `train`'s keyword arguments; a schema is its
+/// file's path, or the JSON itself.
+pub(crate) fn column_rules(
+    py: Python<'_>,
+    label: &str,
+    drop: Option<&Bound<'_, PyAny>>,
+    keep: Option<&Bound<'_, PyAny>>,
+    schema: Option<&str>,
+    out_of_range: Option<&str>,
+) -> PyResult<ColumnRules> {
+    let schema = match schema {
+        None => None,
+        Some(text) if text.trim_start().starts_with('{') => {
+            Some(Schema::from_json(text, "schema").map_err(EngineError)?)
+        }
+        Some(path) => Some(detach(py, || Schema::load(Path::new(path)))?),
+    };
+    Ok(ColumnRules {
+        label: label.into(),
+        drop: names(py, drop, "drop")?,
+        keep: names(py, keep, "keep")?,
+        schema,
+        out_of_range: out_of_range
+            .map(str::parse::<RangePolicy>)
+            .transpose()
+            .map_err(EngineError)?,
+        ..ColumnRules::default()
+    })
+}
+
+/// The training table: a CSV file's path, a DataFrame or a dict of
+/// columns; `function` names the caller in the error for anything else.
+pub(crate) fn read_table(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    function: &str,
+) -> PyResult<Table> {
+    match (data.extract::<PathBuf>(), Shape::of(data)?) {
+        (Ok(path), _) => detach(py, || Table::read_csv(&path)),
+        (Err(_), shape @ (Shape::DataFrame | Shape::Columns)) => {
+            arrays::table(py, data, shape, None)
+        }
+        _ => Err(PyTypeError::new_err(format!(
+            "{function}() takes a CSV path, a pandas DataFrame or a dict of columns, not {}",
+            data.get_type().name()?
+        ))),
+    }
+}
+
 /// Trains a model.
 ///
 /// `data` is a CSV file path, a pandas DataFrame or a dict of columns, with
@@ -132,37 +184,8 @@ pub fn train(
     if let Some(threads) = threads {
         trainer = trainer.threads(threads).map_err(EngineError)?;
     }
-    // A schema is its file's path, or the JSON itself.
-    let schema = match schema {
-        None => None,
-        Some(text) if text.trim_start().starts_with('{') => {
-            Some(Schema::from_json(text, "schema").map_err(EngineError)?)
-        }
-        Some(path) => Some(detach(py, || Schema::load(Path::new(path)))?),
-    };
-    let rules = ColumnRules {
-        label: label.into(),
-        drop: names(py, drop, "drop")?,
-        keep: names(py, keep, "keep")?,
-        schema,
-        out_of_range: out_of_range
-            .map(str::parse::<RangePolicy>)
-            .transpose()
-            .map_err(EngineError)?,
-        ..ColumnRules::default()
-    };
-    let table = match (data.extract::<PathBuf>(), Shape::of(data)?) {
-        (Ok(path), _) => detach(py, || Table::read_csv(&path))?,
-        (Err(_), shape @ (Shape::DataFrame | Shape::Columns)) => {
-            arrays::table(py, data, shape, None)?
-        }
-        _ => {
-            return Err(PyTypeError::new_err(format!(
-                "train() takes a CSV path, a pandas DataFrame or a dict of columns, not {}",
-                data.get_type().name()?
-            )))
-        }
-    };
+    let rules = column_rules(py, label, drop, keep, schema, out_of_range)?;
+    let table = read_table(py, data, "train")?;
     let loaded = detach(py, || Dataset::from_table(&table, &rules))?;
     // Freed before training, which needs the memory more.
     std::mem::drop(table);

@@ -83,3 +83,24 @@ def train(
     **params: Any,
 ) -> Model: ...
 def generate(rows: int, seed: int = 42) -> Any: ...
+
+# The forest merge behind fraud_engine.dask and fraud_engine.spark.
+def summarize(
+    data: _Table,
+    label: str = "is_fraud",
+    drop: Union[str, Sequence[str], None] = None,
+    keep: Union[str, Sequence[str], None] = None,
+    schema: Optional[str] = None,
+    out_of_range: Optional[str] = None,
+) -> bytes: ...
+def fit_encoding(summaries: Sequence[bytes]) -> bytes: ...
+def split_trees(n_trees: int, n_parts: int) -> List[Tuple[int, int]]: ...
+def train_part(
+    data: _Table,
+    encoding: bytes,
+    first: int,
+    end: int,
+    threads: Optional[int] = None,
+    **params: Any,
+) -> bytes: ...
+def merge_parts(parts: Sequence[bytes]) -> Model: ...

@@ -64,6 +64,10 @@ pub struct Metadata {
     pub n_nodes: u64,
     /// Deepest tree's depth.
     pub max_depth: u32,
+    /// The parts a forest trained apart was merged from, in tree order
+    /// (see [`crate::merge`]); a part lists itself; empty for a forest
+    /// trained in one piece.
+    pub parts: Vec<crate::merge::PartRecord>,
 }
 
 /// The two kinds of global importance training computes.
@@ -108,6 +112,7 @@ impl Metadata {
             feature_stats: data.columns().iter().map(feature_stats).collect(),
             n_nodes: trees.iter().map(|t| t.len() as u64).sum(),
             max_depth: 0,
+            parts: Vec::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::forest::{Tree, NO_CHILD};
+use crate::merge::OobPool;
 use crate::metrics::{self, ThresholdStrategy};
 use crate::model::{Decision, Metadata, Model, RiskBands};
 use crate::preprocess::Pipeline;
@@ -195,6 +196,17 @@ impl<'p> Trainer<'p> {
 
     /// Trains a model on a labelled dataset.
     pub fn train(&self, data: &Dataset) -> Result<Model> {
+        Ok(self.train_planned(data, None)?.0)
+    }
+
+    /// Trains a whole model, or with a `part` plan one part of a forest
+    /// trained apart (see [`crate::merge`]); returns the part's out-of-bag
+    /// predictions too.
+    pub(crate) fn train_planned(
+        &self,
+        data: &Dataset,
+        part: Option<&PartPlan<'_>>,
+    ) -> Result<(Model, OobPool)> {
         let labels = data.labels().ok_or_else(|| {
             Error::schema(
                 "dataset",
@@ -203,7 +215,10 @@ impl<'p> Trainer<'p> {
         })?;
         let n = data.n_rows();
         let frauds = labels.iter().filter(|&&y| y == 1).count();
-        if frauds == 0 || frauds == n {
+        // A part sees one partition: the classes must both be present in
+        // the data as a whole (its encoding), not in every partition.
+        let (all_rows, all_frauds) = part.map_or((n as u64, frauds as u64), |p| p.class_counts);
+        if all_frauds == 0 || all_frauds == all_rows {
             return Err(Error::schema(
                 "dataset",
                 format!(
@@ -218,7 +233,7 @@ impl<'p> Trainer<'p> {
                 reason: "more than 2^32 rows".into(),
             });
         }
-        let run = || train_in_pool(data, labels, &self.params, self.progress);
+        let run = || train_in_pool(data, labels, &self.params, self.progress, part);
         match self.threads {
             Some(t) => rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
@@ -239,14 +254,31 @@ pub fn train(data: &Dataset, params: &TrainParams) -> Result<Model> {
     Trainer::new(params.clone())?.train(data)
 }
 
+/// What one part of a forest trained apart is given: the encoding fitted
+/// once for every part, the class counts of all the data, and the global
+/// indices of its trees (each tree's random stream is its global index, so
+/// the same seed and partitioning give the same forest).
+pub(crate) struct PartPlan<'a> {
+    pub pipeline: &'a Pipeline,
+    pub schema: &'a crate::schema::Schema,
+    pub class_counts: (u64, u64),
+    pub trees: std::ops::Range<usize>,
+}
+
 fn train_in_pool(
     data: &Dataset,
     labels: &[u8],
     params: &TrainParams,
     progress: Option<Progress<'_>>,
-) -> Result<Model> {
+    part: Option<&PartPlan<'_>>,
+) -> Result<(Model, OobPool)> {
     let n = labels.len();
-    let pipeline = Pipeline::fit(data)?;
+    let pipeline = match part {
+        Some(plan) => plan.pipeline.clone(),
+        None => Pipeline::fit(data)?,
+    };
+    let tree_range = part.map_or(0..params.n_trees, |p| p.trees.clone());
+    let n_trees = tree_range.len();
     let columns = pipeline.transform_columns(data);
     let bins = binning::bin_columns(&columns, params.max_bins);
     // Rows whose out-of-bag SHAP values give the global importances: evenly
@@ -259,12 +291,16 @@ fn train_in_pool(
         .map(|&r| columns.iter().map(|c| c[r]).collect())
         .collect();
     drop(columns);
-    let frauds = labels.iter().filter(|&&y| y == 1).count() as f64;
+    // A part weighs the classes by their counts in all of the data.
+    let (n_weighted, frauds) = part.map_or(
+        (n as f64, labels.iter().filter(|&&y| y == 1).count() as f64),
+        |p| (p.class_counts.0 as f64, p.class_counts.1 as f64),
+    );
     let class_weight = match params.class_weight {
         ClassWeight::None => [1.0, 1.0],
         ClassWeight::Balanced => [
-            n as f64 / (2.0 * (n as f64 - frauds)),
-            n as f64 / (2.0 * frauds),
+            n_weighted / (2.0 * (n_weighted - frauds)),
+            n_weighted / (2.0 * frauds),
         ],
     };
     let n_features = bins.n_features;
@@ -285,7 +321,7 @@ fn train_in_pool(
         .collect();
     let shap_count: Vec<AtomicU32> = (0..shap_rows.len()).map(|_| AtomicU32::new(0)).collect();
 
-    let grown: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
+    let grown: Vec<(Tree, Vec<f64>)> = tree_range
         .into_par_iter()
         .map(|t| {
             let mut rng = Rng::new(params.seed, t as u64);
@@ -307,10 +343,7 @@ fn train_in_pool(
                 }
             }
             if let Some(report) = progress {
-                report(
-                    done.fetch_add(1, Ordering::Relaxed) as usize + 1,
-                    params.n_trees,
-                );
+                report(done.fetch_add(1, Ordering::Relaxed) as usize + 1, n_trees);
             }
             let total: f64 = grown.importance.iter().sum();
             let importance = grown
@@ -325,7 +358,7 @@ fn train_in_pool(
     let mut impurity_importances = vec![0.0; n_features];
     for (_, tree_importance) in &grown {
         for (sum, v) in impurity_importances.iter_mut().zip(tree_importance) {
-            *sum += v / params.n_trees as f64;
+            *sum += v / n_trees as f64;
         }
     }
     // Mean |SHAP| over the sampled rows, each row's SHAP values averaged over
@@ -394,7 +427,7 @@ fn train_in_pool(
         shap: shap_importances,
         impurity: impurity_importances,
     };
-    let metadata = Metadata::describe(
+    let mut metadata = Metadata::describe(
         data,
         params,
         &trees,
@@ -404,11 +437,27 @@ fn train_in_pool(
     );
     // A feature the schema left open is required when training never saw it
     // missing: the model has learned nothing about a missing value there.
-    let mut schema = data.schema().clone();
+    // A part's encoding decided that from all of the data.
+    let mut schema = part.map_or_else(|| data.schema().clone(), |p| p.schema.clone());
     for (feature, column) in schema.features.iter_mut().zip(data.columns()) {
         feature.required.get_or_insert(column.missing_count() == 0);
     }
-    Model::assemble(schema, pipeline, trees, decision, metadata)
+    if let Some(plan) = part {
+        metadata.parts = vec![crate::merge::PartRecord::of_plan(
+            plan,
+            &metadata,
+            oob_labels.len(),
+        )];
+    }
+    let oob = OobPool {
+        scores: oob_scores,
+        labels: oob_labels,
+        amounts: oob_amounts,
+    };
+    Ok((
+        Model::assemble(schema, pipeline, trees, decision, metadata)?,
+        oob,
+    ))
 }
 
 /// The feature whose value a missed fraud costs under a cost strategy.
