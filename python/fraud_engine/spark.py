@@ -63,12 +63,13 @@ class FraudForestModel:
 
     ``model`` is a :class:`fraud_engine.Model` or the path of a model file
     (one ``fraud-server train`` or ``Model.save`` wrote). ``transform(df)``
-    adds ``fraud_probability`` (double), ``is_fraud`` (int, 0 or 1, at the
-    model's threshold) and ``risk_level`` (LOW, MEDIUM or HIGH), the values
-    ``Model.predict_many`` gives in memory, to every row of ``df``; the
-    model reads its features by name and ignores other columns. The three
-    names can be changed (``probability_col``, ``prediction_col``,
-    ``risk_col``): a labelled ``df`` already has ``is_fraud``.
+    adds ``fraud_probability`` (double), ``predicted_is_fraud`` (int, 0 or
+    1, at the model's threshold) and ``risk_level`` (LOW, MEDIUM or HIGH),
+    the values ``Model.predict_many`` gives in memory, to every row of
+    ``df``; the model reads its features by name and ignores other columns.
+    The names are those ``fraud-server predict`` writes, so a labelled
+    ``df`` keeps its own ``is_fraud`` beside the verdict; they can be
+    changed (``probability_col``, ``prediction_col``, ``risk_col``).
     """
 
     def __init__(
@@ -76,7 +77,7 @@ class FraudForestModel:
         model: Union[Model, str, os.PathLike],
         *,
         probability_col: str = "fraud_probability",
-        prediction_col: str = "is_fraud",
+        prediction_col: str = "predicted_is_fraud",
         risk_col: str = "risk_level",
     ) -> None:
         self.model_ = model if isinstance(model, Model) else load(model)
@@ -100,8 +101,7 @@ class FraudForestModel:
         if taken:
             raise InvalidInputError(
                 f"df already has the column {', '.join(map(repr, taken))} that transform adds: "
-                "drop it, or name the output with probability_col, prediction_col or risk_col "
-                "(a labelled df has its label `is_fraud`: prediction_col='predicted_fraud')"
+                "drop it, or name the output with probability_col, prediction_col or risk_col"
             )
         missing = [n for n in self.model_.feature_names if n not in df.columns]
         if missing:

@@ -83,14 +83,13 @@ def test_fit_trains_per_partition_and_merges(fitted, transactions):
 
 
 def test_transform_adds_the_scores_bit_identical_to_in_process(fitted, df, transactions):
-    unlabelled = df.drop("is_fraud")
-    scored = fitted.transform(unlabelled)
-    assert scored.columns == unlabelled.columns + ["fraud_probability", "is_fraud", "risk_level"]
-    rows = scored.select("transaction_id", "fraud_probability", "is_fraud", "risk_level")
+    scored = fitted.transform(df)
+    assert scored.columns == df.columns + ["fraud_probability", "predicted_is_fraud", "risk_level"]
+    rows = scored.select("transaction_id", "fraud_probability", "predicted_is_fraud", "risk_level")
     result = collected(rows).set_index("transaction_id").loc[transactions["transaction_id"]]
     local = fitted.model_.predict_many(transactions)
     assert np.array_equal(result["fraud_probability"].to_numpy(), local["fraud_probability"].to_numpy())
-    assert np.array_equal(result["is_fraud"].to_numpy(), local["is_fraud"].to_numpy().astype(np.int32))
+    assert np.array_equal(result["predicted_is_fraud"].to_numpy(), local["is_fraud"].to_numpy().astype(np.int32))
     assert result["risk_level"].tolist() == local["risk_level"].tolist()
 
 
@@ -119,4 +118,4 @@ def test_bad_inputs_are_plain_errors(df, model):
     with pytest.raises(fraud_engine.InvalidInputError, match="amount"):
         FraudForestModel(model).transform(df.drop("amount", "is_fraud"))
     with pytest.raises(fraud_engine.InvalidInputError, match="prediction_col"):
-        FraudForestModel(model).transform(df)
+        FraudForestModel(model, prediction_col="is_fraud").transform(df)
