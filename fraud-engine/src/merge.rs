@@ -841,6 +841,7 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
     };
     let metadata = Metadata {
         model_id: String::new(),
+        parent_version: None,
         engine_version: crate::VERSION.into(),
         // The latest part's: the merged model depends on its parts alone.
         created: models
