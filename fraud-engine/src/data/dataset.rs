@@ -74,6 +74,7 @@ pub struct Dataset {
     schema: Schema,
     columns: Vec<Column>,
     labels: Option<Vec<u8>>,
+    weights: Option<Vec<f64>>,
     rows: usize,
 }
 
@@ -142,8 +143,53 @@ impl Dataset {
             schema,
             columns,
             labels,
+            weights: None,
             rows,
         })
+    }
+
+    /// The same rows with a weight each, as scikit-learn's `sample_weight`:
+    /// training counts a row of weight 2 as two in the split criterion, the
+    /// leaf values and the out-of-bag metrics (`min_samples_leaf` still
+    /// counts rows). Every weight must be a finite number, zero or more, and
+    /// at least one above zero.
+    pub fn with_weights(mut self, weights: Vec<f64>) -> Result<Self> {
+        if weights.len() != self.rows {
+            return Err(Error::input(
+                "sample_weight",
+                format!(
+                    "{} weights for {} rows; give one weight per row",
+                    weights.len(),
+                    self.rows
+                ),
+            ));
+        }
+        if let Some((row, bad)) = weights
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !w.is_finite() || **w < 0.0)
+        {
+            return Err(Error::input(
+                "sample_weight",
+                format!(
+                    "the weight of row {} is {bad}; weights must be finite numbers, zero or more",
+                    row + 1
+                ),
+            ));
+        }
+        if !weights.iter().any(|&w| w > 0.0) {
+            return Err(Error::input(
+                "sample_weight",
+                "every weight is zero; at least one row must weigh more than zero",
+            ));
+        }
+        self.weights = Some(weights);
+        Ok(self)
+    }
+
+    /// The rows' weights, when given (see [`Dataset::with_weights`]).
+    pub fn weights(&self) -> Option<&[f64]> {
+        self.weights.as_deref()
     }
 
     /// Reads a table by the column rules (see [`infer_schema`]): every value
