@@ -124,12 +124,16 @@ fn class_weight(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<ClassWeigh
 fn sample_weights(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
     let numpy = py.import(intern!(py, "numpy"))?;
     let array = numpy
-        .call_method1(intern!(py, "asarray"), (value, "float64"))
+        .call_method1(intern!(py, "ascontiguousarray"), (value, "float64"))
         .map_err(|e| invalid_input(py, "sample_weight", format!("expected numbers ({e})")))?;
-    let array = numpy
-        .call_method1(intern!(py, "ravel"), (array,))?
-        .call_method0(intern!(py, "copy"))?;
-    Ok(array.cast_into::<PyArray1<f64>>()?.to_vec()?)
+    let Ok(array) = array.cast_into::<PyArray1<f64>>() else {
+        return Err(invalid_input(
+            py,
+            "sample_weight",
+            "expected one weight per row (a 1-D sequence of numbers)",
+        ));
+    };
+    Ok(array.to_vec()?)
 }
 
 /// Column names given as one name or a list of names.

@@ -28,7 +28,9 @@ pub enum ClassWeight {
     /// `class_weight="balanced"`.
     Balanced,
     /// Given weights, as scikit-learn's `class_weight={0: .., 1: ..}`;
-    /// written `legitimate:fraud`, such as `1:20`.
+    /// written `legitimate:fraud`, such as `1:20`. Like sample weights, they
+    /// also weigh the rows in the out-of-bag metrics and the threshold
+    /// chosen from them.
     Weights {
         /// Weight of a legitimate row.
         legitimate: f64,
@@ -433,7 +435,24 @@ fn train_in_pool(
         })
         .collect();
     let oob_labels: Vec<u8> = oob_rows.iter().map(|&r| labels[r]).collect();
-    let oob_weights: Option<Vec<f64>> = weights.map(|w| oob_rows.iter().map(|&r| w[r]).collect());
+    // Given class weights say what a row of each class is worth, as sample
+    // weights do, so they weigh in the out-of-bag metrics and threshold too;
+    // "balanced" only evens out training, and the metrics count rows.
+    let metric_class_weight = match params.class_weight {
+        ClassWeight::Weights { legitimate, fraud } => Some([legitimate, fraud]),
+        ClassWeight::None | ClassWeight::Balanced => None,
+    };
+    let oob_weights: Option<Vec<f64>> = match (weights, metric_class_weight) {
+        (None, None) => None,
+        (w, by_class) => Some(
+            oob_rows
+                .iter()
+                .map(|&r| {
+                    w.map_or(1.0, |w| w[r]) * by_class.map_or(1.0, |c| c[usize::from(labels[r])])
+                })
+                .collect(),
+        ),
+    };
     let has_oob = oob_labels.contains(&0) && oob_labels.contains(&1);
     let amounts = params
         .threshold_strategy
