@@ -21,10 +21,11 @@ export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"
 
 python -m pip install --quiet --upgrade pip
-# shap: test_explain.py checks our TreeSHAP values against the shap package's.
+# shap: test_explain.py checks our TreeSHAP values against the shap package's;
+# polars and pyarrow: test_arrow.py and the parity test read Arrow input.
 python -m pip install --quiet "maturin>=1.9.4,<2" \
     pytest hypothesis numpy pandas scikit-learn flask nbclient nbformat ipykernel matplotlib mypy \
-    shap
+    shap polars pyarrow
 
 # The wheel, built and installed the way users get it (no build isolation:
 # maturin is already in the venv).

@@ -152,7 +152,8 @@ fn names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult
 
 /// Trains a model.
 ///
-/// `data` is a CSV file path, a pandas DataFrame or a dict of columns, with
+/// `data` is a CSV file path, a pandas or polars DataFrame, a pyarrow Table
+/// or RecordBatch (anything with `__arrow_c_stream__`) or a dict of columns, with
 /// the 0/1 label in column `label` (true/false and yes/no are read too).
 /// Columns named `id` or `*_id` are left out unless listed in `keep`, as are
 /// those in `drop`; the kind of every other column is inferred (a flag when
@@ -216,12 +217,12 @@ pub fn train(
     };
     let table = match (data.extract::<PathBuf>(), Shape::of(data)?) {
         (Ok(path), _) => detach(py, || Table::read_csv(&path))?,
-        (Err(_), shape @ (Shape::DataFrame | Shape::Columns)) => {
+        (Err(_), shape @ (Shape::DataFrame | Shape::Arrow | Shape::Columns)) => {
             arrays::table(py, data, shape, None)?
         }
         _ => {
             return Err(PyTypeError::new_err(format!(
-                "train() takes a CSV path, a pandas DataFrame or a dict of columns, not {}",
+                "train() takes a CSV path, a DataFrame (pandas, polars), an Arrow table or a dict of columns, not {}",
                 data.get_type().name()?
             )))
         }
