@@ -20,9 +20,10 @@ import numpy as np
 from ._native import InvalidInputError, InvalidParamsError, Model, from_bytes, train
 
 try:
-    from sklearn.base import BaseEstimator as _EstimatorBase
-    from sklearn.base import ClassifierMixin as _ClassifierBase
-    from sklearn.exceptions import NotFittedError
+    # scikit-learn ships no type information: these are untyped to mypy.
+    from sklearn.base import BaseEstimator as _EstimatorBase  # type: ignore[import-untyped,unused-ignore]
+    from sklearn.base import ClassifierMixin as _ClassifierBase  # type: ignore[import-untyped,unused-ignore]
+    from sklearn.exceptions import NotFittedError  # type: ignore[import-untyped,unused-ignore]
 
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
@@ -68,10 +69,14 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 Columns = Dict[str, Any]
 
 try:
-    from sklearn.exceptions import DataConversionWarning as _DataConversionWarning
-    from sklearn.utils.multiclass import type_of_target as _type_of_target
+    from sklearn.exceptions import (  # type: ignore[import-untyped,unused-ignore]
+        DataConversionWarning as _DataConversionWarning,
+    )
+    from sklearn.utils.multiclass import (  # type: ignore[import-untyped,unused-ignore]
+        type_of_target as _type_of_target,
+    )
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
-    _DataConversionWarning = UserWarning  # type: ignore[assignment,misc]
+    _DataConversionWarning = UserWarning  # type: ignore[assignment,misc,unused-ignore]
     _type_of_target = None
 
 
@@ -140,7 +145,7 @@ def _as_columns(X: Any) -> Tuple[List[str], Columns, bool, int]:
         return names, {n: X[k] for n, k in zip(names, keys)}, named, len(X)
     if hasattr(X, "__arrow_c_stream__") and not hasattr(X, "__array__"):
         try:
-            import pyarrow
+            import pyarrow  # type: ignore[import-untyped,unused-ignore]
         except ImportError:
             raise TypeError(
                 f"X ({kind}) is an Arrow stream; reading its column names needs pyarrow"
@@ -198,7 +203,7 @@ def _free_label(names: List[str]) -> str:
     return label
 
 
-class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[misc]
+class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[misc,unused-ignore]
     """Random-forest fraud classifier with the scikit-learn estimator API.
 
     Parameters map to :func:`fraud_engine.train`: ``n_estimators`` (trees),
@@ -391,7 +396,7 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
 
     def _fitted_model(self) -> Model:
         model = getattr(self, "model_", None)
-        if model is None:
+        if not isinstance(model, Model):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet; call fit first."
             )
@@ -442,7 +447,7 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
         return self.classes_[(fraud >= model.threshold).astype(np.intp)]
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags = super().__sklearn_tags__()  # type: ignore[misc,unused-ignore]
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
         tags.input_tags.categorical = True
@@ -471,7 +476,7 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
 
     def __getstate__(self) -> Dict[str, Any]:
         if _HAVE_SKLEARN:
-            state = dict(super().__getstate__())  # type: ignore[misc]
+            state = dict(super().__getstate__())  # type: ignore[misc,unused-ignore]
         else:
             state = self.__dict__.copy()
         model = state.get("model_")
@@ -485,6 +490,6 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
         if isinstance(blob, (bytes, bytearray)):
             state["model_"] = from_bytes(bytes(blob))
         if _HAVE_SKLEARN:
-            super().__setstate__(state)  # type: ignore[misc]
+            super().__setstate__(state)  # type: ignore[misc,unused-ignore]
         else:
             self.__dict__.update(state)
