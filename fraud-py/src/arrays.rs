@@ -223,8 +223,14 @@ fn pandas_column(py: Python<'_>, series: &Bound<'_, PyAny>) -> PyResult<Option<T
     } else {
         let factorized = py
             .import(intern!(py, "pandas"))?
-            .call_method1(intern!(py, "factorize"), (series,))?;
-        (factorized.get_item(0)?, factorized.get_item(1)?)
+            .call_method1(intern!(py, "factorize"), (series,));
+        match factorized {
+            Ok(f) => (f.get_item(0)?, f.get_item(1)?),
+            // Unhashable values (a list in a cell): read one by one, which
+            // names each.
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => return Ok(None),
+            Err(e) => return Err(e),
+        }
     };
     let mut texts = Vec::new();
     for level in levels.try_iter()? {

@@ -195,7 +195,8 @@ pub struct TrainArgs {
     /// Split candidates per node (default: sqrt of the feature count).
     #[arg(long)]
     pub max_features: Option<usize>,
-    /// none or balanced.
+    /// none, balanced, or the weights of a legitimate row and a fraud,
+    /// such as 1:20 (they also weigh the out-of-bag metrics).
     #[arg(long, default_value = "none")]
     pub class_weight: ClassWeight,
     /// Seed.
