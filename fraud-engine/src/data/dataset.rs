@@ -305,6 +305,46 @@ pub fn read_labels(column: &crate::data::TableColumn, name: &str, source: &str) 
     Ok(labels)
 }
 
+/// Reads the row weights in column `name` of a table (scikit-learn's
+/// `sample_weight` kept as a column; see [`Dataset::with_weights`]): each a
+/// number, zero or more; every bad one reported with its row.
+pub fn read_weights(table: &Table, name: &str) -> Result<Vec<f64>> {
+    let Some(column) = table.column(name) else {
+        return Err(Error::schema(
+            table.source(),
+            format!(
+                "no weight column `{name}` (columns: {})",
+                table.names().join(", ")
+            ),
+        ));
+    };
+    let mut log = RejectionLog::new();
+    let weights = (0..column.len())
+        .map(|row| {
+            let value = column.value(row);
+            let weight = match value {
+                Value::Number(x) => Some(x),
+                Value::Text(t) => crate::data::value::parse_number(t),
+                _ => None,
+            };
+            match weight {
+                Some(w) if w.is_finite() && w >= 0.0 => w,
+                _ => {
+                    log.add(
+                        row as u64 + 1,
+                        name,
+                        value,
+                        "a weight must be a number, zero or more".into(),
+                    );
+                    0.0
+                }
+            }
+        })
+        .collect();
+    log.into_result(table.source())?;
+    Ok(weights)
+}
+
 /// Accumulates one column from values.
 struct ColumnBuilder<'s> {
     feature: &'s Feature,

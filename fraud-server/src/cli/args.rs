@@ -183,6 +183,10 @@ pub struct TrainArgs {
     /// the schema file's `out_of_range`.
     #[arg(long)]
     pub out_of_range: Option<fraud_engine::RangePolicy>,
+    /// A column of row weights (numbers, zero or more), used in the split
+    /// criterion, the leaf values and the out-of-bag metrics; not a feature.
+    #[arg(long)]
+    pub weight: Option<String>,
     /// Number of trees.
     #[arg(long, default_value_t = TrainParams::default().n_trees)]
     pub trees: usize,
