@@ -31,10 +31,11 @@ fi
 
 python -m pip install --quiet --upgrade pip
 # shap: test_explain.py checks our TreeSHAP values against the shap package's;
-# dask, pyspark and pyarrow: test_dask.py and test_spark.py run them for real.
+# dask, pyspark and pyarrow: test_dask.py and test_spark.py run them for real;
+# polars and pyarrow: test_arrow.py and the parity test read Arrow input.
 python -m pip install --quiet "maturin>=1.9.4,<2" \
     pytest hypothesis numpy pandas scikit-learn flask nbclient nbformat ipykernel matplotlib mypy \
-    shap "dask[dataframe,distributed]" pyspark pyarrow
+    shap "dask[dataframe,distributed]" pyspark polars pyarrow
 
 # The wheel, built and installed the way users get it (no build isolation:
 # maturin is already in the venv).
@@ -45,10 +46,7 @@ cargo build --release --quiet -p fraud-server -p fraud-ffi
 export FRAUD_SERVER_BIN="$CARGO_TARGET_DIR/release/fraud-server"
 export FRAUD_FFI_STATIC_LIB="$CARGO_TARGET_DIR/release/libfraud_engine.a"
 
-# The stubs must describe the compiled module: the installed one, so this
-# runs where the source tree's fraud_engine/ (no compiled module) is not on
-# sys.path.
-(cd "$VENV" && python -m mypy.stubtest fraud_engine._native --ignore-missing-stub)
+# stubtest and mypy --strict run in tests/test_typing.py.
 
 cd "$REPO/python"
 # The pytest script, not `python -m pytest`: that would put python/ on

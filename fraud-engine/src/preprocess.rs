@@ -315,6 +315,16 @@ impl Pipeline {
         })
     }
 
+    /// Whether a number in a table encodes as [`Pipeline::encode_number`]
+    /// encodes it (numeric and flag features: a number is the value itself;
+    /// a categorical feature reads a number as the text of a category).
+    pub(crate) fn reads_numbers_as_values(&self, index: usize) -> bool {
+        matches!(
+            self.encoders[index],
+            Encoder::Numeric { .. } | Encoder::Flag { .. }
+        )
+    }
+
     /// Checks an already-encoded value (a category given by its code, `NaN`
     /// for missing) as [`Pipeline::encode`] checks a value, and fills a
     /// missing one.

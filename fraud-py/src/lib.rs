@@ -5,6 +5,7 @@
 //! the data is the engine's.
 
 mod arrays;
+mod arrow;
 mod distributed;
 mod errors;
 mod model;

@@ -5,17 +5,17 @@ use std::path::{Path, PathBuf};
 use fraud_engine::data::MISSING_CODE;
 use fraud_engine::metrics::ThresholdStrategy;
 use fraud_engine::{
-    synth, ColumnRules, Dataset, RangePolicy, RiskBands, Schema, Table, TableColumn, TrainParams,
-    Trainer, Value,
+    synth, ClassWeight, ColumnRules, Dataset, RangePolicy, RiskBands, Schema, Table, TableColumn,
+    TrainParams, Trainer, Value,
 };
-use numpy::PyArray1;
+use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyImportError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 
 use crate::arrays::{self, Shape};
-use crate::errors::{detach, invalid_param, notice_text, EngineError};
+use crate::errors::{detach, invalid_input, invalid_param, notice_text, EngineError};
 use crate::model::PyModel;
 
 /// Training parameters accepted as keyword arguments.
@@ -61,7 +61,7 @@ pub(crate) fn params_from_kwargs(
             "class_weight" if value.is_none() => {
                 params.class_weight = fraud_engine::ClassWeight::None
             }
-            "class_weight" => params.class_weight = text(&value)?.parse().map_err(EngineError)?,
+            "class_weight" => params.class_weight = class_weight(py, &value)?,
             "bootstrap" => params.bootstrap = value.extract().map_err(|_| bad("a bool"))?,
             "max_bins" => params.max_bins = int(&value)?,
             "seed" => params.seed = value.extract().map_err(|_| bad("an int >= 0"))?,
@@ -82,6 +82,61 @@ pub(crate) fn params_from_kwargs(
         }
     }
     Ok(params)
+}
+
+/// A class weighting: a name (`"balanced"`), or a dict of label (0 and 1,
+/// False and True) to weight, as scikit-learn's `class_weight`, a label
+/// left out weighing 1.
+fn class_weight(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<ClassWeight> {
+    let bad = || {
+        invalid_param(
+            py,
+            "class_weight",
+            &format!("expected None, \"balanced\" or a dict {{0: weight, 1: weight}}, got {value}"),
+        )
+    };
+    if let Ok(text) = value.extract::<String>() {
+        return text.parse().map_err(|e| EngineError(e).into());
+    }
+    let Ok(dict) = value.cast::<PyDict>() else {
+        return Err(bad());
+    };
+    let mut weights = [1.0, 1.0];
+    for (label, weight) in dict.iter() {
+        let class = match label.extract::<i64>() {
+            Ok(c @ (0 | 1)) => c as usize,
+            _ => {
+                return Err(invalid_param(
+                    py,
+                    "class_weight",
+                    &format!("the labels are 0 and 1, so {label} names no class"),
+                ))
+            }
+        };
+        weights[class] = weight.extract::<f64>().map_err(|_| bad())?;
+    }
+    let weight = ClassWeight::Weights {
+        legitimate: weights[0],
+        fraud: weights[1],
+    };
+    weight.validate().map_err(EngineError)?;
+    Ok(weight)
+}
+
+/// One weight per row, from any 1-D sequence of numbers.
+fn sample_weights(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+    let numpy = py.import(intern!(py, "numpy"))?;
+    let array = numpy
+        .call_method1(intern!(py, "ascontiguousarray"), (value, "float64"))
+        .map_err(|e| invalid_input(py, "sample_weight", format!("expected numbers ({e})")))?;
+    let Ok(array) = array.cast_into::<PyArray1<f64>>() else {
+        return Err(invalid_input(
+            py,
+            "sample_weight",
+            "expected one weight per row (a 1-D sequence of numbers)",
+        ));
+    };
+    Ok(array.to_vec()?)
 }
 
 /// Column names given as one name or a list of names.
@@ -128,8 +183,9 @@ pub(crate) fn column_rules(
     })
 }
 
-/// The training table: a CSV file's path, a DataFrame or a dict of
-/// columns; `function` names the caller in the error for anything else.
+/// The training table: a CSV file's path, a DataFrame (pandas, polars), an
+/// Arrow table or a dict of columns; `function` names the caller in the
+/// error for anything else.
 pub(crate) fn read_table(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -137,11 +193,11 @@ pub(crate) fn read_table(
 ) -> PyResult<Table> {
     match (data.extract::<PathBuf>(), Shape::of(data)?) {
         (Ok(path), _) => detach(py, || Table::read_csv(&path)),
-        (Err(_), shape @ (Shape::DataFrame | Shape::Columns)) => {
+        (Err(_), shape @ (Shape::DataFrame | Shape::Arrow | Shape::Columns)) => {
             arrays::table(py, data, shape, None)
         }
         _ => Err(PyTypeError::new_err(format!(
-            "{function}() takes a CSV path, a pandas DataFrame or a dict of columns, not {}",
+            "{function}() takes a CSV path, a DataFrame (pandas, polars), an Arrow table or a dict of columns, not {}",
             data.get_type().name()?
         ))),
     }
@@ -149,7 +205,8 @@ pub(crate) fn read_table(
 
 /// Trains a model.
 ///
-/// `data` is a CSV file path, a pandas DataFrame or a dict of columns, with
+/// `data` is a CSV file path, a pandas or polars DataFrame, a pyarrow Table
+/// or RecordBatch (anything with `__arrow_c_stream__`) or a dict of columns, with
 /// the 0/1 label in column `label` (true/false and yes/no are read too).
 /// Columns named `id` or `*_id` are left out unless listed in `keep`, as are
 /// those in `drop`; the kind of every other column is inferred (a flag when
@@ -164,10 +221,13 @@ pub(crate) fn read_table(
 /// Keyword parameters: n_trees, max_depth, min_samples_leaf, max_features,
 /// class_weight, bootstrap, max_bins, seed, threshold_strategy, risk_bands
 /// (see docs/python.md); `threads` sets the worker threads (default: one per
-/// core). The GIL is released while the forest trains; the same data,
+/// core). `sample_weight` gives each row of `data` a weight (as
+/// scikit-learn's), used in the split criterion, the leaf values and the
+/// out-of-bag metrics; `class_weight` is None, "balanced" or a dict
+/// `{0: weight, 1: weight}`. The GIL is released while the forest trains; the same data,
 /// parameters and seed give the same model on any number of threads.
 #[pyfunction]
-#[pyo3(signature = (data, label="is_fraud", drop=None, keep=None, threads=None, schema=None, out_of_range=None, **params))]
+#[pyo3(signature = (data, label="is_fraud", drop=None, keep=None, threads=None, schema=None, out_of_range=None, sample_weight=None, **params))]
 #[allow(clippy::too_many_arguments)] // Python's keyword arguments.
 pub fn train(
     py: Python<'_>,
@@ -178,15 +238,23 @@ pub fn train(
     threads: Option<usize>,
     schema: Option<&str>,
     out_of_range: Option<&str>,
+    sample_weight: Option<&Bound<'_, PyAny>>,
     params: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyModel> {
+    let weights = sample_weight
+        .filter(|w| !w.is_none())
+        .map(|w| sample_weights(py, w))
+        .transpose()?;
     let mut trainer = Trainer::new(params_from_kwargs(py, params)?).map_err(EngineError)?;
     if let Some(threads) = threads {
         trainer = trainer.threads(threads).map_err(EngineError)?;
     }
     let rules = column_rules(py, label, drop, keep, schema, out_of_range)?;
     let table = read_table(py, data, "train")?;
-    let loaded = detach(py, || Dataset::from_table(&table, &rules))?;
+    let mut loaded = detach(py, || Dataset::from_table(&table, &rules))?;
+    if let Some(weights) = weights {
+        loaded.dataset = loaded.dataset.with_weights(weights).map_err(EngineError)?;
+    }
     // Freed before training, which needs the memory more.
     std::mem::drop(table);
     if !loaded.notices.is_empty() {

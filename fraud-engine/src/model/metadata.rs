@@ -76,6 +76,14 @@ pub(crate) struct Importances {
     pub impurity: Vec<f64>,
 }
 
+/// Out-of-bag scores of the training rows that have them.
+pub(crate) struct OutOfBag<'a> {
+    pub scores: &'a [f64],
+    pub labels: &'a [u8],
+    /// The rows' sample weights, when training had them.
+    pub weights: Option<&'a [f64]>,
+}
+
 /// Points kept per stored curve.
 pub(crate) const CURVE_POINTS: usize = 200;
 
@@ -85,13 +93,14 @@ impl Metadata {
         params: &TrainParams,
         trees: &[Tree],
         importances: Importances,
-        oob: Option<(&[f64], &[u8])>,
+        oob: Option<OutOfBag<'_>>,
         threshold: f64,
     ) -> Self {
         let labels = data.labels().unwrap_or(&[]);
-        let (roc, pr) = match oob {
-            Some((scores, labels)) => {
-                let (roc, pr) = metrics::curves(scores, labels, CURVE_POINTS);
+        let (roc, pr) = match &oob {
+            Some(o) => {
+                let (roc, pr) =
+                    metrics::weighted_curves(o.scores, o.labels, o.weights, CURVE_POINTS);
                 (Some(roc), Some(pr))
             }
             None => (None, None),
@@ -104,7 +113,7 @@ impl Metadata {
             training_rows: data.n_rows() as u64,
             training_frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
             params: params.clone(),
-            oob: oob.map(|(scores, labels)| Evaluation::new(scores, labels, threshold)),
+            oob: oob.map(|o| Evaluation::weighted(o.scores, o.labels, o.weights, threshold)),
             roc_curve: roc,
             pr_curve: pr,
             feature_importances: importances.shap,

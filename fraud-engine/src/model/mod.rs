@@ -18,7 +18,7 @@ pub use batch::{Explanations, RowOutcome, Rows};
 
 pub use decision::{Decision, RiskBands, RiskLevel};
 pub use metadata::{FeatureStats, Metadata};
-pub(crate) use metadata::{Importances, CURVE_POINTS};
+pub(crate) use metadata::{Importances, OutOfBag, CURVE_POINTS};
 pub use output::{
     Contributions, EvaluationReport, FeatureSummary, ModelSummary, PrCurve, PredictionOutput,
     RocCurve, SchemaSummary, TreeArrays, SCORED_COLUMNS,

@@ -19,28 +19,79 @@ use crate::model::{Decision, Metadata, Model, RiskBands};
 use crate::preprocess::Pipeline;
 use crate::rng::Rng;
 
-/// How classes are weighted in the split criterion and leaf values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How classes are weighted in the split criterion and leaf values (on top
+/// of any per-row weights, see [`Dataset::with_weights`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum ClassWeight {
     /// Every row counts once.
     None,
     /// Each class weighs `rows / (2 * rows of that class)`, as scikit-learn's
     /// `class_weight="balanced"`.
     Balanced,
+    /// Given weights, as scikit-learn's `class_weight={0: .., 1: ..}`;
+    /// written `legitimate:fraud`, such as `1:20`. Like sample weights, they
+    /// also weigh the rows in the out-of-bag metrics and the threshold
+    /// chosen from them.
+    Weights {
+        /// Weight of a legitimate row.
+        legitimate: f64,
+        /// Weight of a fraud.
+        fraud: f64,
+    },
+}
+
+impl ClassWeight {
+    /// Checks that given weights are finite, zero or more, and not both zero.
+    pub fn validate(&self) -> Result<()> {
+        if let ClassWeight::Weights { legitimate, fraud } = *self {
+            let fine = |w: f64| w.is_finite() && w >= 0.0;
+            if !fine(legitimate) || !fine(fraud) || legitimate + fraud <= 0.0 {
+                return Err(Error::InvalidParams {
+                    name: "class_weight",
+                    reason: format!(
+                        "weights {legitimate} (legitimate) and {fraud} (fraud) must be finite, \
+                         zero or more, and not both zero"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for ClassWeight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClassWeight::None => f.write_str("none"),
+            ClassWeight::Balanced => f.write_str("balanced"),
+            ClassWeight::Weights { legitimate, fraud } => write!(f, "{legitimate}:{fraud}"),
+        }
+    }
 }
 
 impl std::str::FromStr for ClassWeight {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "none" => Ok(ClassWeight::None),
-            "balanced" => Ok(ClassWeight::Balanced),
-            other => Err(Error::InvalidParams {
+        let text = text.trim().to_ascii_lowercase();
+        let weights = text.split_once(':').and_then(|(legitimate, fraud)| {
+            Some(ClassWeight::Weights {
+                legitimate: legitimate.trim().parse().ok()?,
+                fraud: fraud.trim().parse().ok()?,
+            })
+        });
+        let weight = match text.as_str() {
+            "none" => ClassWeight::None,
+            "balanced" => ClassWeight::Balanced,
+            _ => weights.ok_or_else(|| Error::InvalidParams {
                 name: "class_weight",
-                reason: format!("`{other}` is not none or balanced"),
-            }),
-        }
+                reason: format!(
+                    "`{text}` is not none, balanced, or two weights legitimate:fraud such as 1:20"
+                ),
+            })?,
+        };
+        weight.validate()?;
+        Ok(weight)
     }
 }
 
@@ -115,6 +166,7 @@ impl TrainParams {
         if !(2..=256).contains(&self.max_bins) {
             return bad("max_bins", "must be between 2 and 256");
         }
+        self.class_weight.validate()?;
         if let Some(bands) = self.risk_bands {
             bands.validate()?;
         }
@@ -227,6 +279,20 @@ impl<'p> Trainer<'p> {
                 ),
             ));
         }
+        if let Some(weights) = data.weights() {
+            let weighs = |class: u8| {
+                labels
+                    .iter()
+                    .zip(weights)
+                    .any(|(&y, &w)| y == class && w > 0.0)
+            };
+            if !weighs(0) || !weighs(1) {
+                return Err(Error::input(
+                    "sample_weight",
+                    "every row of one class weighs zero; both classes need weight to learn from",
+                ));
+            }
+        }
         if n > u32::MAX as usize {
             return Err(Error::InvalidParams {
                 name: "rows",
@@ -302,7 +368,9 @@ fn train_in_pool(
             n_weighted / (2.0 * (n_weighted - frauds)),
             n_weighted / (2.0 * frauds),
         ],
+        ClassWeight::Weights { legitimate, fraud } => [legitimate, fraud],
     };
+    let weights = data.weights();
     let n_features = bins.n_features;
     let grow_params = tree::GrowParams {
         max_depth: params.max_depth,
@@ -326,7 +394,12 @@ fn train_in_pool(
         .map(|t| {
             let mut rng = Rng::new(params.seed, t as u64);
             let counts = bootstrap(n, params.bootstrap, &mut rng);
-            let grown = tree::grow(&bins, labels, &counts, &grow_params, &mut rng);
+            let grown = match weights {
+                None => tree::grow::<[u32; 2]>(&bins, labels, &[], &counts, &grow_params, &mut rng),
+                Some(w) => {
+                    tree::grow::<tree::Weighted>(&bins, labels, w, &counts, &grow_params, &mut rng)
+                }
+            };
             let out_of_bag: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] == 0).collect();
             add_oob_values(&grown, &bins, &out_of_bag, &oob_sum, &oob_count);
             let paths = explain::TreePaths::new(&grown.tree);
@@ -395,6 +468,24 @@ fn train_in_pool(
         })
         .collect();
     let oob_labels: Vec<u8> = oob_rows.iter().map(|&r| labels[r]).collect();
+    // Given class weights say what a row of each class is worth, as sample
+    // weights do, so they weigh in the out-of-bag metrics and threshold too;
+    // "balanced" only evens out training, and the metrics count rows.
+    let metric_class_weight = match params.class_weight {
+        ClassWeight::Weights { legitimate, fraud } => Some([legitimate, fraud]),
+        ClassWeight::None | ClassWeight::Balanced => None,
+    };
+    let oob_weights: Option<Vec<f64>> = match (weights, metric_class_weight) {
+        (None, None) => None,
+        (w, by_class) => Some(
+            oob_rows
+                .iter()
+                .map(|&r| {
+                    w.map_or(1.0, |w| w[r]) * by_class.map_or(1.0, |c| c[usize::from(labels[r])])
+                })
+                .collect(),
+        ),
+    };
     let has_oob = oob_labels.contains(&0) && oob_labels.contains(&1);
     let amounts = params
         .threshold_strategy
@@ -403,9 +494,10 @@ fn train_in_pool(
         .flatten();
     let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob_rows.iter().map(|&r| a[r]).collect());
     let threshold = if has_oob {
-        metrics::select_threshold(
+        metrics::select_weighted_threshold(
             &oob_scores,
             &oob_labels,
+            oob_weights.as_deref(),
             oob_amounts.as_deref(),
             params.threshold_strategy,
         )?
@@ -432,7 +524,11 @@ fn train_in_pool(
         params,
         &trees,
         importances,
-        has_oob.then_some((&oob_scores[..], &oob_labels[..])),
+        has_oob.then_some(crate::model::OutOfBag {
+            scores: &oob_scores,
+            labels: &oob_labels,
+            weights: oob_weights.as_deref(),
+        }),
         threshold,
     );
     // A feature the schema left open is required when training never saw it

@@ -184,6 +184,10 @@ pub struct TrainArgs {
     /// the schema file's `out_of_range`.
     #[arg(long)]
     pub out_of_range: Option<fraud_engine::RangePolicy>,
+    /// A column of row weights (numbers, zero or more), used in the split
+    /// criterion, the leaf values and the out-of-bag metrics; not a feature.
+    #[arg(long)]
+    pub weight: Option<String>,
     /// Number of trees.
     #[arg(long, default_value_t = TrainParams::default().n_trees)]
     pub trees: usize,
@@ -196,7 +200,8 @@ pub struct TrainArgs {
     /// Split candidates per node (default: sqrt of the feature count).
     #[arg(long)]
     pub max_features: Option<usize>,
-    /// none or balanced.
+    /// none, balanced, or the weights of a legitimate row and a fraud,
+    /// such as 1:20 (they also weigh the out-of-bag metrics).
     #[arg(long, default_value = "none")]
     pub class_weight: ClassWeight,
     /// Seed.
