@@ -12,6 +12,10 @@ model over the partitions, the model file's bytes scattered to the workers
 once and loaded once per worker process. See docs/distributed.md.
 """
 
+# Dask and distributed ship without annotations for most of the API used
+# here (delayed, compute, scatter, gather), so calls into them are Any.
+# mypy: disallow-untyped-calls=False
+
 from __future__ import annotations
 
 import os
@@ -20,9 +24,9 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 
 try:
-    import dask
     import dask.array as da
     import dask.dataframe as dd
+    from dask.delayed import delayed
     from dask.distributed import Client, Future, default_client, get_worker
 except ImportError as error:  # pragma: no cover - exercised only without dask
     raise ImportError(
@@ -158,7 +162,7 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
 
     @classmethod
     def from_model(
-        cls, model: Union[Model, str, os.PathLike], client: Optional[Client] = None
+        cls, model: Union[Model, str, "os.PathLike[str]"], client: Optional[Client] = None
     ) -> "FraudForestClassifier":
         """A fitted estimator scoring with ``model``: a :class:`fraud_engine.Model`
         or the path of a model file (one ``fraud-server train`` wrote, say)."""
@@ -173,7 +177,7 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = len(model.feature_names)
         self.feature_names_in_ = np.asarray(model.feature_names, dtype=object)
-        self._shipped: Optional[Future] = None
+        self._shipped: Optional["Future[bytes]"] = None
 
     def _get_client(self) -> Client:
         return self.client if self.client is not None else default_client()
@@ -184,7 +188,7 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
         names = [str(c) for c in X.columns] if isinstance(X, dd.DataFrame) else []
         label = free_label(names)
         partitions = _with_labels(X, y, label).to_delayed()
-        summarize = dask.delayed(_summarize, pure=True)
+        summarize = delayed(_summarize, pure=True)
         summaries = client.gather(client.compute([summarize(p, label) for p in partitions]))
         partitions = [p for p, s in zip(partitions, summaries) if s is not None]
         if not partitions:
@@ -194,7 +198,7 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
         )
         params = self._engine_params(len(names))
         ranges = _native.split_trees(self.n_estimators, len(partitions))
-        train = dask.delayed(_train_part, pure=True)
+        train = delayed(_train_part, pure=True)
         tasks = [
             train(part, label, encoding, first, end, self.n_jobs, params)
             for part, (first, end) in zip(partitions, ranges)
@@ -204,14 +208,15 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
         self._set_fitted(_native.merge_parts(parts))
         return self
 
-    def _model_bytes(self) -> Future:
+    def _model_bytes(self) -> "Future[bytes]":
         """The model file's bytes on every worker, scattered once per fitted model."""
         model = self._fitted_model()
         shipped = getattr(self, "_shipped", None)
         if shipped is None or shipped.status != "finished":
             shipped = self._get_client().scatter(model.to_bytes(), broadcast=True, hash=False)
             self._shipped = shipped
-        return shipped
+        result: "Future[bytes]" = shipped
+        return result
 
     def _map(self, X: Any, func: Any, *args: Any, ndim: int) -> Any:
         if not isinstance(X, dd.DataFrame):
@@ -222,7 +227,7 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
         if missing:
             raise InvalidInputError(f"X has no column {', '.join(map(repr, missing))}")
         shipped = self._model_bytes()
-        run = dask.delayed(func, pure=True)
+        run = delayed(func, pure=True)
         chunks = [
             da.from_delayed(
                 run(part, shipped, *args),
@@ -254,7 +259,7 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
         return local
 
     def __getstate__(self) -> Dict[str, Any]:
-        state = super().__getstate__()
+        state: Dict[str, Any] = super().__getstate__()
         # A client and a future belong to this process.
         state.pop("client", None)
         state.pop("_shipped", None)

@@ -18,7 +18,7 @@ import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 try:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     from pyspark import TaskContext
     from pyspark.sql import DataFrame
     from pyspark.sql.types import (
@@ -38,6 +38,14 @@ from ._native import InvalidInputError, Model, load
 from ._shipping import local_estimator_class, model_from_bytes
 
 __all__ = ["FraudForestClassifier", "FraudForestModel"]
+
+
+def _partition_id() -> int:
+    """The partition a ``mapInPandas`` function is running on."""
+    context = TaskContext.get()
+    if context is None:
+        raise RuntimeError("fraud_engine.spark: not running inside a Spark task")
+    return context.partitionId()
 
 _BYTES_SCHEMA = "partition int, data binary"
 
@@ -74,7 +82,7 @@ class FraudForestModel:
 
     def __init__(
         self,
-        model: Union[Model, str, os.PathLike],
+        model: Union[Model, str, "os.PathLike[str]"],
         *,
         probability_col: str = "fraud_probability",
         prediction_col: str = "predicted_is_fraud",
@@ -216,7 +224,7 @@ class FraudForestClassifier:
             def summaries(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
                 frame = _whole_partition(batches)
                 if frame is not None:
-                    partition = TaskContext.get().partitionId()
+                    partition = _partition_id()
                     summary = _native.summarize(frame, **rules)
                     yield pd.DataFrame({"partition": [partition], "data": [summary]})
 
@@ -234,7 +242,7 @@ class FraudForestClassifier:
             shipped = context.broadcast(encoding)
 
             def train(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-                partition = TaskContext.get().partitionId()
+                partition = _partition_id()
                 if partition not in plan:
                     return
                 frame = _whole_partition(batches)
