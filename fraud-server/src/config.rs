@@ -15,6 +15,35 @@ pub enum LogFormat {
     Json,
 }
 
+/// When a prediction is answered relative to its history record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Durability {
+    /// Answer only after the record is committed (group commit).
+    Commit,
+    /// Answer once the record is queued; a crash loses at most the queue.
+    Async,
+}
+
+/// What the server does while the history cannot be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailurePolicy {
+    /// Refuse predictions (503) and report `/ready` 503 until writes work again.
+    FailClosed,
+    /// Keep answering, mark each unrecorded answer, and report `/ready` degraded.
+    FailOpen,
+}
+
+/// How hard SQLite pushes each commit to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncMode {
+    /// WAL with `synchronous=NORMAL`: commits survive a process crash; a
+    /// power loss may lose the last ones.
+    Normal,
+    /// WAL with `synchronous=FULL`: every commit is on the disk before it
+    /// is acknowledged, so it also survives a power loss.
+    Full,
+}
+
 /// Settings for `fraud-server serve` (also the default with no subcommand).
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -66,6 +95,37 @@ pub struct Config {
     /// Rows the default model is trained on when no cached one exists.
     #[arg(long, env = "DEFAULT_MODEL_ROWS", default_value_t = 50_000)]
     pub default_model_rows: usize,
+    /// `commit`: a prediction is answered only after its history record is
+    /// committed. `async`: answered once queued.
+    #[arg(long, env = "HISTORY_DURABILITY", value_enum, default_value_t = Durability::Commit)]
+    pub history_durability: Durability,
+    /// While the history cannot be written: `fail-closed` answers 503,
+    /// `fail-open` keeps scoring. Default: fail-closed with `commit`,
+    /// fail-open with `async`.
+    #[arg(long, env = "HISTORY_FAILURE", value_enum)]
+    pub history_failure: Option<FailurePolicy>,
+    /// SQLite `synchronous` level: `normal` survives a crash, `full` also a
+    /// power loss.
+    #[arg(long, env = "HISTORY_SYNC", value_enum, default_value_t = SyncMode::Normal)]
+    pub history_sync: SyncMode,
+    /// Longest time a client may take to send a request's headers (from the
+    /// connection's start, or from the first byte of a later request).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "30s")]
+    pub header_read_timeout: humantime::Duration,
+    /// Longest wait between two pieces of a request body.
+    #[arg(long, env = "BODY_READ_TIMEOUT", default_value = "30s")]
+    pub body_read_timeout: humantime::Duration,
+    /// How long an idle keep-alive connection stays open (also the longest
+    /// wait for a client to read a response).
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT", default_value = "30s")]
+    pub keep_alive_timeout: humantime::Duration,
+    /// Most open connections. Past it, the oldest idle connection is closed
+    /// to make room, or the new one is refused with 503.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Most open connections from one client address (0: no limit).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 0)]
+    pub max_connections_per_address: usize,
 }
 
 impl Config {
@@ -100,6 +160,16 @@ impl Config {
             }
             None => self.data_dir.join("history.db"),
         }
+    }
+
+    /// The failure policy in force: the one asked for, else the default for
+    /// the durability mode.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.history_failure
+            .unwrap_or(match self.history_durability {
+                Durability::Commit => FailurePolicy::FailClosed,
+                Durability::Async => FailurePolicy::FailOpen,
+            })
     }
 
     /// Where the default model is cached.
@@ -137,6 +207,17 @@ mod tests {
         assert_eq!(c.max_batch, 10_000);
         assert_eq!(c.history_path(), PathBuf::from("data/history.db"));
         assert_eq!(c.cors_origin_list(), None);
+        assert_eq!(c.history_durability, Durability::Commit);
+        assert_eq!(c.failure_policy(), FailurePolicy::FailClosed);
+        assert_eq!(c.history_sync, SyncMode::Normal);
+        assert_eq!(*c.header_read_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(*c.body_read_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(*c.keep_alive_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.max_connections_per_address, 0);
+        let mut a = Config::defaults();
+        a.history_durability = Durability::Async;
+        assert_eq!(a.failure_policy(), FailurePolicy::FailOpen);
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! The SQLite history store: WAL mode, one writer connection owned by the
+//! writer thread and one read-only connection for listing pages.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags};
+
+use super::{HistoryError, NewRecord, Page, Pages, Record, Store};
+use crate::config::SyncMode;
+
+fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
+    move |source| HistoryError::Sqlite {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, HistoryError> {
+    let conn = Connection::open_with_flags(path, flags).map_err(sqlite(path))?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(sqlite(path))?;
+    Ok(conn)
+}
+
+/// Opens (creating if needed) the database at `path`: the writer's store
+/// and the page reader.
+pub fn open(path: &Path, sync: SyncMode) -> Result<(SqliteStore, SqlitePages), HistoryError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| HistoryError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let conn = connect(path, OpenFlags::default())?;
+    // WAL lets the reader list while the writer writes. A commit is in the
+    // WAL file before it is acknowledged, so it survives a crash of this
+    // process with either level; NORMAL syncs the WAL only at checkpoints,
+    // so a power loss may lose the last commits, FULL syncs every commit.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sqlite(path))?;
+    let level = match sync {
+        SyncMode::Normal => "NORMAL",
+        SyncMode::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", level)
+        .map_err(sqlite(path))?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS predictions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            timestamp TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            transaction_id TEXT,
+            model_version TEXT NOT NULL,
+            features TEXT NOT NULL,
+            fraud_probability REAL NOT NULL,
+            is_fraud INTEGER NOT NULL,
+            risk_level TEXT NOT NULL,
+            latency_ms REAL NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS history_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            checked TEXT NOT NULL
+        );",
+    )
+    .map_err(sqlite(path))?;
+    let reader = connect(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    Ok((
+        SqliteStore {
+            conn,
+            path: path.to_owned(),
+        },
+        SqlitePages {
+            conn: Mutex::new(reader),
+            path: path.to_owned(),
+        },
+    ))
+}
+
+/// The writer's side of the SQLite history.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store for SqliteStore {
+    fn write(&mut self, batch: &[NewRecord]) -> Result<(), HistoryError> {
+        insert(&mut self.conn, batch).map_err(sqlite(&self.path))
+    }
+
+    fn probe(&mut self) -> Result<(), HistoryError> {
+        // One page rewritten and committed: on a full disk the WAL cannot
+        // grow and this fails like a real write.
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO history_probe (id, checked) VALUES (1, ?1)",
+                params![crate::handlers::now_rfc3339()],
+            )
+            .map(|_| ())
+            .map_err(sqlite(&self.path))
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}
+
+/// The reader's side of the SQLite history.
+pub struct SqlitePages {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Pages for SqlitePages {
+    fn page(&self, limit: u32, offset: u64) -> Result<Page, HistoryError> {
+        // A poisoned lock only means another listing panicked; the
+        // connection itself is still usable.
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read_page(&conn, limit, offset).map_err(sqlite(&self.path))
+    }
+}
+
+fn read_page(conn: &Connection, limit: u32, offset: u64) -> rusqlite::Result<Page> {
+    let total: i64 = conn.query_row("SELECT COUNT(*) FROM predictions", [], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, timestamp, request_id, transaction_id, model_version, features,
+                fraud_probability, is_fraud, risk_level, latency_ms
+         FROM predictions ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+    )?;
+    let offset_i64 = i64::try_from(offset).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![limit, offset_i64], |r| {
+        let features: String = r.get(5)?;
+        Ok(Record {
+            id: r.get(0)?,
+            timestamp: r.get(1)?,
+            request_id: r.get(2)?,
+            transaction_id: r.get(3)?,
+            model_version: r.get(4)?,
+            features: serde_json::from_str(&features)
+                .unwrap_or(serde_json::Value::String(features)),
+            fraud_probability: r.get(6)?,
+            is_fraud: r.get(7)?,
+            risk_level: r.get(8)?,
+            latency_ms: r.get(9)?,
+        })
+    })?;
+    Ok(Page {
+        predictions: rows.collect::<rusqlite::Result<_>>()?,
+        total: u64::try_from(total).unwrap_or(0),
+        limit,
+        offset,
+    })
+}
+
+fn insert(conn: &mut Connection, batch: &[NewRecord]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO predictions (timestamp, request_id, transaction_id, model_version,
+                features, fraud_probability, is_fraud, risk_level, latency_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for r in batch {
+            stmt.execute(params![
+                r.timestamp,
+                r.request_id,
+                r.transaction_id,
+                &*r.model_version,
+                r.features_json,
+                r.fraud_probability,
+                r.is_fraud,
+                r.risk_level,
+                r.latency_ms
+            ])?;
+        }
+    }
+    tx.commit()
+}
