@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project on a fresh Debian machine of the `rust` kind,
+# Runs every test of the project on a fresh Debian machine of the `rust` kind
+# (as root: the full-disk reliability test mounts a small tmpfs),
 # installing what the tests need first (C/C++ compilers and valgrind for the
 # C ABI examples, Chromium and ChromeDriver for the web UI test, a Python venv
 # with maturin, pytest and friends for the wheel). Exits non-zero on the first
@@ -21,9 +22,13 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet -p fraud-engine
 
-step "Rust tests: engine, CLI, server (with the browser), C ABI (with valgrind), benches build"
+step "Rust tests: engine, CLI, server (with the browser), C ABI (with valgrind), benches build, reliability suite at CI size"
 # The browser test must run, not skip, here.
 FRAUD_REQUIRE_BROWSER=1 cargo test --workspace
+
+step "fuzzing: every target for 20 s (scripts/fuzz.sh)"
+cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
+bash scripts/fuzz.sh 20
 
 step "Python wheel tests"
 bash python/run-tests.sh -q
