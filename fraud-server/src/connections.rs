@@ -293,6 +293,8 @@ struct Shared {
     registry: Mutex<Registry>,
     limits: ConnectionLimits,
     metrics: Metrics,
+    /// Set once the server stops accepting.
+    closing: AtomicBool,
 }
 
 impl Shared {
@@ -323,6 +325,7 @@ pub async fn serve<F>(
         registry: Mutex::new(Registry::default()),
         limits,
         metrics,
+        closing: AtomicBool::new(false),
     });
     let service = warp::service(filter);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -372,15 +375,22 @@ pub async fn serve<F>(
         let service = service.clone();
         tokio::spawn(async move {
             let end = connection(stream, peer, &slot, &conn_shared, service, watcher).await;
-            let counted = conn_shared.registry().remove(&slot);
-            // An evicted connection left the registry when it was chosen;
-            // it is still counted open until here.
-            let _ = counted;
+            // An evicted connection left the registry when it was chosen
+            // (so this finds nothing); it counts as open until here.
+            conn_shared.registry().remove(&slot);
             conn_shared.metrics.connection_ended(end, true);
             tracing::debug!(client = %peer.ip(), reason = end.label(), "connection ended");
         });
     }
     drop(listener);
+    // Connections with no request being answered close now (idle ones would
+    // anyway; a slow head would hold the shutdown for the header timeout).
+    shared.closing.store(true, Ordering::SeqCst);
+    for slot in shared.registry().slots.values() {
+        if matches!(slot.eviction_rank(), Some((0 | 1, _))) {
+            slot.evict.notify_one();
+        }
+    }
     graceful.shutdown().await;
 }
 
@@ -431,7 +441,10 @@ where
             Ok(()) => ConnectionEnd::Closed,
             Err(e) => classify(&*e, slot),
         },
-        end = watchdog(slot, &limits) => end,
+        end = watchdog(slot, &limits) => match end {
+            ConnectionEnd::Evicted if shared.closing.load(Ordering::SeqCst) => ConnectionEnd::Shutdown,
+            end => end,
+        },
     }
 }
 

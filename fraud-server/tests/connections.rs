@@ -189,7 +189,7 @@ fn slow_heads_stalled_bodies_and_idle_connections_are_closed_on_time() {
 }
 
 #[test]
-fn at_the_limit_idle_connections_make_room_and_busy_ones_are_kept() {
+fn at_the_limit_idle_connections_make_room() {
     let state = state_with(settings());
     let mut l = limits(
         Duration::from_secs(30),
@@ -249,4 +249,30 @@ fn the_per_address_limit_refuses_with_503() {
         text.contains("fraud_connections_closed_total{reason=\"refused_per_address\"} 1"),
         "{text}"
     );
+}
+
+#[test]
+fn a_shutdown_does_not_wait_for_slow_heads() {
+    let state = state_with(settings());
+    let server = InProcess::start(
+        state,
+        limits(
+            Duration::from_secs(30),
+            Duration::from_secs(30),
+            Duration::from_secs(30),
+        ),
+    );
+    let addr = server.addr;
+    let mut slow = connect(addr);
+    slow.write_all(b"GET /health HTTP/1.1\r\nX-a: ")
+        .expect("write");
+    let mut idle = connect(addr);
+    assert_eq!(get_on(&mut idle, addr, "/health").status, 200);
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    drop(server);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "the shutdown took {took:?}");
+    assert!(closed_within(&mut slow, 2).is_some());
+    assert!(closed_within(&mut idle, 2).is_some());
 }
