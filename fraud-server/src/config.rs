@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::history::{HistoryError, Location};
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -71,9 +73,22 @@ pub struct Config {
     #[arg(long, env = "CORS_ORIGINS", default_value = "*")]
     pub cors_origins: String,
     /// Prediction history database: a SQLite file path or `sqlite://PATH`
-    /// (default `<data-dir>/history.db`).
-    #[arg(long, env = "DATABASE_URL")]
+    /// (default `<data-dir>/history.db`), or `postgres://USER:PASSWORD@HOST:PORT/DB`
+    /// (also `postgresql://`) for replicas sharing one history. Any other
+    /// scheme, or a database that cannot be reached, stops the start-up.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub history: Option<String>,
+    /// Most connections to PostgreSQL from this server (one writes, the
+    /// rest read pages); unused with SQLite.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 4)]
+    pub database_pool_size: usize,
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated
+    /// addresses or CIDR ranges, e.g. `127.0.0.1,10.0.0.0/8`; default none).
+    /// A request from one of them is attributed, for rate limits and logs,
+    /// to the rightmost address in `X-Forwarded-For` that is not itself a
+    /// trusted proxy.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: crate::proxies::TrustedProxies,
     /// Directory for the default model cache and the default history file.
     #[arg(long, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
@@ -148,17 +163,20 @@ impl Config {
         }
     }
 
-    /// The SQLite file the history is written to.
-    pub fn history_path(&self) -> PathBuf {
+    /// Where the history is written: `DATABASE_URL` read, or the default
+    /// SQLite file in the data directory.
+    pub fn history_location(&self) -> Result<Location, HistoryError> {
         match &self.history {
-            Some(url) => {
-                let path = url
-                    .strip_prefix("sqlite://")
-                    .or_else(|| url.strip_prefix("sqlite:"))
-                    .unwrap_or(url);
-                PathBuf::from(path)
-            }
-            None => self.data_dir.join("history.db"),
+            Some(url) => Location::parse(url),
+            None => Ok(Location::Sqlite(self.data_dir.join("history.db"))),
+        }
+    }
+
+    /// The SQLite file the history is written to, when it is SQLite.
+    pub fn history_path(&self) -> Option<PathBuf> {
+        match self.history_location() {
+            Ok(Location::Sqlite(path)) => Some(path),
+            _ => None,
         }
     }
 
@@ -205,7 +223,9 @@ mod tests {
         assert_eq!(c.host.to_string(), "127.0.0.1");
         assert_eq!(c.rate_limit_per_minute, 100);
         assert_eq!(c.max_batch, 10_000);
-        assert_eq!(c.history_path(), PathBuf::from("data/history.db"));
+        assert_eq!(c.history_path(), Some(PathBuf::from("data/history.db")));
+        assert_eq!(c.database_pool_size, 4);
+        assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.cors_origin_list(), None);
         assert_eq!(c.history_durability, Durability::Commit);
         assert_eq!(c.failure_policy(), FailurePolicy::FailClosed);
@@ -224,9 +244,47 @@ mod tests {
     fn history_urls_and_origins() {
         let mut c = Config::defaults();
         c.history = Some("sqlite:///tmp/h.db".into());
-        assert_eq!(c.history_path(), PathBuf::from("/tmp/h.db"));
+        assert_eq!(c.history_path(), Some(PathBuf::from("/tmp/h.db")));
         c.history = Some("rel/h.db".into());
-        assert_eq!(c.history_path(), PathBuf::from("rel/h.db"));
+        assert_eq!(c.history_path(), Some(PathBuf::from("rel/h.db")));
+        c.history = Some("sqlite://rel/h.db".into());
+        assert_eq!(c.history_path(), Some(PathBuf::from("rel/h.db")));
+        c.history = Some("sqlite:h.db".into());
+        assert_eq!(c.history_path(), Some(PathBuf::from("h.db")));
+        c.history = Some("./odd:name.db".into());
+        assert_eq!(c.history_path(), Some(PathBuf::from("./odd:name.db")));
+        for url in [
+            "postgres://user@127.0.0.1:5432/frauddb",
+            "postgresql://user:pass@localhost/frauddb",
+            "POSTGRES://user@localhost/frauddb",
+        ] {
+            c.history = Some(url.into());
+            match c.history_location() {
+                Ok(Location::Postgres(target)) => {
+                    assert!(!target.shown().contains("pass"), "{url}");
+                    assert!(target.shown().ends_with("/frauddb"), "{url}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        for (url, says) in [
+            ("mysql://user@localhost/frauddb", "unknown scheme `mysql`"),
+            (
+                "postgress://user@localhost/db",
+                "unknown scheme `postgress`",
+            ),
+            ("redis:6379", "unknown scheme `redis`"),
+            ("sqlite://", "no file path"),
+            ("", "empty"),
+        ] {
+            c.history = Some(url.into());
+            match c.history_location() {
+                Err(e @ HistoryError::Url { .. }) => {
+                    assert!(e.to_string().contains(says), "{url}: {e}")
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
         c.cors_origins = "https://a.example, https://b.example".into();
         assert_eq!(
             c.cors_origin_list(),

@@ -3,11 +3,12 @@
 //! body that also bounds chunked bodies sent without `Content-Length`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use warp::http::Method;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderMap, Method};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -53,17 +54,45 @@ pub fn remote() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallib
         .map(|ours: Option<ClientAddr>, warps: Option<SocketAddr>| ours.map(|c| c.0).or(warps))
 }
 
+/// The client's address, for rate limits and logs: the connection's peer,
+/// or, when the peer is a trusted proxy, the one its `X-Forwarded-For`
+/// names (see [`crate::proxies`]). Without trusted proxies the header is
+/// not even read.
+pub fn client(state: AppState) -> BoxedFilter<(Option<IpAddr>,)> {
+    if state.settings().trusted_proxies.is_empty() {
+        return remote()
+            .map(|peer: Option<SocketAddr>| peer.map(|a| a.ip()))
+            .boxed();
+    }
+    remote()
+        .and(warp::header::headers_cloned())
+        .and(with_state(state))
+        .map(
+            |peer: Option<SocketAddr>, headers: HeaderMap, state: AppState| {
+                peer.map(|a| {
+                    // A line that is not text stops the walk like any bad hop.
+                    let lines = headers
+                        .get_all("x-forwarded-for")
+                        .iter()
+                        .map(|v| v.to_str().unwrap_or("-"));
+                    state.settings().trusted_proxies.client(a.ip(), lines)
+                })
+            },
+        )
+        .boxed()
+}
+
 /// API key and rate limit, for every `/api/*` route.
 pub fn api_guard(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::header::optional::<String>("x-api-key")
         .or(warp::any().map(|| None))
         .unify()
-        .and(remote())
+        .and(client(state.clone()))
         .and(with_state(state))
         .and_then(
-            |key: Option<String>, remote: Option<SocketAddr>, state: AppState| async move {
+            |key: Option<String>, client: Option<IpAddr>, state: AppState| async move {
                 state
-                    .admit(key.as_deref(), remote.map(|a| a.ip()))
+                    .admit(key.as_deref(), client)
                     .map_err(warp::reject::custom)
             },
         )
@@ -84,15 +113,15 @@ pub fn unserved_method(state: AppState) -> impl Filter<Extract = (), Error = Rej
                 .or(warp::any().map(|| None))
                 .unify(),
         )
-        .and(remote())
+        .and(client(state.clone()))
         .and(with_state(state))
         .and_then(
-            |method: Method, key: Option<String>, remote: Option<SocketAddr>, state: AppState| async move {
+            |method: Method, key: Option<String>, client: Option<IpAddr>, state: AppState| async move {
                 if SERVED_METHODS.contains(&method) {
                     return Ok(());
                 }
                 state
-                    .admit(key.as_deref(), remote.map(|a| a.ip()))
+                    .admit(key.as_deref(), client)
                     .map_err(warp::reject::custom)
             },
         )

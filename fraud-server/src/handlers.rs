@@ -62,6 +62,12 @@ fn transaction_id<'o, 'a>(
 ) -> Result<Option<&'o Json<'a>>, FieldError> {
     match object.get("transaction_id") {
         None | Some(Json::Null) => Ok(None),
+        // PostgreSQL text cannot hold U+0000; refused on every backend so
+        // the API does not depend on which one stores the history.
+        Some(Json::String(id)) if id.contains('\0') => Err(FieldError::new(
+            field,
+            "contains the NUL character (U+0000), which the history cannot store",
+        )),
         Some(v @ (Json::String(_) | Json::Number(..))) => Ok(Some(v)),
         Some(other) => Err(FieldError::new(
             field,

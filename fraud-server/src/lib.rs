@@ -16,6 +16,7 @@ pub mod filters;
 pub mod handlers;
 pub mod history;
 pub mod metrics;
+pub mod proxies;
 pub mod state;
 pub mod ui;
 
@@ -36,7 +37,7 @@ pub use state::{AppState, Limits, Settings};
 
 use crate::error::{handle_rejection, ErrorKind};
 use crate::filters::with_state;
-use crate::history::{History, HistoryError, Policy};
+use crate::history::{BackendOptions, History, HistoryError, Policy};
 use crate::metrics::Metrics;
 
 /// Why the server could not start or stop cleanly.
@@ -113,6 +114,11 @@ pub fn routes(
                 .unify(),
         )
         .and(filters::remote())
+        .and(
+            filters::client(state.clone())
+                .or(warp::any().map(|| None))
+                .unify(),
+        )
         .and(with_state(state))
         .and(served)
         .map(finish)
@@ -151,12 +157,15 @@ fn cors_origin_headers(headers: &mut warp::http::HeaderMap, allow_list: bool) {
 }
 
 /// Request id, security headers, metrics and the request log line.
+// warp hands each extracted value to the function as its own argument.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     started: Instant,
     method: Method,
     path: FullPath,
     given_id: Option<String>,
     remote: Option<SocketAddr>,
+    client: Option<std::net::IpAddr>,
     state: AppState,
     mut response: Response,
 ) -> Response {
@@ -201,7 +210,8 @@ fn finish(
         status,
         latency_us = elapsed.as_micros() as u64,
         request_id = %request_id,
-        client = %remote.map_or_else(|| "-".to_owned(), |a| a.ip().to_string()),
+        client = %client.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        peer = %remote.map_or_else(|| "-".to_owned(), |a| a.ip().to_string()),
     );
     response
 }
@@ -323,16 +333,24 @@ async fn reload_on_hangup(state: AppState, path: PathBuf) {
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let _log_guard = init_logging(config.log_format);
     let metrics = Metrics::new()?;
-    let history = History::open_sqlite(
-        &config.history_path(),
-        Policy {
-            queue: config.history_queue,
-            durability: config.history_durability,
-            failure: config.failure_policy(),
-        },
-        config.history_sync,
-        metrics.clone(),
-    )?;
+    let location = config.history_location()?;
+    let policy = Policy {
+        queue: config.history_queue,
+        durability: config.history_durability,
+        failure: config.failure_policy(),
+    };
+    let options = BackendOptions {
+        sync: config.history_sync,
+        pool_size: config.database_pool_size,
+    };
+    tracing::info!(history = %location.shown(), "opening the prediction history");
+    // Opening connects and migrates, which blocks: off the async threads.
+    let opening = metrics.clone();
+    let history = tokio::task::spawn_blocking(move || {
+        History::open_location(&location, policy, options, opening)
+    })
+    .await
+    .map_err(|e| ServerError::Runtime(std::io::Error::other(e)))??;
     let state = AppState::new(history.clone(), metrics, Settings::from_config(&config));
 
     let model_path = match &config.model {

@@ -1246,3 +1246,91 @@ async fn ready_reports_a_history_that_cannot_be_written() {
         assert!(text.contains("fraud_history_queue_requests 0"));
     }
 }
+
+#[tokio::test]
+async fn trusted_proxies_name_the_client_and_others_cannot() {
+    let state = state_with(Settings {
+        rate_limit_per_minute: 2,
+        trusted_proxies: "127.0.0.1".parse().expect("a list"),
+        ..settings()
+    });
+    let routes = routes(state.clone());
+    let send = |peer: &str, forwarded: Option<&str>| {
+        let mut r = warp::test::request()
+            .method("POST")
+            .path("/api/predict")
+            .remote_addr(format!("{peer}:4000").parse().expect("addr"))
+            .header("content-type", "application/json")
+            .body(DOCUMENTED);
+        if let Some(f) = forwarded {
+            r = r.header("x-forwarded-for", f);
+        }
+        let routes = routes.clone();
+        async move { r.reply(&routes).await }
+    };
+    // Through the proxy, each client has its own bucket, whatever it
+    // wrote into the header itself (the rightmost untrusted hop counts).
+    for _ in 0..2 {
+        assert_eq!(send("127.0.0.1", Some("203.0.113.1")).await.status(), 200);
+    }
+    assert_eq!(send("127.0.0.1", Some("203.0.113.1")).await.status(), 429);
+    assert_eq!(
+        send("127.0.0.1", Some("203.0.113.1, 203.0.113.1"))
+            .await
+            .status(),
+        429,
+        "a client cannot leave its bucket by adding a hop"
+    );
+    assert_eq!(
+        send("127.0.0.1", Some("198.51.100.9, 203.0.113.2"))
+            .await
+            .status(),
+        200
+    );
+    // A direct client's header is ignored: spoofing changes nothing.
+    for n in 0..2 {
+        assert_eq!(
+            send("192.0.2.50", Some(&format!("10.0.0.{n}")))
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(send("192.0.2.50", Some("10.0.0.99")).await.status(), 429);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_forwarded_for_is_ignored() {
+    let state = state_with(Settings {
+        rate_limit_per_minute: 1,
+        ..settings()
+    });
+    let routes = routes(state.clone());
+    let send = |forwarded: &str| {
+        let r = warp::test::request()
+            .method("POST")
+            .path("/api/predict")
+            .remote_addr("127.0.0.1:4000".parse().expect("addr"))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(DOCUMENTED);
+        let routes = routes.clone();
+        async move { r.reply(&routes).await }
+    };
+    assert_eq!(send("203.0.113.1").await.status(), 200);
+    assert_eq!(send("203.0.113.2").await.status(), 429);
+}
+
+#[tokio::test]
+async fn a_transaction_id_with_nul_is_refused_on_every_backend() {
+    let state = state_with(settings());
+    let r = post(
+        &state,
+        "/api/predict",
+        &DOCUMENTED.replacen('{', r#"{"transaction_id":"a\u0000b","#, 1),
+    )
+    .await;
+    assert_eq!(r.status(), 422, "{}", String::from_utf8_lossy(r.body()));
+    assert_eq!(fields(&body(&r)), ["transaction_id"]);
+    assert!(body(&r).to_string().contains("NUL"));
+}

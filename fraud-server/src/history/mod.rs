@@ -6,8 +6,10 @@
 //! queued), what happens while the database cannot be written
 //! ([`FailurePolicy`]), and how the history reports its health. A backend
 //! only stores a batch in one transaction ([`Store`]), checks that it could
-//! write ([`Store::probe`]) and reads pages ([`Pages`]); SQLite is the one
-//! in [`sqlite`].
+//! write ([`Store::probe`]) and reads pages ([`Pages`]): SQLite in
+//! [`sqlite`] (the embedded default), PostgreSQL in [`postgres`] (for
+//! replicas sharing one history). Both follow one list of migrations
+//! ([`schema`]), chosen by [`Location`] from `DATABASE_URL`.
 //!
 //! Nothing is dropped silently. A full queue makes requests wait. A batch
 //! that cannot be stored is retried, then each of its requests is told
@@ -18,9 +20,11 @@
 //! itself once a write works again. [`History::close`] writes everything
 //! queued before it returns.
 
+pub mod postgres;
+pub mod schema;
 pub mod sqlite;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -119,9 +123,122 @@ pub enum HistoryError {
         /// The database's last error.
         reason: String,
     },
+    /// PostgreSQL refused, or could not be reached.
+    #[error("history database {target}: {reason}")]
+    Postgres {
+        /// The database, without its password.
+        target: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `DATABASE_URL` names no database this server can use.
+    #[error("DATABASE_URL `{url}`: {reason}")]
+    Url {
+        /// The URL, without its password.
+        url: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The writer has stopped (the server is shutting down).
     #[error("the history writer has stopped")]
     Closed,
+}
+
+/// Which database holds the history, from `DATABASE_URL`.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A SQLite file (a path, or `sqlite://PATH`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://` or `postgresql://`).
+    Postgres(Box<postgres::Target>),
+}
+
+impl Location {
+    /// Reads `DATABASE_URL`: `postgres://...` or `postgresql://...` is
+    /// PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a path is SQLite. Any
+    /// other `scheme:` is an error (a path that really starts with one can
+    /// be written `./name:...`), so a mistyped URL never becomes a file.
+    pub fn parse(url: &str) -> Result<Self, HistoryError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(HistoryError::Url {
+                url: String::new(),
+                reason: "empty; give a file path, sqlite://PATH or postgres://USER@HOST/DB".into(),
+            });
+        }
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme).filter(|s| {
+            // One letter is a Windows drive (C:\...), not a scheme.
+            s.len() > 1
+                && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        });
+        match scheme.map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(Location::Sqlite(PathBuf::from(url))),
+            Some("sqlite") => {
+                let path = url["sqlite:".len()..].trim_start_matches("//");
+                // sqlite:///abs/h.db is /abs/h.db; sqlite://rel/h.db is rel/h.db.
+                let path = if url["sqlite:".len()..].starts_with("///") {
+                    &url["sqlite://".len()..]
+                } else {
+                    path
+                };
+                if path.is_empty() {
+                    return Err(HistoryError::Url {
+                        url: url.to_owned(),
+                        reason: "no file path after sqlite://".into(),
+                    });
+                }
+                Ok(Location::Sqlite(PathBuf::from(path)))
+            }
+            Some(scheme @ ("postgres" | "postgresql")) => {
+                // The client reads only lower-case schemes.
+                let url = format!("{scheme}{}", &url[scheme.len()..]);
+                Ok(Location::Postgres(Box::new(postgres::Target::parse(&url)?)))
+            }
+            Some(other) => Err(HistoryError::Url {
+                url: postgres::redact(url),
+                reason: format!(
+                    "unknown scheme `{other}`; use a file path, sqlite://PATH, or postgres://USER:PASSWORD@HOST:PORT/DB"
+                ),
+            }),
+        }
+    }
+
+    /// The location without credentials, for logs.
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Location::Postgres(target) => target.shown().to_owned(),
+        }
+    }
+}
+
+/// Settings a backend needs beyond the [`Policy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendOptions {
+    /// SQLite's `synchronous` level.
+    pub sync: SyncMode,
+    /// Most PostgreSQL connections (the writer's one plus readers).
+    pub pool_size: usize,
+}
+
+impl Default for BackendOptions {
+    fn default() -> Self {
+        BackendOptions {
+            sync: SyncMode::Normal,
+            pool_size: 4,
+        }
+    }
+}
+
+/// Brings the database at `location` to this build's schema and says what
+/// was done (`fraud-server migrate`).
+pub fn migrate(location: &Location) -> Result<schema::MigrationReport, HistoryError> {
+    match location {
+        Location::Sqlite(path) => sqlite::migrate(path),
+        Location::Postgres(target) => postgres::migrate(target),
+    }
 }
 
 /// A history backend's writing side, owned by the writer thread.
@@ -262,6 +379,23 @@ impl History {
     ) -> Result<Self, HistoryError> {
         let (store, pages) = sqlite::open(path, sync)?;
         Self::start(Box::new(store), Arc::new(pages), policy, metrics)
+    }
+
+    /// Opens the history at `location` (migrating its schema first) with
+    /// `policy`. A database that cannot be reached is an error now.
+    pub fn open_location(
+        location: &Location,
+        policy: Policy,
+        options: BackendOptions,
+        metrics: Metrics,
+    ) -> Result<Self, HistoryError> {
+        match location {
+            Location::Sqlite(path) => Self::open_sqlite(path, policy, options.sync, metrics),
+            Location::Postgres(target) => {
+                let (store, pages) = postgres::open(target, options.pool_size)?;
+                Self::start(Box::new(store), Arc::new(pages), policy, metrics)
+            }
+        }
     }
 
     /// Starts the writer thread over any backend.

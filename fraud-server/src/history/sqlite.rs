@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags};
 
+use super::schema::{self, MigrationReport};
 use super::{HistoryError, NewRecord, Page, Pages, Record, Store};
 use crate::config::SyncMode;
 
@@ -46,25 +47,7 @@ pub fn open(path: &Path, sync: SyncMode) -> Result<(SqliteStore, SqlitePages), H
     };
     conn.pragma_update(None, "synchronous", level)
         .map_err(sqlite(path))?;
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS predictions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            timestamp TEXT NOT NULL,
-            request_id TEXT NOT NULL,
-            transaction_id TEXT,
-            model_version TEXT NOT NULL,
-            features TEXT NOT NULL,
-            fraud_probability REAL NOT NULL,
-            is_fraud INTEGER NOT NULL,
-            risk_level TEXT NOT NULL,
-            latency_ms REAL NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS history_probe (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            checked TEXT NOT NULL
-        );",
-    )
-    .map_err(sqlite(path))?;
+    migrate_connection(&conn).map_err(sqlite(path))?;
     let reader = connect(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -79,6 +62,51 @@ pub fn open(path: &Path, sync: SyncMode) -> Result<(SqliteStore, SqlitePages), H
             path: path.to_owned(),
         },
     ))
+}
+
+/// Brings the database at `path` (created if needed) to this build's
+/// schema, as `fraud-server migrate` does.
+pub fn migrate(path: &Path) -> Result<MigrationReport, HistoryError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| HistoryError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let conn = connect(path, OpenFlags::default())?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sqlite(path))?;
+    migrate_connection(&conn).map_err(sqlite(path))
+}
+
+/// Applies the pending migrations in one `IMMEDIATE` transaction (which
+/// takes the write lock first, so two servers opening one file at once run
+/// them once). The version is SQLite's `user_version`.
+fn migrate_connection(conn: &Connection) -> rusqlite::Result<MigrationReport> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let from: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let mut applied = Vec::new();
+        for migration in schema::pending(from) {
+            conn.execute_batch(migration.sqlite)?;
+            applied.push((migration.version, migration.name));
+        }
+        let to = applied.last().map_or(from, |&(version, _)| version);
+        if to != from {
+            conn.pragma_update(None, "user_version", to)?;
+        }
+        Ok(MigrationReport { from, to, applied })
+    })();
+    match result {
+        Ok(report) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 /// The writer's side of the SQLite history.

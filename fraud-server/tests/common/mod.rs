@@ -16,6 +16,8 @@ use fraud_server::history::History;
 use fraud_server::metrics::Metrics;
 use fraud_server::{AppState, Limits, Settings};
 
+pub mod postgres;
+
 /// The documented request body.
 pub const DOCUMENTED: &str = r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
 
@@ -73,6 +75,7 @@ pub fn settings() -> Settings {
             batch_body_bytes: 4 * 1024 * 1024,
             max_batch: 100,
         },
+        trusted_proxies: Default::default(),
     }
 }
 
