@@ -3,15 +3,16 @@
 # the same session: `commit` (the default: each answer waits for its row's
 # group commit), `async` (answered once queued) and `commit` with
 # `--history-sync full` (every commit fsynced). wrk, 64 connections, rate
-# limit off, runs interleaved (commit, async, full, commit, async, full) so
-# that drift on a shared machine hits every mode alike; the best run of
-# each counts. Prints predictions/s, p99 and commit/async.
+# limit off, runs interleaved (commit, async, full, commit, async, full,
+# ...) so that drift on a shared machine hits every mode alike; the median
+# run of each counts. Prints predictions/s, p99 and commit/async.
 #
-#   benches/reliability/durability.sh [seconds per run, default 10]
+#   benches/reliability/durability.sh [seconds per run, default 10] [rounds, default 3]
 #
 # Needs wrk (apt-get install wrk); builds the release binary first.
 set -euo pipefail
 DURATION="${1:-10}"
+ROUNDS="${2:-3}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -43,13 +44,13 @@ run() {
         "$(awk '$1=="99%"{print $2}' "$WORK/$name.$round.txt")" "$rows"
 }
 echo "wrk -t2 -c64 -d${DURATION}s POST /api/predict (default model, 2-core machine, wrk sharing the cores)"
-for round in 1 2; do
+for round in $(seq "$ROUNDS"); do
     run commit "$round" --history-durability commit
     run async "$round" --history-durability async
     run full "$round" --history-durability commit --history-sync full
 done
-best() { cat "$WORK/$1".*.txt | awk '/Requests\/sec/{if ($2>m) m=$2} END{print m}'; }
+median() { cat "$WORK/$1".*.txt | awk '/Requests\/sec/{print $2}' | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 echo
-echo "best of 2: commit $(best commit)/s, async $(best async)/s, commit+FULL $(best full)/s"
-echo "commit / async throughput: $(awk -v a="$(best commit)" -v b="$(best async)" 'BEGIN{printf "%.3f", a/b}')"
-echo "commit+FULL / async throughput: $(awk -v a="$(best full)" -v b="$(best async)" 'BEGIN{printf "%.3f", a/b}')"
+echo "median of $ROUNDS: commit $(median commit)/s, async $(median async)/s, commit+FULL $(median full)/s"
+echo "commit / async throughput: $(awk -v a="$(median commit)" -v b="$(median async)" 'BEGIN{printf "%.3f", a/b}')"
+echo "commit+FULL / async throughput: $(awk -v a="$(median full)" -v b="$(median async)" 'BEGIN{printf "%.3f", a/b}')"

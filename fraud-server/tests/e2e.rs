@@ -191,6 +191,8 @@ fn default_model_is_trained_cached_and_reused() {
     assert!(dir.join("data/history.db").exists());
     let server = Server::start_in(&dir, &[], &env);
     server.wait_ready(30);
+    // The log is written by a background thread: give it a moment.
+    wait_for(|| server.stderr().contains("loaded the cached default model"));
     assert!(server.stderr().contains("loaded the cached default model"));
     assert_eq!(
         server.get("/ready").json()["model_version"],

@@ -27,7 +27,7 @@ pub mod sqlite;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{oneshot, Semaphore};
@@ -359,6 +359,9 @@ const MAX_BATCH: usize = 4096;
 /// How often a failing history is probed while nothing else is written.
 const PROBE_EVERY: Duration = Duration::from_millis(500);
 
+/// Longest wait for more requests to share a commit (see `Writer::run`).
+const LINGER: Duration = Duration::from_micros(250);
+
 /// Retries of a batch after its first failure, while the history was healthy.
 const RETRIES: u32 = 2;
 
@@ -420,6 +423,7 @@ impl History {
             capacity: policy.queue.max(1),
             shared: Arc::clone(&shared),
             metrics: metrics.clone(),
+            last_batch: 0,
         };
         let handle = std::thread::Builder::new()
             .name("history-writer".into())
@@ -582,6 +586,8 @@ struct Writer {
     capacity: usize,
     shared: Arc<Shared>,
     metrics: Metrics,
+    /// Requests waiting for their commit in the last batch.
+    last_batch: usize,
 }
 
 /// One batch being collected: the records and who waits for them.
@@ -613,26 +619,50 @@ impl Writer {
             let mut batch = Batch::default();
             let mut next = Some(first);
             let mut stop = None;
-            // Take whatever else is already queued, up to a batch: one
-            // transaction (one commit) for every request waiting now.
-            while let Some(message) = next.take() {
-                match message {
-                    Message::Records { records, done } => {
-                        self.room.add_permits(1);
-                        batch.records.extend(records);
-                        batch.waiting.extend(done);
+            // Requests that wait for their commit and came in a group last
+            // time will likely come in a group again: wait a moment for the
+            // rest of it, so one commit serves them all (group commit). Each
+            // commit costs the writer the same CPU whatever its size, CPU
+            // the requests need on a small machine.
+            let linger_until = (self.last_batch > 1).then(|| Instant::now() + LINGER);
+            loop {
+                // Take whatever else is already queued, up to a batch: one
+                // transaction (one commit) for every request waiting now.
+                while let Some(message) = next.take() {
+                    match message {
+                        Message::Records { records, done } => {
+                            self.room.add_permits(1);
+                            batch.records.extend(records);
+                            batch.waiting.extend(done);
+                        }
+                        Message::Flush(done) => batch.flushes.push(done),
+                        Message::Stop(done) => {
+                            stop = Some(done);
+                            break;
+                        }
                     }
-                    Message::Flush(done) => batch.flushes.push(done),
-                    Message::Stop(done) => {
-                        stop = Some(done);
+                    if batch.records.len() >= MAX_BATCH {
                         break;
                     }
+                    next = self.receiver.try_recv().ok();
                 }
-                if batch.records.len() >= MAX_BATCH {
-                    break;
+                let wait = match linger_until {
+                    Some(until)
+                        if stop.is_none()
+                            && !batch.waiting.is_empty()
+                            && batch.waiting.len() < self.last_batch
+                            && batch.records.len() < MAX_BATCH =>
+                    {
+                        until.checked_duration_since(Instant::now())
+                    }
+                    _ => None,
+                };
+                match wait.and_then(|w| self.receiver.recv_timeout(w).ok()) {
+                    Some(message) => next = Some(message),
+                    None => break,
                 }
-                next = self.receiver.try_recv().ok();
             }
+            self.last_batch = batch.waiting.len();
             self.write(batch);
             if let Some(done) = stop {
                 // Write what was sent before the senders saw `closing`.
