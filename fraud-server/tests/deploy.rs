@@ -135,6 +135,26 @@ fn systemd_analyze() -> Command {
     Command::new("systemd-analyze")
 }
 
+/// `systemd-analyze verify` passes with no complaint about this unit (the
+/// host's other units may have their own).
+fn verify(unit: &Path) {
+    let verify = systemd_analyze()
+        .arg("verify")
+        .arg(unit)
+        .output()
+        .expect("systemd-analyze runs");
+    let complaints = String::from_utf8_lossy(&verify.stderr);
+    let ours: Vec<&str> = complaints
+        .lines()
+        .filter(|l| l.contains("fraud-server"))
+        .collect();
+    assert!(
+        verify.status.success() && ours.is_empty(),
+        "systemd-analyze verify {}: {complaints}",
+        unit.display()
+    );
+}
+
 #[test]
 fn the_systemd_unit_verifies_and_is_hardened() {
     let unit = std::fs::read_to_string(repo().join("deploy/systemd/fraud-server.service"))
@@ -162,22 +182,33 @@ fn the_systemd_unit_verifies_and_is_hardened() {
         ),
     )
     .expect("write the unit");
-    let verify = systemd_analyze()
-        .arg("verify")
+    verify(&path);
+    // The template docs/deploy.md makes for replicas (PORT and state per
+    // instance), with the same sed expressions.
+    let template = dir.join("fraud-server@.service");
+    let made = Command::new("sed")
+        .args([
+            "-e",
+            "s/^Environment=PORT=5000$/Environment=PORT=%i/",
+            "-e",
+            "s|fraud-engine$|fraud-engine/%i|",
+        ])
         .arg(&path)
         .output()
-        .expect("systemd-analyze runs");
-    let complaints = String::from_utf8_lossy(&verify.stderr);
-    // Only complaints about this unit count (the host's other units may
-    // have their own).
-    let ours: Vec<&str> = complaints
-        .lines()
-        .filter(|l| l.contains("fraud-server"))
-        .collect();
-    assert!(
-        verify.status.success() && ours.is_empty(),
-        "systemd-analyze verify: {complaints}"
-    );
+        .expect("sed runs");
+    let text = String::from_utf8_lossy(&made.stdout).into_owned();
+    for line in [
+        "Environment=PORT=%i",
+        "StateDirectory=fraud-engine/%i",
+        "WorkingDirectory=/var/lib/fraud-engine/%i",
+        "Environment=DATA_DIR=/var/lib/fraud-engine/%i",
+    ] {
+        assert!(text.contains(line), "the template lacks {line}");
+    }
+    std::fs::write(&template, text).expect("write the template");
+    let instance = dir.join("fraud-server@5001.service");
+    std::os::unix::fs::symlink(&template, &instance).expect("an instance");
+    verify(&instance);
     let security = systemd_analyze()
         .args(["security", "--offline=true", "--no-pager"])
         .arg(&path)
