@@ -109,6 +109,40 @@ fn the_procfile_runs_as_a_platform_runs_it() {
         Some(common::DOCUMENTED.as_bytes()),
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    // The container image's health check, against it and against nothing.
+    let healthy = Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+        .args(["healthcheck", "--port", &port.to_string()])
+        .output()
+        .expect("healthcheck runs");
+    assert!(healthy.status.success());
+    assert!(String::from_utf8_lossy(&healthy.stdout).contains("\"ready\""));
+    web.kill().ok();
+    web.wait().ok();
+    let down = Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+        .args(["healthcheck", "--port", &port.to_string()])
+        .output()
+        .expect("healthcheck runs");
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains(&format!("127.0.0.1:{port}/ready")));
+    // Started again: the history written before is still there.
+    let mut web = platform(&command("web"), &dir, port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("web runs again");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+        .args(["healthcheck", "--port", &port.to_string()])
+        .output()
+        .expect("healthcheck runs")
+        .status
+        .success()
+    {
+        assert!(Instant::now() < deadline, "not ready again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let page = common::request(addr, "GET", "/api/predictions", &[], None).json();
+    assert_eq!(page["total"], 1);
     Command::new("kill")
         .args(["-TERM", &web.id().to_string()])
         .status()
