@@ -293,7 +293,6 @@ impl TempPostgres {
     /// A process that stops this server and deletes its directory once the
     /// test binary has exited, however it exits.
     fn watch_for_exit(&self) {
-        let Some(child) = &self.child else { return };
         let script = format!(
             "while kill -0 {test} 2>/dev/null; do sleep 0.2; done; \
              kill -QUIT $(head -1 '{dir}/data/postmaster.pid' 2>/dev/null) 2>/dev/null; \
@@ -301,7 +300,6 @@ impl TempPostgres {
             test = std::process::id(),
             dir = self.dir.display(),
         );
-        let _ = child;
         let _ = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::null())
