@@ -8,7 +8,12 @@
 #      built on the host (FRAUD_SERVER_BIN, default the release build);
 #   3. `podman run`: /ready answers 200, a prediction is scored and stored
 #      in the /app/data volume, the server runs as the non-root user, the
-#      image's HEALTHCHECK passes, and `podman stop` (SIGTERM) exits 0.
+#      image's HEALTHCHECK passes, and `podman stop` (SIGTERM) exits 0;
+#   4. deploy/systemd/fraud-server.service under a real systemd (PID 1 of a
+#      container made from the same base with Debian's systemd; the image
+#      with systemd is cached too): the unit starts with its DynamicUser and
+#      hardening, answers /ready, reloads the model on `systemctl reload`
+#      (SIGHUP), and stops cleanly on `systemctl stop` (SIGTERM).
 # The source build (the Dockerfile's Rust builder stage) needs the Rust
 # image from a registry and is not run here; docs/deploy.md says so.
 #
@@ -21,6 +26,9 @@ CACHE="$TARGET/container"
 BASE=localhost/fraud-base:local
 IMAGE="localhost/fraud-engine:test-$$"
 NAME="fraud-engine-test-$$"
+SYSTEMD_BASE=localhost/fraud-systemd-base:local
+SYSTEMD_IMAGE="localhost/fraud-systemd:test-$$"
+SYSTEMD_NAME="fraud-systemd-test-$$"
 
 fail() { echo "container test: $*" >&2; exit 1; }
 command -v podman >/dev/null || fail "podman is not installed (deploy/install-test-deps.sh)"
@@ -35,8 +43,8 @@ RUN_OPTS=()
 WORK="$(mktemp -d /tmp/fraud-container.XXXXXX)"
 cleanup() {
     set +e
-    podman rm -f -t 0 "$NAME" >/dev/null 2>&1
-    podman rmi -f "$IMAGE" >/dev/null 2>&1
+    podman rm -f -t 0 "$NAME" "$SYSTEMD_NAME" >/dev/null 2>&1
+    podman rmi -f "$IMAGE" "$SYSTEMD_IMAGE" >/dev/null 2>&1
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -131,4 +139,56 @@ EXIT="$(podman inspect --format '{{.State.ExitCode}}' "$NAME")"
 [ "$EXIT" = 0 ] || { podman logs "$NAME" | tail -20; fail "the server exited $EXIT after SIGTERM"; }
 [ -s "$WORK/data/history.db" ] && [ -s "$WORK/data/default-model.fem" ] \
     || fail "the data volume lacks history.db or default-model.fem: $(ls "$WORK/data")"
-echo "container test: ok (image $(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'); /ready 200, a prediction scored and stored in the volume, uid 10001, HEALTHCHECK healthy, SIGTERM exit 0)"
+IMAGE_SIZE="$(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
+
+# ---- 4. the systemd unit under systemd ----
+if ! podman image exists "$SYSTEMD_BASE"; then
+    echo "building the systemd base image (apt-get install systemd in the base; cached)"
+    mkdir -p "$WORK/systemd-base"
+    cat >"$WORK/systemd-base/Containerfile" <<EOF
+FROM $BASE
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd systemd-sysv >/dev/null && rm -rf /var/lib/apt/lists/*
+EOF
+    "${PODMAN[@]}" build "${RUN_OPTS[@]}" -t "$SYSTEMD_BASE" "$WORK/systemd-base" >"$WORK/systemd-build.log" 2>&1 \
+        || { tail -20 "$WORK/systemd-build.log"; fail "cannot build the systemd base image"; }
+fi
+mkdir -p "$WORK/systemd"
+cp "$BIN" "$WORK/systemd/fraud-server"
+cp "$REPO/deploy/systemd/fraud-server.service" "$WORK/systemd/"
+printf 'DEFAULT_MODEL_ROWS=5000\n' >"$WORK/systemd/fraud-server.env"
+cat >"$WORK/systemd/Containerfile" <<EOF
+FROM $SYSTEMD_BASE
+COPY fraud-server /usr/local/bin/fraud-server
+COPY fraud-server.service /etc/systemd/system/fraud-server.service
+COPY fraud-server.env /etc/fraud-engine/fraud-server.env
+RUN systemctl enable fraud-server
+CMD ["/sbin/init"]
+EOF
+"${PODMAN[@]}" build "${RUN_OPTS[@]}" -t "$SYSTEMD_IMAGE" "$WORK/systemd" >"$WORK/systemd-build.log" 2>&1 \
+    || { tail -20 "$WORK/systemd-build.log"; fail "cannot build the systemd test image"; }
+"${PODMAN[@]}" run -d --name "$SYSTEMD_NAME" --systemd=always "${RUN_OPTS[@]}" "$SYSTEMD_IMAGE" >>"$WORK/run.log" 2>&1 \
+    || { cat "$WORK/run.log"; fail "cannot start systemd in a container"; }
+in_systemd() { podman exec "$SYSTEMD_NAME" "$@"; }
+journal() { in_systemd journalctl -u fraud-server --no-pager 2>/dev/null; }
+for _ in $(seq 300); do
+    in_systemd /usr/local/bin/fraud-server healthcheck >/dev/null 2>&1 && break
+    sleep 0.2
+done
+in_systemd /usr/local/bin/fraud-server healthcheck >/dev/null \
+    || { journal | tail -20; fail "the unit's server does not answer /ready under systemd"; }
+[ "$(in_systemd systemctl is-active fraud-server)" = active ] || fail "the unit is not active"
+MAIN_PID="$(in_systemd systemctl show -p MainPID --value fraud-server)"
+UNIT_UID="$(in_systemd awk '/^Uid:/{print $2}' "/proc/$MAIN_PID/status")"
+{ [ -n "$UNIT_UID" ] && [ "$UNIT_UID" != 0 ]; } || fail "the unit's server runs as uid '$UNIT_UID' (DynamicUser should give a non-root one)"
+in_systemd test -s /var/lib/fraud-engine/history.db || fail "no history in the StateDirectory"
+in_systemd systemctl reload fraud-server || { journal | tail -20; fail "systemctl reload failed"; }
+for _ in $(seq 50); do journal | grep -q "reloaded the model" && break; sleep 0.1; done
+journal | grep -q "reloaded the model" || { journal | tail -20; fail "SIGHUP did not reload the model"; }
+in_systemd systemctl stop fraud-server
+{ [ "$(in_systemd systemctl show -p Result --value fraud-server)" = success ] \
+    && [ "$(in_systemd systemctl show -p ExecMainStatus --value fraud-server)" = 0 ]; } \
+    || { journal | tail -20; fail "systemctl stop did not end the server cleanly"; }
+journal | grep -q "the history is flushed" || fail "the server did not flush its history on SIGTERM"
+echo "systemd unit: ok (started under systemd as DynamicUser uid $UNIT_UID, /ready 200, reload by SIGHUP, clean stop by SIGTERM)"
+
+echo "container test: ok (image $IMAGE_SIZE; /ready 200, a prediction scored and stored in the volume, uid 10001, HEALTHCHECK healthy, SIGTERM exit 0)"

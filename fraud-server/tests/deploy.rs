@@ -198,7 +198,7 @@ fn the_systemd_unit_verifies_and_is_hardened() {
         "ProtectSystem=strict",
         "StateDirectory=fraud-engine",
         "Restart=on-failure",
-        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ExecReload=/bin/sh -c 'kill -HUP $MAINPID'",
         "KillSignal=SIGTERM",
         "NoNewPrivileges=yes",
         "CapabilityBoundingSet=\n",
