@@ -146,9 +146,20 @@ fn pg_error(target: &str) -> impl Fn(tokio_postgres::Error) -> HistoryError + '_
 }
 
 fn pool_error(target: &str) -> impl Fn(deadpool_postgres::PoolError) -> HistoryError + '_ {
-    move |e| HistoryError::Postgres {
+    move |e| {
+        HistoryError::Postgres {
         target: target.to_owned(),
-        reason: format!("cannot get a connection: {}", with_causes(&e)),
+        reason: match e {
+            deadpool_postgres::PoolError::Backend(e) => {
+                format!("cannot connect: {}", with_causes(&e))
+            }
+            deadpool_postgres::PoolError::Timeout(_) => format!(
+                "no connection within {} s (is PostgreSQL up, and does it allow this many connections?)",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+            other => format!("cannot get a connection: {}", with_causes(&other)),
+        },
+    }
     }
 }
 
