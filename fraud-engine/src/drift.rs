@@ -113,6 +113,58 @@ impl Binning {
         }
     }
 
+    /// `other`'s shares moved onto these bins (the missing share last, as
+    /// it is). Levels map one to one; edges move a bin's share in
+    /// proportion to its overlap, the open first and last bins counting as
+    /// their one edge.
+    fn rebin(&self, other: &Distribution) -> Vec<f64> {
+        let missing = other.shares.last().copied().unwrap_or(0.0);
+        let mut moved = vec![0.0; self.len() + 1];
+        moved[self.len()] = missing;
+        match (self, &other.binning) {
+            (Binning::Levels(mine), Binning::Levels(theirs)) => {
+                for (i, level) in theirs.iter().enumerate() {
+                    moved[self.level_bin(level, mine)] += other.shares[i];
+                }
+                // Their "other" bin stays "other" here.
+                moved[mine.len()] += other.shares[theirs.len()];
+            }
+            (Binning::Edges(mine), Binning::Edges(theirs)) => {
+                let cdf = |t: f64| -> f64 {
+                    let mut below = 0.0;
+                    for (j, share) in other.shares[..=theirs.len()].iter().enumerate() {
+                        let (lo, hi) = match j {
+                            0 => (theirs.first().copied(), theirs.first().copied()),
+                            j if j == theirs.len() => (theirs.last().copied(), None),
+                            j => (Some(theirs[j - 1]), Some(theirs[j])),
+                        };
+                        below += share
+                            * match (lo, hi) {
+                                (_, Some(hi)) if t >= hi => 1.0,
+                                (Some(lo), _) if t <= lo => 0.0,
+                                (Some(lo), Some(hi)) => (t - lo) / (hi - lo),
+                                // The open last bin: its share lies above its edge.
+                                _ => 0.0,
+                            };
+                    }
+                    below
+                };
+                let present = 1.0 - missing;
+                let mut previous = 0.0;
+                for (i, &edge) in mine.iter().enumerate() {
+                    let at = cdf(edge).min(present);
+                    moved[i] = (at - previous).max(0.0);
+                    previous = at;
+                }
+                moved[mine.len()] = (present - previous).max(0.0);
+            }
+            // Kinds agree between parts of one merge; anything else keeps
+            // only the missing share's place and counts the rest as one bin.
+            _ => moved[self.len() - 1] = 1.0 - missing,
+        }
+        moved
+    }
+
     /// A person's name for bin `i` ("<= 12.5", "Grocery", "missing").
     fn label(&self, i: usize) -> String {
         match self {
@@ -212,6 +264,44 @@ impl Reference {
     pub(crate) fn of(data: &Dataset, scores: &[f64]) -> Self {
         Reference {
             features: data.columns().iter().map(Distribution::of_column).collect(),
+            score: Distribution::of_numbers(scores),
+        }
+    }
+
+    /// The reference of a forest merged from parts trained on separate rows
+    /// (see [`crate::merge`]): each feature's distribution pooled from the
+    /// parts' by their row counts, and the score's from the merged forest's
+    /// pooled out-of-bag `scores`.
+    ///
+    /// The parts share category levels (the encoding is fitted once), so a
+    /// categorical feature pools exactly. Each part chose its own decile
+    /// edges for a number, so a numeric feature keeps the first part's
+    /// edges and the others' shares are moved onto them, spreading a bin's
+    /// share evenly between its edges: an approximation, close when the
+    /// parts are alike, which is when merging them makes sense.
+    pub(crate) fn pooled(parts: &[(&Reference, u64)], scores: &[f64]) -> Self {
+        let total = parts.iter().map(|(_, rows)| *rows).sum::<u64>().max(1) as f64;
+        let first = parts.first().map(|(r, _)| *r);
+        let n_features = first.map_or(0, |r| r.features.len());
+        let features = (0..n_features)
+            .map(|f| {
+                let target = &parts[0].0.features[f];
+                let mut shares = vec![0.0; target.shares.len()];
+                for (reference, rows) in parts {
+                    let weight = *rows as f64 / total;
+                    let moved = target.binning.rebin(&reference.features[f]);
+                    for (share, m) in shares.iter_mut().zip(moved) {
+                        *share += weight * m;
+                    }
+                }
+                Distribution {
+                    binning: target.binning.clone(),
+                    shares,
+                }
+            })
+            .collect();
+        Reference {
+            features,
             score: Distribution::of_numbers(scores),
         }
     }
@@ -484,6 +574,49 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pooled_references_keep_the_mass_and_are_exact_on_shared_bins() {
+        let numbers = |edges: Vec<f64>, shares: Vec<f64>| Distribution {
+            binning: Binning::Edges(edges),
+            shares,
+        };
+        let a = Reference {
+            features: vec![
+                numbers(vec![1.0, 2.0, 3.0], vec![0.2, 0.3, 0.3, 0.1, 0.1]),
+                Distribution {
+                    binning: Binning::Levels(vec!["x".into(), "y".into()]),
+                    shares: vec![0.5, 0.25, 0.25, 0.0],
+                },
+            ],
+            score: numbers(vec![], vec![1.0, 0.0]),
+        };
+        let mut b = a.clone();
+        b.features[0] = numbers(vec![1.5, 2.5], vec![0.25, 0.5, 0.25, 0.0]);
+        b.features[1].shares = vec![0.0, 0.5, 0.5, 0.0];
+        // The same reference twice is itself.
+        let same = Reference::pooled(&[(&a, 10), (&a, 30)], &[0.1, 0.2]);
+        for (pooled, original) in same.features.iter().zip(&a.features) {
+            assert_eq!(pooled.binning, original.binning);
+            for (p, o) in pooled.shares.iter().zip(&original.shares) {
+                assert!((p - o).abs() < 1e-12, "{:?}", pooled.shares);
+            }
+        }
+        let pooled = Reference::pooled(&[(&a, 1), (&b, 1)], &[0.1, 0.2]);
+        let numeric = &pooled.features[0];
+        assert_eq!(numeric.binning, Binning::Edges(vec![1.0, 2.0, 3.0]));
+        let total: f64 = numeric.shares.iter().sum();
+        assert!((total - 1.0).abs() < 1e-12, "{:?}", numeric.shares);
+        // b's 0.25 at or below 1.5 counts as a point at 1.5 (above 1.0, at or
+        // below 2.0); half of its (1.5, 2.5] bin lies at or below 2.0, half
+        // in (2.0, 3.0]; its 0.25 above 2.5 counts as above 3.0. Each part
+        // weighs a half.
+        let expect = [0.1, 0.15 + 0.25, 0.15 + 0.125, 0.05 + 0.125, 0.05];
+        for (got, want) in numeric.shares.iter().zip(expect) {
+            assert!((got - want).abs() < 1e-12, "{:?}", numeric.shares);
+        }
+        assert_eq!(pooled.features[1].shares, vec![0.25, 0.375, 0.375, 0.0]);
+    }
 
     #[test]
     fn bins_cover_numbers_categories_and_missing() {

@@ -85,6 +85,7 @@ mod forest;
 pub mod format;
 pub mod json;
 pub mod lifecycle;
+pub mod merge;
 pub mod metrics;
 pub mod model;
 mod preprocess;

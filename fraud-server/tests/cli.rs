@@ -536,3 +536,94 @@ fn a_closed_stdout_ends_quietly() {
         assert_eq!(stderr(&o), "", "{args:?}");
     }
 }
+
+#[test]
+fn train_takes_a_weight_column() {
+    let dir = temp_dir("weights");
+    let (plain_csv, weighted_csv, bad_csv) = (
+        dir.join("plain.csv"),
+        dir.join("weighted.csv"),
+        dir.join("bad.csv"),
+    );
+    assert!(run(&[
+        "generate",
+        "--rows",
+        "4000",
+        "--seed",
+        "8",
+        "--out",
+        s(&plain_csv)
+    ])
+    .status
+    .success());
+    let text = std::fs::read_to_string(&plain_csv).expect("csv");
+    let with_weight = |weight: &dyn Fn(usize, &str) -> String| -> String {
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| {
+                if i == 0 {
+                    format!("{line},w")
+                } else {
+                    format!("{line},{}", weight(i, line))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    let train = |csv: &Path, model: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(csv),
+            "--trees",
+            "10",
+            "--out",
+            s(model),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let inspect = |model: &Path| -> serde_json::Value {
+        let o = run(&["inspect", "--model", s(model), "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).expect("json")
+    };
+    // Weights of 1 train the unweighted model; the column is not a feature.
+    std::fs::write(&weighted_csv, with_weight(&|_, _| "1".into())).expect("write");
+    let (plain, ones) = (dir.join("plain.fem"), dir.join("ones.fem"));
+    assert!(train(&plain_csv, &plain, &[]).status.success());
+    let o = train(&weighted_csv, &ones, &["--weight", "w"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b) = (inspect(&plain), inspect(&ones));
+    assert_eq!(a["oob_metrics"], b["oob_metrics"]);
+    assert_eq!(a["schema"]["features"].as_array().map(Vec::len), Some(8));
+    assert_eq!(b["schema"]["features"].as_array().map(Vec::len), Some(8));
+    // Frauds weighing 10 change the model and its out-of-bag metrics.
+    std::fs::write(
+        &weighted_csv,
+        with_weight(&|_, line| {
+            if line.ends_with(",1") {
+                "10".into()
+            } else {
+                "1".into()
+            }
+        }),
+    )
+    .expect("write");
+    let heavy = dir.join("heavy.fem");
+    assert!(train(&weighted_csv, &heavy, &["--weight", "w"])
+        .status
+        .success());
+    assert_ne!(inspect(&heavy)["oob_metrics"], a["oob_metrics"]);
+    // A bad weight is named by row and column.
+    std::fs::write(
+        &bad_csv,
+        with_weight(&|i, _| if i == 3 { "-2".into() } else { "1".into() }),
+    )
+    .expect("write");
+    let o = train(&bad_csv, &dir.join("bad.fem"), &["--weight", "w"]);
+    assert_clean_failure(&o, "row 3, column `w`");
+    let o = train(&bad_csv, &dir.join("bad.fem"), &["--weight", "nope"]);
+    assert_clean_failure(&o, "no weight column `nope`");
+}

@@ -70,6 +70,10 @@ pub struct Metadata {
     /// made: loading the model scores them again and refuses a model that
     /// does not give the same doubles, bit for bit.
     pub golden: GoldenSet,
+    /// The parts a forest trained apart was merged from, in tree order
+    /// (see [`crate::merge`]); a part lists itself; empty for a forest
+    /// trained in one piece.
+    pub parts: Vec<crate::merge::PartRecord>,
 }
 
 /// Encoded rows with the probabilities they must score (see
@@ -88,6 +92,14 @@ pub(crate) struct Importances {
     pub impurity: Vec<f64>,
 }
 
+/// Out-of-bag scores of the training rows that have them.
+pub(crate) struct OutOfBag<'a> {
+    pub scores: &'a [f64],
+    pub labels: &'a [u8],
+    /// The rows' sample weights, when training had them.
+    pub weights: Option<&'a [f64]>,
+}
+
 /// Points kept per stored curve.
 pub(crate) const CURVE_POINTS: usize = 200;
 
@@ -97,13 +109,14 @@ impl Metadata {
         params: &TrainParams,
         trees: &[Tree],
         importances: Importances,
-        oob: Option<(&[f64], &[u8])>,
+        oob: Option<OutOfBag<'_>>,
         threshold: f64,
     ) -> Self {
         let labels = data.labels().unwrap_or(&[]);
-        let (roc, pr) = match oob {
-            Some((scores, labels)) => {
-                let (roc, pr) = metrics::curves(scores, labels, CURVE_POINTS);
+        let (roc, pr) = match &oob {
+            Some(o) => {
+                let (roc, pr) =
+                    metrics::weighted_curves(o.scores, o.labels, o.weights, CURVE_POINTS);
                 (Some(roc), Some(pr))
             }
             None => (None, None),
@@ -116,7 +129,8 @@ impl Metadata {
             training_rows: data.n_rows() as u64,
             training_frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
             params: params.clone(),
-            oob: oob.map(|(scores, labels)| Evaluation::new(scores, labels, threshold)),
+            reference: crate::drift::Reference::of(data, oob.as_ref().map_or(&[], |o| o.scores)),
+            oob: oob.map(|o| Evaluation::weighted(o.scores, o.labels, o.weights, threshold)),
             roc_curve: roc,
             pr_curve: pr,
             feature_importances: importances.shap,
@@ -124,8 +138,8 @@ impl Metadata {
             feature_stats: data.columns().iter().map(feature_stats).collect(),
             n_nodes: trees.iter().map(|t| t.len() as u64).sum(),
             max_depth: 0,
-            reference: crate::drift::Reference::of(data, oob.map_or(&[], |(scores, _)| scores)),
             golden: GoldenSet::default(),
+            parts: Vec::new(),
         }
     }
 }

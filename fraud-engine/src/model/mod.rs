@@ -17,8 +17,8 @@ mod score;
 pub use batch::{Explanations, RowOutcome, Rows};
 
 pub use decision::{Decision, RiskBands, RiskLevel};
-pub(crate) use metadata::Importances;
 pub use metadata::{FeatureStats, GoldenSet, Metadata};
+pub(crate) use metadata::{Importances, OutOfBag, CURVE_POINTS};
 pub use output::{
     Contributions, EvaluationReport, FeatureSummary, ModelSummary, PrCurve, PredictionOutput,
     RocCurve, SchemaSummary, TreeArrays, SCORED_COLUMNS,

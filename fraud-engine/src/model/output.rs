@@ -238,6 +238,9 @@ pub struct ModelSummary {
     pub roc_curve: Option<RocCurve>,
     /// Out-of-bag precision-recall curve.
     pub pr_curve: Option<PrCurve>,
+    /// The parts a forest trained apart was merged from, in tree order;
+    /// empty for a forest trained in one piece (see [`crate::merge`]).
+    pub parts: Vec<crate::merge::PartRecord>,
 }
 
 /// One tree's node arrays in scikit-learn's `tree_` layout, root first: a
@@ -368,6 +371,7 @@ impl Model {
             oob_metrics: meta.oob.clone(),
             roc_curve: meta.roc_curve.as_ref().map(RocCurve::from),
             pr_curve: meta.pr_curve.as_ref().map(PrCurve::from),
+            parts: meta.parts.clone(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The `fraud-server` command line: `generate`, `train`, `predict`,
-//! `evaluate`, `inspect`, `explain`, `tune`, `export-trees`, `models` and
-//! `drift`. Each
+//! `evaluate`, `inspect`, `explain`, `tune`, `export-trees`, `models`,
+//! `drift`, and the operations commands `migrate` and `healthcheck`. Each
 //! subcommand converts its flags and files into engine calls and the
 //! engine's results into text; every data decision is the engine's.
 
@@ -8,6 +8,7 @@ mod args;
 mod decision;
 mod inspect;
 mod lifecycle;
+mod ops;
 mod score;
 mod train;
 
@@ -15,8 +16,8 @@ use std::io::Write;
 
 pub use args::{
     Cli, Command, CostArgs, DriftArgs, EvaluateArgs, ExplainArgs, ExportTreesArgs, GenerateArgs,
-    InspectArgs, Invocation, ModelsArgs, ModelsCommand, PredictArgs, StrategyName, TrainArgs,
-    TuneArgs,
+    HealthcheckArgs, InspectArgs, Invocation, MigrateArgs, ModelsArgs, ModelsCommand, PredictArgs,
+    StrategyName, TrainArgs, TuneArgs,
 };
 use fraud_engine::{Error as EngineError, Hint};
 
@@ -29,6 +30,10 @@ pub enum CliError {
     Output(std::io::Error),
     /// The model registry refused or failed.
     Registry(crate::registry::RegistryError),
+    /// The history database refused or could not be reached.
+    History(crate::history::HistoryError),
+    /// A server asked by `healthcheck` is not ready, or did not answer.
+    NotReady(String),
     /// The work was done, but not all of it: the message says what is left.
     Incomplete(String),
 }
@@ -42,6 +47,12 @@ impl From<crate::registry::RegistryError> for CliError {
 impl From<EngineError> for CliError {
     fn from(e: EngineError) -> Self {
         CliError::Engine(e)
+    }
+}
+
+impl From<crate::history::HistoryError> for CliError {
+    fn from(e: crate::history::HistoryError) -> Self {
+        CliError::History(e)
     }
 }
 
@@ -60,6 +71,8 @@ impl std::fmt::Display for CliError {
             },
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
             CliError::Registry(e) => write!(f, "{e}"),
+            CliError::History(e) => write!(f, "{e}"),
+            CliError::NotReady(message) => f.write_str(message),
             CliError::Incomplete(message) => f.write_str(message),
         }
     }
@@ -114,6 +127,8 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
         Command::ExportTrees(args) => inspect::export_trees(args, out)?,
         Command::Models(args) => lifecycle::models(args, out)?,
         Command::Drift(args) => lifecycle::drift(args, out)?,
+        Command::Migrate(args) => ops::migrate(args, out)?,
+        Command::Healthcheck(args) => ops::healthcheck(args, out)?,
     }
     Ok(())
 }
