@@ -298,6 +298,7 @@ fn answer(
             is_fraud: prediction.is_fraud,
             risk_level: prediction.risk_level.as_str(),
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
+            shadow: None,
         },
         risk_level: prediction.risk_level.as_str(),
         is_fraud: prediction.is_fraud,
@@ -490,6 +491,7 @@ fn score_batch(
             is_fraud: p.is_fraud,
             risk_level: p.risk_level.as_str(),
             latency_ms,
+            shadow: None,
         });
     }
     let response = BatchResponse {

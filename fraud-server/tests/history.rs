@@ -113,6 +113,7 @@ fn record(n: usize) -> NewRecord {
         is_fraud: n % 5 == 0,
         risk_level: ["LOW", "MEDIUM", "HIGH"][n % 3],
         latency_ms: 0.001 * n as f64 + 0.1,
+        shadow: (n % 4 == 0).then(|| (Arc::from("shadow-model"), n as f64 / 1009.0)),
     }
 }
 
@@ -133,6 +134,15 @@ fn assert_stored(stored: &history::Record, written: &NewRecord) {
     assert_eq!(stored.is_fraud, u8::from(written.is_fraud));
     assert_eq!(stored.risk_level, written.risk_level);
     assert_eq!(stored.latency_ms.to_bits(), written.latency_ms.to_bits());
+    assert_eq!(
+        stored.shadow_version.as_deref(),
+        written.shadow.as_ref().map(|(v, _)| &**v)
+    );
+    assert_eq!(
+        stored.shadow_probability.map(f64::to_bits),
+        written.shadow.as_ref().map(|(_, p)| p.to_bits())
+    );
+    assert_eq!(stored.label, None);
 }
 
 history_suite! {

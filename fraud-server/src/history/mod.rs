@@ -58,6 +58,16 @@ pub struct Record {
     pub risk_level: String,
     /// Time spent scoring this request, in milliseconds.
     pub latency_ms: f64,
+    /// The shadow model that also scored it, if one was set.
+    pub shadow_version: Option<String>,
+    /// The shadow model's probability (never part of the answer).
+    pub shadow_probability: Option<f64>,
+    /// The true class, once a label arrived (1 fraud, 0 legitimate).
+    pub label: Option<u8>,
+    /// Who gave the label.
+    pub labelled_by: Option<String>,
+    /// When the label arrived (RFC 3339, UTC, milliseconds).
+    pub labelled_at: Option<String>,
 }
 
 /// A record on its way to the database: the input kept as JSON text, so the
@@ -82,6 +92,8 @@ pub struct NewRecord {
     pub risk_level: &'static str,
     /// Latency in milliseconds.
     pub latency_ms: f64,
+    /// The shadow model's version and probability, when one scored it too.
+    pub shadow: Option<(Arc<str>, f64)>,
 }
 
 /// Which records a listing shows; `None` in a field means any.

@@ -341,6 +341,8 @@ struct Columns {
     decisions: Vec<i16>,
     risk_levels: Vec<&'static str>,
     latencies: Vec<f64>,
+    shadow_versions: Vec<Option<String>>,
+    shadow_probabilities: Vec<Option<f64>>,
 }
 
 impl Columns {
@@ -356,6 +358,10 @@ impl Columns {
             c.decisions.push(i16::from(r.is_fraud));
             c.risk_levels.push(r.risk_level);
             c.latencies.push(r.latency_ms);
+            c.shadow_versions
+                .push(r.shadow.as_ref().map(|(v, _)| v.to_string()));
+            c.shadow_probabilities
+                .push(r.shadow.as_ref().map(|(_, p)| *p));
         }
         c
     }
@@ -364,11 +370,12 @@ impl Columns {
 /// One statement for the whole batch, in the batch's order (so ids follow
 /// it, as with SQLite).
 const INSERT: &str = "INSERT INTO predictions (\"timestamp\", request_id, transaction_id,
-        model_version, features, fraud_probability, is_fraud, risk_level, latency_ms)
-    SELECT t::timestamptz, r, x, m, f, p, d, l, ms
+        model_version, features, fraud_probability, is_fraud, risk_level, latency_ms,
+        shadow_version, shadow_probability)
+    SELECT t::timestamptz, r, x, m, f, p, d, l, ms, sv, sp
     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                $6::float8[], $7::int2[], $8::text[], $9::float8[])
-         WITH ORDINALITY AS u(t, r, x, m, f, p, d, l, ms, n)
+                $6::float8[], $7::int2[], $8::text[], $9::float8[], $10::text[], $11::float8[])
+         WITH ORDINALITY AS u(t, r, x, m, f, p, d, l, ms, sv, sp, n)
     ORDER BY n";
 
 /// The writer's side of the PostgreSQL history.
@@ -399,6 +406,8 @@ impl Store for PostgresStore {
                     &c.decisions,
                     &c.risk_levels,
                     &c.latencies,
+                    &c.shadow_versions,
+                    &c.shadow_probabilities,
                 ],
             )
             .await
@@ -439,6 +448,10 @@ pub struct PostgresPages {
 /// so both backends answer byte for byte alike.
 const RFC3339_MILLIS: &str =
     "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
+/// `labelled_at` in the same form (NULL stays NULL).
+const LABELLED_AT_MILLIS: &str =
+    "to_char(labelled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
 /// The `WHERE ...` clause (or nothing) for `filter` and its parameters,
 /// numbered from `$1`. Times arrive as RFC 3339 text and are compared as
@@ -499,7 +512,9 @@ impl Pages for PostgresPages {
             let select = conn
                 .prepare_cached(&format!(
                     "SELECT id, {RFC3339_MILLIS}, request_id, transaction_id, model_version,
-                            features, fraud_probability, is_fraud, risk_level, latency_ms
+                            features, fraud_probability, is_fraud, risk_level, latency_ms,
+                            shadow_version, shadow_probability, label, labelled_by,
+                            {LABELLED_AT_MILLIS}
                      FROM predictions {condition} ORDER BY id DESC LIMIT ${} OFFSET ${}",
                     n + 1,
                     n + 2
@@ -542,6 +557,11 @@ fn record(row: &tokio_postgres::Row) -> Result<Record, tokio_postgres::Error> {
         is_fraud: u8::from(is_fraud != 0),
         risk_level: row.try_get(8)?,
         latency_ms: row.try_get(9)?,
+        shadow_version: row.try_get(10)?,
+        shadow_probability: row.try_get(11)?,
+        label: row.try_get::<_, Option<i16>>(12)?.map(|l| u8::from(l != 0)),
+        labelled_by: row.try_get(13)?,
+        labelled_at: row.try_get(14)?,
     })
 }
 

@@ -193,7 +193,8 @@ fn read_page(
     let n = values.len();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, timestamp, request_id, transaction_id, model_version, features,
-                fraud_probability, is_fraud, risk_level, latency_ms
+                fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
+                shadow_probability, label, labelled_by, labelled_at
          FROM predictions {condition} ORDER BY id DESC LIMIT ?{} OFFSET ?{}",
         n + 1,
         n + 2
@@ -214,6 +215,11 @@ fn read_page(
             is_fraud: r.get(7)?,
             risk_level: r.get(8)?,
             latency_ms: r.get(9)?,
+            shadow_version: r.get(10)?,
+            shadow_probability: r.get(11)?,
+            label: r.get(12)?,
+            labelled_by: r.get(13)?,
+            labelled_at: r.get(14)?,
         })
     })?;
     Ok(Page {
@@ -229,8 +235,9 @@ fn insert(conn: &mut Connection, batch: &[NewRecord]) -> rusqlite::Result<()> {
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO predictions (timestamp, request_id, transaction_id, model_version,
-                features, fraud_probability, is_fraud, risk_level, latency_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                features, fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
+                shadow_probability)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for r in batch {
             stmt.execute(params![
@@ -242,7 +249,9 @@ fn insert(conn: &mut Connection, batch: &[NewRecord]) -> rusqlite::Result<()> {
                 r.fraud_probability,
                 r.is_fraud,
                 r.risk_level,
-                r.latency_ms
+                r.latency_ms,
+                r.shadow.as_ref().map(|(v, _)| &**v),
+                r.shadow.as_ref().map(|(_, p)| *p)
             ])?;
         }
     }
