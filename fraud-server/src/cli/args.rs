@@ -150,6 +150,11 @@ pub struct GenerateArgs {
     /// Seed (the same seed gives the same rows).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Label noise: 1 is the generator's own, 0 makes the label a
+    /// deterministic function of the features, 2 doubles the noise. The
+    /// rows' features do not change with it.
+    #[arg(long, default_value_t = fraud_engine::synth::DEFAULT_LABEL_NOISE)]
+    pub label_noise: f64,
     /// Output CSV file.
     #[arg(long)]
     pub out: PathBuf,

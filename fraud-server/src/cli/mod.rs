@@ -82,7 +82,12 @@ fn note(notice: &fraud_engine::Notice) {
 pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
     match command {
         Command::Generate(args) => {
-            fraud_engine::synth::write_csv(&args.out, args.rows, args.seed)?;
+            fraud_engine::synth::write_csv_with_noise(
+                &args.out,
+                args.rows,
+                args.seed,
+                args.label_noise,
+            )?;
             writeln!(
                 out,
                 "wrote {} transactions to {}",
