@@ -264,10 +264,23 @@ fn labelled(rows: usize, seed: u64, noise: LabelNoise) -> impl Iterator<Item = T
 
 /// A labelled dataset with the default transaction schema.
 pub fn generate(rows: usize, seed: u64) -> Dataset {
+    dataset(rows, transactions(rows, seed))
+}
+
+/// [`generate`] with labels drawn at `label_noise` (see
+/// [`transactions_with_noise`]).
+pub fn generate_with_noise(rows: usize, seed: u64, label_noise: f64) -> Result<Dataset> {
+    Ok(dataset(
+        rows,
+        transactions_with_noise(rows, seed, label_noise)?,
+    ))
+}
+
+fn dataset(rows: usize, transactions: impl Iterator<Item = Transaction>) -> Dataset {
     let mut columns: Vec<Vec<f64>> = (0..7).map(|_| Vec::with_capacity(rows)).collect();
     let mut codes = Vec::with_capacity(rows);
     let mut labels = Vec::with_capacity(rows);
-    for tx in transactions(rows, seed) {
+    for tx in transactions {
         columns[0].push(tx.amount);
         columns[1].push(f64::from(tx.transaction_hour));
         columns[2].push(f64::from(u8::from(tx.foreign_transaction)));

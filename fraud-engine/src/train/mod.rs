@@ -1,127 +1,30 @@
-//! Training a random forest: binning, bootstrap, trees in parallel, out-of-bag
-//! evaluation and the default decision threshold.
+//! Training a random forest: binning, bootstrap, trees in parallel, the
+//! `auto` choice of tree size and class weighting, out-of-bag evaluation and
+//! the default decision threshold.
 
+mod auto;
 mod binning;
+mod params;
 mod tree;
 
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+pub use auto::{AutoChoice, Candidate, LADDER, MIN_SELECTION_TREES, SELECTION_ROW_TREES};
+pub use params::{ClassWeight, Setting, TrainParams, TreeSettings};
 
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::forest::{Tree, NO_CHILD};
-use crate::metrics::{self, ThresholdStrategy};
+use crate::metrics;
 use crate::model::{Decision, Metadata, Model, RiskBands};
 use crate::preprocess::Pipeline;
 use crate::rng::Rng;
+use rayon::prelude::*;
 
-/// How classes are weighted in the split criterion and leaf values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ClassWeight {
-    /// Every row counts once.
-    None,
-    /// Each class weighs `rows / (2 * rows of that class)`, as scikit-learn's
-    /// `class_weight="balanced"`.
-    Balanced,
-}
-
-impl std::str::FromStr for ClassWeight {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "none" => Ok(ClassWeight::None),
-            "balanced" => Ok(ClassWeight::Balanced),
-            other => Err(Error::InvalidParams {
-                name: "class_weight",
-                reason: format!("`{other}` is not none or balanced"),
-            }),
-        }
-    }
-}
-
-/// Training parameters. The defaults were chosen by measurement on the
-/// synthetic generator (see `docs/TRAINING.md`): they rank as well as
-/// scikit-learn's best setting while keeping trees small enough to score a
-/// transaction in about a microsecond.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainParams {
-    /// Number of trees.
-    pub n_trees: usize,
-    /// Deepest level a tree grows to (the root is level 0).
-    pub max_depth: usize,
-    /// Fewest (bootstrap) samples a leaf may hold.
-    pub min_samples_leaf: u32,
-    /// Features drawn as split candidates at each node; `None` = sqrt of the count.
-    pub max_features: Option<usize>,
-    /// Class weighting.
-    pub class_weight: ClassWeight,
-    /// Draw a bootstrap sample per tree (also what makes out-of-bag metrics possible).
-    pub bootstrap: bool,
-    /// Histogram bins per feature, 2..=256.
-    pub max_bins: usize,
-    /// Seed: the same data, parameters and seed give the same model on any
-    /// number of threads.
-    pub seed: u64,
-    /// How the decision threshold is chosen from the out-of-bag scores.
-    pub threshold_strategy: ThresholdStrategy,
-    /// Risk bands; `None` derives them from the threshold (see [`RiskBands::around`]).
-    pub risk_bands: Option<RiskBands>,
-}
-
-impl Default for TrainParams {
-    fn default() -> Self {
-        TrainParams {
-            n_trees: 100,
-            max_depth: 8,
-            min_samples_leaf: 30,
-            max_features: None,
-            class_weight: ClassWeight::None,
-            bootstrap: true,
-            max_bins: 256,
-            seed: 42,
-            threshold_strategy: ThresholdStrategy::MaxF1,
-            risk_bands: None,
-        }
-    }
-}
-
-impl TrainParams {
-    /// Checks every parameter's domain; the error names the first one out
-    /// of it.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |name, reason: &str| {
-            Err(Error::InvalidParams {
-                name,
-                reason: reason.into(),
-            })
-        };
-        if self.n_trees == 0 || self.n_trees > 10_000 {
-            return bad("n_trees", "must be between 1 and 10000");
-        }
-        if self.max_depth == 0 || self.max_depth > crate::forest::MAX_TREE_DEPTH {
-            return bad("max_depth", "must be between 1 and 64");
-        }
-        if self.min_samples_leaf == 0 {
-            return bad("min_samples_leaf", "must be at least 1");
-        }
-        if self.max_features == Some(0) {
-            return bad("max_features", "must be at least 1");
-        }
-        if !(2..=256).contains(&self.max_bins) {
-            return bad("max_bins", "must be between 2 and 256");
-        }
-        if let Some(bands) = self.risk_bands {
-            bands.validate()?;
-        }
-        Ok(())
-    }
-}
-
-/// Progress callback: `(trees done, trees in all)`.
+/// Progress callback: `(trees done, trees in all)` of the final forest. With
+/// `auto` settings it starts once the candidates are compared, at the
+/// winner's trees, which the forest keeps.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
 /// Training rows whose out-of-bag SHAP values make the global importances.
@@ -239,6 +142,134 @@ pub fn train(data: &Dataset, params: &TrainParams) -> Result<Model> {
     Trainer::new(params.clone())?.train(data)
 }
 
+/// What every tree of one training run shares.
+struct Context<'a> {
+    bins: &'a binning::BinnedMatrix,
+    labels: &'a [u8],
+    seed: u64,
+    bootstrap: bool,
+    max_features: usize,
+    /// `n / (2 n_class)` per class: the balanced weights.
+    balanced: [f64; 2],
+    /// Rows whose out-of-bag SHAP values give the global importances.
+    shap_rows: &'a [usize],
+}
+
+/// Running out-of-bag sums of one forest, one per row, in fixed point so
+/// that adding them in any order, from any number of threads, gives
+/// bit-identical results.
+struct OobSums {
+    sum: Vec<AtomicU64>,
+    count: Vec<AtomicU32>,
+}
+
+/// One tree of a forest, with what the model keeps from its growth.
+struct Planted {
+    tree: Tree,
+    /// Impurity decrease per feature, summing to 1 (or all 0).
+    importance: Vec<f64>,
+    /// Whether each of the SHAP rows was out of bag for the tree.
+    shap_oob: Vec<bool>,
+}
+
+/// Out-of-bag scores of the rows some tree left out.
+struct OobScores {
+    rows: Vec<usize>,
+    scores: Vec<f64>,
+    labels: Vec<u8>,
+}
+
+impl OobSums {
+    fn new(n: usize) -> Self {
+        OobSums {
+            sum: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            count: (0..n).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    fn scores(&self, labels: &[u8]) -> OobScores {
+        let rows: Vec<usize> = (0..labels.len())
+            .filter(|&r| self.count[r].load(Ordering::Relaxed) > 0)
+            .collect();
+        let scores = rows
+            .iter()
+            .map(|&r| {
+                self.sum[r].load(Ordering::Relaxed) as f64
+                    / OOB_SCALE
+                    / f64::from(self.count[r].load(Ordering::Relaxed))
+            })
+            .collect();
+        let labels = rows.iter().map(|&r| labels[r]).collect();
+        OobScores {
+            rows,
+            scores,
+            labels,
+        }
+    }
+}
+
+impl OobScores {
+    fn has_both_classes(&self) -> bool {
+        self.labels.contains(&0) && self.labels.contains(&1)
+    }
+}
+
+impl Context<'_> {
+    fn grow_params(&self, settings: TreeSettings) -> tree::GrowParams {
+        let plain = [1.0, 1.0];
+        let (class_weight, leaf_weight) = match settings.class_weight {
+            ClassWeight::None => (plain, plain),
+            ClassWeight::Balanced => (self.balanced, self.balanced),
+            ClassWeight::BalancedSplits => (self.balanced, plain),
+        };
+        tree::GrowParams {
+            max_depth: settings.max_depth,
+            min_samples_leaf: settings.min_samples_leaf,
+            max_features: self.max_features,
+            class_weight,
+            leaf_weight,
+        }
+    }
+
+    /// Grows trees `indices` of the forest `settings` gives, in parallel,
+    /// adding their out-of-bag values to `oob`. Tree `t` draws from the
+    /// stream `(seed, t)` alone, so it is the same tree whichever run,
+    /// thread or candidate grows it.
+    fn grow(
+        &self,
+        settings: TreeSettings,
+        indices: std::ops::Range<usize>,
+        oob: &OobSums,
+        on_tree: &(dyn Fn() + Sync),
+    ) -> Vec<Planted> {
+        let grow_params = self.grow_params(settings);
+        let n = self.labels.len();
+        indices
+            .into_par_iter()
+            .map(|t| {
+                let mut rng = Rng::new(self.seed, t as u64);
+                let counts = bootstrap(n, self.bootstrap, &mut rng);
+                let grown = tree::grow(self.bins, self.labels, &counts, &grow_params, &mut rng);
+                let out_of_bag: Vec<u32> =
+                    (0..n as u32).filter(|&r| counts[r as usize] == 0).collect();
+                add_oob_values(&grown, self.bins, &out_of_bag, &oob.sum, &oob.count);
+                let total: f64 = grown.importance.iter().sum();
+                let importance = grown
+                    .importance
+                    .iter()
+                    .map(|g| if total > 0.0 { g / total } else { 0.0 })
+                    .collect();
+                on_tree();
+                Planted {
+                    tree: grown.tree,
+                    importance,
+                    shap_oob: self.shap_rows.iter().map(|&r| counts[r] == 0).collect(),
+                }
+            })
+            .collect()
+    }
+}
+
 fn train_in_pool(
     data: &Dataset,
     labels: &[u8],
@@ -260,119 +291,84 @@ fn train_in_pool(
         .collect();
     drop(columns);
     let frauds = labels.iter().filter(|&&y| y == 1).count() as f64;
-    let class_weight = match params.class_weight {
-        ClassWeight::None => [1.0, 1.0],
-        ClassWeight::Balanced => [
-            n as f64 / (2.0 * (n as f64 - frauds)),
-            n as f64 / (2.0 * frauds),
-        ],
-    };
     let n_features = bins.n_features;
-    let grow_params = tree::GrowParams {
-        max_depth: params.max_depth,
-        min_samples_leaf: params.min_samples_leaf,
+    let context = Context {
+        bins: &bins,
+        labels,
+        seed: params.seed,
+        bootstrap: params.bootstrap,
         max_features: params
             .max_features
             .unwrap_or_else(|| (n_features as f64).sqrt().round().max(1.0) as usize)
             .min(n_features),
-        class_weight,
+        balanced: [
+            n as f64 / (2.0 * (n as f64 - frauds)),
+            n as f64 / (2.0 * frauds),
+        ],
+        shap_rows: &shap_rows,
     };
-    let oob_sum: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
-    let oob_count: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-    let done = AtomicU32::new(0);
-    let shap_sum: Vec<AtomicI64> = (0..shap_rows.len() * n_features)
-        .map(|_| AtomicI64::new(0))
-        .collect();
-    let shap_count: Vec<AtomicU32> = (0..shap_rows.len()).map(|_| AtomicU32::new(0)).collect();
 
-    let grown: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
-        .into_par_iter()
-        .map(|t| {
-            let mut rng = Rng::new(params.seed, t as u64);
-            let counts = bootstrap(n, params.bootstrap, &mut rng);
-            let grown = tree::grow(&bins, labels, &counts, &grow_params, &mut rng);
-            let out_of_bag: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] == 0).collect();
-            add_oob_values(&grown, &bins, &out_of_bag, &oob_sum, &oob_count);
-            let paths = explain::TreePaths::new(&grown.tree);
-            let mut phi = vec![0.0; n_features];
-            for (k, &row) in shap_rows.iter().enumerate() {
-                if counts[row] == 0 {
-                    phi.fill(0.0);
-                    paths.add_shap(&shap_encoded[k], &mut phi, 1.0);
-                    for (f, v) in phi.iter().enumerate() {
-                        shap_sum[k * n_features + f]
-                            .fetch_add((v * OOB_SCALE).round() as i64, Ordering::Relaxed);
-                    }
-                    shap_count[k].fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            if let Some(report) = progress {
-                report(
-                    done.fetch_add(1, Ordering::Relaxed) as usize + 1,
-                    params.n_trees,
-                );
-            }
-            let total: f64 = grown.importance.iter().sum();
-            let importance = grown
-                .importance
-                .iter()
-                .map(|g| if total > 0.0 { g / total } else { 0.0 })
-                .collect();
-            (grown.tree, importance)
-        })
-        .collect();
+    // The forest's first trees: a whole forest with given settings, or the
+    // chosen candidate's trees.
+    let (settings, mut planted, oob, auto) = match auto::fixed_settings(params) {
+        Some(settings) => (settings, Vec::new(), OobSums::new(n), None),
+        None => {
+            let per_candidate = auto::trees_per_candidate(params.n_trees, n);
+            let mut judged: Vec<(Vec<Planted>, OobSums)> = Vec::new();
+            let mut best: Option<usize> = None;
+            let choice = auto::choose(
+                params,
+                per_candidate,
+                |settings| {
+                    let oob = OobSums::new(n);
+                    let trees = context.grow(settings, 0..per_candidate, &oob, &|| {});
+                    let scores = oob.scores(labels);
+                    let result = (
+                        metrics::average_precision(&scores.scores, &scores.labels),
+                        metrics::roc_auc(&scores.scores, &scores.labels),
+                    );
+                    judged.push((trees, oob));
+                    result
+                },
+                |winner| best = Some(winner),
+            );
+            // `choose` names its winner through `keep` before returning.
+            let winner = best.unwrap_or(0).min(judged.len().saturating_sub(1));
+            let (trees, oob) = judged.swap_remove(winner);
+            drop(judged);
+            (choice.chosen, trees, oob, Some(choice))
+        }
+    };
+    let done = AtomicU32::new(planted.len() as u32);
+    let report = || {
+        let trees = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
+        if let Some(report) = progress {
+            report(trees, params.n_trees);
+        }
+    };
+    planted.extend(context.grow(settings, planted.len()..params.n_trees, &oob, &report));
 
     let mut impurity_importances = vec![0.0; n_features];
-    for (_, tree_importance) in &grown {
-        for (sum, v) in impurity_importances.iter_mut().zip(tree_importance) {
+    for one in &planted {
+        for (sum, v) in impurity_importances.iter_mut().zip(&one.importance) {
             *sum += v / params.n_trees as f64;
         }
     }
-    // Mean |SHAP| over the sampled rows, each row's SHAP values averaged over
-    // the trees it was out of bag for (as its out-of-bag prediction is).
-    let mut shap_importances = vec![0.0; n_features];
-    let explained_rows = shap_count
-        .iter()
-        .filter(|c| c.load(Ordering::Relaxed) > 0)
-        .count()
-        .max(1) as f64;
-    for (k, count) in shap_count.iter().enumerate() {
-        let count = count.load(Ordering::Relaxed);
-        if count == 0 {
-            continue;
-        }
-        for (f, importance) in shap_importances.iter_mut().enumerate() {
-            let mean = shap_sum[k * n_features + f].load(Ordering::Relaxed) as f64
-                / OOB_SCALE
-                / f64::from(count);
-            *importance += mean.abs() / explained_rows;
-        }
-    }
-    let trees: Vec<Tree> = grown.into_iter().map(|(tree, _)| tree).collect();
+    let shap_importances = shap_importances(&planted, &shap_encoded, n_features);
+    let trees: Vec<Tree> = planted.into_iter().map(|p| p.tree).collect();
 
-    let oob_rows: Vec<usize> = (0..n)
-        .filter(|&r| oob_count[r].load(Ordering::Relaxed) > 0)
-        .collect();
-    let oob_scores: Vec<f64> = oob_rows
-        .iter()
-        .map(|&r| {
-            oob_sum[r].load(Ordering::Relaxed) as f64
-                / OOB_SCALE
-                / f64::from(oob_count[r].load(Ordering::Relaxed))
-        })
-        .collect();
-    let oob_labels: Vec<u8> = oob_rows.iter().map(|&r| labels[r]).collect();
-    let has_oob = oob_labels.contains(&0) && oob_labels.contains(&1);
+    let oob = oob.scores(labels);
+    let has_oob = oob.has_both_classes();
     let amounts = params
         .threshold_strategy
         .needs_amounts()
         .then(|| data.numeric_column(AMOUNT_FEATURE))
         .flatten();
-    let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob_rows.iter().map(|&r| a[r]).collect());
+    let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob.rows.iter().map(|&r| a[r]).collect());
     let threshold = if has_oob {
         metrics::select_threshold(
-            &oob_scores,
-            &oob_labels,
+            &oob.scores,
+            &oob.labels,
             oob_amounts.as_deref(),
             params.threshold_strategy,
         )?
@@ -397,12 +393,58 @@ fn train_in_pool(
     let metadata = Metadata::describe(
         data,
         params,
+        auto,
         &trees,
         importances,
-        has_oob.then_some((&oob_scores[..], &oob_labels[..])),
+        has_oob.then_some((&oob.scores[..], &oob.labels[..])),
         threshold,
     );
     Model::assemble(data.schema().clone(), pipeline, trees, decision, metadata)
+}
+
+/// Mean |SHAP| per feature over the sampled rows, each row's SHAP values
+/// averaged over the trees it was out of bag for (as its out-of-bag
+/// prediction is). Computed for the final forest only: a candidate that
+/// lost never pays for it.
+fn shap_importances(planted: &[Planted], shap_encoded: &[Vec<f64>], n_features: usize) -> Vec<f64> {
+    let shap_sum: Vec<AtomicI64> = (0..shap_encoded.len() * n_features)
+        .map(|_| AtomicI64::new(0))
+        .collect();
+    let shap_count: Vec<AtomicU32> = (0..shap_encoded.len()).map(|_| AtomicU32::new(0)).collect();
+    planted.par_iter().for_each(|one| {
+        let paths = explain::TreePaths::new(&one.tree);
+        let mut phi = vec![0.0; n_features];
+        for (k, row) in shap_encoded.iter().enumerate() {
+            if one.shap_oob[k] {
+                phi.fill(0.0);
+                paths.add_shap(row, &mut phi, 1.0);
+                for (f, v) in phi.iter().enumerate() {
+                    shap_sum[k * n_features + f]
+                        .fetch_add((v * OOB_SCALE).round() as i64, Ordering::Relaxed);
+                }
+                shap_count[k].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let mut importances = vec![0.0; n_features];
+    let explained_rows = shap_count
+        .iter()
+        .filter(|c| c.load(Ordering::Relaxed) > 0)
+        .count()
+        .max(1) as f64;
+    for (k, count) in shap_count.iter().enumerate() {
+        let count = count.load(Ordering::Relaxed);
+        if count == 0 {
+            continue;
+        }
+        for (f, importance) in importances.iter_mut().enumerate() {
+            let mean = shap_sum[k * n_features + f].load(Ordering::Relaxed) as f64
+                / OOB_SCALE
+                / f64::from(count);
+            *importance += mean.abs() / explained_rows;
+        }
+    }
+    importances
 }
 
 /// The feature whose value a missed fraud costs under a cost strategy.

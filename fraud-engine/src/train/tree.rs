@@ -20,8 +20,10 @@ pub(crate) struct GrowParams {
     pub max_depth: usize,
     pub min_samples_leaf: u32,
     pub max_features: usize,
-    /// Weight of each class (index 0 legitimate, 1 fraud).
+    /// Weight of each class in the split criterion (index 0 legitimate, 1 fraud).
     pub class_weight: [f64; 2],
+    /// Weight of each class in a node's value and cover.
+    pub leaf_weight: [f64; 2],
 }
 
 /// A grown tree, plus what it learned that the model reports.
@@ -240,7 +242,9 @@ impl Grower<'_> {
     }
 
     fn push_node(&mut self, c: Counts) -> usize {
-        let (weight, fraud) = self.weights(c);
+        let [w0, w1] = self.params.leaf_weight;
+        let fraud = f64::from(c[1]) * w1;
+        let weight = f64::from(c[0]) * w0 + fraud;
         let t = &mut self.tree;
         t.left.push(NO_CHILD);
         t.right.push(NO_CHILD);

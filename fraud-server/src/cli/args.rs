@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
-use fraud_engine::{metrics::ThresholdStrategy, ClassWeight, RiskBands, TrainParams};
+use fraud_engine::{metrics::ThresholdStrategy, ClassWeight, RiskBands, Setting, TrainParams};
 
 /// Fraud scoring: train random forests on transaction data and score them,
 /// or serve a model over HTTP (the default with no subcommand).
@@ -178,18 +178,20 @@ pub struct TrainArgs {
     /// Number of trees.
     #[arg(long, default_value_t = TrainParams::default().n_trees)]
     pub trees: usize,
-    /// Deepest tree level.
+    /// Deepest tree level, or auto: chosen with the leaf size and class
+    /// weighting by out-of-bag PR-AUC (printed, and kept in the model).
     #[arg(long, default_value_t = TrainParams::default().max_depth)]
-    pub max_depth: usize,
-    /// Fewest samples in a leaf.
+    pub max_depth: Setting<usize>,
+    /// Fewest samples in a leaf, or auto.
     #[arg(long, default_value_t = TrainParams::default().min_samples_leaf)]
-    pub min_samples_leaf: u32,
+    pub min_samples_leaf: Setting<u32>,
     /// Split candidates per node (default: sqrt of the feature count).
     #[arg(long)]
     pub max_features: Option<usize>,
-    /// none or balanced.
-    #[arg(long, default_value = "none")]
-    pub class_weight: ClassWeight,
+    /// none, balanced, balanced-splits (balanced weights for choosing
+    /// splits, plain fraud fractions in the leaves) or auto.
+    #[arg(long, default_value_t = TrainParams::default().class_weight)]
+    pub class_weight: Setting<ClassWeight>,
     /// Seed.
     #[arg(long, default_value_t = TrainParams::default().seed)]
     pub seed: u64,
