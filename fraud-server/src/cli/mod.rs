@@ -142,3 +142,30 @@ fn write_evaluation(out: &mut dyn Write, e: &fraud_engine::Evaluation) -> std::i
     )?;
     writeln!(out, "  log loss {:.5}  Brier {:.5}", e.log_loss, e.brier)
 }
+
+/// What `auto` chose and why, with every candidate's out-of-bag scores.
+fn write_auto(out: &mut dyn Write, auto: &fraud_engine::AutoChoice) -> std::io::Result<()> {
+    writeln!(out, "auto chose {}: {}", auto.chosen, auto.reason)?;
+    writeln!(
+        out,
+        "  {:<9} {:<16} {:<15} {:>10} {:>8}",
+        "max_depth", "min_samples_leaf", "class_weight", "OOB PR-AUC", "ROC-AUC"
+    )?;
+    for c in &auto.candidates {
+        let chosen = if c.settings() == auto.chosen {
+            "  <- chosen"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "  {:<9} {:<16} {:<15} {:>10} {:>8}{chosen}",
+            c.max_depth,
+            c.min_samples_leaf,
+            c.class_weight.name(),
+            fmt_opt(c.oob_pr_auc),
+            fmt_opt(c.oob_roc_auc)
+        )?;
+    }
+    Ok(())
+}
