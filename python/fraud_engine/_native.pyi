@@ -9,7 +9,7 @@ import numpy.typing as npt
 __version__: str
 ENGINE_VERSION: str
 FORMAT_VERSION: int
-DEFAULT_TRAIN_PARAMS: dict[str, int]
+DEFAULT_TRAIN_PARAMS: dict[str, Union[int, str]]
 
 _Path = Union[str, "os.PathLike[str]"]
 # A pandas DataFrame, a list of dicts, a dict of columns, or a 2-D numeric array.

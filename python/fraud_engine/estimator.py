@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -102,9 +102,13 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
     """Random-forest fraud classifier with the scikit-learn estimator API.
 
     Parameters map to :func:`fraud_engine.train`: ``n_estimators`` (trees),
-    ``max_depth``, ``min_samples_leaf``, ``max_features`` (None or "sqrt" for
-    the square root of the feature count, "log2", an int, or a float
-    fraction), ``class_weight`` (None or "balanced"), ``bootstrap``,
+    ``max_depth`` and ``min_samples_leaf`` (an int, or "auto", the default:
+    chosen with ``class_weight`` from a few candidates by out-of-bag PR-AUC,
+    recorded in ``model_.metadata["auto"]``), ``max_features`` (None or
+    "sqrt" for the square root of the feature count, "log2", an int, or a
+    float fraction), ``class_weight`` ("auto", the default; None or "none";
+    "balanced"; or "balanced-splits": balanced weights for choosing splits,
+    plain fraud fractions in the leaves), ``bootstrap``,
     ``max_bins``, ``threshold_strategy`` (how the decision threshold is
     chosen from out-of-bag scores: "max-f1", "target-recall=R",
     "target-precision=P", "max-fpr=F"), ``random_state`` (an int seed; None
@@ -129,10 +133,10 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
         self,
         n_estimators: int = 100,
         *,
-        max_depth: int = 8,
-        min_samples_leaf: int = 30,
+        max_depth: Union[int, str] = "auto",
+        min_samples_leaf: Union[int, str] = "auto",
         max_features: Any = None,
-        class_weight: Optional[str] = None,
+        class_weight: Optional[str] = "auto",
         bootstrap: bool = True,
         max_bins: int = 256,
         threshold_strategy: str = "max-f1",
