@@ -10,7 +10,10 @@ mod tree;
 pub use auto::{AutoChoice, Candidate, LADDER, MIN_SELECTION_TREES, SELECTION_ROW_TREES};
 pub use params::{ClassWeight, Setting, TrainParams, TreeSettings};
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -20,7 +23,6 @@ use crate::metrics;
 use crate::model::{Decision, Metadata, Model, RiskBands};
 use crate::preprocess::Pipeline;
 use crate::rng::Rng;
-use rayon::prelude::*;
 
 /// Progress callback: `(trees done, trees in all)` of the final forest. With
 /// `auto` settings it starts once the candidates are compared, at the
@@ -172,6 +174,12 @@ struct Planted {
     shap_oob: Vec<bool>,
 }
 
+/// A candidate's trees, with their out-of-bag sums.
+struct Judged {
+    trees: Vec<Planted>,
+    oob: OobSums,
+}
+
 /// Out-of-bag scores of the rows some tree left out.
 struct OobScores {
     rows: Vec<usize>,
@@ -314,8 +322,10 @@ fn train_in_pool(
         Some(settings) => (settings, Vec::new(), OobSums::new(n), None),
         None => {
             let per_candidate = auto::trees_per_candidate(params.n_trees, n);
-            let mut judged: Vec<(Vec<Planted>, OobSums)> = Vec::new();
-            let mut best: Option<usize> = None;
+            // Each judged candidate's trees and out-of-bag sums, until a
+            // better one makes them useless.
+            let judged: RefCell<Vec<Option<Judged>>> = RefCell::new(Vec::new());
+            let best = std::cell::Cell::new(0);
             let choice = auto::choose(
                 params,
                 per_candidate,
@@ -327,15 +337,28 @@ fn train_in_pool(
                         metrics::average_precision(&scores.scores, &scores.labels),
                         metrics::roc_auc(&scores.scores, &scores.labels),
                     );
-                    judged.push((trees, oob));
+                    judged.borrow_mut().push(Some(Judged { trees, oob }));
                     result
                 },
-                |winner| best = Some(winner),
+                |winner| {
+                    best.set(winner);
+                    for (i, slot) in judged.borrow_mut().iter_mut().enumerate() {
+                        if i != winner {
+                            *slot = None;
+                        }
+                    }
+                },
             );
-            // `choose` names its winner through `keep` before returning.
-            let winner = best.unwrap_or(0).min(judged.len().saturating_sub(1));
-            let (trees, oob) = judged.swap_remove(winner);
-            drop(judged);
+            // `choose` names its winner through `keep` before returning, so
+            // its slot is filled; an empty one would be a bug, not bad input.
+            let Judged { trees, oob } = judged
+                .borrow_mut()
+                .get_mut(best.get())
+                .and_then(Option::take)
+                .ok_or_else(|| Error::InvalidParams {
+                    name: "auto",
+                    reason: "no candidate was kept".into(),
+                })?;
             (choice.chosen, trees, oob, Some(choice))
         }
     };
