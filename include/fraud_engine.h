@@ -191,9 +191,10 @@ typedef struct FraudPrediction {
    */
   FraudRiskLevel risk_level;
   /**
-   * How many fields were scored with a warning: today, categories never
-   * seen in training, scored through the model's unknown bucket. 0 in the
-   * common case; always 0 for typed rows.
+   * How many fields were scored with a warning: a category never seen in
+   * training (scored through the model's unknown bucket, or given as the
+   * unknown bucket's code in a typed row), or a number outside the range
+   * seen in training. 0 in the common case.
    */
   uint32_t warnings;
 } FraudPrediction;
@@ -407,6 +408,24 @@ FraudStatus fraud_model_feature_kind(const struct FraudModel *model,
                                      FraudFeatureKind *out);
 
 /**
+ * Stores in `*out` 1 when feature `index` is required (a missing value, NaN
+ * in a typed row or `null` in JSON, is refused with `FRAUD_INVALID_INPUT`)
+ * and 0 when it is optional (a missing value is filled as in training).
+ * A feature is required when the model's schema says so, or when it was
+ * never missing in the training data. Thread-safe.
+ *
+ * Statuses: `FRAUD_NULL_PARAMETER`, `FRAUD_INVALID_ARGUMENT` (`index` not
+ * below the feature count).
+ *
+ * # Safety
+ * `model` must be NULL or a live handle; `out` must be NULL or valid for
+ * writing an `int32_t`.
+ */
+FraudStatus fraud_model_feature_required(const struct FraudModel *model,
+                                         size_t index,
+                                         int32_t *out);
+
+/**
  * Looks up the code of `category` (e.g. `"Electronics"`) for the
  * categorical feature named `feature` (e.g. `"merchant_category"`), the
  * number to put in that feature's slot of a typed row. Look codes up once
@@ -501,12 +520,14 @@ FraudStatus fraud_model_predict_json_len(const struct FraudModel *model,
  * Scores one transaction given as `n_values` numbers in the model's feature
  * order (see `fraud_model_feature_name`): numbers as they are, flags as 0 or
  * 1, categories by their code from `fraud_model_category_code`, NaN for a
- * missing value. The fastest single-row call: no parsing, no allocation.
- * On success writes `*out`; on failure leaves it untouched. Thread-safe.
+ * missing value (refused for a required feature, see
+ * `fraud_model_feature_required`). The fastest single-row call: no parsing,
+ * no allocation. On success writes `*out`; on failure leaves it untouched.
+ * Thread-safe.
  *
  * Statuses: `FRAUD_NULL_PARAMETER`, `FRAUD_INVALID_INPUT` (`n_values` is
- * not the feature count, a value out of its range, a category code that
- * does not exist).
+ * not the feature count, a value out of its range, a missing value of a
+ * required feature, a category code that does not exist).
  *
  * # Safety
  * `model` must be NULL or a live handle; `values` NULL or `n_values`

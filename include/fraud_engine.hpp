@@ -122,6 +122,13 @@ public:
         return kind;
     }
 
+    /// Whether a missing value (NaN) of feature `index` is refused.
+    bool feature_required(std::size_t index) const {
+        std::int32_t required = 0;
+        detail::check(fraud_model_feature_required(get(), index, &required));
+        return required != 0;
+    }
+
     /// The code of `category` for a categorical feature (the unknown
     /// bucket's code for a category never seen in training).
     std::uint32_t category_code(const std::string &feature, const std::string &category) const {

@@ -30,7 +30,7 @@ use crate::preprocess::Pipeline;
 use crate::schema::Schema;
 
 /// Version of the model file layout; bumped whenever the payload changes shape.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"FRAUDENG";
 /// Header size in bytes.
@@ -55,6 +55,31 @@ struct Payload {
     trees: Vec<Tree>,
     decision: Decision,
     metadata: Metadata,
+}
+
+/// The content-derived version of a model: the first 16 hex digits of the
+/// SHA-256 of its payload as written (with `metadata.model_id` empty).
+pub(crate) fn content_id(
+    schema: &Schema,
+    pipeline: &Pipeline,
+    trees: &[Tree],
+    decision: &Decision,
+    metadata: &Metadata,
+) -> Result<String> {
+    use sha2::Digest;
+    let payload = PayloadRef {
+        schema,
+        pipeline,
+        trees,
+        decision,
+        metadata,
+    };
+    let body = postcard::to_stdvec(&payload).map_err(|e| Error::Serialization {
+        what: "model",
+        reason: e.to_string(),
+    })?;
+    let digest = sha2::Sha256::digest(&body);
+    Ok(digest[..8].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Model {

@@ -87,6 +87,7 @@ pub mod export;
 mod forest;
 pub mod format;
 pub mod json;
+pub mod merge;
 pub mod metrics;
 pub mod model;
 mod preprocess;
@@ -108,7 +109,7 @@ pub use model::{
     ModelSummary, Prediction, PredictionOutput, RiskBands, RiskLevel, Row, Rows,
 };
 pub use preprocess::Warning;
-pub use schema::{transaction_schema, Feature, FeatureKind, Schema};
+pub use schema::{transaction_schema, Feature, FeatureKind, RangePolicy, Schema};
 pub use train::{train, AutoChoice, ClassWeight, Setting, TrainParams, Trainer, TreeSettings};
 
 /// The engine's version (the crate version).

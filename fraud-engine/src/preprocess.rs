@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{
-    category_text, check_number, numeric_value, Column, Dataset, Value, MISSING_CODE,
+    category_text, check_number, describe_range, numeric_value, Column, Dataset, Value,
+    MISSING_CODE,
 };
 use crate::error::{Error, Result};
-use crate::schema::{FeatureKind, Schema};
+use crate::schema::{FeatureKind, RangePolicy, Schema};
 
 /// How one input feature becomes one number for the forest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub enum Encoder {
     Numeric {
         /// Replacement for a missing value.
         fill: f64,
+        /// The smallest and largest value seen in training (`None` when the
+        /// column had no value).
+        range: Option<(f64, f64)>,
     },
     /// Flags become 0 or 1; a missing value becomes `fill` (the training mode).
     Flag {
@@ -47,16 +51,47 @@ const CATEGORY_SMOOTHING: f64 = 10.0;
 pub struct Warning {
     /// The feature concerned.
     pub field: String,
-    /// What happened.
+    /// What happened, for programs: `unknown_category` or
+    /// `outside_training_range`.
+    pub code: &'static str,
+    /// What happened, for people.
     pub message: String,
 }
 
-impl Warning {
+/// Something about one encoded value worth a [`Warning`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Note {
     /// A category never seen in training, scored through the unknown bucket.
-    pub(crate) fn unknown_category(field: &str) -> Self {
+    UnknownCategory,
+    /// A number outside the range seen in training.
+    OutsideTrainingRange {
+        /// The smallest value seen.
+        low: f64,
+        /// The largest value seen.
+        high: f64,
+    },
+}
+
+impl Note {
+    /// The warning this note gives about `field`.
+    pub(crate) fn warning(self, field: &str) -> Warning {
+        let (code, message) = match self {
+            Note::UnknownCategory => (
+                "unknown_category",
+                "category not seen in training; scored through the unknown bucket".to_owned(),
+            ),
+            Note::OutsideTrainingRange { low, high } => (
+                "outside_training_range",
+                format!(
+                    "outside the range seen in training ({}); scored as the nearest value seen",
+                    describe_range(Some(low), Some(high))
+                ),
+            ),
+        };
         Warning {
             field: field.to_owned(),
-            message: "category not seen in training; scored through the unknown bucket".into(),
+            code,
+            message,
         }
     }
 }
@@ -90,8 +125,14 @@ impl TryFrom<Vec<Encoder>> for Pipeline {
         for (i, encoder) in encoders.iter().enumerate() {
             let mut map = HashMap::new();
             match encoder {
-                Encoder::Numeric { fill } | Encoder::Flag { fill } if !fill.is_finite() => {
+                Encoder::Numeric { fill, .. } | Encoder::Flag { fill } if !fill.is_finite() => {
                     return Err(format!("encoder {i}: fill value is not finite"));
+                }
+                Encoder::Numeric {
+                    range: Some((low, high)),
+                    ..
+                } if !(low.is_finite() && high.is_finite() && low <= high) => {
+                    return Err(format!("encoder {i}: the training range is not ordered"));
                 }
                 Encoder::Categorical {
                     levels,
@@ -133,7 +174,7 @@ impl TryFrom<Vec<Encoder>> for Pipeline {
 
 impl Pipeline {
     /// Fits the encoders on a labelled dataset.
-    pub fn fit(data: &Dataset) -> Result<Self> {
+    pub(crate) fn fit(data: &Dataset) -> Result<Self> {
         let labels = data
             .labels()
             .ok_or_else(|| Error::schema("dataset", "training needs labels"))?;
@@ -151,6 +192,12 @@ impl Pipeline {
                 }
                 (_, Column::Numeric(values)) => Encoder::Numeric {
                     fill: median(values),
+                    range: values.iter().filter(|x| !x.is_nan()).fold(
+                        None,
+                        |range: Option<(f64, f64)>, &x| {
+                            Some(range.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
+                        },
+                    ),
                 },
                 (_, Column::Categorical { codes, levels }) => {
                     fit_categories(&feature.name, codes, levels, labels, base_rate)?
@@ -162,7 +209,7 @@ impl Pipeline {
     }
 
     /// The encoders, in schema order.
-    pub fn encoders(&self) -> &[Encoder] {
+    pub(crate) fn encoders(&self) -> &[Encoder] {
         &self.encoders
     }
 
@@ -180,7 +227,7 @@ impl Pipeline {
                 (&feature.kind, encoder),
                 (FeatureKind::Numeric { .. }, Encoder::Numeric { .. })
                     | (FeatureKind::Flag, Encoder::Flag { .. })
-                    | (FeatureKind::Categorical, Encoder::Categorical { .. })
+                    | (FeatureKind::Categorical { .. }, Encoder::Categorical { .. })
             );
             if !fits {
                 return Err(format!(
@@ -193,7 +240,7 @@ impl Pipeline {
     }
 
     /// The code a category scores as: its own, or the unknown bucket's (then `true`).
-    pub fn category_code(&self, feature: usize, text: &str) -> Option<(u32, bool)> {
+    pub(crate) fn category_code(&self, feature: usize, text: &str) -> Option<(u32, bool)> {
         match &self.encoders[feature] {
             Encoder::Categorical { unknown, .. } => {
                 Some(match self.lookup[feature].get(text.trim()) {
@@ -205,58 +252,112 @@ impl Pipeline {
         }
     }
 
-    /// Encodes one value of feature `index` (schema order). Returns `true` in
-    /// the second place when a category went to the unknown bucket.
-    pub fn encode(&self, schema: &Schema, index: usize, value: Value<'_>) -> Result<(f64, bool)> {
+    /// Encodes one value of feature `index` (schema order), checking it
+    /// against the feature's kind, declared limits, whether it is required,
+    /// and the schema's policy for numbers outside the training range.
+    /// Returns the number for the forest and, when there is one, a note for
+    /// a warning.
+    pub(crate) fn encode(
+        &self,
+        schema: &Schema,
+        index: usize,
+        value: Value<'_>,
+    ) -> Result<(f64, Option<Note>)> {
         let feature = &schema.features[index];
+        let bad = |reason: String| Error::input(&feature.name, reason);
+        if value.is_missing() {
+            return self.fill(schema, index, value).map(|x| (x, None));
+        }
         match &self.encoders[index] {
-            Encoder::Numeric { fill } | Encoder::Flag { fill } => {
-                let x = numeric_value(&feature.kind, value)
-                    .map_err(|reason| Error::input(&feature.name, reason))?;
-                Ok((if x.is_nan() { *fill } else { x }, false))
+            Encoder::Numeric { range, .. } => {
+                let x = numeric_value(&feature.kind, value).map_err(bad)?;
+                Ok((x, range_note(schema.out_of_range, x, *range).map_err(bad)?))
             }
+            Encoder::Flag { .. } => Ok((numeric_value(&feature.kind, value).map_err(bad)?, None)),
             Encoder::Categorical { unknown, .. } => {
                 let mut scratch = String::new();
                 let text = category_text(&value, &mut scratch)
-                    .map_err(|reason| Error::input(&feature.name, reason))?;
-                Ok(match text {
-                    None => (f64::from(*unknown), false),
-                    Some(text) => {
-                        let (code, unknown) =
-                            self.category_code(index, text).unwrap_or((*unknown, true));
-                        (f64::from(code), unknown)
+                    .map_err(bad)?
+                    .ok_or_else(|| bad("missing value".into()))?;
+                if let FeatureKind::Categorical {
+                    categories: Some(allowed),
+                } = &feature.kind
+                {
+                    if !allowed.iter().any(|c| c == text) {
+                        return Err(bad(format!(
+                            "'{text}' is not an allowed category ({})",
+                            allowed.join(", ")
+                        )));
                     }
-                })
+                }
+                let (code, is_unknown) =
+                    self.category_code(index, text).unwrap_or((*unknown, true));
+                Ok((f64::from(code), is_unknown.then_some(Note::UnknownCategory)))
             }
         }
     }
 
-    /// Checks an already-encoded value (a category given by its code) and
-    /// fills a missing (`NaN`) one.
-    pub fn encode_number(&self, schema: &Schema, index: usize, x: f64) -> Result<f64> {
+    /// What a missing value of feature `index` scores as: its fill (the
+    /// training median, the mode, or the unknown bucket), or an error when
+    /// the feature is required.
+    fn fill(&self, schema: &Schema, index: usize, value: Value<'_>) -> Result<f64> {
         let feature = &schema.features[index];
+        if feature.is_required() {
+            let reason = match value {
+                Value::Absent => "missing field",
+                _ => "missing value: this field is required",
+            };
+            return Err(Error::input(&feature.name, reason));
+        }
+        Ok(match &self.encoders[index] {
+            Encoder::Numeric { fill, .. } | Encoder::Flag { fill } => *fill,
+            Encoder::Categorical { unknown, .. } => f64::from(*unknown),
+        })
+    }
+
+    /// Whether a number in a table encodes as [`Pipeline::encode_number`]
+    /// encodes it (numeric and flag features: a number is the value itself;
+    /// a categorical feature reads a number as the text of a category).
+    pub(crate) fn reads_numbers_as_values(&self, index: usize) -> bool {
+        matches!(
+            self.encoders[index],
+            Encoder::Numeric { .. } | Encoder::Flag { .. }
+        )
+    }
+
+    /// Checks an already-encoded value (a category given by its code, `NaN`
+    /// for missing) as [`Pipeline::encode`] checks a value, and fills a
+    /// missing one.
+    pub(crate) fn encode_number(
+        &self,
+        schema: &Schema,
+        index: usize,
+        x: f64,
+    ) -> Result<(f64, Option<Note>)> {
+        let feature = &schema.features[index];
+        let bad = |reason: String| Error::input(&feature.name, reason);
+        if x.is_nan() {
+            return self.fill(schema, index, Value::Missing).map(|x| (x, None));
+        }
         match &self.encoders[index] {
-            Encoder::Numeric { fill } | Encoder::Flag { fill } => {
-                if x.is_nan() {
-                    return Ok(*fill);
-                }
-                check_number(&feature.kind, x).map_err(|reason| Error::input(&feature.name, reason))
+            Encoder::Numeric { range, .. } => {
+                let x = check_number(&feature.kind, x).map_err(bad)?;
+                Ok((x, range_note(schema.out_of_range, x, *range).map_err(bad)?))
             }
+            Encoder::Flag { .. } => Ok((check_number(&feature.kind, x).map_err(bad)?, None)),
             Encoder::Categorical {
                 levels, unknown, ..
             } => {
-                if x.is_nan() {
-                    Ok(f64::from(*unknown))
-                } else if x.fract() == 0.0 && x >= 0.0 && x <= levels.len() as f64 {
-                    Ok(x)
-                } else {
-                    Err(Error::input(
-                        &feature.name,
-                        format!(
-                            "{x} is not a category code (expected a whole number between 0 and {})",
-                            levels.len()
-                        ),
+                if x.fract() == 0.0 && x >= 0.0 && x <= levels.len() as f64 {
+                    Ok((
+                        x,
+                        (x == f64::from(*unknown)).then_some(Note::UnknownCategory),
                     ))
+                } else {
+                    Err(bad(format!(
+                        "{x} is not a category code (expected a whole number between 0 and {})",
+                        levels.len()
+                    )))
                 }
             }
         }
@@ -264,7 +365,7 @@ impl Pipeline {
 
     /// The input value an encoded value stands for: the number itself, or the
     /// category's name (`"(unknown)"` for the unknown bucket).
-    pub fn decode(&self, index: usize, x: f64) -> serde_json::Value {
+    pub(crate) fn decode(&self, index: usize, x: f64) -> serde_json::Value {
         match &self.encoders[index] {
             Encoder::Categorical { levels, codes, .. } => {
                 let name = codes
@@ -284,12 +385,13 @@ impl Pipeline {
             .iter()
             .zip(self.encoders.iter().zip(&self.lookup))
             .map(|(column, (encoder, index))| match (column, encoder) {
-                (Column::Numeric(values), Encoder::Numeric { fill } | Encoder::Flag { fill }) => {
-                    values
-                        .iter()
-                        .map(|&x| if x.is_nan() { *fill } else { x })
-                        .collect()
-                }
+                (
+                    Column::Numeric(values),
+                    Encoder::Numeric { fill, .. } | Encoder::Flag { fill },
+                ) => values
+                    .iter()
+                    .map(|&x| if x.is_nan() { *fill } else { x })
+                    .collect(),
                 (Column::Categorical { codes, levels }, Encoder::Categorical { unknown, .. }) => {
                     let level_codes: Vec<f64> = levels
                         .iter()
@@ -311,6 +413,29 @@ impl Pipeline {
                 _ => vec![f64::NAN; column.len()],
             })
             .collect()
+    }
+}
+
+/// Whether `x`, a valid number, lies outside the training `range`: a note
+/// under [`RangePolicy::Warn`], an error under [`RangePolicy::Reject`].
+fn range_note(
+    policy: RangePolicy,
+    x: f64,
+    range: Option<(f64, f64)>,
+) -> std::result::Result<Option<Note>, String> {
+    let Some((low, high)) = range else {
+        return Ok(None);
+    };
+    if (low..=high).contains(&x) {
+        return Ok(None);
+    }
+    match policy {
+        RangePolicy::Warn => Ok(Some(Note::OutsideTrainingRange { low, high })),
+        RangePolicy::Accept => Ok(None),
+        RangePolicy::Reject => Err(format!(
+            "{x} is outside the range seen in training: must be {}",
+            describe_range(Some(low), Some(high))
+        )),
     }
 }
 
@@ -349,6 +474,14 @@ fn fit_categories(
         counts[slot].0 += 1.0;
         counts[slot].1 += f64::from(y);
     }
+    Ok(rank_categories(levels, &counts, base_rate))
+}
+
+/// Codes categories by their smoothed fraud rate. `counts[i]` is the rows
+/// and frauds of `levels[i]`; `counts[levels.len()]` the unknown bucket's
+/// (missing values). Ties are broken by name, so the codes depend on the
+/// counts alone, never on the order the levels arrived in.
+pub(crate) fn rank_categories(levels: &[String], counts: &[(f64, f64)], base_rate: f64) -> Encoder {
     let rate =
         |(n, pos): (f64, f64)| (pos + CATEGORY_SMOOTHING * base_rate) / (n + CATEGORY_SMOOTHING);
     let mut order: Vec<usize> = (0..=levels.len()).collect();
@@ -368,11 +501,11 @@ fn fit_categories(
     for (code, &slot) in order.iter().enumerate() {
         code_of[slot] = code as u32;
     }
-    Ok(Encoder::Categorical {
+    Encoder::Categorical {
         levels: levels.to_vec(),
         codes: code_of[..levels.len()].to_vec(),
         unknown: code_of[levels.len()],
-    })
+    }
 }
 
 #[cfg(test)]
@@ -428,7 +561,13 @@ mod tests {
     fn fills_and_orders_categories_by_risk() {
         let data = data();
         let pipeline = Pipeline::fit(&data).expect("fit");
-        assert_eq!(pipeline.encoders()[0], Encoder::Numeric { fill: 3.0 });
+        assert_eq!(
+            pipeline.encoders()[0],
+            Encoder::Numeric {
+                fill: 3.0,
+                range: Some((1.0, 10.0))
+            }
+        );
         assert_eq!(pipeline.encoders()[1], Encoder::Flag { fill: 1.0 });
         let (safe, _) = pipeline.category_code(2, "safe").expect("categorical");
         let (risky, _) = pipeline.category_code(2, "risky").expect("categorical");
@@ -458,14 +597,94 @@ mod tests {
         assert!(pipeline
             .encode(schema, 0, Value::Number(f64::INFINITY))
             .is_err());
-        assert!(
+        assert_eq!(
             pipeline
                 .encode(schema, 2, Value::Text("new"))
                 .expect("unknown")
-                .1
+                .1,
+            Some(Note::UnknownCategory)
         );
         assert!(pipeline.encode_number(schema, 2, 7.0).is_err());
         assert!(pipeline.encode_number(schema, 2, 1.0).is_ok());
+        // `true` is a flag's value, not a number.
+        assert!(pipeline.encode(schema, 1, Value::Bool(true)).is_ok());
+        let err = pipeline
+            .encode(schema, 0, Value::Bool(true))
+            .expect_err("not a number");
+        assert_eq!(
+            err.to_string(),
+            "invalid value for `x`: expected a number, got true"
+        );
+    }
+
+    #[test]
+    fn required_and_training_range_rules() {
+        let data = data();
+        let pipeline = Pipeline::fit(&data).expect("fit");
+        let mut schema = data.schema().clone();
+        schema.features[0].required = Some(true);
+        for missing in [Value::Missing, Value::Text(" NA "), Value::Number(f64::NAN)] {
+            let err = pipeline.encode(&schema, 0, missing).expect_err("required");
+            assert!(err.to_string().contains("this field is required"), "{err}");
+        }
+        let err = pipeline
+            .encode(&schema, 0, Value::Absent)
+            .expect_err("required");
+        assert!(err.to_string().ends_with("missing field"), "{err}");
+        assert!(pipeline.encode_number(&schema, 0, f64::NAN).is_err());
+        // An optional feature fills an absent field like a missing one.
+        schema.features[0].required = Some(false);
+        assert_eq!(
+            pipeline.encode(&schema, 0, Value::Absent).expect("fills").0,
+            3.0
+        );
+
+        // Training saw 1 to 10: 11 scores with a note, or is refused.
+        let (x, note) = pipeline
+            .encode(&schema, 0, Value::Number(11.0))
+            .expect("warns");
+        assert_eq!(x, 11.0);
+        assert_eq!(
+            note.map(|n| n.warning("x").message),
+            Some("outside the range seen in training (between 1 and 10); scored as the nearest value seen".into())
+        );
+        assert_eq!(
+            pipeline
+                .encode(&schema, 0, Value::Number(10.0))
+                .expect("in range")
+                .1,
+            None
+        );
+        schema.out_of_range = RangePolicy::Accept;
+        assert_eq!(
+            pipeline
+                .encode(&schema, 0, Value::Number(11.0))
+                .expect("accepted")
+                .1,
+            None
+        );
+        schema.out_of_range = RangePolicy::Reject;
+        let err = pipeline
+            .encode(&schema, 0, Value::Number(-1.0))
+            .expect_err("rejected");
+        assert!(
+            err.to_string().contains("must be between 1 and 10"),
+            "{err}"
+        );
+        assert!(pipeline.encode_number(&schema, 0, 12.0).is_err());
+
+        // A declared category list is a hard limit.
+        schema.features[2].kind = FeatureKind::Categorical {
+            categories: Some(vec!["safe".into(), "risky".into(), "new".into()]),
+        };
+        assert!(pipeline.encode(&schema, 2, Value::Text("other")).is_err());
+        assert_eq!(
+            pipeline
+                .encode(&schema, 2, Value::Text("new"))
+                .expect("allowed")
+                .1,
+            Some(Note::UnknownCategory)
+        );
     }
 
     #[test]

@@ -308,6 +308,20 @@ fn dataset(rows: usize, transactions: impl Iterator<Item = Transaction>) -> Data
         .unwrap_or_else(|e| unreachable!("{e}"))
 }
 
+/// The columns of [`table`] whose values are whole numbers: counts, the
+/// hour, the flags and the label (the fields [`Transaction`] types as
+/// integers or booleans). A [`crate::TableColumn::Numbers`] column holds
+/// `f64`; front ends whose tables have integer types (pandas, Arrow) give
+/// these columns one, as a CSV reader does for the file [`write_csv`] writes.
+pub const INTEGER_COLUMNS: [&str; 6] = [
+    "transaction_hour",
+    "foreign_transaction",
+    "location_mismatch",
+    "velocity_last_24h",
+    "cardholder_age",
+    "is_fraud",
+];
+
 /// `rows` transactions as a table with the columns [`write_csv`] writes, in
 /// the same order: `transaction_id`, the eight default features (the
 /// category dictionary-encoded) and `is_fraud`.
@@ -459,5 +473,24 @@ mod tests {
                 }
             ));
         }
+    }
+
+    use crate::data::TableColumn;
+
+    #[test]
+    fn integer_columns_hold_whole_numbers() {
+        let table = table(500, 3);
+        for name in INTEGER_COLUMNS {
+            let Some(TableColumn::Numbers(values)) = table.column(name) else {
+                panic!("`{name}` is not a numeric column of the table");
+            };
+            assert!(values.iter().all(|x| x.fract() == 0.0), "{name}");
+        }
+        // The amount has cents: it is no integer column.
+        let Some(TableColumn::Numbers(amounts)) = table.column("amount") else {
+            panic!("no amount column");
+        };
+        assert!(amounts.iter().any(|x| x.fract() != 0.0));
+        assert!(!INTEGER_COLUMNS.contains(&"amount"));
     }
 }

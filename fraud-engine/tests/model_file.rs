@@ -57,7 +57,7 @@ fn damaged_files_are_typed_errors() {
         Model::from_bytes(&version),
         Err(Error::UnsupportedVersion {
             found: 99,
-            supported: 1
+            supported: fraud_engine::FORMAT_VERSION
         })
     ));
 

@@ -107,7 +107,7 @@ proptest! {
             let crc = crc32fast::hash(&bytes[fraud_engine::format::HEADER_LEN..]);
             bytes[24..28].copy_from_slice(&crc.to_le_bytes());
             bytes[0..8].copy_from_slice(&fraud_engine::format::MAGIC);
-            bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+            bytes[8..12].copy_from_slice(&fraud_engine::FORMAT_VERSION.to_le_bytes());
         }
         let keep = truncate.index(bytes.len() + 1);
         let _ = Model::from_bytes(&bytes);

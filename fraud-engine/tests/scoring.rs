@@ -135,16 +135,43 @@ fn every_bad_field_is_named() {
         model.predict(&Encoded(&row)).is_err(),
         "category code 99 does not exist"
     );
+    // NaN is a missing value, and this model's features are required (the
+    // default schema says so, and training never saw one missing).
     row[2] = f64::NAN;
+    let err = model.predict(&Encoded(&row)).expect_err("required");
     assert!(
-        model.predict(&Encoded(&row)).is_ok(),
-        "NaN is a missing value"
+        err.to_string()
+            .contains("`merchant_category`: missing value: this field is required"),
+        "{err}"
     );
 }
 
+/// A model trained on data whose features may be missing.
+fn model_with_optional_features() -> Model {
+    let data = synth::generate(5_000, 4);
+    let mut schema = data.schema().clone();
+    for feature in &mut schema.features {
+        feature.required = Some(false);
+    }
+    let data = fraud_engine::Dataset::new(
+        schema,
+        data.columns().to_vec(),
+        data.labels().map(<[u8]>::to_vec),
+    )
+    .expect("dataset");
+    fraud_engine::train(
+        &data,
+        &fraud_engine::TrainParams {
+            n_trees: 10,
+            ..Default::default()
+        },
+    )
+    .expect("trains")
+}
+
 #[test]
-fn missing_values_are_imputed() {
-    let model: Model = common::small_model(5_000, 10, 4);
+fn missing_values_of_optional_features_are_imputed() {
+    let model = model_with_optional_features();
     let fields: Vec<(&str, Value<'_>)> = model
         .feature_names()
         .into_iter()
@@ -154,4 +181,68 @@ fn missing_values_are_imputed() {
         .predict(&fields[..])
         .expect("all missing is still scorable");
     assert!((0.0..=1.0).contains(&p.fraud_probability));
+    // An optional field may also be left out.
+    assert_eq!(model.predict(&fields[..0]).expect("scorable"), p);
+}
+
+#[test]
+fn training_decides_what_is_required() {
+    // amount is missing in some training rows, the rest never: only amount
+    // stays optional.
+    let mut table = synth::table(3_000, 6);
+    let mut amounts = match table.column("amount") {
+        Some(fraud_engine::TableColumn::Numbers(v)) => v.clone(),
+        other => panic!("{other:?}"),
+    };
+    for x in amounts.iter_mut().step_by(10) {
+        *x = f64::NAN;
+    }
+    let mut with_gaps = fraud_engine::Table::new("gaps");
+    for (name, column) in table.names().iter().zip(table.columns()) {
+        let column = if name == "amount" {
+            fraud_engine::TableColumn::Numbers(amounts.clone())
+        } else {
+            column.clone()
+        };
+        with_gaps.push(name.clone(), column).expect("column");
+    }
+    table = with_gaps;
+    let loaded = fraud_engine::Dataset::from_table(&table, &fraud_engine::ColumnRules::default())
+        .expect("reads");
+    let model = fraud_engine::train(
+        &loaded.dataset,
+        &fraud_engine::TrainParams {
+            n_trees: 5,
+            ..Default::default()
+        },
+    )
+    .expect("trains");
+    let required: Vec<Option<bool>> = model.schema().features.iter().map(|f| f.required).collect();
+    let mut expected = vec![Some(true); 8];
+    expected[0] = Some(false);
+    assert_eq!(required, expected);
+    let mut tx = documented_request();
+    tx.insert("amount".into(), serde_json::Value::Null);
+    assert!(model.predict(&tx).is_ok(), "amount may be missing");
+    tx.insert("cardholder_age".into(), "".into());
+    let Err(Error::InvalidFields { problems }) = model.predict(&tx) else {
+        panic!("cardholder_age is required")
+    };
+    assert_eq!(problems[0].field, "cardholder_age");
+    // A number outside the training range scores, with a warning naming it.
+    let mut tx = documented_request();
+    tx.insert("transaction_hour".into(), 25.into());
+    let p = model.predict(&tx).expect("scored");
+    assert_eq!(p.warnings.len(), 1);
+    assert_eq!(p.warnings[0].field, "transaction_hour");
+    assert_eq!(p.warnings[0].code, "outside_training_range");
+    // `true` is not a number; a numeric string is read as the number.
+    let mut tx = documented_request();
+    tx.insert("amount".into(), true.into());
+    assert!(model.predict(&tx).is_err());
+    tx.insert("amount".into(), "250.0".into());
+    assert_eq!(
+        model.predict(&tx).expect("numeric string"),
+        model.predict(&documented_request()).expect("number")
+    );
 }

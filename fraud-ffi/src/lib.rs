@@ -42,8 +42,9 @@ pub use explain::{
 };
 pub use model::{
     fraud_model_category_code, fraud_model_clone, fraud_model_feature_count,
-    fraud_model_feature_kind, fraud_model_feature_name, fraud_model_free, fraud_model_load,
-    fraud_model_load_bytes, fraud_model_threshold, FraudFeatureKind, FraudModel,
+    fraud_model_feature_kind, fraud_model_feature_name, fraud_model_feature_required,
+    fraud_model_free, fraud_model_load, fraud_model_load_bytes, fraud_model_threshold,
+    FraudFeatureKind, FraudModel,
 };
 pub use panic::fraud_last_error;
 pub use predict::{

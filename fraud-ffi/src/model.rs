@@ -52,6 +52,17 @@ impl FraudModel {
         &self.feature_names
     }
 
+    /// Feature `index` of the schema, or an error naming the index.
+    fn feature(&self, index: usize) -> Result<&fraud_engine::Feature, Failure> {
+        let features = &self.model.schema().features;
+        features.get(index).ok_or_else(|| {
+            Failure::argument(format!(
+                "feature index {index} is out of range (the model has {} features)",
+                features.len()
+            ))
+        })
+    }
+
     /// Hands the handle to C.
     fn into_raw(self) -> *mut FraudModel {
         Box::into_raw(Box::new(self))
@@ -270,20 +281,42 @@ pub unsafe extern "C" fn fraud_model_feature_kind(
         // SAFETY: NULL or a live handle (caller contract).
         let model = unsafe { ptr::reference(model, "model") }?;
         let out = Out::new(out, "out")?;
-        let features = &model.model.schema().features;
-        let feature = features.get(index).ok_or_else(|| {
-            Failure::argument(format!(
-                "feature index {index} is out of range (the model has {} features)",
-                features.len()
-            ))
-        })?;
-        let kind = match feature.kind {
+        let kind = match model.feature(index)?.kind {
             FeatureKind::Numeric { .. } => FraudFeatureKind::FRAUD_FEATURE_NUMERIC,
             FeatureKind::Flag => FraudFeatureKind::FRAUD_FEATURE_FLAG,
-            FeatureKind::Categorical => FraudFeatureKind::FRAUD_FEATURE_CATEGORICAL,
+            FeatureKind::Categorical { .. } => FraudFeatureKind::FRAUD_FEATURE_CATEGORICAL,
         };
         // SAFETY: `out` is valid for a write (caller contract).
         unsafe { out.write(kind) };
+        Ok(())
+    })
+}
+
+/// Stores in `*out` 1 when feature `index` is required (a missing value, NaN
+/// in a typed row or `null` in JSON, is refused with `FRAUD_INVALID_INPUT`)
+/// and 0 when it is optional (a missing value is filled as in training).
+/// A feature is required when the model's schema says so, or when it was
+/// never missing in the training data. Thread-safe.
+///
+/// Statuses: `FRAUD_NULL_PARAMETER`, `FRAUD_INVALID_ARGUMENT` (`index` not
+/// below the feature count).
+///
+/// # Safety
+/// `model` must be NULL or a live handle; `out` must be NULL or valid for
+/// writing an `int32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fraud_model_feature_required(
+    model: *const FraudModel,
+    index: usize,
+    out: *mut i32,
+) -> FraudStatus {
+    panic::status("fraud_model_feature_required", || {
+        // SAFETY: NULL or a live handle (caller contract).
+        let model = unsafe { ptr::reference(model, "model") }?;
+        let out = Out::new(out, "out")?;
+        let required = model.feature(index)?.is_required();
+        // SAFETY: `out` is valid for a write (caller contract).
+        unsafe { out.write(i32::from(required)) };
         Ok(())
     })
 }

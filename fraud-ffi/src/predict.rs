@@ -34,9 +34,10 @@ pub struct FraudPrediction {
     pub is_fraud: i32,
     /// The probability's risk band.
     pub risk_level: FraudRiskLevel,
-    /// How many fields were scored with a warning: today, categories never
-    /// seen in training, scored through the model's unknown bucket. 0 in the
-    /// common case; always 0 for typed rows.
+    /// How many fields were scored with a warning: a category never seen in
+    /// training (scored through the model's unknown bucket, or given as the
+    /// unknown bucket's code in a typed row), or a number outside the range
+    /// seen in training. 0 in the common case.
     pub warnings: u32,
 }
 
@@ -173,12 +174,14 @@ pub unsafe extern "C" fn fraud_model_predict_json_len(
 /// Scores one transaction given as `n_values` numbers in the model's feature
 /// order (see `fraud_model_feature_name`): numbers as they are, flags as 0 or
 /// 1, categories by their code from `fraud_model_category_code`, NaN for a
-/// missing value. The fastest single-row call: no parsing, no allocation.
-/// On success writes `*out`; on failure leaves it untouched. Thread-safe.
+/// missing value (refused for a required feature, see
+/// `fraud_model_feature_required`). The fastest single-row call: no parsing,
+/// no allocation. On success writes `*out`; on failure leaves it untouched.
+/// Thread-safe.
 ///
 /// Statuses: `FRAUD_NULL_PARAMETER`, `FRAUD_INVALID_INPUT` (`n_values` is
-/// not the feature count, a value out of its range, a category code that
-/// does not exist).
+/// not the feature count, a value out of its range, a missing value of a
+/// required feature, a category code that does not exist).
 ///
 /// # Safety
 /// `model` must be NULL or a live handle; `values` NULL or `n_values`

@@ -281,6 +281,26 @@ fn feature_metadata() {
 }
 
 #[test]
+fn feature_required() {
+    let handle = Handle::load();
+    let mut required = -1;
+    // SAFETY: a live handle and a valid out-pointer.
+    let status = unsafe { fraud_model_feature_required(handle.0, 1, &mut required) };
+    assert_eq!(
+        (status, required),
+        (FRAUD_OK, 1),
+        "generated data is never missing"
+    );
+    let mut untouched = -1;
+    // SAFETY: as above; the index is out of range.
+    let status = unsafe { fraud_model_feature_required(handle.0, 8, &mut untouched) };
+    assert_eq!((status, untouched), (FRAUD_INVALID_ARGUMENT, -1));
+    // SAFETY: NULL out-pointer, checked by the call.
+    let status = unsafe { fraud_model_feature_required(handle.0, 0, null_mut()) };
+    assert_eq!(status, FRAUD_NULL_PARAMETER);
+}
+
+#[test]
 fn category_codes() {
     let handle = Handle::load();
     let engine = engine();
@@ -383,7 +403,7 @@ fn bad_json_gives_a_status_and_leaves_out_alone() {
     let handle = Handle::load();
     for (body, status, message) in [
         ("", FRAUD_INVALID_JSON, "not a JSON object"),
-        ("{", FRAUD_INVALID_JSON, "EOF"),
+        ("{", FRAUD_INVALID_JSON, "ends early"),
         ("[1, 2]", FRAUD_INVALID_JSON, "not a JSON object"),
         ("{}", FRAUD_INVALID_INPUT, "`amount`: missing field"),
         (
@@ -451,16 +471,16 @@ fn typed_rows_score_like_the_engine_and_json() {
     );
     assert_eq!(got, predict_json(&handle, DOCUMENTED).1);
 
+    // NaN is a missing value; this model's features were never missing in
+    // training, so each is required and a missing one is refused by name.
     let mut missing = row.clone();
     missing[5] = f64::NAN;
     let (status, got) = predict_row(&handle, &missing);
-    assert_eq!(status, FRAUD_OK);
-    assert_eq!(
-        got.fraud_probability,
-        engine()
-            .predict(&Encoded(&missing))
-            .expect("score")
-            .fraud_probability
+    assert_eq!((status, got), (FRAUD_INVALID_INPUT, SENTINEL));
+    assert!(
+        last_error().contains("`device_trust_score`: missing value: this field is required"),
+        "{}",
+        last_error()
     );
 
     assert_eq!(
@@ -862,7 +882,7 @@ fn bad_explain_json_calls_give_a_status_and_leave_out_alone() {
     let handle = Handle::load();
     for (body, status, message) in [
         ("", FRAUD_INVALID_JSON, "not a JSON object"),
-        ("{", FRAUD_INVALID_JSON, "EOF"),
+        ("{", FRAUD_INVALID_JSON, "ends early"),
         ("[1, 2]", FRAUD_INVALID_JSON, "not a JSON object"),
         ("{}", FRAUD_INVALID_INPUT, "`amount`: missing field"),
         (
@@ -968,19 +988,12 @@ fn explain_row_is_the_engines_explanation() {
         );
     }
 
-    // A missing value (NaN) is explained as the model fills it in.
+    // A missing value (NaN) of a required feature is refused, as by the engine.
     let mut missing = documented_row(&handle);
     missing[5] = f64::NAN;
-    let (status, contributions, _) = explain_row(&handle, &missing, 8);
-    assert_eq!(status, FRAUD_OK, "{}", last_error());
-    assert_eq!(
-        contributions,
-        engine
-            .explain(&Encoded(&missing))
-            .expect("explain")
-            .explanation
-            .contributions
-    );
+    let (status, _, _) = explain_row(&handle, &missing, 8);
+    assert_eq!(status, FRAUD_INVALID_INPUT);
+    assert!(engine.explain(&Encoded(&missing)).is_err());
 }
 
 #[test]

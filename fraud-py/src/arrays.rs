@@ -1,59 +1,29 @@
-//! Python inputs to engine values: single values, columns (numpy arrays,
-//! pandas Series, lists), tables (DataFrames, dicts of columns, lists of
-//! dicts) and encoded matrices.
+//! Python inputs to the engine's inputs: one value to a [`Cell`], a column
+//! (numpy array, pandas or polars Series, list) to a [`TableColumn`], a
+//! table (DataFrame, dict of columns, list of dicts) to a [`Table`], a 2-D
+//! numeric array to encoded rows.
 //!
 //! Everything is copied out of Python objects while attached to the
-//! interpreter into owned Rust values ([`Cell`], [`ColumnData`]), so the
-//! engine's work that follows can run detached, on any thread.
+//! interpreter, so the engine's work that follows can run detached. Nothing
+//! here decides what a value means: the engine reads every cell.
 
-use fraud_engine::data::{is_missing_text, parse_bool};
-use fraud_engine::Value;
+use fraud_engine::data::MISSING_CODE;
+use fraud_engine::{Cell, Table, TableColumn};
 use numpy::{PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
 };
 
-use crate::errors::{invalid_input, schema_error};
+use crate::arrow;
+use crate::errors::{invalid_input, EngineError};
 
-/// One value copied out of a Python object.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    /// A number; bools are 0 and 1.
-    Number(f64),
-    /// Text.
-    Text(String),
-    /// `None`, `NaN`, `pandas.NA` or `NaT`.
-    Missing,
-    /// A value no feature reads, by description.
-    Unsupported(&'static str),
-}
-
-impl Cell {
-    /// The engine's view of the value.
-    pub fn as_value(&self) -> Value<'_> {
-        match self {
-            Cell::Number(x) => Value::Number(*x),
-            Cell::Text(t) => Value::Text(t),
-            Cell::Missing => Value::Missing,
-            Cell::Unsupported(what) => Value::Unsupported(what),
-        }
-    }
-
-    fn number(x: f64) -> Self {
-        // NaN is how numpy and pandas spell "missing".
-        if x.is_nan() {
-            Cell::Missing
-        } else {
-            Cell::Number(x)
-        }
-    }
-}
-
-/// Copies one Python value: `None`/NaN/`pd.NA` are missing, bools are 0/1,
-/// numbers (including numpy scalars and anything with `__float__`) are
-/// numbers, `str` is text.
+/// Copies one Python value: `None` and pandas' `NA`/`NaT` are missing, bools
+/// are booleans (a flag's value, not a number), numbers (numpy scalars and anything with `__float__` too) are
+/// numbers (`NaN` included: the engine reads it as missing), `str` is text;
+/// anything else is named by its type for the engine to reject.
 pub fn cell(obj: &Bound<'_, PyAny>) -> Cell {
     if obj.is_none() {
         return Cell::Missing;
@@ -65,10 +35,10 @@ pub fn cell(obj: &Bound<'_, PyAny>) -> Cell {
         };
     }
     if let Ok(b) = obj.cast::<PyBool>() {
-        return Cell::Number(f64::from(u8::from(b.is_true())));
+        return Cell::Bool(b.is_true());
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
-        return Cell::number(f.value());
+        return Cell::Number(f.value());
     }
     if obj.is_instance_of::<PyInt>() {
         return match obj.extract::<f64>() {
@@ -85,423 +55,466 @@ pub fn cell(obj: &Bound<'_, PyAny>) -> Cell {
     if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
         return Cell::Unsupported("bytes");
     }
-    uncommon_cell(obj)
-}
-
-fn uncommon_cell(obj: &Bound<'_, PyAny>) -> Cell {
-    let type_name = obj
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_default();
-    match type_name.as_str() {
-        // pandas' missing-value singletons.
+    match type_name(obj).as_str() {
         "NAType" | "NaTType" => Cell::Missing,
         "datetime" | "date" | "time" | "timedelta" | "Timestamp" | "Timedelta" | "datetime64"
         | "timedelta64" => Cell::Unsupported("a date or time"),
         "complex" | "complex64" | "complex128" => Cell::Unsupported("a complex number"),
         // numpy scalars, Decimal, Fraction: anything that converts to float.
-        _ => match obj.extract::<f64>() {
-            Ok(x) => Cell::number(x),
-            Err(_) => Cell::Unsupported("an object of an unsupported type"),
-        },
-    }
-}
-
-/// One column copied out of Python.
-#[derive(Debug, Clone)]
-pub enum ColumnData {
-    /// A numeric or boolean array as floats; NaN marks a missing value.
-    Floats(Vec<f64>),
-    /// Any other values, one by one.
-    Cells(Vec<Cell>),
-}
-
-impl ColumnData {
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        match self {
-            ColumnData::Floats(v) => v.len(),
-            ColumnData::Cells(v) => v.len(),
-        }
-    }
-
-    /// The engine's view of the value at `row`.
-    pub fn value(&self, row: usize) -> Value<'_> {
-        match self {
-            ColumnData::Floats(v) if v[row].is_nan() => Value::Missing,
-            ColumnData::Floats(v) => Value::Number(v[row]),
-            ColumnData::Cells(v) => v[row].as_value(),
-        }
-    }
-
-    /// The kind the values suggest, mirroring how `read_csv` infers a CSV
-    /// column: a flag if every present value is 0/1 (or true/false, yes/no),
-    /// numeric if every present value is a number, categorical otherwise.
-    /// `None` when no value is present.
-    pub fn inferred_kind(&self) -> Option<InferredKind> {
-        let mut any = false;
-        let mut all_flag = true;
-        let mut all_numeric = true;
-        let mut see = |flag: bool, numeric: bool| {
-            any = true;
-            all_flag &= flag;
-            all_numeric &= numeric;
-        };
-        match self {
-            ColumnData::Floats(values) => {
-                for &x in values.iter().filter(|x| !x.is_nan()) {
-                    see(x == 0.0 || x == 1.0, true);
-                }
-            }
-            ColumnData::Cells(cells) => {
-                for c in cells {
-                    match c {
-                        Cell::Missing => {}
-                        Cell::Text(t) if is_missing_text(t) => {}
-                        Cell::Number(x) => see(*x == 0.0 || *x == 1.0, true),
-                        Cell::Text(t) => see(
-                            parse_bool(t).is_some(),
-                            t.trim().parse::<f64>().is_ok_and(f64::is_finite),
-                        ),
-                        // Left for the dataset builder to reject with its row.
-                        Cell::Unsupported(_) => see(false, true),
-                    }
-                }
-            }
-        }
-        any.then_some(if all_flag {
-            InferredKind::Flag
-        } else if all_numeric {
-            InferredKind::Numeric
-        } else {
-            InferredKind::Categorical
-        })
-    }
-}
-
-/// What kind of feature a column's values suggest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InferredKind {
-    /// 0/1 values.
-    Flag,
-    /// Numbers.
-    Numeric,
-    /// Anything else.
-    Categorical,
-}
-
-/// A shape as Python writes it: `(8,)`, `(3, 7)`.
-pub fn shape_text(shape: impl AsRef<[usize]>) -> String {
-    let shape = shape.as_ref();
-    match shape {
-        [one] => format!("({one},)"),
-        _ => {
-            let parts: Vec<String> = shape.iter().map(usize::to_string).collect();
-            format!("({})", parts.join(", "))
-        }
+        _ => obj.extract::<f64>().map_or(
+            Cell::Unsupported("an object of an unsupported type"),
+            Cell::Number,
+        ),
     }
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".into())
+        .map_or_else(|_| "object".into(), |n| n.to_string())
 }
 
-/// Copies one column: a numpy array, anything with `to_numpy()` (pandas and
-/// polars Series), or any iterable of values. `name` appears in errors.
-pub fn column_data(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<ColumnData> {
-    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
-        return Err(invalid_input(
+/// An array's shape as Python writes it: `(8,)`, `(3, 7)`.
+fn shape_text(array: &Bound<'_, PyUntypedArray>) -> String {
+    array
+        .getattr(intern!(array.py(), "shape"))
+        .and_then(|shape| shape.repr().map(|r| r.to_string()))
+        .unwrap_or_default()
+}
+
+/// Copies one column: a numpy array (numeric and bool dtypes as numbers,
+/// object and string dtypes value by value), a pandas Series (categories by
+/// their codes, text through `pandas.factorize`: each distinct value read
+/// once), Arrow data (a pyarrow array, a polars Series: see [`crate::arrow`]),
+/// anything else with `to_numpy()`, or any iterable of values. `name` names
+/// the column in errors.
+pub fn column(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<TableColumn> {
+    let single = |obj: &Bound<'_, PyAny>| {
+        invalid_input(
             py,
             name,
             format!(
                 "expected a column of values, got a single {} (use predict() for one transaction)",
                 type_name(obj)
             ),
-        ));
+        )
+    };
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(single(obj));
+    }
+    let is_array = obj.cast::<PyUntypedArray>().is_ok();
+    if !is_array && from_pandas(obj) {
+        if let Some(column) = pandas_column(py, obj)? {
+            return Ok(column);
+        }
+    } else if !is_array && arrow::exports_arrow(obj)? {
+        let chunks = arrow::read(obj)?;
+        return arrow::column(&chunks.data_type, &chunks.arrays)
+            .map_err(|reason| invalid_input(py, name, reason));
     }
     let mut obj = obj.clone();
-    if obj.cast::<PyUntypedArray>().is_err() && obj.hasattr("to_numpy")? {
-        obj = obj.call_method0("to_numpy")?;
+    if !is_array && obj.hasattr(intern!(py, "to_numpy"))? {
+        obj = obj.call_method0(intern!(py, "to_numpy"))?;
     }
-    if let Ok(array) = obj.cast::<PyUntypedArray>() {
-        if array.ndim() != 1 {
-            return Err(invalid_input(
-                py,
-                name,
-                format!(
-                    "expected one value per row, got an array of shape {}",
-                    shape_text(array.shape())
-                ),
-            ));
-        }
-        let kind = array.dtype().kind();
-        return match kind {
-            b'b' | b'i' | b'u' | b'f' => {
-                let floats = array.call_method1("astype", ("float64",))?;
-                let floats = floats.cast::<numpy::PyArray1<f64>>()?;
-                Ok(ColumnData::Floats(floats.to_vec()?))
-            }
-            b'O' | b'U' | b'S' => {
-                let list = array.call_method0("tolist")?;
-                Ok(ColumnData::Cells(
-                    list.try_iter()?
-                        .map(|item| item.map(|v| cell(&v)))
-                        .collect::<PyResult<_>>()?,
-                ))
-            }
-            _ => Err(invalid_input(
-                py,
-                name,
-                format!(
-                    "values of dtype {} are not read; convert them to numbers or text, or drop the column",
-                    array.dtype()
-                ),
+    let Ok(array) = obj.cast::<PyUntypedArray>() else {
+        return match obj.try_iter() {
+            Ok(items) => Ok(TableColumn::Cells(
+                items
+                    .map(|v| v.map(|v| cell(&v)))
+                    .collect::<PyResult<_>>()?,
             )),
+            Err(_) => Err(single(&obj)),
         };
-    }
-    match obj.try_iter() {
-        Ok(iter) => Ok(ColumnData::Cells(
-            iter.map(|item| item.map(|v| cell(&v)))
-                .collect::<PyResult<_>>()?,
-        )),
-        Err(_) => Err(invalid_input(
+    };
+    if array.ndim() != 1 {
+        return Err(invalid_input(
             py,
             name,
             format!(
-                "expected a column of values, got a single {} (use predict() for one transaction)",
-                type_name(&obj)
+                "expected one value per row, got an array of shape {}",
+                shape_text(array)
+            ),
+        ));
+    }
+    match array.dtype().kind() {
+        b'b' | b'i' | b'u' | b'f' => Ok(TableColumn::Numbers(floats(py, array)?)),
+        b'O' | b'U' | b'S' => {
+            let items = array.call_method0(intern!(py, "tolist"))?;
+            Ok(TableColumn::Cells(
+                items
+                    .try_iter()?
+                    .map(|v| v.map(|v| cell(&v)))
+                    .collect::<PyResult<_>>()?,
+            ))
+        }
+        b'c' => Err(invalid_input(
+            py,
+            name,
+            "complex data not supported: convert the values to real numbers, or drop the column",
+        )),
+        _ => Err(invalid_input(
+            py,
+            name,
+            format!(
+                "values of dtype {} are not read; convert them to numbers or text, or drop the column",
+                array.dtype()
             ),
         )),
     }
 }
 
-/// Named columns read from a table, all the same length.
-pub struct Table {
-    /// Column names, in the table's order.
-    pub names: Vec<String>,
-    /// The columns, parallel to `names`.
-    pub columns: Vec<ColumnData>,
-    /// Rows in every column.
-    pub n_rows: usize,
-    /// How the source is called in errors ("DataFrame", "dict of columns", ...).
-    pub source: &'static str,
+/// A 1-D numeric array's values as float64 (numpy's own conversion, so
+/// every front end reads an integer alike), copied once.
+fn floats(py: Python<'_>, array: &Bound<'_, PyUntypedArray>) -> PyResult<Vec<f64>> {
+    let converted;
+    let floats = if array.dtype().is_equiv_to(&numpy::dtype::<f64>(py)) {
+        array.cast::<numpy::PyArray1<f64>>()?
+    } else {
+        converted = array.call_method1(intern!(py, "astype"), ("float64",))?;
+        converted.cast::<numpy::PyArray1<f64>>()?
+    };
+    let values = floats.try_readonly()?;
+    Ok(match values.as_slice() {
+        Ok(slice) => slice.to_vec(),
+        // A strided view (a column of a 2-D array).
+        Err(_) => values.as_array().iter().copied().collect(),
+    })
 }
 
-impl Table {
-    /// The column called `name`.
-    pub fn column(&self, name: &str) -> Option<&ColumnData> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| &self.columns[i])
+/// Whether `obj` is a pandas object.
+fn from_pandas(obj: &Bound<'_, PyAny>) -> bool {
+    obj.get_type()
+        .module()
+        .is_ok_and(|m| m.to_cow().is_ok_and(|m| m.starts_with("pandas")))
+}
+
+/// A pandas Series without a value-by-value copy where pandas can give one:
+/// categoricals by their codes, text by `pandas.factorize` (the engine then
+/// reads each distinct text once), nullable numbers as float64 with NaN.
+/// `None` where the values must be read one by one (mixed types).
+fn pandas_column(py: Python<'_>, series: &Bound<'_, PyAny>) -> PyResult<Option<TableColumn>> {
+    let dtype = series.getattr(intern!(py, "dtype"))?;
+    // numpy dtypes (float64, int64, bool): read through numpy below.
+    if dtype.cast::<numpy::PyArrayDescr>().is_ok()
+        && dtype.getattr(intern!(py, "kind"))?.extract::<String>()? != "O"
+    {
+        return Ok(None);
     }
+    let kind: String = dtype.getattr(intern!(py, "kind"))?.extract()?;
+    let dtype_name = dtype.str()?.to_cow()?.into_owned();
+    if matches!(kind.as_str(), "i" | "u" | "f" | "b") && dtype_name != "category" {
+        // Nullable integers, floats, booleans: pd.NA becomes NaN.
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "dtype"), "float64")?;
+        kwargs.set_item(intern!(py, "na_value"), f64::NAN)?;
+        let values = series.call_method(intern!(py, "to_numpy"), (), Some(&kwargs))?;
+        return Ok(Some(TableColumn::Numbers(floats(
+            py,
+            values.cast::<PyUntypedArray>()?,
+        )?)));
+    }
+    let (codes, levels) = if dtype_name == "category" {
+        let cat = series.getattr(intern!(py, "cat"))?;
+        (
+            cat.getattr(intern!(py, "codes"))?
+                .call_method1(intern!(py, "to_numpy"), ("int64",))?,
+            cat.getattr(intern!(py, "categories"))?,
+        )
+    } else {
+        let factorized = py
+            .import(intern!(py, "pandas"))?
+            .call_method1(intern!(py, "factorize"), (series,));
+        match factorized {
+            Ok(f) => (f.get_item(0)?, f.get_item(1)?),
+            // Unhashable values (a list in a cell): read one by one, which
+            // names each.
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    };
+    let mut texts = Vec::new();
+    for level in levels.try_iter()? {
+        match level?.cast::<PyString>() {
+            Ok(text) => texts.push(text.to_cow()?.into_owned()),
+            // Numbers or other objects among the values: read one by one.
+            Err(_) => return Ok(None),
+        }
+    }
+    let codes = codes.call_method1(intern!(py, "astype"), ("int64",))?;
+    let codes = codes.cast::<numpy::PyArray1<i64>>()?.try_readonly()?;
+    let codes = codes
+        .as_array()
+        .iter()
+        .map(|&c| u32::try_from(c).unwrap_or(MISSING_CODE))
+        .collect();
+    Ok(Some(TableColumn::Dictionary {
+        codes,
+        levels: texts,
+    }))
 }
 
-/// What a table-shaped Python object is.
-pub enum TableKind {
-    /// Has `.columns` and `[name]` (pandas, polars).
+/// How a Python object given as many rows is shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Has `.columns` and `[name]` (pandas).
     DataFrame,
+    /// Arrow data with named columns: a pyarrow Table or RecordBatch, a
+    /// polars DataFrame, anything with `__arrow_c_stream__`.
+    Arrow,
     /// A `dict` of column name to column.
     Columns,
     /// A list or tuple of dicts, one per row.
     Records,
+    /// Anything else: a 2-D array of encoded rows, or not rows at all.
+    Matrix,
 }
 
-/// How a Python object given as `X` is shaped.
-pub fn table_kind(obj: &Bound<'_, PyAny>) -> PyResult<Option<TableKind>> {
-    if obj.is_instance_of::<PyDict>() {
-        return Ok(Some(TableKind::Columns));
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let first = obj.try_iter()?.next().transpose()?;
-        return Ok(match first {
-            // An empty list has no rows either way.
-            None => Some(TableKind::Records),
-            Some(row) if row.cast::<PyMapping>().is_ok() => Some(TableKind::Records),
-            Some(_) => None,
-        });
-    }
-    if obj.cast::<PyUntypedArray>().is_err() && obj.hasattr("columns")? {
-        return Ok(Some(TableKind::DataFrame));
-    }
-    Ok(None)
-}
-
-fn column_names<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<(Bound<'py, PyAny>, String)>> {
-    let mut names = Vec::new();
-    for key in obj.getattr("columns")?.try_iter()? {
-        let key = key?;
-        let name = match key.cast::<PyString>() {
-            Ok(s) => s.to_cow()?.into_owned(),
-            Err(_) => key.str()?.to_cow()?.into_owned(),
-        };
-        names.push((key, name));
-    }
-    Ok(names)
-}
-
-/// Reads a table. With `wanted`, only those columns are read (others are
-/// ignored) and each must be present; without it, every column is read.
-pub fn read_table(
-    py: Python<'_>,
-    obj: &Bound<'_, PyAny>,
-    kind: TableKind,
-    wanted: Option<&[String]>,
-) -> PyResult<Table> {
-    let (source, mut names, mut columns) = match kind {
-        TableKind::DataFrame => {
-            let all = column_names(obj)?;
-            let picked = pick(py, all, wanted, "DataFrame", |(_, n)| n)?;
-            let mut names = Vec::with_capacity(picked.len());
-            let mut columns = Vec::with_capacity(picked.len());
-            for (key, name) in picked {
-                columns.push(column_data(py, &obj.get_item(&key)?, &name)?);
-                names.push(name);
-            }
-            ("DataFrame", names, columns)
+impl Shape {
+    /// The shape of `obj`.
+    pub fn of(obj: &Bound<'_, PyAny>) -> PyResult<Shape> {
+        if obj.is_instance_of::<PyDict>() {
+            return Ok(Shape::Columns);
         }
-        TableKind::Columns => {
-            let dict = obj.cast::<PyDict>()?;
-            let mut all = Vec::with_capacity(dict.len());
-            for (key, value) in dict.iter() {
-                let name = match key.cast::<PyString>() {
-                    Ok(s) => s.to_cow()?.into_owned(),
-                    Err(_) => {
-                        return Err(PyTypeError::new_err(format!(
-                            "column names must be str, got {}",
-                            type_name(&key)
-                        )))
-                    }
-                };
-                all.push((name, value));
-            }
-            let picked = pick(py, all, wanted, "dict of columns", |(n, _)| n)?;
-            let mut names = Vec::with_capacity(picked.len());
-            let mut columns = Vec::with_capacity(picked.len());
-            for (name, value) in picked {
-                columns.push(column_data(py, &value, &name)?);
-                names.push(name);
-            }
-            ("dict of columns", names, columns)
-        }
-        TableKind::Records => {
-            let names: Vec<String> = match wanted {
-                Some(w) => w.to_vec(),
-                None => {
-                    return Err(PyTypeError::new_err(
-                        "a list of dicts is read for scoring only; pass a DataFrame or a dict of columns",
-                    ))
-                }
-            };
-            let keys: Vec<Bound<'_, PyString>> =
-                names.iter().map(|n| PyString::new(py, n)).collect();
-            let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); names.len()];
-            let mut missing = Vec::new();
-            for (r, row) in obj.try_iter()?.enumerate() {
-                let row = row?;
-                let mapping = row.cast::<PyMapping>().map_err(|_| {
-                    invalid_input(
-                        py,
-                        "X",
-                        format!("row {} is a {}, expected a dict", r + 1, type_name(&row)),
-                    )
-                })?;
-                for ((key, column), name) in keys.iter().zip(&mut cells).zip(&names) {
-                    match mapping.get_item(key) {
-                        Ok(v) => column.push(cell(&v)),
-                        Err(e) if e.is_instance_of::<PyKeyError>(py) => {
-                            // Scored as missing would hide a typo; reported below.
-                            column.push(Cell::Missing);
-                            missing.push((r + 1, name.clone()));
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            if !missing.is_empty() {
-                return Err(crate::errors::to_pyerr(
-                    py,
-                    fraud_engine::Error::InvalidData {
-                        source_name: "list of dicts".into(),
-                        total: missing.len(),
-                        rejections: missing
-                            .into_iter()
-                            .take(fraud_engine::Error::MAX_REJECTIONS)
-                            .map(|(row, column)| fraud_engine::Rejection {
-                                row: row as u64,
-                                column,
-                                reason: "missing field".into(),
-                            })
-                            .collect(),
-                    },
-                ));
-            }
-            let columns = cells.into_iter().map(ColumnData::Cells).collect();
-            ("list of dicts", names, columns)
-        }
-    };
-    let n_rows = columns.first().map_or(0, ColumnData::len);
-    for (name, column) in names.iter().zip(&columns) {
-        if column.len() != n_rows {
-            return Err(schema_error(
-                py,
-                source,
-                format!(
-                    "column `{name}` has {} values, `{}` has {n_rows}",
-                    column.len(),
-                    names[0]
-                ),
+        let type_name = type_name(obj);
+        let module = obj.get_type().module()?.to_cow()?.into_owned();
+        if module.starts_with("polars") && type_name == "LazyFrame" {
+            return Err(PyTypeError::new_err(
+                "X is a polars LazyFrame, whose rows are not computed yet; collect() it first",
             ));
         }
+        if module.starts_with("scipy.sparse") {
+            return Err(PyTypeError::new_err(format!(
+                "sparse input is not supported ({type_name}); pass a dense array (X.toarray()) or a DataFrame"
+            )));
+        }
+        let is_array = obj.cast::<PyUntypedArray>().is_ok();
+        if !is_array && !module.starts_with("pandas") && arrow::exports_arrow(obj)? {
+            return Ok(Shape::Arrow);
+        }
+        if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+            return Ok(match obj.try_iter()?.next().transpose()? {
+                // An empty list has no rows either way.
+                None => Shape::Records,
+                Some(row) if row.cast::<PyMapping>().is_ok() => Shape::Records,
+                Some(_) => Shape::Matrix,
+            });
+        }
+        if obj.cast::<PyUntypedArray>().is_err() && obj.hasattr(intern!(obj.py(), "columns"))? {
+            return Ok(Shape::DataFrame);
+        }
+        Ok(Shape::Matrix)
     }
-    names.shrink_to_fit();
-    columns.shrink_to_fit();
-    Ok(Table {
-        names,
-        columns,
-        n_rows,
-        source,
-    })
 }
 
-/// Keeps the entries named in `wanted` (in that order), or all of them.
-fn pick<T>(
+/// Copies a table: every column, or with `wanted` only the columns so named
+/// (the engine names any that are missing). A list of dicts is read by the
+/// `wanted` names, a key a row lacks as [`Cell::Absent`], which the engine
+/// reports by row.
+pub fn table(
     py: Python<'_>,
-    all: Vec<T>,
+    obj: &Bound<'_, PyAny>,
+    shape: Shape,
     wanted: Option<&[String]>,
-    source: &str,
-    name_of: impl Fn(&T) -> &String,
-) -> PyResult<Vec<T>> {
-    let Some(wanted) = wanted else {
-        return Ok(all);
+) -> PyResult<Table> {
+    let keep = |name: &str| wanted.is_none_or(|w| w.iter().any(|n| n == name));
+    let (source, columns) = match shape {
+        Shape::DataFrame => {
+            let mut columns = Vec::new();
+            for key in obj.getattr(intern!(py, "columns"))?.try_iter()? {
+                let key = key?;
+                let name = match key.cast::<PyString>() {
+                    Ok(s) => s.to_cow()?.into_owned(),
+                    Err(_) => key.str()?.to_cow()?.into_owned(),
+                };
+                if keep(&name) {
+                    columns.push((name.clone(), column(py, &obj.get_item(&key)?, &name)?));
+                }
+            }
+            ("DataFrame", columns)
+        }
+        Shape::Arrow => {
+            let chunks = arrow::read(obj)?;
+            let mut columns = Vec::new();
+            for (name, data_type, parts) in arrow::columns(&chunks, keep)? {
+                let column = arrow::column(&data_type, &parts)
+                    .map_err(|reason| invalid_input(py, &name, reason))?;
+                columns.push((name, column));
+            }
+            // Its own type's name: "DataFrame" (polars), "Table", "RecordBatch".
+            return Table::from_columns(type_name(obj), columns).map_err(|e| EngineError(e).into());
+        }
+        Shape::Columns => {
+            let mut columns = Vec::new();
+            for (key, value) in obj.cast::<PyDict>()?.iter() {
+                let Ok(name) = key.cast::<PyString>() else {
+                    return Err(PyTypeError::new_err(format!(
+                        "column names must be str, got {}",
+                        type_name(&key)
+                    )));
+                };
+                let name = name.to_cow()?.into_owned();
+                if keep(&name) {
+                    columns.push((name.clone(), column(py, &value, &name)?));
+                }
+            }
+            ("dict of columns", columns)
+        }
+        Shape::Records => {
+            let Some(names) = wanted else {
+                return Err(PyTypeError::new_err(
+                    "a list of dicts is read for scoring only; pass a DataFrame or a dict of columns",
+                ));
+            };
+            ("list of dicts", records(py, obj, names)?)
+        }
+        Shape::Matrix => {
+            return Err(PyTypeError::new_err(format!(
+                "expected a DataFrame, a dict of columns or a list of dicts, not {}",
+                type_name(obj)
+            )))
+        }
     };
-    let mut slots: Vec<Option<T>> = wanted.iter().map(|_| None).collect();
-    for entry in all {
-        if let Some(i) = wanted.iter().position(|w| w == name_of(&entry)) {
-            slots[i] = Some(entry);
+    Table::from_columns(source, columns).map_err(|e| EngineError(e).into())
+}
+
+/// The `names` columns of a list of dicts.
+fn records(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    names: &[String],
+) -> PyResult<Vec<(String, TableColumn)>> {
+    let keys: Vec<Bound<'_, PyString>> = names.iter().map(|n| PyString::new(py, n)).collect();
+    let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); names.len()];
+    for (r, row) in obj.try_iter()?.enumerate() {
+        let row = row?;
+        let Ok(mapping) = row.cast::<PyMapping>() else {
+            return Err(invalid_input(
+                py,
+                "X",
+                format!("row {} is a {}, expected a dict", r + 1, type_name(&row)),
+            ));
+        };
+        for (key, column) in keys.iter().zip(&mut cells) {
+            column.push(field(mapping.as_any(), key)?);
         }
     }
-    let missing: Vec<&str> = wanted
+    Ok(names
         .iter()
-        .zip(&slots)
-        .filter(|(_, s)| s.is_none())
-        .map(|(w, _)| w.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Err(schema_error(
+        .cloned()
+        .zip(cells.into_iter().map(TableColumn::Cells))
+        .collect())
+}
+
+/// The fields of one transaction (a dict or any mapping) named `names`, in
+/// that order, a missing key as [`Cell::Absent`]; `method` names the caller
+/// in the error for anything else.
+pub fn record(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    names: &[Py<PyString>],
+    method: &str,
+) -> PyResult<Vec<Cell>> {
+    let is_mapping = obj.cast::<PyMapping>().is_ok()
+        || (obj.hasattr(intern!(py, "keys"))? && obj.hasattr(intern!(py, "__getitem__"))?);
+    if !is_mapping {
+        return Err(PyTypeError::new_err(format!(
+            "{method}() takes one transaction as a dict of field values, not {}; \
+             use predict_proba() or predict_many() for many rows",
+            type_name(obj)
+        )));
+    }
+    names.iter().map(|key| field(obj, key.bind(py))).collect()
+}
+
+/// The value of `key` in a mapping, [`Cell::Absent`] when it has none.
+fn field(mapping: &Bound<'_, PyAny>, key: &Bound<'_, PyString>) -> PyResult<Cell> {
+    match mapping.get_item(key) {
+        Ok(v) => Ok(cell(&v)),
+        Err(e) if e.is_instance_of::<PyKeyError>(mapping.py()) => Ok(Cell::Absent),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs `work` on the rows of a 2-D numeric array (or a list of rows) as
+/// row-major float64, read in place when the array is C-ordered float64 and
+/// converted once otherwise. `features` are the names of the columns the
+/// array must have, in order.
+pub fn with_matrix<T>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    features: &[String],
+    work: impl FnOnce(&[f64]) -> PyResult<T>,
+) -> PyResult<T> {
+    let array = match obj.cast::<PyUntypedArray>() {
+        Ok(a) => a.clone(),
+        // Lists of rows, and objects that convert themselves (`__array__`).
+        Err(_)
+            if obj.is_instance_of::<PyList>()
+                || obj.is_instance_of::<PyTuple>()
+                || obj.hasattr(intern!(py, "__array__"))? =>
+        {
+            let numpy = py.import(intern!(py, "numpy"))?;
+            let converted = numpy.call_method1("asarray", (obj, "float64")).map_err(|e| {
+                invalid_input(
+                    py,
+                    "X",
+                    format!("X that is not rows of dicts must be a 2-D array of numbers ({e})"),
+                )
+            })?;
+            converted.cast_into::<PyUntypedArray>()?
+        }
+        Err(_) => {
+            return Err(PyTypeError::new_err(format!(
+                "X must be a DataFrame (pandas, polars), an Arrow table, a list of dicts, a dict of columns or a 2-D numpy array, not {}",
+                type_name(obj)
+            )))
+        }
+    };
+    let n = features.len();
+    let shape = array.shape().to_vec();
+    if shape.len() != 2 {
+        return Err(invalid_input(
             py,
-            source,
+            "X",
             format!(
-                "missing column{} `{}` that the model needs (it reads {})",
-                if missing.len() > 1 { "s" } else { "" },
-                missing.join("`, `"),
-                wanted.join(", ")
+                "expected a 2-D array (rows by {n} features), got shape {}; \
+                 pass one transaction as X.reshape(1, -1) or as a dict to predict()",
+                shape_text(&array)
             ),
         ));
     }
-    Ok(slots.into_iter().flatten().collect())
+    if shape[1] != n {
+        return Err(invalid_input(
+            py,
+            "X",
+            format!(
+                "the array has {} columns; the model reads {n} features in this order: {}",
+                shape[1],
+                features.join(", ")
+            ),
+        ));
+    }
+    if !matches!(array.dtype().kind(), b'f' | b'i' | b'u' | b'b') {
+        return Err(invalid_input(
+            py,
+            "X",
+            format!(
+                "a 2-D array must hold numbers (dtype {} given); categories go in as codes \
+                 (Model.category_codes), or pass a DataFrame",
+                array.dtype()
+            ),
+        ));
+    }
+    let floats = if array.dtype().is_equiv_to(&numpy::dtype::<f64>(py)) {
+        array.into_any()
+    } else {
+        array.call_method1(intern!(py, "astype"), ("float64",))?
+    };
+    let floats = floats.cast::<numpy::PyArray2<f64>>()?.try_readonly()?;
+    // `as_slice` also takes Fortran order, whose memory is column-major.
+    match floats.as_slice() {
+        Ok(rows) if floats.is_c_contiguous() => work(rows),
+        // Fortran order or a strided view: copied to row-major order.
+        _ => work(&floats.as_array().iter().copied().collect::<Vec<f64>>()),
+    }
 }

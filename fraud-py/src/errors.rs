@@ -17,11 +17,12 @@
 //! so they are made once, on first use, by calling `type(...)`.
 
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
-use fraud_engine::Error;
+use fraud_engine::{Error, Hint, Notice};
 
 pyo3::create_exception!(
     fraud_engine,
@@ -131,16 +132,10 @@ pub fn exceptions(py: Python<'_>) -> PyResult<&'static Exceptions> {
     })
 }
 
-/// An engine error on its way to Python. `?` on a `fraud_engine::Result` inside
-/// a function returning `PyResult` converts through this type.
+/// An engine error on its way to Python: `.map_err(EngineError)?` raises it
+/// from a function returning `PyResult`.
 #[derive(Debug)]
 pub struct EngineError(pub Error);
-
-impl From<Error> for EngineError {
-    fn from(error: Error) -> Self {
-        EngineError(error)
-    }
-}
 
 impl From<EngineError> for PyErr {
     fn from(error: EngineError) -> PyErr {
@@ -148,22 +143,51 @@ impl From<EngineError> for PyErr {
     }
 }
 
-/// Result of engine calls made from the bindings.
-pub type EngineResult<T> = Result<T, EngineError>;
+/// Runs engine work with the GIL released, so other Python threads run
+/// meanwhile, and raises its error as the matching exception.
+pub fn detach<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    F: Ungil + FnOnce() -> fraud_engine::Result<T>,
+    T: Send,
+{
+    py.detach(work).map_err(|e| to_pyerr(py, e))
+}
 
-fn problem<'py>(
-    py: Python<'py>,
-    row: Option<u64>,
-    field: &str,
-    reason: &str,
-) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    if let Some(row) = row {
-        dict.set_item("row", row)?;
+/// A remedy in Python's terms: the keyword arguments of `train`.
+fn hint_text(hint: &Hint) -> String {
+    match hint {
+        Hint::LeaveOut { column } => format!("leave it out with drop=['{column}']"),
+        Hint::KeepColumn { column } => format!("keep=['{column}'] keeps it"),
+        Hint::NameLabel => "name it with label=".into(),
+        other => other.to_string(),
     }
-    dict.set_item("field", field)?;
-    dict.set_item("reason", reason)?;
-    Ok(dict)
+}
+
+/// What to log about a column the engine left out, with its remedy.
+pub fn notice_text(notice: &Notice) -> String {
+    match &notice.hint {
+        Some(hint) => format!("{}; {}", notice.message, hint_text(hint)),
+        None => notice.message.clone(),
+    }
+}
+
+/// The `problems` list of an `InvalidInputError`: `(row, field, reason)`
+/// as dicts.
+fn problems<'py, 'e>(
+    py: Python<'py>,
+    items: impl Iterator<Item = (Option<u64>, &'e str, &'e str)>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for (row, field, reason) in items {
+        let dict = PyDict::new(py);
+        if let Some(row) = row {
+            dict.set_item("row", row)?;
+        }
+        dict.set_item("field", field)?;
+        dict.set_item("reason", reason)?;
+        list.append(dict)?;
+    }
+    Ok(list)
 }
 
 /// Maps an engine error to its Python exception, with the details as attributes.
@@ -175,7 +199,10 @@ pub fn to_pyerr(py: Python<'_>, error: Error) -> PyErr {
 
 fn build(py: Python<'_>, error: Error) -> PyResult<PyErr> {
     let types = exceptions(py)?;
-    let message = error.to_string();
+    let message = match error.hint() {
+        Some(hint) => format!("{error}; {}", hint_text(hint)),
+        None => error.to_string(),
+    };
     let raise = |ty: &Py<PyType>, attrs: &[(&str, Bound<'_, PyAny>)]| -> PyResult<PyErr> {
         let instance = ty.bind(py).call1((message.as_str(),))?;
         for (name, value) in attrs {
@@ -183,41 +210,30 @@ fn build(py: Python<'_>, error: Error) -> PyResult<PyErr> {
         }
         Ok(PyErr::from_value(instance))
     };
-    let none = || py.None().into_bound(py);
+    let invalid = |problems: Bound<'_, PyList>, total: usize| -> PyResult<PyErr> {
+        let total = total.into_pyobject(py)?.into_any();
+        raise(
+            &types.invalid_input,
+            &[("problems", problems.into_any()), ("total", total)],
+        )
+    };
     // Every variant is listed; the last arm only exists because the engine's
     // enum is #[non_exhaustive] and maps a future variant to the root class.
     match &error {
         Error::InvalidInput { field, reason } => {
-            let problems = PyList::new(py, [problem(py, None, field, reason)?])?;
-            let total = 1usize.into_pyobject(py)?.into_any();
-            raise(
-                &types.invalid_input,
-                &[("problems", problems.into_any()), ("total", total)],
-            )
+            invalid(problems(py, [(None, &**field, &**reason)].into_iter())?, 1)
         }
-        Error::InvalidFields { problems } => {
-            let list = PyList::empty(py);
-            for p in problems {
-                list.append(problem(py, None, &p.field, &p.reason)?)?;
-            }
-            let total = problems.len().into_pyobject(py)?.into_any();
-            raise(
-                &types.invalid_input,
-                &[("problems", list.into_any()), ("total", total)],
-            )
+        Error::InvalidFields { problems: found } => {
+            let items = found.iter().map(|p| (None, &*p.field, &*p.reason));
+            invalid(problems(py, items)?, found.len())
         }
         Error::InvalidData {
             rejections, total, ..
         } => {
-            let list = PyList::empty(py);
-            for r in rejections {
-                list.append(problem(py, Some(r.row), &r.column, &r.reason)?)?;
-            }
-            let total = total.into_pyobject(py)?.into_any();
-            raise(
-                &types.invalid_input,
-                &[("problems", list.into_any()), ("total", total)],
-            )
+            let items = rejections
+                .iter()
+                .map(|r| (Some(r.row), &*r.column, &*r.reason));
+            invalid(problems(py, items)?, *total)
         }
         Error::Schema { .. } => {
             let empty = PyList::empty(py).into_any();
@@ -235,10 +251,11 @@ fn build(py: Python<'_>, error: Error) -> PyResult<PyErr> {
         Error::UnsupportedVersion { found, supported } => {
             let found = found.into_pyobject(py)?.into_any();
             let supported = supported.into_pyobject(py)?.into_any();
+            let offset = py.None().into_bound(py);
             raise(
                 &types.unsupported_version,
                 &[
-                    ("offset", none()),
+                    ("offset", offset),
                     ("found", found),
                     ("supported", supported),
                 ],
@@ -264,8 +281,8 @@ fn build(py: Python<'_>, error: Error) -> PyResult<PyErr> {
     }
 }
 
-/// An `InvalidInputError` raised by the bindings themselves (a wrong shape,
-/// say), naming `field`.
+/// An `InvalidInputError` raised by the bindings themselves (a container of
+/// the wrong shape, say), naming `field`.
 pub fn invalid_input(py: Python<'_>, field: &str, reason: impl Into<String>) -> PyErr {
     to_pyerr(
         py,
@@ -276,23 +293,11 @@ pub fn invalid_input(py: Python<'_>, field: &str, reason: impl Into<String>) -> 
     )
 }
 
-/// A `SchemaError` raised by the bindings for the source named `source`.
-pub fn schema_error(py: Python<'_>, source: &str, reason: impl Into<String>) -> PyErr {
-    to_pyerr(
-        py,
-        Error::Schema {
-            source_name: source.into(),
-            reason: reason.into(),
-        },
-    )
-}
-
-/// An `InvalidParamsError` for a parameter whose name is only known at run
-/// time (the engine's variant takes a static name).
+/// An `InvalidParamsError` for a keyword argument whose name is only known
+/// at run time (the engine's variant takes a static name).
 pub fn invalid_param(py: Python<'_>, param: &str, reason: &str) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let types = exceptions(py)?;
-        let instance = types
+        let instance = exceptions(py)?
             .invalid_params
             .bind(py)
             .call1((format!("invalid parameter `{param}`: {reason}"),))?;

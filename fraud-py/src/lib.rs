@@ -1,18 +1,20 @@
 //! `fraud_engine._native`: the pyo3 extension module behind the `fraud_engine`
-//! Python package. A thin adapter: Python values in, engine calls, engine
-//! errors out as the exception hierarchy in [`errors`]. Only `fraud-engine`
-//! knows about forests.
+//! Python package. A thin adapter: Python inputs become the engine's inputs
+//! ([`arrays`]), the engine's serde outputs become Python objects, and its
+//! errors become the exception hierarchy in [`errors`]. Every decision about
+//! the data is the engine's.
 
 mod arrays;
+mod arrow;
+mod distributed;
 mod errors;
-mod json;
 mod model;
 mod train;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::{exceptions, EngineError, FraudError};
+use crate::errors::{detach, exceptions, EngineError, FraudError};
 use crate::model::PyModel;
 
 /// Loads a model file written by `Model.save` or `fraud-server train`. The
@@ -20,9 +22,7 @@ use crate::model::PyModel;
 /// a missing one FraudFileNotFoundError (a FileNotFoundError).
 #[pyfunction]
 fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<PyModel> {
-    let model = py
-        .detach(|| fraud_engine::Model::load(&path))
-        .map_err(EngineError)?;
+    let model = detach(py, || fraud_engine::Model::load(&path))?;
     Ok(PyModel::new(py, model))
 }
 
@@ -42,19 +42,18 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FORMAT_VERSION", fraud_engine::FORMAT_VERSION)?;
     // The estimator's signature must spell its defaults out (scikit-learn
     // introspects it); a test holds it to these.
-    let defaults = fraud_engine::TrainParams::default();
-    let params = pyo3::types::PyDict::new(py);
-    params.set_item("n_trees", defaults.n_trees)?;
-    params.set_item("max_depth", defaults.max_depth)?;
-    params.set_item("min_samples_leaf", defaults.min_samples_leaf)?;
-    params.set_item("max_bins", defaults.max_bins)?;
-    params.set_item("seed", defaults.seed)?;
-    m.add("DEFAULT_TRAIN_PARAMS", params)?;
+    let defaults = pythonize::pythonize(py, &fraud_engine::TrainParams::default())?;
+    m.add("DEFAULT_TRAIN_PARAMS", defaults)?;
     m.add_class::<PyModel>()?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add_function(wrap_pyfunction!(train::generate, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::summarize, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::fit_encoding, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::split_trees, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::train_part, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::merge_parts, m)?)?;
     m.add("FraudError", py.get_type::<FraudError>())?;
     let types = exceptions(py)?;
     m.add("InvalidInputError", types.invalid_input.bind(py))?;

@@ -1,213 +1,251 @@
 //! `fraud_engine.train` and `fraud_engine.generate`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use fraud_engine::data::dataset_from_rows;
-use fraud_engine::schema::is_id_column;
+use fraud_engine::data::MISSING_CODE;
+use fraud_engine::metrics::ThresholdStrategy;
 use fraud_engine::{
-    metrics::ThresholdStrategy, read_csv, synth, ClassWeight, CsvOptions, Dataset, Feature,
-    RiskBands, Schema, TrainParams, Value,
+    synth, ClassWeight, ColumnRules, Dataset, RangePolicy, RiskBands, Schema, Setting, Table,
+    TableColumn, TrainParams, Trainer, Value,
 };
-use numpy::PyArray1;
+use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyImportError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 
-use crate::arrays::{read_table, table_kind, InferredKind, Table, TableKind};
-use crate::errors::{invalid_param, schema_error, EngineError};
+use crate::arrays::{self, Shape};
+use crate::errors::{detach, invalid_input, invalid_param, notice_text, EngineError};
 use crate::model::PyModel;
 
-/// Training parameters accepted as keyword arguments, with what they take.
-const PARAMS: [(&str, &str); 10] = [
-    ("n_trees", "int, 1..=10000"),
-    ("max_depth", "int, 1..=64"),
-    ("min_samples_leaf", "int >= 1"),
-    (
-        "max_features",
-        "int >= 1, or None for sqrt of the feature count",
-    ),
-    ("class_weight", "'none' or 'balanced'"),
-    ("bootstrap", "bool"),
-    ("max_bins", "int, 2..=256"),
-    ("seed", "int >= 0"),
-    (
-        "threshold_strategy",
-        "'max-f1', 'target-recall=R', 'target-precision=P', 'max-fpr=F' or 'min-cost=REVIEW[,MISSED]'",
-    ),
-    ("risk_bands", "(medium, high) probabilities, or None"),
+/// Training parameters accepted as keyword arguments.
+const PARAMS: [&str; 10] = [
+    "n_trees",
+    "max_depth",
+    "min_samples_leaf",
+    "max_features",
+    "class_weight",
+    "bootstrap",
+    "max_bins",
+    "seed",
+    "threshold_strategy",
+    "risk_bands",
 ];
 
-fn params_from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<TrainParams> {
+/// `TrainParams` from keyword arguments: each value converted to its field's
+/// type; the domains are `TrainParams::validate`'s to check.
+pub(crate) fn params_from_kwargs(
+    py: Python<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<TrainParams> {
     let mut params = TrainParams::default();
-    let Some(kwargs) = kwargs else {
-        return Ok(params);
-    };
-    for (key, value) in kwargs.iter() {
+    for (key, value) in kwargs.into_iter().flat_map(|k| k.iter()) {
         let name: String = key.extract()?;
-        let Some(&(_, takes)) = PARAMS.iter().find(|(n, _)| *n == name) else {
-            let known: Vec<&str> = PARAMS.iter().map(|(n, _)| *n).collect();
-            return Err(invalid_param(
-                py,
-                &name,
-                &format!("unknown parameter (known: {})", known.join(", ")),
-            ));
-        };
-        let bad = || invalid_param(py, &name, &format!("expected {takes}, got {value}"));
+        let bad = |takes: &str| invalid_param(py, &name, &format!("expected {takes}, got {value}"));
         // bool is an int in Python; a bool given for a count is a mistake.
         let int = |v: &Bound<'_, PyAny>| -> PyResult<usize> {
-            if v.is_instance_of::<pyo3::types::PyBool>() {
-                return Err(bad());
+            if v.is_instance_of::<PyBool>() {
+                return Err(bad("an int"));
             }
-            v.extract::<usize>().map_err(|_| bad())
+            v.extract::<usize>().map_err(|_| bad("an int >= 0"))
         };
+        let text = |v: &Bound<'_, PyAny>| v.extract::<String>().map_err(|_| bad("a str"));
         match name.as_str() {
             "n_trees" => params.n_trees = int(&value)?,
-            "max_depth" => params.max_depth = int(&value)?,
+            // "auto" (or a number written as text) is the engine's to read.
+            "max_depth" if value.is_instance_of::<PyString>() => {
+                params.max_depth =
+                    Setting::parse("max_depth", &text(&value)?).map_err(EngineError)?
+            }
+            "max_depth" => {
+                params.max_depth = Setting::Fixed(int(&value).map_err(|_| bad(AUTO_OR_INT))?)
+            }
+            "min_samples_leaf" if value.is_instance_of::<PyString>() => {
+                params.min_samples_leaf =
+                    Setting::parse("min_samples_leaf", &text(&value)?).map_err(EngineError)?
+            }
             "min_samples_leaf" => {
-                params.min_samples_leaf = u32::try_from(int(&value)?).map_err(|_| bad())?
+                let count = int(&value).map_err(|_| bad(AUTO_OR_INT))?;
+                params.min_samples_leaf =
+                    Setting::Fixed(u32::try_from(count).map_err(|_| bad("a count"))?)
             }
-            "max_features" => {
-                params.max_features = if value.is_none() {
-                    None
-                } else {
-                    Some(int(&value)?)
-                }
-            }
-            "class_weight" => {
-                params.class_weight = if value.is_none() {
-                    ClassWeight::None
-                } else {
-                    let text: String = value.extract().map_err(|_| bad())?;
-                    text.parse().map_err(EngineError)?
-                }
-            }
-            "bootstrap" => params.bootstrap = value.extract::<bool>().map_err(|_| bad())?,
+            "max_features" if value.is_none() => params.max_features = None,
+            "max_features" => params.max_features = Some(int(&value)?),
+            "class_weight" if value.is_none() => params.class_weight = ClassWeight::None.into(),
+            "class_weight" => params.class_weight = class_weight(py, &value)?,
+            "bootstrap" => params.bootstrap = value.extract().map_err(|_| bad("a bool"))?,
             "max_bins" => params.max_bins = int(&value)?,
-            "seed" => params.seed = int(&value)? as u64,
+            "seed" => params.seed = value.extract().map_err(|_| bad("an int >= 0"))?,
             "threshold_strategy" => {
-                let text: String = value.extract().map_err(|_| bad())?;
-                params.threshold_strategy =
-                    text.parse::<ThresholdStrategy>().map_err(EngineError)?;
+                params.threshold_strategy = text(&value)?
+                    .parse::<ThresholdStrategy>()
+                    .map_err(EngineError)?
             }
+            "risk_bands" if value.is_none() => params.risk_bands = None,
             "risk_bands" => {
-                params.risk_bands = if value.is_none() {
-                    None
-                } else {
-                    let (medium, high): (f64, f64) = value.extract().map_err(|_| bad())?;
-                    let bands = RiskBands { medium, high };
-                    bands.validate().map_err(EngineError)?;
-                    Some(bands)
-                }
+                let (medium, high) = value.extract().map_err(|_| bad("(medium, high)"))?;
+                params.risk_bands = Some(RiskBands { medium, high });
             }
-            _ => return Err(bad()),
+            _ => {
+                let reason = format!("unknown parameter (known: {})", PARAMS.join(", "));
+                return Err(invalid_param(py, &name, &reason));
+            }
         }
     }
     Ok(params)
 }
 
-fn names_list(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<String>> {
-    let Some(obj) = obj else {
-        return Ok(Vec::new());
-    };
-    if obj.is_none() {
-        return Ok(Vec::new());
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(vec![s.to_cow()?.into_owned()]);
-    }
-    obj.extract::<Vec<String>>()
-        .map_err(|_| invalid_param(py, what, "expected a column name or a list of column names"))
-}
+/// What `max_depth` and `min_samples_leaf` take from Python.
+const AUTO_OR_INT: &str = "\"auto\" or an int >= 0";
 
-/// Builds a dataset from a table the way `read_csv` builds one from a file:
-/// the label column, columns in `drop`, and id-named columns (unless in
-/// `keep`) are left out; each remaining column's kind is inferred.
-fn dataset_from_table(
-    py: Python<'_>,
-    table: &Table,
-    label: &str,
-    drop: &[String],
-    keep: &[String],
-    notices: &mut Vec<String>,
-) -> PyResult<Dataset> {
-    for (what, names) in [("drop", drop), ("keep", keep)] {
-        if let Some(name) = names.iter().find(|n| !table.names.contains(n)) {
-            return Err(invalid_param(
-                py,
-                what,
-                &format!("`{name}` is not a column of the {}", table.source),
-            ));
-        }
-    }
-    let Some(label_column) = table.column(label) else {
-        return Err(schema_error(
+/// A class weighting: a name (`"auto"`, `"balanced"`, ...), which the engine
+/// reads, or a dict of label (0 and 1, False and True) to weight, as
+/// scikit-learn's `class_weight`, a label left out weighing 1.
+fn class_weight(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Setting<ClassWeight>> {
+    let bad = || {
+        invalid_param(
             py,
-            table.source,
-            format!(
-                "no label column `{label}` (columns: {}); name it with label=",
-                table.names.join(", ")
+            "class_weight",
+            &format!(
+                "expected \"auto\", None, \"balanced\", \"balanced-splits\" or a dict \
+                 {{0: weight, 1: weight}}, got {value}"
             ),
-        ));
+        )
     };
-    let mut features = Vec::new();
-    let mut columns = Vec::new();
-    for (name, column) in table.names.iter().zip(&table.columns) {
-        if name == label || drop.contains(name) {
-            continue;
-        }
-        if is_id_column(name) && !keep.contains(name) {
-            notices.push(format!(
-                "left out id column `{name}`: an id learned as a feature leaks (keep=['{name}'] keeps it)"
-            ));
-            continue;
-        }
-        let feature = match column.inferred_kind() {
-            Some(InferredKind::Flag) => Feature::flag(name),
-            Some(InferredKind::Numeric) => Feature::numeric(name),
-            Some(InferredKind::Categorical) => Feature::categorical(name),
-            None => {
-                return Err(schema_error(
+    if let Ok(text) = value.extract::<String>() {
+        return Setting::parse("class_weight", &text).map_err(|e| EngineError(e).into());
+    }
+    let Ok(dict) = value.cast::<PyDict>() else {
+        return Err(bad());
+    };
+    let mut weights = [1.0, 1.0];
+    for (label, weight) in dict.iter() {
+        let class = match label.extract::<i64>() {
+            Ok(c @ (0 | 1)) => c as usize,
+            _ => {
+                return Err(invalid_param(
                     py,
-                    table.source,
-                    format!("column `{name}` has no values; leave it out with drop=['{name}']"),
+                    "class_weight",
+                    &format!("the labels are 0 and 1, so {label} names no class"),
                 ))
             }
         };
-        features.push(feature);
-        columns.push(column);
+        weights[class] = weight.extract::<f64>().map_err(|_| bad())?;
     }
-    let schema = Schema::new(features, label).map_err(EngineError)?;
-    let n_rows = table.n_rows;
-    let source = table.source;
-    let dataset = py.detach(|| {
-        let rows = (0..n_rows).map(|r| {
-            columns
-                .iter()
-                .map(|c| c.value(r))
-                .collect::<Vec<Value<'_>>>()
-        });
-        let labels = (0..n_rows).map(|r| label_column.value(r)).collect();
-        dataset_from_rows(schema, rows, Some(labels), source)
-    });
-    Ok(dataset.map_err(EngineError)?)
+    let weight = ClassWeight::Weights {
+        legitimate: weights[0],
+        fraud: weights[1],
+    };
+    weight.validate().map_err(EngineError)?;
+    Ok(weight.into())
+}
+
+/// One weight per row, from any 1-D sequence of numbers.
+fn sample_weights(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+    let numpy = py.import(intern!(py, "numpy"))?;
+    let array = numpy
+        .call_method1(intern!(py, "ascontiguousarray"), (value, "float64"))
+        .map_err(|e| invalid_input(py, "sample_weight", format!("expected numbers ({e})")))?;
+    let Ok(array) = array.cast_into::<PyArray1<f64>>() else {
+        return Err(invalid_input(
+            py,
+            "sample_weight",
+            "expected one weight per row (a 1-D sequence of numbers)",
+        ));
+    };
+    Ok(array.to_vec()?)
+}
+
+/// Column names given as one name or a list of names.
+fn names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<String>> {
+    match obj {
+        None => Ok(Vec::new()),
+        Some(obj) if obj.is_none() => Ok(Vec::new()),
+        Some(obj) => match obj.cast::<PyString>() {
+            Ok(s) => Ok(vec![s.to_cow()?.into_owned()]),
+            Err(_) => obj.extract::<Vec<String>>().map_err(|_| {
+                invalid_param(py, what, "expected a column name or a list of column names")
+            }),
+        },
+    }
+}
+
+/// The column rules from `train`'s keyword arguments; a schema is its
+/// file's path, or the JSON itself.
+pub(crate) fn column_rules(
+    py: Python<'_>,
+    label: &str,
+    drop: Option<&Bound<'_, PyAny>>,
+    keep: Option<&Bound<'_, PyAny>>,
+    schema: Option<&str>,
+    out_of_range: Option<&str>,
+) -> PyResult<ColumnRules> {
+    let schema = match schema {
+        None => None,
+        Some(text) if text.trim_start().starts_with('{') => {
+            Some(Schema::from_json(text, "schema").map_err(EngineError)?)
+        }
+        Some(path) => Some(detach(py, || Schema::load(Path::new(path)))?),
+    };
+    Ok(ColumnRules {
+        label: label.into(),
+        drop: names(py, drop, "drop")?,
+        keep: names(py, keep, "keep")?,
+        schema,
+        out_of_range: out_of_range
+            .map(str::parse::<RangePolicy>)
+            .transpose()
+            .map_err(EngineError)?,
+        ..ColumnRules::default()
+    })
+}
+
+/// The training table: a CSV file's path, a DataFrame (pandas, polars), an
+/// Arrow table or a dict of columns; `function` names the caller in the
+/// error for anything else.
+pub(crate) fn read_table(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    function: &str,
+) -> PyResult<Table> {
+    match (data.extract::<PathBuf>(), Shape::of(data)?) {
+        (Ok(path), _) => detach(py, || Table::read_csv(&path)),
+        (Err(_), shape @ (Shape::DataFrame | Shape::Arrow | Shape::Columns)) => {
+            arrays::table(py, data, shape, None)
+        }
+        _ => Err(PyTypeError::new_err(format!(
+            "{function}() takes a CSV path, a DataFrame (pandas, polars), an Arrow table or a dict of columns, not {}",
+            data.get_type().name()?
+        ))),
+    }
 }
 
 /// Trains a model.
 ///
-/// `data` is a CSV file path, a pandas DataFrame or a dict of columns, with
+/// `data` is a CSV file path, a pandas or polars DataFrame, a pyarrow Table
+/// or RecordBatch (anything with `__arrow_c_stream__`) or a dict of columns, with
 /// the 0/1 label in column `label` (true/false and yes/no are read too).
 /// Columns named `id` or `*_id` are left out unless listed in `keep`, as are
 /// those in `drop`; the kind of every other column is inferred (a flag when
 /// all values are 0/1, numeric when all are numbers, categorical otherwise).
+/// Columns left out are logged on the `fraud_engine` logger.
+///
+/// `schema` is a schema file's path, or its JSON text, declaring the
+/// features' kinds, valid ranges, allowed categories and which are required
+/// (docs/VALIDATION.md); `out_of_range` (`"warn"`, `"reject"` or `"accept"`)
+/// says what scoring does with a number outside the training range.
 ///
 /// Keyword parameters: n_trees, max_depth, min_samples_leaf, max_features,
 /// class_weight, bootstrap, max_bins, seed, threshold_strategy, risk_bands
 /// (see docs/python.md); `threads` sets the worker threads (default: one per
-/// core). The GIL is released while the forest trains; the same data,
+/// core). `sample_weight` gives each row of `data` a weight (as
+/// scikit-learn's), used in the split criterion, the leaf values and the
+/// out-of-bag metrics; `class_weight` is None, "balanced" or a dict
+/// `{0: weight, 1: weight}`. The GIL is released while the forest trains; the same data,
 /// parameters and seed give the same model on any number of threads.
 #[pyfunction]
-#[pyo3(signature = (data, label="is_fraud", drop=None, keep=None, threads=None, **params))]
+#[pyo3(signature = (data, label="is_fraud", drop=None, keep=None, threads=None, schema=None, out_of_range=None, sample_weight=None, **params))]
+#[allow(clippy::too_many_arguments)] // Python's keyword arguments.
 pub fn train(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -215,49 +253,36 @@ pub fn train(
     drop: Option<&Bound<'_, PyAny>>,
     keep: Option<&Bound<'_, PyAny>>,
     threads: Option<usize>,
+    schema: Option<&str>,
+    out_of_range: Option<&str>,
+    sample_weight: Option<&Bound<'_, PyAny>>,
     params: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyModel> {
-    let params = params_from_kwargs(py, params)?;
-    let drop = names_list(py, drop, "drop")?;
-    let keep = names_list(py, keep, "keep")?;
-    let mut notices = Vec::new();
-    let dataset = if let Ok(path) = data.extract::<PathBuf>() {
-        let options = CsvOptions {
-            label: label.into(),
-            drop,
-            keep,
-            ..CsvOptions::default()
-        };
-        let loaded = py
-            .detach(|| read_csv(&path, &options))
-            .map_err(EngineError)?;
-        notices = loaded.notices;
-        loaded.dataset
-    } else {
-        match table_kind(data)? {
-            Some(kind @ (TableKind::DataFrame | TableKind::Columns)) => {
-                let table = read_table(py, data, kind, None)?;
-                dataset_from_table(py, &table, label, &drop, &keep, &mut notices)?
-            }
-            _ => {
-                return Err(PyTypeError::new_err(format!(
-                    "train() takes a CSV path, a pandas DataFrame or a dict of columns, not {}",
-                    data.get_type().name()?
-                )))
-            }
-        }
-    };
-    if !notices.is_empty() {
+    let weights = sample_weight
+        .filter(|w| !w.is_none())
+        .map(|w| sample_weights(py, w))
+        .transpose()?;
+    let mut trainer = Trainer::new(params_from_kwargs(py, params)?).map_err(EngineError)?;
+    if let Some(threads) = threads {
+        trainer = trainer.threads(threads).map_err(EngineError)?;
+    }
+    let rules = column_rules(py, label, drop, keep, schema, out_of_range)?;
+    let table = read_table(py, data, "train")?;
+    let mut loaded = detach(py, || Dataset::from_table(&table, &rules))?;
+    if let Some(weights) = weights {
+        loaded.dataset = loaded.dataset.with_weights(weights).map_err(EngineError)?;
+    }
+    // Freed before training, which needs the memory more.
+    std::mem::drop(table);
+    if !loaded.notices.is_empty() {
         let logger = py
             .import(intern!(py, "logging"))?
-            .call_method1("getLogger", ("fraud_engine",))?;
-        for notice in &notices {
-            logger.call_method1("info", (notice,))?;
+            .call_method1(intern!(py, "getLogger"), ("fraud_engine",))?;
+        for notice in &loaded.notices {
+            logger.call_method1(intern!(py, "info"), (notice_text(notice),))?;
         }
     }
-    let model = py
-        .detach(|| fraud_engine::train(&dataset, &params, threads, None))
-        .map_err(EngineError)?;
+    let model = detach(py, || trainer.train(&loaded.dataset))?;
     Ok(PyModel::new(py, model))
 }
 
@@ -266,44 +291,40 @@ pub fn train(
 /// `fraud-server generate --rows ROWS --seed SEED`. Columns: transaction_id,
 /// the eight default features and is_fraud.
 ///
-/// Returns a pandas DataFrame, or a dict of columns (numpy arrays and a list
+/// Returns a pandas DataFrame, or a dict of columns (numpy arrays and lists
 /// of str) when pandas is not installed.
 #[pyfunction]
 #[pyo3(signature = (rows, seed=42))]
 pub fn generate(py: Python<'_>, rows: usize, seed: u64) -> PyResult<Py<PyAny>> {
-    let transactions: Vec<synth::Transaction> =
-        py.detach(|| synth::transactions(rows, seed).collect());
+    let table = py.detach(|| synth::table(rows, seed));
     let columns = PyDict::new(py);
-    let ids: Vec<String> = (1..=rows).map(|i| format!("TX{i:08}")).collect();
-    columns.set_item("transaction_id", PyList::new(py, ids)?)?;
-    let floats = |f: fn(&synth::Transaction) -> f64| {
-        PyArray1::from_vec(py, transactions.iter().map(f).collect())
-    };
-    let ints = |f: fn(&synth::Transaction) -> i64| {
-        PyArray1::from_vec(py, transactions.iter().map(f).collect())
-    };
-    columns.set_item("amount", floats(|t| t.amount))?;
-    columns.set_item("transaction_hour", ints(|t| i64::from(t.transaction_hour)))?;
-    let categories: Vec<Bound<'_, PyString>> = transactions
-        .iter()
-        .map(|t| PyString::intern(py, t.merchant_category))
-        .collect();
-    columns.set_item("merchant_category", PyList::new(py, categories)?)?;
-    columns.set_item(
-        "foreign_transaction",
-        ints(|t| i64::from(t.foreign_transaction)),
-    )?;
-    columns.set_item(
-        "location_mismatch",
-        ints(|t| i64::from(t.location_mismatch)),
-    )?;
-    columns.set_item("device_trust_score", floats(|t| t.device_trust_score))?;
-    columns.set_item(
-        "velocity_last_24h",
-        ints(|t| i64::from(t.velocity_last_24h)),
-    )?;
-    columns.set_item("cardholder_age", ints(|t| i64::from(t.cardholder_age)))?;
-    columns.set_item("is_fraud", ints(|t| i64::from(t.is_fraud)))?;
+    for (name, column) in table.names().iter().zip(table.columns()) {
+        let values = match column {
+            TableColumn::Numbers(v) if synth::INTEGER_COLUMNS.contains(&name.as_str()) => {
+                PyArray1::from_iter(py, v.iter().map(|&x| x as i64)).into_any()
+            }
+            TableColumn::Numbers(v) => PyArray1::from_slice(py, v).into_any(),
+            TableColumn::Dictionary { codes, levels } => {
+                // One str per category, shared by its rows.
+                let levels: Vec<_> = levels.iter().map(|l| PyString::new(py, l)).collect();
+                let none = py.None().into_bound(py);
+                let items = codes.iter().map(|&c| match levels.get(c as usize) {
+                    Some(level) if c != MISSING_CODE => level.clone().into_any(),
+                    _ => none.clone(),
+                });
+                PyList::new(py, items)?.into_any()
+            }
+            other => {
+                let items = (0..other.len()).map(|r| match other.value(r) {
+                    Value::Number(x) => PyFloat::new(py, x).into_any(),
+                    Value::Text(t) => PyString::new(py, t).into_any(),
+                    _ => py.None().into_bound(py),
+                });
+                PyList::new(py, items)?.into_any()
+            }
+        };
+        columns.set_item(name, values)?;
+    }
     match py.import(intern!(py, "pandas")) {
         Ok(pandas) => Ok(pandas.getattr("DataFrame")?.call1((columns,))?.unbind()),
         Err(e) if e.is_instance_of::<PyImportError>(py) => Ok(columns.into_any().unbind()),

@@ -14,7 +14,7 @@ pub struct PredictionDto<'a> {
     pub output: PredictionOutput<'a>,
     /// The request's `transaction_id`, echoed when given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<&'a serde_json::Value>,
+    pub transaction_id: Option<&'a fraud_engine::json::Json<'a>>,
 }
 
 /// `POST /api/predict/batch` response.

@@ -4,16 +4,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use fraud_engine::json::{Json, Object};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::{Map, Value};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
 use crate::dto::{BatchResponse, Health, PredictionDto, Ready};
 use crate::error::{ApiError, FieldError};
-use crate::history::NewRecord;
+use crate::history::{Filter, NewRecord};
 use crate::state::{AppState, LoadedModel};
 
 /// Field errors listed in one response at most (the summary gives the total).
@@ -48,56 +48,34 @@ fn json_bytes_response(body: Bytes, request_id: Option<&str>) -> Response {
     response
 }
 
-fn serde_reason(e: &serde_json::Error) -> String {
-    match e.classify() {
-        serde_json::error::Category::Eof => format!("JSON ends early: {e}"),
-        serde_json::error::Category::Data => format!("wrong JSON shape: {e}"),
-        _ => format!("invalid JSON: {e}"),
-    }
-}
-
-/// Parses a body that must be one JSON object.
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(ApiError::bad_field(
-            "body",
-            format!("expected a JSON object, got {}", json_type(&other)),
-        )),
-        Err(e) => Err(ApiError::bad_field("body", serde_reason(&e))),
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+/// Parses a body that must be one JSON object; a syntax error, a repeated
+/// key or another JSON type is a 400 naming the body and the byte.
+fn parse_object(body: &[u8]) -> Result<Object<'_>, ApiError> {
+    Object::parse(body).map_err(|e| ApiError::bad_field("body", format!("invalid JSON {e}")))
 }
 
 /// The `transaction_id` to echo: a string or a number, or nothing.
-fn transaction_id<'a>(
-    object: &'a Map<String, Value>,
+fn transaction_id<'o, 'a>(
+    object: &'o Object<'a>,
     field: &str,
-) -> Result<Option<&'a Value>, FieldError> {
+) -> Result<Option<&'o Json<'a>>, FieldError> {
     match object.get("transaction_id") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ (Value::String(_) | Value::Number(_))) => Ok(Some(v)),
+        None | Some(Json::Null) => Ok(None),
+        Some(v @ (Json::String(_) | Json::Number(..))) => Ok(Some(v)),
         Some(other) => Err(FieldError::new(
             field,
-            format!("expected a string or a number, got {}", json_type(other)),
+            format!("expected a string or a number, got {}", other.type_name()),
         )),
     }
 }
 
-fn id_text(v: &Value) -> String {
+/// The transaction id as the history stores it: the string, or the number
+/// as written.
+fn id_text(v: &Json<'_>) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Json::String(s) => s.to_string(),
+        Json::Number(_, text) | Json::NotFinite(text) => (*text).to_owned(),
+        other => other.type_name().to_owned(),
     }
 }
 
@@ -127,15 +105,15 @@ impl ExplainQuery {
 }
 
 /// Reads the `explain` key of a request object: a boolean; absent is false.
-fn explain_option(value: Option<&Value>, field: &str) -> Result<bool, FieldError> {
+fn explain_option(value: Option<&Json<'_>>, field: &str) -> Result<bool, FieldError> {
     match value {
         None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
+        Some(Json::Bool(b)) => Ok(*b),
         Some(other) => Err(FieldError::new(
             field,
             format!(
                 "expected a boolean (true or false), got {}",
-                json_type(other)
+                other.type_name()
             ),
         )),
     }
@@ -170,7 +148,7 @@ impl Scored {
     fn to_dto<'a>(
         &'a self,
         loaded: &'a LoadedModel,
-        transaction_id: Option<&'a Value>,
+        transaction_id: Option<&'a Json<'a>>,
     ) -> PredictionDto<'a> {
         let output = match self {
             Scored::Plain(p) => loaded.model.output(p),
@@ -195,7 +173,7 @@ enum Unscored {
 /// every bad field (with `prefix`), `extra` included.
 fn score(
     loaded: &LoadedModel,
-    object: &Map<String, Value>,
+    object: &Object<'_>,
     prefix: &str,
     explain: bool,
     extra: Option<FieldError>,
@@ -249,6 +227,62 @@ fn history_error(e: crate::history::HistoryError) -> Rejection {
     )))
 }
 
+/// One transaction's answer: the response body and what the history and
+/// the metrics record of it.
+struct Answer {
+    body: Vec<u8>,
+    record: NewRecord,
+    risk_level: &'static str,
+    is_fraud: bool,
+}
+
+/// Parses, scores and answers one transaction body. With `explain` the
+/// prediction is explained; without, a body that asks for an explanation
+/// (`"explain": true`) gets `Ok(None)`, for the caller to answer it on a
+/// blocking thread.
+fn answer(
+    loaded: &LoadedModel,
+    body: &[u8],
+    explain: bool,
+    request_id: &str,
+    started: Instant,
+) -> Result<Option<Answer>, ApiError> {
+    let object = parse_object(body)?;
+    // A bad `explain` is reported with the transaction's other bad fields.
+    let (explain_in_body, option_problem) = if loaded.explain_key_is_option {
+        match explain_option(object.get(EXPLAIN), EXPLAIN) {
+            Ok(b) => (b, None),
+            Err(e) => (false, Some(e)),
+        }
+    } else {
+        (false, None)
+    };
+    if explain_in_body && !explain {
+        return Ok(None);
+    }
+    let scored = score(loaded, &object, "", explain, option_problem).map_err(unscored)?;
+    let prediction = scored.prediction();
+    let echoed = object.get("transaction_id").filter(|v| **v != Json::Null);
+    let response = serde_json::to_vec(&scored.to_dto(loaded, echoed))
+        .map_err(|e| ApiError::Internal(format!("cannot encode the response: {e}")))?;
+    Ok(Some(Answer {
+        body: response,
+        record: NewRecord {
+            timestamp: now_rfc3339(),
+            request_id: request_id.to_owned(),
+            transaction_id: echoed.map(id_text),
+            model_version: Arc::clone(&loaded.version),
+            features_json: object.text().to_owned(),
+            fraud_probability: prediction.fraud_probability,
+            is_fraud: prediction.is_fraud,
+            risk_level: prediction.risk_level.as_str(),
+            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+        },
+        risk_level: prediction.risk_level.as_str(),
+        is_fraud: prediction.is_fraud,
+    }))
+}
+
 /// `POST /api/predict`: scores one transaction inline (a few microseconds,
 /// cheaper than a hop to a blocking thread). With `explain` (query or body)
 /// it also explains it, on a blocking thread: an explanation costs up to a
@@ -264,63 +298,33 @@ pub async fn predict(
         .model()
         .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
     let explain_asked = query.explain().map_err(reject)?;
-    let object = parse_object(&body).map_err(reject)?;
-    // A bad `explain` is reported with the transaction's other bad fields.
-    let (explain_in_body, option_problem) = if loaded.explain_key_is_option {
-        match explain_option(object.get(EXPLAIN), EXPLAIN) {
-            Ok(b) => (b, None),
-            Err(e) => (false, Some(e)),
+    let answered = match answer(&loaded, &body, false, &request_id, started).map_err(reject)? {
+        Some(answered) if !explain_asked => answered,
+        _ => {
+            let model = Arc::clone(&loaded);
+            let rid = request_id.clone();
+            tokio::task::spawn_blocking(move || answer(&model, &body, true, &rid, started))
+                .await
+                .map_err(|e| reject(ApiError::Internal(format!("explaining failed: {e}"))))?
+                .map_err(reject)?
+                .ok_or_else(|| reject(ApiError::Internal("the explanation was not made".into())))?
         }
-    } else {
-        (false, None)
     };
-    let (object, scored) = if explain_asked || explain_in_body {
-        let model = Arc::clone(&loaded);
-        tokio::task::spawn_blocking(move || {
-            let scored = score(&model, &object, "", true, option_problem);
-            (object, scored)
-        })
-        .await
-        .map_err(|e| reject(ApiError::Internal(format!("explaining failed: {e}"))))?
-    } else {
-        let scored = score(&loaded, &object, "", false, option_problem);
-        (object, scored)
-    };
-    let scored = scored.map_err(|e| reject(unscored(e)))?;
-    let prediction = scored.prediction();
-    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-    let echoed = object.get("transaction_id").filter(|v| !v.is_null());
     state
         .metrics()
-        .prediction(prediction.risk_level.as_str(), prediction.is_fraud);
-    let record = NewRecord {
-        timestamp: now_rfc3339(),
-        request_id: request_id.clone(),
-        transaction_id: echoed.map(id_text),
-        model_version: Arc::clone(&loaded.version),
-        // The body parsed as JSON, so it is UTF-8; it is stored as sent.
-        features_json: String::from_utf8_lossy(&body).into_owned(),
-        fraud_probability: prediction.fraud_probability,
-        is_fraud: prediction.is_fraud,
-        risk_level: prediction.risk_level.as_str(),
-        latency_ms,
-    };
-    let response = json_response(
-        &scored.to_dto(&loaded, echoed),
-        StatusCode::OK,
-        Some(&request_id),
-    );
+        .prediction(answered.risk_level, answered.is_fraud);
+    let response = json_bytes_response(Bytes::from(answered.body), Some(&request_id));
     state
         .history()
-        .record(vec![record])
+        .record(vec![answered.record])
         .await
         .map_err(history_error)?;
     Ok(response)
 }
 
-/// `POST /api/predict/batch`: scores (and, with `explain`, explains) on the
-/// rayon pool from a blocking thread, so a large batch never stalls the
-/// async workers.
+/// `POST /api/predict/batch`: parses, scores (and, with `explain`, explains)
+/// on the rayon pool from a blocking thread, so a large batch never stalls
+/// the async workers.
 pub async fn predict_batch(
     state: AppState,
     request_id: String,
@@ -333,59 +337,14 @@ pub async fn predict_batch(
         .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
     let max_batch = state.limits().max_batch;
     let explain_asked = query.explain().map_err(reject)?;
-    let mut object = parse_object(&body).map_err(reject)?;
-    let explain_in_body = explain_option(object.get(EXPLAIN), EXPLAIN);
-    let transactions = match object.remove("transactions") {
-        Some(Value::Array(list)) => Ok(list),
-        Some(other) => Err(FieldError::new(
-            "transactions",
-            format!("expected an array, got {}", json_type(&other)),
-        )),
-        None => Err(FieldError::new("transactions", "missing field")),
-    };
-    let (explain, transactions) = match (explain_in_body, transactions) {
-        (Ok(in_body), Ok(list)) => (explain_asked || in_body, list),
-        (option, list) => {
-            let details = [option.err(), list.err()].into_iter().flatten().collect();
-            return Err(reject(bad_request(details)));
-        }
-    };
-    if transactions.len() > max_batch {
-        return Err(reject(ApiError::PayloadTooLarge(format!(
-            "{} transactions in one batch; at most {max_batch} are allowed",
-            transactions.len()
-        ))));
-    }
-    let mut rows = Vec::with_capacity(transactions.len());
-    let mut shape = Vec::new();
-    for (i, t) in transactions.into_iter().enumerate() {
-        match t {
-            Value::Object(map) => rows.push(map),
-            other => shape.push(FieldError::new(
-                format!("transactions[{i}]"),
-                format!("expected a JSON object, got {}", json_type(&other)),
-            )),
-        }
-    }
-    if !shape.is_empty() {
-        let total = shape.len();
-        shape.truncate(MAX_DETAILS);
-        let names: Vec<&str> = shape.iter().take(10).map(|d| d.field.as_str()).collect();
-        return Err(reject(ApiError::BadRequest {
-            error: format!(
-                "{total} transactions are not JSON objects: {}",
-                names.join(", ")
-            ),
-            details: shape,
-        }));
-    }
     let model = Arc::clone(&loaded);
     let rid = request_id.clone();
-    let scored =
-        tokio::task::spawn_blocking(move || score_batch(&model, &rows, &rid, started, explain))
-            .await
-            .map_err(|e| reject(ApiError::Internal(format!("batch scoring failed: {e}"))))?
-            .map_err(reject)?;
+    let scored = tokio::task::spawn_blocking(move || {
+        score_batch(&model, &body, &rid, started, explain_asked, max_batch)
+    })
+    .await
+    .map_err(|e| reject(ApiError::Internal(format!("batch scoring failed: {e}"))))?
+    .map_err(reject)?;
     for (level, is_fraud) in &scored.counts {
         state.metrics().prediction(level, *is_fraud);
     }
@@ -404,13 +363,70 @@ struct ScoredBatch {
     counts: Vec<(&'static str, bool)>,
 }
 
+/// The transactions of a batch body, and whether it asks for explanations.
+fn batch_rows<'b>(
+    body: &'b [u8],
+    explain_asked: bool,
+    max_batch: usize,
+) -> Result<(Vec<Object<'b>>, bool), ApiError> {
+    let mut object = parse_object(body)?;
+    let explain_in_body = explain_option(object.get(EXPLAIN), EXPLAIN);
+    let transactions = match object.take("transactions") {
+        Some(Json::Array(list)) => Ok(list),
+        Some(other) => Err(FieldError::new(
+            "transactions",
+            format!("expected an array, got {}", other.type_name()),
+        )),
+        None => Err(FieldError::new("transactions", "missing field")),
+    };
+    let (explain, transactions) = match (explain_in_body, transactions) {
+        (Ok(in_body), Ok(list)) => (explain_asked || in_body, list),
+        (option, list) => {
+            let details = [option.err(), list.err()].into_iter().flatten().collect();
+            return Err(bad_request(details));
+        }
+    };
+    if transactions.len() > max_batch {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{} transactions in one batch; at most {max_batch} are allowed",
+            transactions.len()
+        )));
+    }
+    let mut rows = Vec::with_capacity(transactions.len());
+    let mut shape = Vec::new();
+    for (i, t) in transactions.into_iter().enumerate() {
+        match t {
+            Json::Object(object) => rows.push(object),
+            other => shape.push(FieldError::new(
+                format!("transactions[{i}]"),
+                format!("expected a JSON object, got {}", other.type_name()),
+            )),
+        }
+    }
+    if !shape.is_empty() {
+        let total = shape.len();
+        shape.truncate(MAX_DETAILS);
+        let names: Vec<&str> = shape.iter().take(10).map(|d| d.field.as_str()).collect();
+        return Err(ApiError::BadRequest {
+            error: format!(
+                "{total} transactions are not JSON objects: {}",
+                names.join(", ")
+            ),
+            details: shape,
+        });
+    }
+    Ok((rows, explain))
+}
+
 fn score_batch(
     loaded: &LoadedModel,
-    rows: &[Map<String, Value>],
+    body: &[u8],
     request_id: &str,
     started: Instant,
-    explain: bool,
+    explain_asked: bool,
+    max_batch: usize,
 ) -> Result<ScoredBatch, ApiError> {
+    let (rows, explain) = batch_rows(body, explain_asked, max_batch)?;
     let results: Vec<Result<Scored, Unscored>> = rows
         .par_iter()
         .enumerate()
@@ -444,11 +460,11 @@ fn score_batch(
             request_id: request_id.to_owned(),
             transaction_id: row
                 .get("transaction_id")
-                .filter(|v| !v.is_null())
+                .filter(|v| **v != Json::Null)
                 .map(id_text),
             model_version: Arc::clone(&loaded.version),
-            features_json: serde_json::to_string(row)
-                .map_err(|e| ApiError::Internal(format!("cannot store the transaction: {e}")))?,
+            // Each transaction's text as sent.
+            features_json: row.text().to_owned(),
             fraud_probability: p.fraud_probability,
             is_fraud: p.is_fraud,
             risk_level: p.risk_level.as_str(),
@@ -458,9 +474,9 @@ fn score_batch(
     let response = BatchResponse {
         predictions: predictions
             .iter()
-            .zip(rows)
+            .zip(&rows)
             .map(|(p, row)| {
-                let echoed = row.get("transaction_id").filter(|v| !v.is_null());
+                let echoed = row.get("transaction_id").filter(|v| **v != Json::Null);
                 p.to_dto(loaded, echoed)
             })
             .collect(),
@@ -482,17 +498,42 @@ pub async fn model(state: AppState) -> Result<Response, Rejection> {
     Ok(json_bytes_response(loaded.info.clone(), None))
 }
 
-/// The query of `GET /api/predictions`: `limit` (1 to 1000, default 50)
-/// and `offset` (default 0); other parameters are ignored.
+/// The query of `GET /api/predictions`: `limit` (1 to 1000, default 50),
+/// `offset` (default 0), and the filters `risk_level` (LOW, MEDIUM or
+/// HIGH), `is_fraud` (0/1 or true/false), `since` and `until` (RFC 3339
+/// timestamps, or dates: `until` a date means to the end of that day);
+/// other parameters are ignored.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct PageQuery {
     limit: Option<String>,
     offset: Option<String>,
+    risk_level: Option<String>,
+    is_fraud: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// A time bound of a history filter as the history stores times (RFC 3339
+/// UTC with milliseconds): a timestamp as given, or a date's first (or,
+/// with `end_of_day`, last) millisecond.
+fn time_bound(text: &str, end_of_day: bool) -> Option<String> {
+    let text = text.trim();
+    let time = if text.len() == 10 {
+        let day = humantime::parse_rfc3339(&format!("{text}T00:00:00Z")).ok()?;
+        if end_of_day {
+            day + std::time::Duration::from_millis(86_400_000 - 1)
+        } else {
+            day
+        }
+    } else {
+        humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).ok()?
+    };
+    Some(humantime::format_rfc3339_millis(time).to_string())
 }
 
 impl PageQuery {
-    /// `(limit, offset)`, or a 400 naming each bad parameter.
-    pub fn page(&self) -> Result<(u32, u64), ApiError> {
+    /// `(limit, offset, filter)`, or a 400 naming each bad parameter.
+    pub fn page(&self) -> Result<(u32, u64, Filter), ApiError> {
         let mut details = Vec::new();
         let limit = match self.limit.as_deref() {
             None => 50,
@@ -523,8 +564,50 @@ impl PageQuery {
                 }
             },
         };
+        let mut filter = Filter::default();
+        if let Some(level) = self.risk_level.as_deref() {
+            filter.risk_level = ["LOW", "MEDIUM", "HIGH"]
+                .into_iter()
+                .find(|l| l.eq_ignore_ascii_case(level.trim()));
+            if filter.risk_level.is_none() {
+                details.push(FieldError::new(
+                    "risk_level",
+                    format!("`{}` is not LOW, MEDIUM or HIGH", truncate(level)),
+                ));
+            }
+        }
+        if let Some(flag) = self.is_fraud.as_deref() {
+            filter.is_fraud = match flag.trim() {
+                "1" | "true" => Some(true),
+                "0" | "false" => Some(false),
+                other => {
+                    details.push(FieldError::new(
+                        "is_fraud",
+                        format!("`{}` is not 0, 1, true or false", truncate(other)),
+                    ));
+                    None
+                }
+            };
+        }
+        for (name, given, end_of_day, slot) in [
+            ("since", &self.since, false, &mut filter.since),
+            ("until", &self.until, true, &mut filter.until),
+        ] {
+            if let Some(text) = given.as_deref() {
+                *slot = time_bound(text, end_of_day);
+                if slot.is_none() {
+                    details.push(FieldError::new(
+                        name,
+                        format!(
+                            "`{}` is not a date (2026-11-30) or an RFC 3339 time (2026-11-30T14:05:00Z)",
+                            truncate(text)
+                        ),
+                    ));
+                }
+            }
+        }
         if details.is_empty() {
-            return Ok((limit, offset));
+            return Ok((limit, offset, filter));
         }
         let names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
         Err(ApiError::BadRequest {
@@ -540,10 +623,10 @@ fn truncate(s: &str) -> String {
 
 /// `GET /api/predictions`.
 pub async fn predictions(state: AppState, query: PageQuery) -> Result<Response, Rejection> {
-    let (limit, offset) = query.page().map_err(reject)?;
+    let (limit, offset, filter) = query.page().map_err(reject)?;
     let page = state
         .history()
-        .list(limit, offset)
+        .list(limit, offset, filter)
         .await
         .map_err(|e| reject(ApiError::Unavailable(e.to_string())))?;
     Ok(json_response(&page, StatusCode::OK, None))
@@ -625,9 +708,33 @@ mod tests {
     use super::*;
 
     fn page_query(query: &str) -> Result<(u32, u64), ApiError> {
+        filtered_query(query).map(|(limit, offset, _)| (limit, offset))
+    }
+
+    fn filtered_query(query: &str) -> Result<(u32, u64, Filter), ApiError> {
         serde_urlencoded::from_str::<PageQuery>(query)
             .expect("a query")
             .page()
+    }
+
+    #[test]
+    fn page_query_reads_filters() {
+        let (_, _, filter) =
+            filtered_query("risk_level=high&is_fraud=1&since=2026-11-30&until=2026-11-30")
+                .expect("valid");
+        assert_eq!(filter.risk_level, Some("HIGH"));
+        assert_eq!(filter.is_fraud, Some(true));
+        assert_eq!(filter.since.as_deref(), Some("2026-11-30T00:00:00.000Z"));
+        assert_eq!(filter.until.as_deref(), Some("2026-11-30T23:59:59.999Z"));
+        let (_, _, filter) = filtered_query("since=2026-11-30T14:05:00Z").expect("valid");
+        assert_eq!(filter.since.as_deref(), Some("2026-11-30T14:05:00.000Z"));
+        match filtered_query("risk_level=SEVERE&is_fraud=maybe&until=yesterday") {
+            Err(ApiError::BadRequest { details, .. }) => {
+                let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+                assert_eq!(fields, ["risk_level", "is_fraud", "until"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

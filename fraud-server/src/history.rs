@@ -66,12 +66,56 @@ pub struct NewRecord {
     pub latency_ms: f64,
 }
 
+/// Which records a listing shows; `None` in a field means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only this risk level (`LOW`, `MEDIUM` or `HIGH`).
+    pub risk_level: Option<&'static str>,
+    /// Only flagged (`true`) or only not flagged (`false`) predictions.
+    pub is_fraud: Option<bool>,
+    /// Only records at or after this RFC 3339 UTC timestamp.
+    pub since: Option<String>,
+    /// Only records at or before this RFC 3339 UTC timestamp.
+    pub until: Option<String>,
+}
+
+impl Filter {
+    /// The SQL condition (`WHERE ...`, or nothing) and its parameters,
+    /// numbered from `?1`. Timestamps are stored as RFC 3339 UTC text with
+    /// milliseconds, so comparing the text compares the times.
+    fn sql(&self) -> (String, Vec<Box<dyn rusqlite::ToSql + Send>>) {
+        let mut conditions = Vec::new();
+        let mut values: Vec<Box<dyn rusqlite::ToSql + Send>> = Vec::new();
+        let mut add = |condition: &str, value: Box<dyn rusqlite::ToSql + Send>| {
+            values.push(value);
+            conditions.push(format!("{condition} ?{}", values.len()));
+        };
+        if let Some(level) = self.risk_level {
+            add("risk_level =", Box::new(level));
+        }
+        if let Some(flag) = self.is_fraud {
+            add("is_fraud =", Box::new(i64::from(flag)));
+        }
+        if let Some(since) = &self.since {
+            add("timestamp >=", Box::new(since.clone()));
+        }
+        if let Some(until) = &self.until {
+            add("timestamp <=", Box::new(until.clone()));
+        }
+        if conditions.is_empty() {
+            (String::new(), values)
+        } else {
+            (format!("WHERE {}", conditions.join(" AND ")), values)
+        }
+    }
+}
+
 /// A page of the history, newest first.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page {
     /// The records.
     pub predictions: Vec<Record>,
-    /// Records in the whole history.
+    /// Records in the history that pass the filter.
     pub total: u64,
     /// The page size asked for.
     pub limit: u32,
@@ -228,7 +272,12 @@ impl History {
 
     /// A page of the history, newest first, including everything recorded
     /// before this call.
-    pub async fn list(&self, limit: u32, offset: u64) -> Result<Page, HistoryError> {
+    pub async fn list(
+        &self,
+        limit: u32,
+        offset: u64,
+        filter: Filter,
+    ) -> Result<Page, HistoryError> {
         self.flush().await?;
         let reader = Arc::clone(&self.reader);
         let path = self.path.clone();
@@ -238,7 +287,7 @@ impl History {
             let conn = reader
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            read_page(&conn, limit, offset).map_err(sqlite(&path))
+            read_page(&conn, limit, offset, &filter).map_err(sqlite(&path))
         });
         task.await.map_err(|_| HistoryError::Closed)?
     }
@@ -269,15 +318,29 @@ impl History {
     }
 }
 
-fn read_page(conn: &Connection, limit: u32, offset: u64) -> rusqlite::Result<Page> {
-    let total: i64 = conn.query_row("SELECT COUNT(*) FROM predictions", [], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(
+fn read_page(
+    conn: &Connection,
+    limit: u32,
+    offset: u64,
+    filter: &Filter,
+) -> rusqlite::Result<Page> {
+    let (condition, mut values) = filter.sql();
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM predictions {condition}"),
+        rusqlite::params_from_iter(values.iter()),
+        |r| r.get(0),
+    )?;
+    let n = values.len();
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, timestamp, request_id, transaction_id, model_version, features,
                 fraud_probability, is_fraud, risk_level, latency_ms
-         FROM predictions ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-    )?;
-    let offset_i64 = i64::try_from(offset).unwrap_or(i64::MAX);
-    let rows = stmt.query_map(params![limit, offset_i64], |r| {
+         FROM predictions {condition} ORDER BY id DESC LIMIT ?{} OFFSET ?{}",
+        n + 1,
+        n + 2
+    ))?;
+    values.push(Box::new(limit));
+    values.push(Box::new(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
         let features: String = r.get(5)?;
         Ok(Record {
             id: r.get(0)?,

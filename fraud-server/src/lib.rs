@@ -100,6 +100,11 @@ pub fn routes(
         .map(Reply::into_response)
         .recover(handle_rejection)
         .unify();
+    let served = warp::header::optional::<String>("accept")
+        .or(warp::any().map(|| None))
+        .unify()
+        .and(served)
+        .map(ui::not_found_for_browsers);
     warp::any()
         .map(Instant::now)
         .and(warp::method())

@@ -400,3 +400,72 @@ fn read_one(stream: &mut TcpStream) -> Option<u16> {
     stream.read_exact(&mut body).ok()?;
     Some(status)
 }
+
+/// What a model trained from `generate`'s CSV accepts: with the shipped
+/// schema file, an hour of 25 is refused; without it, the model learned only
+/// the range it saw, so 25 is scored with a warning naming the field. A
+/// value that was never missing in training is required either way.
+#[test]
+fn validation_with_and_without_the_shipped_schema_file() {
+    let dir = common::temp_dir("schema-e2e");
+    let csv = dir.join("tx.csv");
+    let bin = env!("CARGO_BIN_EXE_fraud-server");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(bin)
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8").to_owned();
+    run(&["generate", "--rows", "3000", "--out", &path(&csv)]);
+    let shipped = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fraud-engine/schemas/transactions.json"
+    );
+    let (strict, learned) = (dir.join("strict.fem"), dir.join("learned.fem"));
+    run(&[
+        "train",
+        "--data",
+        &path(&csv),
+        "--trees",
+        "10",
+        "--schema",
+        shipped,
+        "--out",
+        &path(&strict),
+    ]);
+    run(&[
+        "train",
+        "--data",
+        &path(&csv),
+        "--trees",
+        "10",
+        "--out",
+        &path(&learned),
+    ]);
+    let hour_25 = DOCUMENTED.replace("\"transaction_hour\":14", "\"transaction_hour\":25");
+    let null_amount = DOCUMENTED.replace("\"amount\":250.0", "\"amount\":null");
+
+    let server = Server::start("schema-strict", &["--model", &path(&strict)], &[]);
+    let r = server.post("/api/predict", &hour_25);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["details"][0]["field"], "transaction_hour");
+    assert_eq!(
+        v["details"][0]["reason"],
+        "25 is outside the valid range: must be between 0 and 23"
+    );
+    drop(server);
+
+    let server = Server::start("schema-learned", &["--model", &path(&learned)], &[]);
+    let r = server.post("/api/predict", &hour_25);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["warnings"][0]["field"], "transaction_hour");
+    assert_eq!(v["warnings"][0]["code"], "outside_training_range");
+    let r = server.post("/api/predict", &null_amount);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["details"][0]["field"], "amount");
+    let _ = std::fs::remove_dir_all(&dir);
+}

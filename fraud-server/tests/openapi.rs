@@ -135,7 +135,7 @@ fn the_document_is_what_the_server_serves() {
     let served = rt.block_on(
         warp::test::request()
             .path("/api/openapi.json")
-            .reply(&routes(state)),
+            .reply(&routes(state.clone())),
     );
     assert_eq!(served.status(), 200);
     let body: Value = serde_json::from_slice(served.body()).expect("JSON");

@@ -78,7 +78,7 @@ async fn a_caller_request_id_is_echoed_and_a_bad_one_replaced() {
     let r = warp::test::request()
         .path("/health")
         .header("x-request-id", "has spaces and <html>")
-        .reply(&routes(state))
+        .reply(&routes(state.clone()))
         .await;
     let id = r.headers()["x-request-id"].to_str().expect("ascii");
     assert!(!id.contains(' ') && !id.is_empty(), "{id}");
@@ -142,10 +142,12 @@ async fn malformed_bodies_are_400_naming_the_body() {
         ("{\"amount\": 250", "ends early"),
         ("not json", "invalid JSON"),
         ("[1, 2, 3]", "expected a JSON object, got an array"),
-        ("{\"amount\": NaN}", "invalid JSON"),
-        ("{\"amount\": 1e999}", "invalid JSON"),
-        (deep.as_str(), "recursion limit"),
+        (deep.as_str(), "nested deeper than 128 levels"),
         ("", "ends early"),
+        (
+            "{\"amount\": 1, \"amount\": 2}",
+            "the key `amount` appears twice in one object",
+        ),
     ] {
         let r = post(&state, "/api/predict", text).await;
         assert_eq!(r.status(), 400, "{text:.40}");
@@ -153,6 +155,36 @@ async fn malformed_bodies_are_400_naming_the_body() {
         assert_eq!(fields(&v), ["body"], "{text:.40}");
         let reason = v["details"][0]["reason"].as_str().expect("reason");
         assert!(reason.contains(needle), "{text:.40}: {reason}");
+    }
+}
+
+/// Values that are not numbers, or not finite ones, are the field's problem:
+/// 422 naming it, as for any bad value (they were a 400 naming the body).
+#[tokio::test]
+async fn values_that_are_not_finite_numbers_are_422_naming_the_field() {
+    let state = state_with(settings());
+    for (value, reason) in [
+        ("NaN", "expected a number, got NaN (not a number)"),
+        (
+            "Infinity",
+            "expected a number, got Infinity (not a finite number)",
+        ),
+        (
+            "-Infinity",
+            "expected a number, got Infinity (not a finite number)",
+        ),
+        (
+            "1e999",
+            "expected a number, got a number too large for a double",
+        ),
+        ("true", "expected a number, got true"),
+    ] {
+        let text = DOCUMENTED.replace("\"amount\":250.0", &format!("\"amount\":{value}"));
+        let r = post(&state, "/api/predict", &text).await;
+        assert_eq!(r.status(), 422, "{value}");
+        let v = body(&r);
+        assert_eq!(fields(&v), ["amount"], "{value}");
+        assert_eq!(v["details"][0]["reason"], reason);
     }
 }
 
@@ -427,7 +459,7 @@ async fn cors_preflight_and_origins() {
         .path("/api/predict")
         .header("origin", "https://good.example")
         .body("{}")
-        .reply(&routes(restricted))
+        .reply(&routes(restricted.clone()))
         .await;
     // Errors carry CORS headers too, so a browser can read them.
     assert_eq!(r.status(), 422);
@@ -472,6 +504,83 @@ async fn history_is_written_and_read_back_newest_first() {
     let r = get(&state, "/api/predictions?limit=0&offset=x").await;
     assert_eq!(r.status(), 400);
     assert_eq!(fields(&body(&r)), ["limit", "offset"]);
+}
+
+#[tokio::test]
+async fn history_filters_by_risk_decision_and_time() {
+    let state = state_with(settings());
+    let risky = r#"{"amount":4999.0,"transaction_hour":3,"merchant_category":"Electronics","foreign_transaction":1,"location_mismatch":1,"device_trust_score":5,"velocity_last_24h":9,"cardholder_age":22}"#;
+    let mut levels = Vec::new();
+    for body_text in [DOCUMENTED, risky, DOCUMENTED] {
+        let r = post(&state, "/api/predict", body_text).await;
+        levels.push(body(&r)["risk_level"].as_str().expect("level").to_owned());
+    }
+    assert_ne!(levels[0], levels[1], "the two transactions differ in risk");
+    let listed = |v: &Value| -> Vec<String> {
+        v["predictions"]
+            .as_array()
+            .expect("predictions")
+            .iter()
+            .map(|p| p["risk_level"].as_str().expect("level").to_owned())
+            .collect()
+    };
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?risk_level={}", levels[1].to_lowercase()),
+        )
+        .await,
+    );
+    assert_eq!(v["total"], 1);
+    assert_eq!(listed(&v), [levels[1].clone()]);
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?risk_level={}", levels[0]),
+        )
+        .await,
+    );
+    assert_eq!(v["total"], 2);
+    let flagged = model()
+        .predict(&common::documented())
+        .expect("scores")
+        .is_fraud;
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?is_fraud={}", u8::from(flagged)),
+        )
+        .await,
+    );
+    assert!(v["total"].as_u64().expect("total") >= 2);
+    // Every record is from today (UTC); none is from before 2000 or after 2999.
+    let today = &now_utc_date();
+    assert_eq!(
+        body(
+            &get(
+                &state,
+                &format!("/api/predictions?since={today}&until={today}")
+            )
+            .await
+        )["total"],
+        3
+    );
+    assert_eq!(
+        body(&get(&state, "/api/predictions?until=1999-12-31").await)["total"],
+        0
+    );
+    assert_eq!(
+        body(&get(&state, "/api/predictions?since=2999-01-01T00:00:00Z").await)["total"],
+        0
+    );
+    let r = get(&state, "/api/predictions?risk_level=SEVERE&since=soon").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(fields(&body(&r)), ["risk_level", "since"]);
+}
+
+/// Today's date in UTC, as the history stores it.
+fn now_utc_date() -> String {
+    humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_owned()
 }
 
 #[tokio::test]
@@ -862,4 +971,36 @@ async fn a_model_feature_named_explain_keeps_the_body_key() {
         v["reasons"],
         serde_json::to_value(&engine.reasons).expect("serializes")
     );
+}
+
+/// A browser asking for an address that is not here gets a page; an API
+/// client gets the JSON error.
+#[tokio::test]
+async fn unknown_addresses_are_a_page_for_browsers_and_json_for_clients() {
+    let state = state_with(settings());
+    let r = warp::test::request()
+        .path("/nope%3Cscript%3E")
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+        .reply(&routes(state.clone()))
+        .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let page = String::from_utf8_lossy(r.body());
+    assert!(page.contains("Page not found"), "{page}");
+    assert!(
+        !page.contains("<script>"),
+        "nothing of the address is shown back"
+    );
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut request = warp::test::request().path("/nope");
+        if let Some(a) = accept {
+            request = request.header("accept", a);
+        }
+        let r = request.reply(&routes(state.clone())).await;
+        assert_eq!(r.status(), 404);
+        assert_eq!(body(&r), json!({"error": "Not found"}), "{accept:?}");
+    }
 }

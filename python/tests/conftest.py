@@ -1,5 +1,6 @@
 """Shared fixtures: generated data, a small trained model, the CLI binary."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -39,6 +40,16 @@ def holdout():
 def model(frame):
     """A small model trained on `frame`."""
     return fraud_engine.train(frame, n_trees=25, seed=3)
+
+
+@pytest.fixture(scope="session")
+def optional_model(frame):
+    """A model trained on `frame` whose schema file lets every feature be
+    missing (the default schema requires them all)."""
+    schema = json.loads((REPO / "fraud-engine/schemas/transactions.json").read_text())
+    for feature in schema["features"]:
+        feature["required"] = False
+    return fraud_engine.train(frame, schema=json.dumps(schema), n_trees=25, seed=3)
 
 
 @pytest.fixture()

@@ -148,7 +148,11 @@ def test_bad_values_in_tables_name_row_and_column(model, holdout):
     del rows[3]["amount"]
     with pytest.raises(InvalidInputError) as info:
         model.predict_proba(rows)
-    assert info.value.problems == [{"row": 4, "field": "amount", "reason": "missing field"}]
+    assert info.value.problems == [
+        {"row": 3, "field": "transaction_hour", "reason": "'late' is not a number"},
+        {"row": 4, "field": "amount", "reason": "missing field"},
+        {"row": 5, "field": "merchant_category", "reason": "expected text, got a list"},
+    ]
     rows[3]["amount"] = 10.0
     with pytest.raises(InvalidInputError) as info:
         model.predict_proba(rows)

@@ -167,7 +167,7 @@ def test_explain_bad_input_raises_like_predict(model, transaction):
 def test_expected_value_is_the_cover_weighted_mean_output(model):
     per_tree = []
     for tree in model.trees():
-        leaves = tree["left"] == -1
+        leaves = tree["children_left"] == -1
         per_tree.append((tree["cover"][leaves] * tree["value"][leaves]).sum() / tree["cover"][0])
     assert model.expected_value == pytest.approx(np.mean(per_tree), abs=1e-12)
     assert isinstance(model.expected_value, float)
@@ -205,7 +205,8 @@ def test_shap_values_shapes(model, rows):
     assert np.array_equal(model.shap_values(strided), model.shap_values(rows.iloc[::3]))
 
 
-def test_shap_values_missing_values_fill_as_predict_does(model, rows):
+def test_shap_values_missing_values_fill_as_predict_does(optional_model, rows):
+    model = optional_model
     matrix = encoded(model, rows.iloc[:30])
     matrix[::2, 0] = np.nan
     matrix[1::3, model.feature_names.index("merchant_category")] = np.nan
@@ -287,24 +288,26 @@ def test_classifier_model_explains(frame):
 def test_trees_are_read_only_copies(model):
     trees = model.trees()
     assert len(trees) == model.metadata["n_trees"]
-    assert sum(len(t["left"]) for t in trees) == model.metadata["n_nodes"]
+    assert sum(len(t["children_left"]) for t in trees) == model.metadata["n_nodes"]
     for tree in trees:
-        assert set(tree) == {"left", "right", "feature", "threshold", "value", "cover"}
-        n = len(tree["left"])
-        for key, dtype in [("left", np.int64), ("right", np.int64), ("feature", np.int64),
+        assert set(tree) == {"children_left", "children_right", "feature", "threshold", "value", "cover"}
+        n = len(tree["children_left"])
+        for key, dtype in [("children_left", np.int64), ("children_right", np.int64), ("feature", np.int64),
                            ("threshold", np.float64), ("value", np.float64), ("cover", np.float64)]:
             assert tree[key].dtype == dtype and tree[key].shape == (n,)
             assert not tree[key].flags.writeable
-        leaves = tree["left"] == -1
-        assert np.array_equal(leaves, tree["right"] == -1)
-        assert (tree["feature"][leaves] == -1).all()
+        leaves = tree["children_left"] == -1
+        assert np.array_equal(leaves, tree["children_right"] == -1)
+        # scikit-learn's markers: TREE_LEAF (-1) links, TREE_UNDEFINED (-2) feature and threshold.
+        assert (tree["feature"][leaves] == -2).all()
+        assert (tree["threshold"][leaves] == -2.0).all()
         inner = ~leaves
         assert ((tree["feature"][inner] >= 0) & (tree["feature"][inner] < len(model.feature_names))).all()
         # Children come after their parent; covers add up.
-        assert (tree["left"][inner] > np.flatnonzero(inner)).all()
+        assert (tree["children_left"][inner] > np.flatnonzero(inner)).all()
         assert np.allclose(
             tree["cover"][inner],
-            tree["cover"][tree["left"][inner]] + tree["cover"][tree["right"][inner]],
+            tree["cover"][tree["children_left"][inner]] + tree["cover"][tree["children_right"][inner]],
         )
     with pytest.raises(ValueError):
         trees[0]["value"][0] = 1.0
@@ -313,9 +316,9 @@ def test_trees_are_read_only_copies(model):
 def walk(tree, row):
     """The leaf value `row` reaches: `x <= threshold` goes left."""
     node = 0
-    while tree["left"][node] != -1:
+    while tree["children_left"][node] != -1:
         go_left = row[tree["feature"][node]] <= tree["threshold"][node]
-        node = tree["left"][node] if go_left else tree["right"][node]
+        node = tree["children_left"][node] if go_left else tree["children_right"][node]
     return tree["value"][node]
 
 
@@ -333,10 +336,10 @@ def shap_custom_model(model):
     return {
         "trees": [
             {
-                "children_left": t["left"],
-                "children_right": t["right"],
+                "children_left": t["children_left"],
+                "children_right": t["children_right"],
                 # Encoded rows have no missing values (NaN is filled first).
-                "children_default": t["left"],
+                "children_default": t["children_left"],
                 "features": t["feature"],
                 "thresholds": t["threshold"],
                 "values": t["value"].reshape(-1, 1) * scale,
@@ -372,10 +375,10 @@ def shap_model_from_export(export):
             "children_left": left,
             "children_right": np.array(t["children_right"], dtype=np.int64),
             "children_default": left,
-            "features": np.array(t["features"], dtype=np.int64),
-            "thresholds": np.array(t["thresholds"], dtype=np.float64),
-            "values": np.array(t["values"], dtype=np.float64).reshape(-1, 1) * scale,
-            "node_sample_weight": np.array(t["node_sample_weight"], dtype=np.float64),
+            "features": np.array(t["feature"], dtype=np.int64),
+            "thresholds": np.array(t["threshold"], dtype=np.float64),
+            "values": np.array(t["value"], dtype=np.float64).reshape(-1, 1) * scale,
+            "node_sample_weight": np.array(t["cover"], dtype=np.float64),
         })
     return {"trees": trees}
 
@@ -396,7 +399,7 @@ def test_shap_on_the_cli_tree_export_matches_ours(cli, model, holdout, tmp_path)
     for j, feature in enumerate(export["features"]):
         column = frame[feature["name"]]
         if feature["kind"] == "categorical":
-            codes = {c["name"]: c["code"] for c in feature["categories"]}
+            codes = dict(zip(feature["categories"], feature["category_codes"]))
             matrix[:, j] = [codes.get(v, feature["unknown_code"]) for v in column]
         else:
             matrix[:, j] = column.to_numpy(dtype=float)

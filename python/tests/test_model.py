@@ -26,7 +26,9 @@ def test_predict_returns_the_http_response_keys(model, transaction):
         "risk_level",
         "model_version",
         "threshold",
+        "warnings",
     ]
+    assert result["warnings"] == []
     assert result["is_fraud"] in (0, 1) and type(result["is_fraud"]) is int
     assert 0.0 <= result["fraud_probability"] <= 1.0
     assert result["is_fraud"] == int(result["fraud_probability"] >= model.threshold)
@@ -34,7 +36,7 @@ def test_predict_returns_the_http_response_keys(model, transaction):
     p = result["fraud_probability"]
     expected = "HIGH" if p >= high else "MEDIUM" if p >= low else "LOW"
     assert result["risk_level"] == expected
-    assert result["model_version"] == model.metadata["model_id"]
+    assert result["model_version"] == model.metadata["model_version"]
     assert result["threshold"] == model.threshold
 
 
@@ -53,23 +55,31 @@ def test_predict_reads_python_and_numpy_values_alike(model, transaction):
     assert model.predict(flags_as_bools) == expected
 
 
-def test_unknown_category_warns_and_missing_values_are_imputed(model, transaction):
+def test_unknown_category_warns_and_missing_values_are_imputed(
+    model, optional_model, transaction
+):
     result = model.predict(dict(transaction, merchant_category="Spaceships"))
     assert result["warnings"] == [
         {
             "field": "merchant_category",
+            "code": "unknown_category",
             "message": "category not seen in training; scored through the unknown bucket",
         }
     ]
+    # The default schema requires every field: a missing one is refused by name.
+    for missing in (None, float("nan"), ""):
+        with pytest.raises(fraud_engine.InvalidInputError, match="`amount`: missing value"):
+            model.predict(dict(transaction, amount=missing))
+    # An optional one is imputed.
     for missing in (None, float("nan")):
-        result = model.predict(dict(transaction, amount=missing))
+        result = optional_model.predict(dict(transaction, amount=missing))
         assert 0.0 <= result["fraud_probability"] <= 1.0
     # Missing through None and NaN is the same as through the encoded array's NaN.
-    row = encoded(model, pd.DataFrame([transaction]))
+    row = encoded(optional_model, pd.DataFrame([transaction]))
     row[0, 0] = np.nan
-    assert model.predict_proba(row)[0] == model.predict(dict(transaction, amount=None))[
-        "fraud_probability"
-    ]
+    assert optional_model.predict_proba(row)[0] == optional_model.predict(
+        dict(transaction, amount=None)
+    )["fraud_probability"]
 
 
 def test_every_input_shape_gives_the_same_probabilities(model, holdout):
@@ -96,7 +106,7 @@ def test_extra_columns_are_ignored_and_order_does_not_matter(model, holdout):
     np.testing.assert_array_equal(model.predict_proba(shuffled), model.predict_proba(holdout))
 
 
-def test_pandas_dtypes(model, holdout):
+def test_pandas_dtypes(model, optional_model, holdout):
     expected = model.predict_proba(holdout)
     typed = holdout.astype(
         {
@@ -111,7 +121,11 @@ def test_pandas_dtypes(model, holdout):
     with_na.loc[0, "cardholder_age"] = pd.NA
     plain = holdout.astype({"cardholder_age": "float64"}).copy()
     plain.loc[0, "cardholder_age"] = np.nan
-    np.testing.assert_array_equal(model.predict_proba(with_na), model.predict_proba(plain))
+    np.testing.assert_array_equal(
+        optional_model.predict_proba(with_na), optional_model.predict_proba(plain)
+    )
+    with pytest.raises(fraud_engine.InvalidInputError, match="cardholder_age"):
+        model.predict_proba(with_na)
 
 
 def test_empty_inputs(model):
@@ -125,9 +139,10 @@ def test_predict_many(model, holdout):
     assert list(frame.columns) == ["fraud_probability", "is_fraud", "risk_level"]
     assert list(frame.index) == list(head.index)
     records = model.predict_many(head.to_dict("records"))
-    assert records == frame.to_dict("records")
+    columns = ("fraud_probability", "is_fraud", "risk_level")
+    assert [{k: r[k] for k in columns} for r in records] == frame.to_dict("records")
     one = model.predict(head.iloc[0].to_dict())
-    assert records[0] == {k: one[k] for k in ("fraud_probability", "is_fraud", "risk_level")}
+    assert records[0] == one
 
 
 def test_category_codes(model):
@@ -137,9 +152,10 @@ def test_category_codes(model):
     }
     unknown = model.unknown_code("merchant_category")
     assert sorted([*codes.values(), unknown]) == list(range(len(codes) + 1))
-    with pytest.raises(fraud_engine.InvalidInputError, match="not a categorical feature"):
+    # The feature is a parameter of the call, not an input value.
+    with pytest.raises(fraud_engine.InvalidParamsError, match="`amount` is not categorical"):
         model.category_codes("amount")
-    with pytest.raises(fraud_engine.InvalidInputError, match="no such feature"):
+    with pytest.raises(fraud_engine.InvalidParamsError, match="no feature `"):
         model.category_codes("colour")
 
 
@@ -159,31 +175,32 @@ def test_metadata_and_properties(model, frame):
     meta = model.metadata
     assert meta["training_rows"] == len(frame)
     assert meta["training_frauds"] == int(frame["is_fraud"].sum())
+    features = meta["schema"]["features"]
     assert meta["n_trees"] == 25
     assert meta["format_version"] == fraud_engine.FORMAT_VERSION
     assert meta["engine_version"] == fraud_engine.ENGINE_VERSION
     assert meta["params"]["seed"] == 3
     # impurity_importances: mean decrease in impurity, normalised;
     # feature_importances: mean |SHAP| on out-of-bag rows, in probability units.
-    assert math.isclose(sum(meta["impurity_importances"]), 1.0)
-    shap_importances = dict(zip(model.feature_names, meta["feature_importances"]))
+    assert math.isclose(sum(f["impurity_importance"] for f in features), 1.0)
+    shap_importances = {f["name"]: f["importance"] for f in features}
     assert all(v >= 0 for v in shap_importances.values())
     assert 0 < sum(shap_importances.values()) < 1
     # The generator moves every transaction's risk with device trust, the
     # cardholder's age only past 75.
     assert shap_importances["device_trust_score"] > shap_importances["cardholder_age"]
-    assert [f["name"] for f in meta["features"]] == model.feature_names
-    kinds = {f["name"]: f["kind"] for f in meta["features"]}
+    assert [f["name"] for f in features] == model.feature_names
+    kinds = {f["name"]: f["kind"] for f in features}
     assert kinds["merchant_category"] == "categorical"
     assert kinds["foreign_transaction"] == "flag"
     assert kinds["amount"] == "numeric"
-    assert meta["decision"]["threshold"] == model.threshold
+    assert meta["threshold"] == model.threshold
     assert model.feature_names == [
         "amount", "transaction_hour", "merchant_category", "foreign_transaction",
         "location_mismatch", "device_trust_score", "velocity_last_24h", "cardholder_age",
     ]
     assert model.label == "is_fraud"
-    assert "Model(model_id=" in repr(model)
+    assert "Model(model_version=" in repr(model)
 
 
 def test_with_threshold(model, transaction, tmp_path):

@@ -12,7 +12,11 @@ import fraud_engine
 
 
 def kinds(model):
-    return {f["name"]: f["kind"] for f in model.metadata["features"]}
+    return {f["name"]: f["kind"] for f in model.metadata["schema"]["features"]}
+
+
+def importances(model):
+    return [f["importance"] for f in model.metadata["schema"]["features"]]
 
 
 def test_csv_dataframe_and_columns_train_the_same_model(frame, tmp_path, holdout):
@@ -28,13 +32,13 @@ def test_csv_dataframe_and_columns_train_the_same_model(frame, tmp_path, holdout
         assert other.feature_names == from_csv.feature_names
         assert kinds(other) == kinds(from_csv)
         np.testing.assert_array_equal(other.predict_proba(holdout), expected)
-        assert other.metadata["feature_importances"] == from_csv.metadata["feature_importances"]
+        assert importances(other) == importances(from_csv)
 
 
 def test_same_seed_same_model_on_any_thread_count(frame):
     one = fraud_engine.train(frame, n_trees=12, seed=9, threads=1)
     two = fraud_engine.train(frame, n_trees=12, seed=9, threads=2)
-    assert one.metadata["feature_importances"] == two.metadata["feature_importances"]
+    assert importances(one) == importances(two)
     np.testing.assert_array_equal(one.predict_proba(frame), two.predict_proba(frame))
     other = fraud_engine.train(frame, n_trees=12, seed=10)
     assert not np.array_equal(other.predict_proba(frame), one.predict_proba(frame))
@@ -129,7 +133,7 @@ def test_training_params_reach_the_model(frame):
     assert params["class_weight"] == "Balanced" and params["max_features"] == 2
     assert model.metadata["max_depth"] <= 4
     assert model.risk_bands == (0.2, 0.6)
-    assert model.metadata["decision"]["strategy"] == "target-recall=0.8"
+    assert model.metadata["threshold_strategy"] == "target-recall=0.8"
 
 
 def test_generate_matches_the_cli(cli, tmp_path):

@@ -5,7 +5,7 @@
 use crate::data::value::parse_number;
 use crate::data::{is_missing_text, parse_bool, Cell, Table, TableColumn, Value};
 use crate::error::{Error, Hint, Result};
-use crate::schema::{is_id_column, Feature, Schema, DEFAULT_LABEL};
+use crate::schema::{is_id_column, Feature, RangePolicy, Schema, DEFAULT_LABEL};
 
 /// How a table's columns become a dataset: the label column, the columns to
 /// leave out or keep, and optionally a schema to read them with.
@@ -22,6 +22,9 @@ pub struct ColumnRules {
     pub keep: Vec<String>,
     /// The schema to read with; `None` infers one from the data.
     pub schema: Option<Schema>,
+    /// What scoring does with a number outside the training range, over
+    /// the schema's own setting (the default: warn).
+    pub out_of_range: Option<RangePolicy>,
 }
 
 impl Default for ColumnRules {
@@ -32,6 +35,7 @@ impl Default for ColumnRules {
             drop: Vec::new(),
             keep: Vec::new(),
             schema: None,
+            out_of_range: None,
         }
     }
 }
@@ -97,6 +101,7 @@ impl Evidence {
             Value::Missing | Value::Absent => self,
             Value::Text(t) if is_missing_text(t) => self,
             Value::Number(x) => self.see(x == 0.0 || x == 1.0, true),
+            Value::Bool(_) => self.see(true, false),
             Value::Text(t) => self.see(parse_bool(t).is_some(), parse_number(t).is_some()),
             // Left for the dataset builder to reject, naming its row.
             Value::Unsupported(_) => self.see(false, true),
@@ -195,6 +200,9 @@ pub fn infer_schema(table: &Table, rules: &ColumnRules) -> Result<Inferred> {
         let positions = table.positions(schema.feature_names())?;
         let mut schema = schema.clone();
         schema.label = rules.label.clone();
+        if let Some(policy) = rules.out_of_range {
+            schema.out_of_range = policy;
+        }
         return Ok(Inferred {
             schema,
             positions,
@@ -256,8 +264,12 @@ pub fn infer_schema(table: &Table, rules: &ColumnRules) -> Result<Inferred> {
             ),
         ));
     }
+    let mut schema = Schema::new(features, rules.label.clone())?;
+    if let Some(policy) = rules.out_of_range {
+        schema.out_of_range = policy;
+    }
     Ok(Inferred {
-        schema: Schema::new(features, rules.label.clone())?,
+        schema,
         positions,
         label_position,
         notices,

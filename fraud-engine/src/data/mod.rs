@@ -15,10 +15,10 @@ mod rejections;
 mod table;
 mod value;
 
-pub use dataset::{read_csv, read_labels, Column, Dataset, Loaded};
+pub use dataset::{read_csv, read_labels, read_weights, Column, Dataset, Loaded};
 pub use infer::{infer_schema, ColumnRules, Inferred, Notice};
 pub use rejections::RejectionLog;
 pub use table::{Cell, Table, TableColumn, Texts, MISSING_CODE};
 pub use value::{is_missing_text, parse_bool, parse_label, Value};
 
-pub(crate) use value::{category_text, check_number, numeric_value};
+pub(crate) use value::{category_text, check_number, describe_range, numeric_value};

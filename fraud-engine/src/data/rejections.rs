@@ -40,19 +40,12 @@ impl RejectionLog {
         self.kept.extend(other.kept.into_iter().take(room));
     }
 
-    /// One log from per-column logs (in column order), with the kept
-    /// rejections in row order: the first [`Error::MAX_REJECTIONS`] by row
-    /// are among the first that many of each column, so none is lost.
-    pub fn merge_in_row_order(logs: Vec<RejectionLog>) -> RejectionLog {
-        let mut merged = RejectionLog::new();
-        for log in logs {
-            merged.total += log.total;
-            merged.kept.extend(log.kept);
+    /// Records a rejection already made.
+    pub fn push(&mut self, rejection: Rejection) {
+        self.total += 1;
+        if self.kept.len() < Error::MAX_REJECTIONS {
+            self.kept.push(rejection);
         }
-        // Stable: within a row, columns keep their order.
-        merged.kept.sort_by_key(|r| r.row);
-        merged.kept.truncate(Error::MAX_REJECTIONS);
-        merged
     }
 
     /// How many values were rejected.

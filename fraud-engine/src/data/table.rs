@@ -13,8 +13,10 @@ pub const MISSING_CODE: u32 = u32::MAX;
 /// One owned value of a [`TableColumn::Cells`] column.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
-    /// A number; booleans are 0 and 1.
+    /// A number.
     Number(f64),
+    /// A boolean: a flag's value (it is not a number).
+    Bool(bool),
     /// Text.
     Text(String),
     /// An empty value (`None`, `null`, `NaN`).
@@ -31,6 +33,7 @@ impl Cell {
         match self {
             Cell::Number(x) if x.is_nan() => Value::Missing,
             Cell::Number(x) => Value::Number(*x),
+            Cell::Bool(b) => Value::Bool(*b),
             Cell::Text(t) => Value::Text(t),
             Cell::Missing => Value::Missing,
             Cell::Absent => Value::Absent,

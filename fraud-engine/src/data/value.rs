@@ -8,6 +8,9 @@ use crate::schema::FeatureKind;
 pub enum Value<'a> {
     /// A number (also accepted for flags, as 0 or 1, and for categories).
     Number(f64),
+    /// A boolean (JSON `true`, Python `True`): a flag's value, and nothing
+    /// else's: `true` is not a number.
+    Bool(bool),
     /// Text (parsed as a number or flag where the feature needs one).
     Text(&'a str),
     /// An empty value (empty cell, JSON `null`, `None`, `NaN`): imputed by
@@ -23,10 +26,22 @@ pub enum Value<'a> {
 }
 
 impl Value<'_> {
+    /// Whether the value stands for "no value": empty, absent, `NaN`, or a
+    /// missing text such as `NA` (see [`is_missing_text`]).
+    pub fn is_missing(&self) -> bool {
+        match self {
+            Value::Missing | Value::Absent => true,
+            Value::Number(x) => x.is_nan(),
+            Value::Text(t) => is_missing_text(t),
+            Value::Bool(_) | Value::Unsupported(_) => false,
+        }
+    }
+
     /// The value as a person would write it in a report ("" when missing).
     pub fn display(&self) -> String {
         match self {
             Value::Number(x) => x.to_string(),
+            Value::Bool(b) => b.to_string(),
             Value::Text(t) => (*t).to_owned(),
             Value::Missing | Value::Absent => String::new(),
             Value::Unsupported(type_name) => format!("({type_name})"),
@@ -68,6 +83,7 @@ pub fn parse_label(value: Value<'_>) -> std::result::Result<u8, String> {
     match value {
         Value::Number(x) if x == 0.0 || x == 1.0 => Ok(x as u8),
         Value::Number(x) => Err(format!("label {x} is not 0 or 1")),
+        Value::Bool(b) => Ok(u8::from(b)),
         Value::Text(t) if is_missing_text(t) => Err("the label is missing".into()),
         Value::Text(t) => parse_bool(t)
             .map(u8::from)
@@ -114,7 +130,7 @@ pub(crate) fn check_number(kind: &FeatureKind, x: f64) -> std::result::Result<f6
                 Ok(x)
             }
         }
-        FeatureKind::Categorical => Ok(x),
+        FeatureKind::Categorical { .. } => Ok(x),
     }
 }
 
@@ -127,6 +143,9 @@ pub(crate) fn numeric_value(
         Value::Missing => Ok(f64::NAN),
         Value::Absent => Err("missing field".into()),
         Value::Unsupported(type_name) => Err(format!("expected a number, got {type_name}")),
+        Value::Bool(b) if matches!(kind, FeatureKind::Flag) => Ok(f64::from(u8::from(b))),
+        Value::Bool(b) => Err(format!("expected a number, got {b}")),
+        Value::Number(x) if x.is_nan() => Ok(f64::NAN),
         Value::Number(x) => check_number(kind, x),
         Value::Text(t) if is_missing_text(t) => Ok(f64::NAN),
         Value::Text(t) => {
@@ -166,10 +185,12 @@ pub(crate) fn category_text<'v>(
     match *value {
         Value::Absent => Err("missing field".into()),
         Value::Unsupported(type_name) => Err(format!("expected text, got {type_name}")),
+        Value::Bool(b) => Err(format!("expected text, got {b}")),
         Value::Missing => Ok(None),
         Value::Text(t) if is_missing_text(t) => Ok(None),
         Value::Text(t) => Ok(Some(t.trim())),
-        Value::Number(x) if !x.is_finite() => Err(format!("{x} is not a valid category")),
+        Value::Number(x) if x.is_nan() => Ok(None),
+        Value::Number(x) if x.is_infinite() => Err(format!("{x} is not a valid category")),
         Value::Number(x) => {
             number_as_level(x, scratch);
             Ok(Some(scratch.as_str()))

@@ -4,10 +4,10 @@
 use rayon::prelude::*;
 
 use crate::data::{Dataset, RejectionLog, Table, TableColumn, Value};
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldProblem, Rejection, Result};
 use crate::metrics::{self, Evaluation, ThresholdStrategy};
-use crate::model::{Decision, Model, Prediction, RiskBands};
-use crate::preprocess::Warning;
+use crate::model::{Decision, EvaluationReport, Model, Prediction, RiskBands};
+use crate::preprocess::Note;
 
 /// Many rows to score.
 #[derive(Debug, Clone, Copy)]
@@ -34,13 +34,50 @@ pub struct Explanations {
     pub probabilities: Vec<f64>,
 }
 
+/// One row's outcome in [`Model::predict_each`]: its prediction, or each
+/// bad field and why.
+pub type RowOutcome = std::result::Result<Prediction, Vec<FieldProblem>>;
+
 /// Rows per block when encoding or explaining in parallel.
 const BLOCK: usize = 4096;
 
-/// Encoded rows with, per row, the features that went to the unknown bucket.
+/// A note on one value: `(row, feature, note)`.
+type RowNote = (usize, usize, Note);
+
+/// One table column, ready to encode row by row as one feature.
+struct ColumnEncoder<'t> {
+    source: &'t TableColumn,
+    /// Each dictionary level's encoding (`None` where it is rejected).
+    levels: Vec<Option<(f64, Option<Note>)>>,
+    /// Whether a number is the feature's value (numeric and flag features),
+    /// so a numeric column skips building a `Value` per row.
+    numbers_are_values: bool,
+}
+
+impl ColumnEncoder<'_> {
+    fn encode(&self, model: &Model, i: usize, row: usize) -> Result<(f64, Option<Note>)> {
+        match self.source {
+            TableColumn::Numbers(numbers) if self.numbers_are_values => {
+                model.pipeline.encode_number(&model.schema, i, numbers[row])
+            }
+            TableColumn::Dictionary { codes, .. } => {
+                match self.levels.get(codes[row] as usize).copied().flatten() {
+                    Some(known) => Ok(known),
+                    None => model
+                        .pipeline
+                        .encode(&model.schema, i, self.source.value(row)),
+                }
+            }
+            source => model.pipeline.encode(&model.schema, i, source.value(row)),
+        }
+    }
+}
+
+/// Encoded rows with the notes for warnings: `(row, feature, note)`, in
+/// row order.
 pub(crate) struct EncodedRows {
     pub values: Vec<f64>,
-    pub unknown: Vec<(usize, usize)>,
+    pub notes: Vec<(usize, usize, Note)>,
     pub n_rows: usize,
 }
 
@@ -57,50 +94,105 @@ impl Model {
     }
 
     fn encode_table(&self, table: &Table) -> Result<EncodedRows> {
+        let (encoded, problems) = self.encode_table_leniently(table)?;
+        let mut log = RejectionLog::new();
+        for problem in problems {
+            log.push(problem);
+        }
+        log.into_result(table.source())?;
+        Ok(encoded)
+    }
+
+    /// Encodes a table, keeping going past bad values: the encoded rows
+    /// (a bad value left `NaN`) and every rejected value, in row order.
+    ///
+    /// Blocks of rows are encoded in parallel, each straight into its part
+    /// of the row-major output: no column is copied twice.
+    fn encode_table_leniently(&self, table: &Table) -> Result<(EncodedRows, Vec<Rejection>)> {
         let positions = table.positions(self.schema.feature_names())?;
         let n = self.n_features();
         let n_rows = table.n_rows();
-        // Column by column (one column's values share one encoder), in
-        // parallel; each column's rejections are kept in their own log and
-        // merged in row order.
-        let encoded: Vec<(Vec<f64>, Vec<usize>, RejectionLog)> = positions
-            .par_iter()
+        let columns: Vec<ColumnEncoder<'_>> = positions
+            .iter()
             .enumerate()
-            .map(|(i, &position)| self.encode_column(i, &table.columns()[position]))
+            .map(|(i, &position)| self.column_encoder(i, &table.columns()[position]))
             .collect();
         let mut values = vec![0.0; n_rows * n];
-        let mut unknown = Vec::new();
-        let mut logs = Vec::with_capacity(n);
-        for (i, (column, unknown_rows, log)) in encoded.into_iter().enumerate() {
-            for (r, x) in column.into_iter().enumerate() {
-                values[r * n + i] = x;
+        let encode_block = |block: usize, out: &mut [f64]| {
+            let first = block * BLOCK;
+            let mut notes = Vec::new();
+            let mut problems = Vec::new();
+            for (i, column) in columns.iter().enumerate() {
+                let slots = out.iter_mut().skip(i).step_by(n);
+                let mut put = |row: usize, slot: &mut f64, encoded: Result<(f64, Option<Note>)>| {
+                    match encoded {
+                        Ok((x, note)) => {
+                            *slot = x;
+                            if let Some(note) = note {
+                                notes.push((row, i, note));
+                            }
+                        }
+                        Err(e) => {
+                            *slot = f64::NAN;
+                            problems.push(Rejection {
+                                row: row as u64 + 1,
+                                column: self.schema.features[i].name.clone(),
+                                value: column.source.value(row).display(),
+                                reason: e.reason(),
+                            });
+                        }
+                    }
+                };
+                // The column's kind is matched once per block, not per value.
+                match column.source {
+                    TableColumn::Numbers(numbers) if column.numbers_are_values => {
+                        for ((row, slot), &x) in (first..).zip(slots).zip(&numbers[first..]) {
+                            put(row, slot, self.pipeline.encode_number(&self.schema, i, x));
+                        }
+                    }
+                    _ => {
+                        for (row, slot) in (first..).zip(slots) {
+                            put(row, slot, column.encode(self, i, row));
+                        }
+                    }
+                }
             }
-            unknown.extend(unknown_rows.into_iter().map(|r| (r, i)));
-            logs.push(log);
+            // Stable sorts: within a row, features keep their order.
+            notes.sort_by_key(|&(row, _, _)| row);
+            problems.sort_by_key(|p: &Rejection| p.row);
+            (notes, problems)
+        };
+        // One block needs no thread pool (see `encode_rows`).
+        let blocks: Vec<(Vec<RowNote>, Vec<Rejection>)> = if n_rows <= BLOCK {
+            vec![encode_block(0, &mut values)]
+        } else {
+            values
+                .par_chunks_mut(BLOCK * n)
+                .enumerate()
+                .map(|(b, v)| encode_block(b, v))
+                .collect()
+        };
+        let mut notes = Vec::new();
+        let mut problems = Vec::new();
+        for (block_notes, block_problems) in blocks {
+            notes.extend(block_notes);
+            problems.extend(block_problems);
         }
-        RejectionLog::merge_in_row_order(logs).into_result(table.source())?;
-        unknown.sort_unstable();
-        Ok(EncodedRows {
-            values,
-            unknown,
-            n_rows,
-        })
+        Ok((
+            EncodedRows {
+                values,
+                notes,
+                n_rows,
+            },
+            problems,
+        ))
     }
 
-    /// Encodes one table column as feature `i`: its values, the rows that
-    /// went to the unknown bucket, and its rejections.
-    fn encode_column(
-        &self,
-        i: usize,
-        column: &TableColumn,
-    ) -> (Vec<f64>, Vec<usize>, RejectionLog) {
-        let name = &self.schema.features[i].name;
-        let mut log = RejectionLog::new();
-        let mut unknown = Vec::new();
-        let mut out = Vec::with_capacity(column.len());
-        // A dictionary's levels are encoded once, not once per row.
-        // A level that fails is encoded again per row, to report each row.
-        let levels: Vec<Option<(f64, bool)>> = match column {
+    /// How table column `column` encodes as feature `i`; a dictionary's
+    /// levels are encoded here, once, not once per row (a level that fails
+    /// is encoded again per row, to report each row).
+    fn column_encoder<'t>(&self, i: usize, column: &'t TableColumn) -> ColumnEncoder<'t> {
+        let levels = match column {
             TableColumn::Dictionary { levels, .. } => levels
                 .iter()
                 .map(|level| {
@@ -111,28 +203,11 @@ impl Model {
                 .collect(),
             _ => Vec::new(),
         };
-        for row in 0..column.len() {
-            let encoded = match column {
-                TableColumn::Dictionary { codes, .. } => {
-                    levels.get(codes[row] as usize).copied().flatten()
-                }
-                _ => None,
-            };
-            let value = column.value(row);
-            match encoded.map_or_else(|| self.pipeline.encode(&self.schema, i, value), Ok) {
-                Ok((x, is_unknown)) => {
-                    if is_unknown {
-                        unknown.push(row);
-                    }
-                    out.push(x);
-                }
-                Err(e) => {
-                    log.add(row as u64 + 1, name, value, e.reason());
-                    out.push(f64::NAN);
-                }
-            }
+        ColumnEncoder {
+            source: column,
+            levels,
+            numbers_are_values: self.pipeline.reads_numbers_as_values(i),
         }
-        (out, unknown, log)
     }
 
     /// Checks encoded rows and fills their missing (`NaN`) values, in
@@ -147,39 +222,48 @@ impl Model {
             ));
         }
         let mut encoded = rows.to_vec();
-        let check_block = |block: usize, values: &mut [f64]| -> Result<()> {
+        let check_block = |block: usize, values: &mut [f64]| -> Result<Vec<(usize, usize, Note)>> {
+            let mut notes = Vec::new();
             for (r, row) in values.chunks_exact_mut(n).enumerate() {
+                let row_index = block * BLOCK + r;
                 for (i, x) in row.iter_mut().enumerate() {
-                    *x = self
-                        .pipeline
-                        .encode_number(&self.schema, i, *x)
-                        .map_err(|e| match e {
-                            Error::InvalidInput { field, reason } => Error::input(
-                                field,
-                                format!("row index {}: {reason}", block * BLOCK + r),
-                            ),
-                            other => other,
-                        })?;
+                    let (value, note) =
+                        self.pipeline
+                            .encode_number(&self.schema, i, *x)
+                            .map_err(|e| match e {
+                                Error::InvalidInput { field, reason } => {
+                                    Error::input(field, format!("row index {row_index}: {reason}"))
+                                }
+                                other => other,
+                            })?;
+                    *x = value;
+                    if let Some(note) = note {
+                        notes.push((row_index, i, note));
+                    }
                 }
             }
-            Ok(())
+            Ok(notes)
         };
         // One block needs no thread pool (and starting one for it would
         // leave its threads behind in a caller that scores a single batch).
-        if encoded.len() <= BLOCK * n {
-            check_block(0, &mut encoded)?;
+        let notes = if encoded.len() <= BLOCK * n {
+            check_block(0, &mut encoded)?
         } else {
-            let checked: Vec<Result<()>> = encoded
+            let checked: Vec<Result<Vec<(usize, usize, Note)>>> = encoded
                 .par_chunks_mut(BLOCK * n)
                 .enumerate()
                 .map(|(b, v)| check_block(b, v))
                 .collect();
-            checked.into_iter().collect::<Result<()>>()?;
-        }
+            let mut notes = Vec::new();
+            for block in checked {
+                notes.extend(block?);
+            }
+            notes
+        };
         Ok(EncodedRows {
             n_rows: encoded.len() / n,
             values: encoded,
-            unknown: Vec::new(),
+            notes,
         })
     }
 
@@ -210,7 +294,7 @@ impl Model {
         }
         Ok(EncodedRows {
             values,
-            unknown: Vec::new(),
+            notes: Vec::new(),
             n_rows: data.n_rows(),
         })
     }
@@ -240,22 +324,51 @@ impl Model {
         let encoded = self.encode_many(rows)?;
         let mut scores = vec![0.0; encoded.n_rows];
         self.forest.predict_batch(&encoded.values, &mut scores)?;
-        let mut unknown = encoded.unknown.iter().peekable();
+        let mut notes = encoded.notes.iter().peekable();
         Ok(scores
             .into_iter()
             .enumerate()
             .map(|(r, p)| {
                 let mut warnings = Vec::new();
-                while let Some(&&(row, feature)) = unknown.peek() {
-                    if row != r {
-                        break;
-                    }
-                    warnings.push(Warning::unknown_category(
-                        &self.schema.features[feature].name,
-                    ));
-                    unknown.next();
+                while let Some(&(_, feature, note)) = notes.next_if(|n| n.0 == r) {
+                    warnings.push(note.warning(&self.schema.features[feature].name));
                 }
                 self.decide(p, warnings)
+            })
+            .collect())
+    }
+
+    /// Scores every row of a table that can be scored, and names what is
+    /// wrong with each one that cannot: one outcome per row, so that a tool
+    /// scoring a file can write the good rows and report the bad ones. An
+    /// error is for the table as a whole (a missing column).
+    pub fn predict_each(&self, table: &Table) -> Result<Vec<RowOutcome>> {
+        let (encoded, problems) = self.encode_table_leniently(table)?;
+        let mut scores = vec![0.0; encoded.n_rows];
+        self.forest.predict_batch(&encoded.values, &mut scores)?;
+        let mut notes = encoded.notes.iter().peekable();
+        let mut problems = problems.into_iter().peekable();
+        Ok(scores
+            .into_iter()
+            .enumerate()
+            .map(|(r, p)| {
+                let row = r as u64 + 1;
+                let mut bad = Vec::new();
+                while let Some(problem) = problems.next_if(|p| p.row == row) {
+                    bad.push(FieldProblem {
+                        field: problem.column,
+                        reason: problem.reason,
+                    });
+                }
+                let mut warnings = Vec::new();
+                while let Some(&(_, feature, note)) = notes.next_if(|n| n.0 == r) {
+                    warnings.push(note.warning(&self.schema.features[feature].name));
+                }
+                if bad.is_empty() {
+                    Ok(self.decide(p, warnings))
+                } else {
+                    Err(bad)
+                }
             })
             .collect())
     }
@@ -284,6 +397,34 @@ impl Model {
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
         let (scores, labels) = self.scored_labels(data, "evaluation")?;
         Ok(Evaluation::new(&scores, labels, self.decision.threshold))
+    }
+
+    /// Evaluates the model at its threshold, with curves, on many rows and
+    /// their 0/1 labels given apart (a table and a label column, a matrix
+    /// and a label vector): what `evaluate` reports in every front end. A
+    /// label count other than the row count, or a label other than 0 or 1,
+    /// is an [`Error::InvalidInput`] naming `labels`.
+    pub fn evaluate_many(&self, rows: Rows<'_>, labels: &[u8]) -> Result<EvaluationReport> {
+        let encoded = self.encode_many(rows)?;
+        if labels.len() != encoded.n_rows {
+            return Err(Error::input(
+                "labels",
+                format!("{} labels for {} rows", labels.len(), encoded.n_rows),
+            ));
+        }
+        if let Some(r) = labels.iter().position(|&y| y > 1) {
+            return Err(Error::input(
+                "labels",
+                format!("label {} at row index {r} is not 0 or 1", labels[r]),
+            ));
+        }
+        let mut scores = vec![0.0; encoded.n_rows];
+        self.forest.predict_batch(&encoded.values, &mut scores)?;
+        Ok(EvaluationReport::new(
+            &scores,
+            labels,
+            self.decision.threshold,
+        ))
     }
 
     /// Re-chooses the decision layer on labelled data: the threshold by
@@ -326,5 +467,40 @@ impl Model {
         let mut scores = vec![0.0; data.n_rows()];
         self.predict_proba_many(Rows::Dataset(data), &mut scores)?;
         Ok((scores, labels))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{synth, train, Error, Rows, TrainParams};
+
+    #[test]
+    fn evaluate_many_checks_labels_and_matches_evaluate() {
+        let params = TrainParams {
+            n_trees: 5,
+            ..TrainParams::default()
+        };
+        let model = train(&synth::generate(2_000, 1), &params).expect("trains");
+        let probe = synth::generate(300, 2);
+        let labels = probe.labels().expect("labelled").to_vec();
+        let report = model
+            .evaluate_many(Rows::Table(&synth::table(300, 2)), &labels)
+            .expect("evaluates");
+        assert_eq!(
+            report.evaluation,
+            model.evaluate(&probe).expect("evaluates")
+        );
+        let short = model.evaluate_many(Rows::Dataset(&probe), &labels[..10]);
+        assert!(matches!(
+            short,
+            Err(Error::InvalidInput { ref field, ref reason })
+                if field == "labels" && reason == "10 labels for 300 rows"
+        ));
+        let mut two = labels.clone();
+        two[7] = 2;
+        let err = model
+            .evaluate_many(Rows::Dataset(&probe), &two)
+            .expect_err("a label of 2");
+        assert!(err.to_string().contains("row index 7"), "{err}");
     }
 }

@@ -10,7 +10,7 @@ use crate::forest::NO_CHILD;
 use crate::metrics::{self, Curve, Evaluation};
 use crate::model::{Explained, FeatureStats, Model, Prediction, RiskBands, RiskLevel};
 use crate::preprocess::{Encoder, Warning};
-use crate::schema::FeatureKind;
+use crate::schema::{FeatureKind, Observed, RangePolicy};
 use crate::train::{AutoChoice, TrainParams};
 
 /// One scored transaction, as every front end returns it: the body of
@@ -72,6 +72,12 @@ impl Serialize for Contributions<'_> {
         map.end()
     }
 }
+
+/// The columns a scored table gains, in order (the command line's `predict`
+/// and the web UI's batch download). The decision is `predicted_is_fraud`,
+/// not `is_fraud`: a labelled file already has an `is_fraud` column, which
+/// is kept as it was, beside the model's verdict.
+pub const SCORED_COLUMNS: [&str; 3] = ["fraud_probability", "predicted_is_fraud", "risk_level"];
 
 /// A ROC curve for plotting: false-positive rate against true-positive rate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -164,6 +170,11 @@ pub struct FeatureSummary {
     /// The code of the unknown bucket in an encoded row.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_code: Option<u32>,
+    /// The only categories accepted, when the schema declares them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_categories: Option<Vec<String>>,
+    /// Whether a missing value is refused.
+    pub required: bool,
     /// Global importance: mean absolute SHAP value (probability units) over
     /// sampled training rows, each explained by its out-of-bag trees.
     pub importance: f64,
@@ -180,14 +191,19 @@ pub struct SchemaSummary {
     pub features: Vec<FeatureSummary>,
     /// The label column it was trained on.
     pub label: String,
+    /// What scoring does with a number outside the range seen in training.
+    pub out_of_range: RangePolicy,
 }
 
 /// Everything a model says about itself: `GET /api/model`, `inspect --json`,
 /// Python's `Model.metadata`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSummary {
-    /// The version every prediction names.
+    /// The version every prediction names: a hash of the whole model.
     pub model_version: String,
+    /// The version this model was derived from (by re-choosing its decision
+    /// layer, or retraining), if any.
+    pub parent_version: Option<String>,
     /// When training finished (RFC 3339).
     pub created: String,
     /// Engine version that trained it.
@@ -226,6 +242,9 @@ pub struct ModelSummary {
     pub roc_curve: Option<RocCurve>,
     /// Out-of-bag precision-recall curve.
     pub pr_curve: Option<PrCurve>,
+    /// The parts a forest trained apart was merged from, in tree order;
+    /// empty for a forest trained in one piece (see [`crate::merge`]).
+    pub parts: Vec<crate::merge::PartRecord>,
 }
 
 /// One tree's node arrays in scikit-learn's `tree_` layout, root first: a
@@ -298,9 +317,10 @@ impl Model {
             .zip(self.pipeline.encoders())
             .enumerate()
             .map(|(index, (feature, encoder))| {
-                let (min, max) = match feature.kind {
-                    FeatureKind::Numeric { min, max } => (min, max),
-                    _ => (None, None),
+                let (min, max, allowed_categories) = match &feature.kind {
+                    FeatureKind::Numeric { min, max } => (*min, *max, None),
+                    FeatureKind::Flag => (None, None, None),
+                    FeatureKind::Categorical { categories } => (None, None, categories.clone()),
                 };
                 let (categories, category_codes, unknown_code) = match encoder {
                     Encoder::Categorical {
@@ -319,6 +339,8 @@ impl Model {
                     categories,
                     category_codes,
                     unknown_code,
+                    allowed_categories,
+                    required: feature.is_required(),
                     importance: meta.feature_importances.get(index).copied().unwrap_or(0.0),
                     impurity_importance: meta
                         .impurity_importances
@@ -331,6 +353,7 @@ impl Model {
             .collect();
         ModelSummary {
             model_version: meta.model_id.clone(),
+            parent_version: meta.parent_version.clone(),
             created: meta.created.clone(),
             engine_version: meta.engine_version.clone(),
             format_version: crate::format::FORMAT_VERSION,
@@ -342,6 +365,7 @@ impl Model {
             schema: SchemaSummary {
                 features,
                 label: self.schema.label.clone(),
+                out_of_range: self.schema.out_of_range,
             },
             threshold: self.decision.threshold,
             threshold_strategy: self.decision.strategy.clone(),
@@ -352,7 +376,31 @@ impl Model {
             oob_metrics: meta.oob.clone(),
             roc_curve: meta.roc_curve.as_ref().map(RocCurve::from),
             pr_curve: meta.pr_curve.as_ref().map(PrCurve::from),
+            parts: meta.parts.clone(),
         }
+    }
+
+    /// The model's schema as a schema file (see [`crate::Schema::to_json`]),
+    /// with what training saw of each feature (its range, its categories)
+    /// for people to turn into limits.
+    pub fn schema_json(&self) -> crate::Result<String> {
+        let observed: Vec<Observed> = self
+            .pipeline
+            .encoders()
+            .iter()
+            .map(|encoder| match encoder {
+                Encoder::Numeric { range, .. } => Observed {
+                    range: *range,
+                    categories: Vec::new(),
+                },
+                Encoder::Flag { .. } => Observed::default(),
+                Encoder::Categorical { levels, .. } => Observed {
+                    range: None,
+                    categories: levels.clone(),
+                },
+            })
+            .collect();
+        self.schema.to_json(Some(&observed))
     }
 
     /// Every tree's node arrays, for other tools (shap, treelite, notebooks).

@@ -19,7 +19,7 @@ impl Fields for serde_json::Map<String, serde_json::Value> {
         use serde_json::Value as J;
         Some(match self.get(name)? {
             J::Null => Value::Missing,
-            J::Bool(b) => Value::Number(f64::from(u8::from(*b))),
+            J::Bool(b) => Value::Bool(*b),
             J::Number(n) => n
                 .as_f64()
                 .map_or(Value::Unsupported("a number out of range"), Value::Number),
@@ -77,10 +77,10 @@ impl<F: Fields + ?Sized> Row for F {
         for (i, (feature, slot)) in model.schema.features.iter().zip(out).enumerate() {
             let value = self.field(&feature.name).unwrap_or(Value::Absent);
             match model.pipeline.encode(&model.schema, i, value) {
-                Ok((x, unknown)) => {
+                Ok((x, note)) => {
                     *slot = x;
-                    if unknown {
-                        warnings.push(Warning::unknown_category(&feature.name));
+                    if let Some(note) = note {
+                        warnings.push(note.warning(&feature.name));
                     }
                 }
                 Err(Error::InvalidInput { field, reason }) => {
@@ -100,10 +100,15 @@ impl<F: Fields + ?Sized> Row for F {
 impl Row for Encoded<'_> {
     fn encode_into(&self, model: &Model, out: &mut [f64]) -> Result<Vec<Warning>> {
         model.check_width(self.0.len())?;
+        let mut warnings = Vec::new();
         for (i, (&x, slot)) in self.0.iter().zip(out).enumerate() {
-            *slot = model.pipeline.encode_number(&model.schema, i, x)?;
+            let (x, note) = model.pipeline.encode_number(&model.schema, i, x)?;
+            *slot = x;
+            if let Some(note) = note {
+                warnings.push(note.warning(&model.schema.features[i].name));
+            }
         }
-        Ok(Vec::new())
+        Ok(warnings)
     }
 }
 

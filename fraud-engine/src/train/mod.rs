@@ -8,7 +8,7 @@ mod params;
 mod tree;
 
 pub use auto::{AutoChoice, Candidate, LADDER, MIN_SELECTION_TREES, SELECTION_ROW_TREES};
-pub use params::{ClassWeight, Setting, TrainParams, TreeSettings};
+pub use params::{ClassWeight, Setting, SettingValue, TrainParams, TreeSettings};
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -19,6 +19,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::forest::{Tree, NO_CHILD};
+use crate::merge::OobPool;
 use crate::metrics;
 use crate::model::{Decision, Metadata, Model, RiskBands};
 use crate::preprocess::Pipeline;
@@ -100,6 +101,17 @@ impl<'p> Trainer<'p> {
 
     /// Trains a model on a labelled dataset.
     pub fn train(&self, data: &Dataset) -> Result<Model> {
+        Ok(self.train_planned(data, None)?.0)
+    }
+
+    /// Trains a whole model, or with a `part` plan one part of a forest
+    /// trained apart (see [`crate::merge`]); returns the part's out-of-bag
+    /// predictions too.
+    pub(crate) fn train_planned(
+        &self,
+        data: &Dataset,
+        part: Option<&PartPlan<'_>>,
+    ) -> Result<(Model, OobPool)> {
         let labels = data.labels().ok_or_else(|| {
             Error::schema(
                 "dataset",
@@ -108,7 +120,10 @@ impl<'p> Trainer<'p> {
         })?;
         let n = data.n_rows();
         let frauds = labels.iter().filter(|&&y| y == 1).count();
-        if frauds == 0 || frauds == n {
+        // A part sees one partition: the classes must both be present in
+        // the data as a whole (its encoding), not in every partition.
+        let (all_rows, all_frauds) = part.map_or((n as u64, frauds as u64), |p| p.class_counts);
+        if all_frauds == 0 || all_frauds == all_rows {
             return Err(Error::schema(
                 "dataset",
                 format!(
@@ -117,13 +132,27 @@ impl<'p> Trainer<'p> {
                 ),
             ));
         }
+        if let Some(weights) = data.weights() {
+            let weighs = |class: u8| {
+                labels
+                    .iter()
+                    .zip(weights)
+                    .any(|(&y, &w)| y == class && w > 0.0)
+            };
+            if !weighs(0) || !weighs(1) {
+                return Err(Error::input(
+                    "sample_weight",
+                    "every row of one class weighs zero; both classes need weight to learn from",
+                ));
+            }
+        }
         if n > u32::MAX as usize {
             return Err(Error::InvalidParams {
                 name: "rows",
                 reason: "more than 2^32 rows".into(),
             });
         }
-        let run = || train_in_pool(data, labels, &self.params, self.progress);
+        let run = || train_in_pool(data, labels, &self.params, self.progress, part);
         match self.threads {
             Some(t) => rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
@@ -151,8 +180,11 @@ struct Context<'a> {
     seed: u64,
     bootstrap: bool,
     max_features: usize,
-    /// `n / (2 n_class)` per class: the balanced weights.
+    /// `n / (2 n_class)` per class: the balanced weights (from the class
+    /// counts of all the data when training one part of a forest).
     balanced: [f64; 2],
+    /// Each row's sample weight, if training has them.
+    weights: Option<&'a [f64]>,
     /// Rows whose out-of-bag SHAP values give the global importances.
     shap_rows: &'a [usize],
 }
@@ -229,6 +261,9 @@ impl Context<'_> {
             ClassWeight::None => (plain, plain),
             ClassWeight::Balanced => (self.balanced, self.balanced),
             ClassWeight::BalancedSplits => (self.balanced, plain),
+            ClassWeight::Weights { legitimate, fraud } => {
+                ([legitimate, fraud], [legitimate, fraud])
+            }
         };
         tree::GrowParams {
             max_depth: settings.max_depth,
@@ -257,7 +292,24 @@ impl Context<'_> {
             .map(|t| {
                 let mut rng = Rng::new(self.seed, t as u64);
                 let counts = bootstrap(n, self.bootstrap, &mut rng);
-                let grown = tree::grow(self.bins, self.labels, &counts, &grow_params, &mut rng);
+                let grown = match self.weights {
+                    None => tree::grow::<[u32; 2]>(
+                        self.bins,
+                        self.labels,
+                        &[],
+                        &counts,
+                        &grow_params,
+                        &mut rng,
+                    ),
+                    Some(w) => tree::grow::<tree::Weighted>(
+                        self.bins,
+                        self.labels,
+                        w,
+                        &counts,
+                        &grow_params,
+                        &mut rng,
+                    ),
+                };
                 let out_of_bag: Vec<u32> =
                     (0..n as u32).filter(|&r| counts[r as usize] == 0).collect();
                 add_oob_values(&grown, self.bins, &out_of_bag, &oob.sum, &oob.count);
@@ -276,6 +328,40 @@ impl Context<'_> {
             })
             .collect()
     }
+
+    /// The weights the out-of-bag rows count with in the metrics and the
+    /// threshold: sample weights, times given class weights (which say what
+    /// a row of each class is worth, as sample weights do). Balanced
+    /// weights only even out training, so the metrics count rows.
+    fn oob_weights(&self, oob: &OobScores, class_weight: ClassWeight) -> Option<Vec<f64>> {
+        let by_class = match class_weight {
+            ClassWeight::Weights { legitimate, fraud } => Some([legitimate, fraud]),
+            ClassWeight::None | ClassWeight::Balanced | ClassWeight::BalancedSplits => None,
+        };
+        if self.weights.is_none() && by_class.is_none() {
+            return None;
+        }
+        Some(
+            oob.rows
+                .iter()
+                .zip(&oob.labels)
+                .map(|(&r, &y)| {
+                    self.weights.map_or(1.0, |w| w[r]) * by_class.map_or(1.0, |c| c[usize::from(y)])
+                })
+                .collect(),
+        )
+    }
+}
+
+/// What one part of a forest trained apart is given: the encoding fitted
+/// once for every part, the class counts of all the data, and the global
+/// indices of its trees (each tree's random stream is its global index, so
+/// the same seed and partitioning give the same forest).
+pub(crate) struct PartPlan<'a> {
+    pub pipeline: &'a Pipeline,
+    pub schema: &'a crate::schema::Schema,
+    pub class_counts: (u64, u64),
+    pub trees: std::ops::Range<usize>,
 }
 
 fn train_in_pool(
@@ -283,9 +369,15 @@ fn train_in_pool(
     labels: &[u8],
     params: &TrainParams,
     progress: Option<Progress<'_>>,
-) -> Result<Model> {
+    part: Option<&PartPlan<'_>>,
+) -> Result<(Model, OobPool)> {
     let n = labels.len();
-    let pipeline = Pipeline::fit(data)?;
+    let pipeline = match part {
+        Some(plan) => plan.pipeline.clone(),
+        None => Pipeline::fit(data)?,
+    };
+    let tree_range = part.map_or(0..params.n_trees, |p| p.trees.clone());
+    let n_trees = tree_range.len();
     let columns = pipeline.transform_columns(data);
     let bins = binning::bin_columns(&columns, params.max_bins);
     // Rows whose out-of-bag SHAP values give the global importances: evenly
@@ -298,7 +390,12 @@ fn train_in_pool(
         .map(|&r| columns.iter().map(|c| c[r]).collect())
         .collect();
     drop(columns);
-    let frauds = labels.iter().filter(|&&y| y == 1).count() as f64;
+    // A part weighs the classes by their counts in all of the data.
+    let (n_weighted, frauds) = part.map_or(
+        (n as f64, labels.iter().filter(|&&y| y == 1).count() as f64),
+        |p| (p.class_counts.0 as f64, p.class_counts.1 as f64),
+    );
+    let weights = data.weights();
     let n_features = bins.n_features;
     let context = Context {
         bins: &bins,
@@ -310,9 +407,10 @@ fn train_in_pool(
             .unwrap_or_else(|| (n_features as f64).sqrt().round().max(1.0) as usize)
             .min(n_features),
         balanced: [
-            n as f64 / (2.0 * (n as f64 - frauds)),
-            n as f64 / (2.0 * frauds),
+            n_weighted / (2.0 * (n_weighted - frauds)),
+            n_weighted / (2.0 * frauds),
         ],
+        weights,
         shap_rows: &shap_rows,
     };
 
@@ -321,7 +419,8 @@ fn train_in_pool(
     let (settings, mut planted, oob, auto) = match auto::fixed_settings(params) {
         Some(settings) => (settings, Vec::new(), OobSums::new(n), None),
         None => {
-            let per_candidate = auto::trees_per_candidate(params.n_trees, n);
+            let per_candidate = auto::trees_per_candidate(n_trees, n);
+            let first = tree_range.start;
             // Each judged candidate's trees and out-of-bag sums, until a
             // better one makes them useless.
             let judged: RefCell<Vec<Option<Judged>>> = RefCell::new(Vec::new());
@@ -331,12 +430,12 @@ fn train_in_pool(
                 per_candidate,
                 |settings| {
                     let oob = OobSums::new(n);
-                    let trees = context.grow(settings, 0..per_candidate, &oob, &|| {});
+                    let trees = context.grow(settings, first..first + per_candidate, &oob, &|| {});
                     let scores = oob.scores(labels);
-                    let result = (
-                        metrics::average_precision(&scores.scores, &scores.labels),
-                        metrics::roc_auc(&scores.scores, &scores.labels),
-                    );
+                    let weights = context.oob_weights(&scores, settings.class_weight);
+                    let (roc, pr) =
+                        metrics::weighted_areas(&scores.scores, &scores.labels, weights.as_deref());
+                    let result = (pr, roc);
                     judged.borrow_mut().push(Some(Judged { trees, oob }));
                     result
                 },
@@ -366,21 +465,23 @@ fn train_in_pool(
     let report = || {
         let trees = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
         if let Some(report) = progress {
-            report(trees, params.n_trees);
+            report(trees, n_trees);
         }
     };
-    planted.extend(context.grow(settings, planted.len()..params.n_trees, &oob, &report));
+    let rest = tree_range.start + planted.len()..tree_range.end;
+    planted.extend(context.grow(settings, rest, &oob, &report));
 
     let mut impurity_importances = vec![0.0; n_features];
     for one in &planted {
         for (sum, v) in impurity_importances.iter_mut().zip(&one.importance) {
-            *sum += v / params.n_trees as f64;
+            *sum += v / n_trees as f64;
         }
     }
     let shap_importances = shap_importances(&planted, &shap_encoded, n_features);
     let trees: Vec<Tree> = planted.into_iter().map(|p| p.tree).collect();
 
     let oob = oob.scores(labels);
+    let oob_weights = context.oob_weights(&oob, settings.class_weight);
     let has_oob = oob.has_both_classes();
     let amounts = params
         .threshold_strategy
@@ -389,9 +490,10 @@ fn train_in_pool(
         .flatten();
     let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob.rows.iter().map(|&r| a[r]).collect());
     let threshold = if has_oob {
-        metrics::select_threshold(
+        metrics::select_weighted_threshold(
             &oob.scores,
             &oob.labels,
+            oob_weights.as_deref(),
             oob_amounts.as_deref(),
             params.threshold_strategy,
         )?
@@ -413,16 +515,42 @@ fn train_in_pool(
         shap: shap_importances,
         impurity: impurity_importances,
     };
-    let metadata = Metadata::describe(
+    let mut metadata = Metadata::describe(
         data,
         params,
         auto,
         &trees,
         importances,
-        has_oob.then_some((&oob.scores[..], &oob.labels[..])),
+        has_oob.then_some(crate::model::OutOfBag {
+            scores: &oob.scores,
+            labels: &oob.labels,
+            weights: oob_weights.as_deref(),
+        }),
         threshold,
     );
-    Model::assemble(data.schema().clone(), pipeline, trees, decision, metadata)
+    // A feature the schema left open is required when training never saw it
+    // missing: the model has learned nothing about a missing value there.
+    // A part's encoding decided that from all of the data.
+    let mut schema = part.map_or_else(|| data.schema().clone(), |p| p.schema.clone());
+    for (feature, column) in schema.features.iter_mut().zip(data.columns()) {
+        feature.required.get_or_insert(column.missing_count() == 0);
+    }
+    if let Some(plan) = part {
+        metadata.parts = vec![crate::merge::PartRecord::of_plan(
+            plan,
+            &metadata,
+            oob.labels.len(),
+        )];
+    }
+    let oob = OobPool {
+        scores: oob.scores,
+        labels: oob.labels,
+        amounts: oob_amounts,
+    };
+    Ok((
+        Model::assemble(schema, pipeline, trees, decision, metadata)?,
+        oob,
+    ))
 }
 
 /// Mean |SHAP| per feature over the sampled rows, each row's SHAP values

@@ -52,20 +52,54 @@ impl<T: std::fmt::Display> std::fmt::Display for Setting<T> {
     }
 }
 
-impl<T: std::str::FromStr> std::str::FromStr for Setting<T>
-where
-    T::Err: std::fmt::Display,
-{
-    type Err = String;
+/// A value a [`Setting`] can fix, read from text.
+pub trait SettingValue: std::str::FromStr + Copy {
+    /// What the value's text may be, in words (after "auto or").
+    const TAKES: &'static str;
 
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        if text.trim().eq_ignore_ascii_case("auto") {
+    /// Reads the value of parameter `name` from `text` (not `auto`).
+    fn read(name: &'static str, text: &str) -> Result<Self> {
+        text.parse().map_err(|_| Error::InvalidParams {
+            name,
+            reason: format!("`{text}` is not auto or {}", Self::TAKES),
+        })
+    }
+}
+
+impl SettingValue for usize {
+    const TAKES: &'static str = "a whole number";
+}
+
+impl SettingValue for u32 {
+    const TAKES: &'static str = "a whole number";
+}
+
+impl SettingValue for ClassWeight {
+    const TAKES: &'static str = CLASS_WEIGHTS;
+
+    fn read(name: &'static str, text: &str) -> Result<Self> {
+        match text.parse::<ClassWeight>() {
+            // Two weights that do not validate: say why.
+            Err(e) if text.contains(':') => Err(e),
+            Err(_) => Err(Error::InvalidParams {
+                name,
+                reason: format!("`{text}` is not auto or {}", Self::TAKES),
+            }),
+            weight => weight,
+        }
+    }
+}
+
+impl<T: SettingValue> Setting<T> {
+    /// Reads parameter `name` from text: `auto` (any case) or the value's
+    /// own text. The error names the parameter and what it takes; the
+    /// value's range is checked by [`TrainParams::validate`].
+    pub fn parse(name: &'static str, text: &str) -> Result<Self> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("auto") {
             return Ok(Setting::Auto);
         }
-        text.trim()
-            .parse()
-            .map(Setting::Fixed)
-            .map_err(|e| format!("expected auto or a value: {e}"))
+        T::read(name, text).map(Setting::Fixed)
     }
 }
 
@@ -138,8 +172,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Setting<T> {
     }
 }
 
-/// How classes are weighted in the split criterion and leaf values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How classes are weighted in the split criterion and leaf values (on top
+/// of any per-row weights, see [`Dataset::with_weights`](crate::Dataset::with_weights)).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum ClassWeight {
     /// Every row counts once.
     None,
@@ -151,38 +186,74 @@ pub enum ClassWeight {
     /// isolate the rare class as under `Balanced`, but a leaf's value stays
     /// its plain fraud fraction, so probabilities keep their meaning.
     BalancedSplits,
+    /// Given weights, as scikit-learn's `class_weight={0: .., 1: ..}`;
+    /// written `legitimate:fraud`, such as `1:20`. Like sample weights, they
+    /// also weigh the rows in the out-of-bag metrics and the threshold
+    /// chosen from them.
+    Weights {
+        /// Weight of a legitimate row.
+        legitimate: f64,
+        /// Weight of a fraud.
+        fraud: f64,
+    },
 }
 
 impl ClassWeight {
-    /// The name [`FromStr`](std::str::FromStr) reads.
-    pub fn name(self) -> &'static str {
-        match self {
-            ClassWeight::None => "none",
-            ClassWeight::Balanced => "balanced",
-            ClassWeight::BalancedSplits => "balanced-splits",
+    /// Checks that given weights are finite, zero or more, and not both zero.
+    pub fn validate(&self) -> Result<()> {
+        if let ClassWeight::Weights { legitimate, fraud } = *self {
+            let fine = |w: f64| w.is_finite() && w >= 0.0;
+            if !fine(legitimate) || !fine(fraud) || legitimate + fraud <= 0.0 {
+                return Err(Error::InvalidParams {
+                    name: "class_weight",
+                    reason: format!(
+                        "weights {legitimate} (legitimate) and {fraud} (fraud) must be finite, \
+                         zero or more, and not both zero"
+                    ),
+                });
+            }
         }
+        Ok(())
     }
 }
 
 impl std::fmt::Display for ClassWeight {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        match self {
+            ClassWeight::None => f.write_str("none"),
+            ClassWeight::Balanced => f.write_str("balanced"),
+            ClassWeight::BalancedSplits => f.write_str("balanced-splits"),
+            ClassWeight::Weights { legitimate, fraud } => write!(f, "{legitimate}:{fraud}"),
+        }
     }
 }
+
+/// What `class_weight` takes, in words.
+const CLASS_WEIGHTS: &str =
+    "none, balanced, balanced-splits, or two weights legitimate:fraud such as 1:20";
 
 impl std::str::FromStr for ClassWeight {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "none" => Ok(ClassWeight::None),
-            "balanced" => Ok(ClassWeight::Balanced),
-            "balanced-splits" | "balanced_splits" => Ok(ClassWeight::BalancedSplits),
-            other => Err(Error::InvalidParams {
+        let text = text.trim().to_ascii_lowercase();
+        let weights = text.split_once(':').and_then(|(legitimate, fraud)| {
+            Some(ClassWeight::Weights {
+                legitimate: legitimate.trim().parse().ok()?,
+                fraud: fraud.trim().parse().ok()?,
+            })
+        });
+        let weight = match text.as_str() {
+            "none" => ClassWeight::None,
+            "balanced" => ClassWeight::Balanced,
+            "balanced-splits" | "balanced_splits" => ClassWeight::BalancedSplits,
+            _ => weights.ok_or_else(|| Error::InvalidParams {
                 name: "class_weight",
-                reason: format!("`{other}` is not none, balanced or balanced-splits"),
-            }),
-        }
+                reason: format!("`{text}` is not {CLASS_WEIGHTS}"),
+            })?,
+        };
+        weight.validate()?;
+        Ok(weight)
     }
 }
 
@@ -262,6 +333,9 @@ impl TrainParams {
         if !(2..=256).contains(&self.max_bins) {
             return bad("max_bins", "must be between 2 and 256");
         }
+        if let Some(weight) = self.class_weight.fixed() {
+            weight.validate()?;
+        }
         if let Some(bands) = self.risk_bands {
             bands.validate()?;
         }
@@ -287,7 +361,7 @@ impl TrainParams {
 
 /// The settings one forest's trees are grown with: the parameters that
 /// can be `auto`, resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TreeSettings {
     /// Deepest level a tree grows to.
     pub max_depth: usize,
@@ -313,16 +387,46 @@ mod tests {
 
     #[test]
     fn a_setting_reads_and_writes_auto_or_its_value() {
-        assert_eq!("auto".parse::<Setting<u32>>(), Ok(Setting::Auto));
-        assert_eq!(" AUTO ".parse::<Setting<u32>>(), Ok(Setting::Auto));
-        assert_eq!("12".parse::<Setting<usize>>(), Ok(Setting::Fixed(12)));
-        assert!("-3".parse::<Setting<u32>>().is_err());
-        assert!("deep".parse::<Setting<usize>>().is_err());
+        let leaf = |text| Setting::<u32>::parse("min_samples_leaf", text);
+        assert_eq!(leaf("auto").unwrap(), Setting::Auto);
+        assert_eq!(leaf(" AUTO ").unwrap(), Setting::Auto);
+        assert_eq!(
+            Setting::<usize>::parse("max_depth", "12").unwrap(),
+            Setting::Fixed(12)
+        );
+        let err = leaf("-3").unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidParams {
+                name: "min_samples_leaf",
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "invalid parameter `min_samples_leaf`: `-3` is not auto or a whole number"
+        );
+        let err = Setting::<usize>::parse("max_depth", "deep").unwrap_err();
+        assert!(err.to_string().contains("max_depth"), "{err}");
         assert_eq!(Setting::<u32>::Auto.to_string(), "auto");
         assert_eq!(Setting::Fixed(5u32).to_string(), "5");
+        let weight = |text| Setting::<ClassWeight>::parse("class_weight", text);
         assert_eq!(
-            "balanced-splits".parse::<Setting<ClassWeight>>(),
-            Ok(Setting::Fixed(ClassWeight::BalancedSplits))
+            weight("balanced-splits").unwrap(),
+            Setting::Fixed(ClassWeight::BalancedSplits)
+        );
+        assert_eq!(
+            weight("1:20").unwrap(),
+            Setting::Fixed(ClassWeight::Weights {
+                legitimate: 1.0,
+                fraud: 20.0
+            })
+        );
+        let err = weight("sometimes").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`sometimes` is not auto or none, balanced, balanced-splits"),
+            "{err}"
         );
     }
 

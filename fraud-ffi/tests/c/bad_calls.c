@@ -139,8 +139,11 @@ int main(int argc, char **argv) {
     EXPECT(fraud_model_predict_row(model, NULL, 0, &out), FRAUD_NULL_PARAMETER, NULL);
     row[1] = 24.0;
     EXPECT(fraud_model_predict_row(model, row, 8, &out), FRAUD_INVALID_INPUT, "transaction_hour");
-    row[1] = NAN; /* missing is allowed */
+    row[1] = NAN; /* missing, and the model never saw this field missing */
+    EXPECT(fraud_model_predict_row(model, row, 8, &out), FRAUD_INVALID_INPUT,
+           "`transaction_hour`: missing value: this field is required");
     TRUTH(untouched(&out));
+    row[1] = 14.0;
     EXPECT(fraud_model_predict_row(model, row, 8, &out), FRAUD_OK, NULL);
     TRUTH(out.fraud_probability >= 0.0 && out.fraud_probability <= 1.0);
 
@@ -218,7 +221,10 @@ int main(int argc, char **argv) {
             clean &= contributions[i] == -1.0;
         }
         TRUTH(clean && base_value == -1.0);
-        typed[1] = NAN; /* missing is allowed, as for scoring */
+        typed[1] = NAN; /* a required field missing, refused as for scoring */
+        EXPECT(fraud_model_explain_row(model, typed, 8, contributions, 8, &base_value),
+               FRAUD_INVALID_INPUT, "this field is required");
+        typed[1] = 14.0;
         EXPECT(fraud_model_explain_row(model, typed, 8, contributions, 8, &base_value), FRAUD_OK,
                NULL);
         EXPECT(fraud_model_predict_row(model, typed, 8, &out), FRAUD_OK, NULL);

@@ -45,15 +45,21 @@ pub fn library_dir() -> &'static Path {
             Some(name) => name,
             None => panic!("no profile directory in {}", exe.display()),
         };
+        // Cargo gives integration tests `<target-dir>/tmp`; the target
+        // directory's own marker file (CACHEDIR.TAG) is missing when
+        // something else created the directory before cargo did.
+        let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("CARGO_TARGET_TMPDIR is <target-dir>/tmp");
         let parent = profile_dir.parent().expect("target directory");
-        // Cargo tags the root of every target directory.
-        let (target_dir, triple) = if parent.join("CACHEDIR.TAG").exists() {
-            (parent, None)
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        let triple = if same(parent, target_dir) {
+            None
         } else {
-            (
-                parent.parent().expect("target directory"),
-                parent.file_name().and_then(|n| n.to_str()),
-            )
+            parent.file_name().and_then(|n| n.to_str())
         };
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args([

@@ -44,7 +44,8 @@ pub enum Command {
     /// Train a model on a labelled CSV and print its out-of-bag metrics.
     Train(TrainArgs),
     /// Score every row of a CSV, keeping its columns and adding
-    /// fraud_probability, is_fraud and risk_level.
+    /// fraud_probability, predicted_is_fraud and risk_level (a label column
+    /// the file has is kept as it is).
     Predict(PredictArgs),
     /// Evaluate a model on a labelled CSV.
     Evaluate(EvaluateArgs),
@@ -175,22 +176,41 @@ pub struct TrainArgs {
     /// Id-named columns (`id`, `*_id`) to keep as features anyway.
     #[arg(long, value_delimiter = ',')]
     pub keep: Vec<String>,
+    /// A schema file (JSON) declaring the features' kinds, valid ranges,
+    /// allowed categories and whether each is required; without it they
+    /// are inferred from the data.
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// Also write the schema the model uses, as a schema file to edit.
+    #[arg(long)]
+    pub write_schema: Option<PathBuf>,
+    /// What scoring does with a number outside the range seen in training:
+    /// warn (score it and say so), reject, or accept (silently). Overrides
+    /// the schema file's `out_of_range`.
+    #[arg(long)]
+    pub out_of_range: Option<fraud_engine::RangePolicy>,
+    /// A column of row weights (numbers, zero or more), used in the split
+    /// criterion, the leaf values and the out-of-bag metrics; not a feature.
+    #[arg(long)]
+    pub weight: Option<String>,
     /// Number of trees.
     #[arg(long, default_value_t = TrainParams::default().n_trees)]
     pub trees: usize,
     /// Deepest tree level, or auto: chosen with the leaf size and class
     /// weighting by out-of-bag PR-AUC (printed, and kept in the model).
-    #[arg(long, default_value_t = TrainParams::default().max_depth)]
+    #[arg(long, default_value_t = TrainParams::default().max_depth, value_parser = max_depth)]
     pub max_depth: Setting<usize>,
     /// Fewest samples in a leaf, or auto.
-    #[arg(long, default_value_t = TrainParams::default().min_samples_leaf)]
+    #[arg(long, default_value_t = TrainParams::default().min_samples_leaf, value_parser = min_samples_leaf)]
     pub min_samples_leaf: Setting<u32>,
     /// Split candidates per node (default: sqrt of the feature count).
     #[arg(long)]
     pub max_features: Option<usize>,
-    /// none, balanced, balanced-splits (balanced weights for choosing
-    /// splits, plain fraud fractions in the leaves) or auto.
-    #[arg(long, default_value_t = TrainParams::default().class_weight)]
+    /// auto, none, balanced, balanced-splits (balanced weights for choosing
+    /// splits, plain fraud fractions in the leaves), or the weights of a
+    /// legitimate row and a fraud, such as 1:20 (they also weigh the
+    /// out-of-bag metrics).
+    #[arg(long, default_value_t = TrainParams::default().class_weight, value_parser = class_weight)]
     pub class_weight: Setting<ClassWeight>,
     /// Seed.
     #[arg(long, default_value_t = TrainParams::default().seed)]
@@ -252,4 +272,19 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--max-depth`: the engine reads it (`auto` or a number).
+fn max_depth(text: &str) -> Result<Setting<usize>, fraud_engine::Error> {
+    Setting::parse("max_depth", text)
+}
+
+/// `--min-samples-leaf`: the engine reads it.
+fn min_samples_leaf(text: &str) -> Result<Setting<u32>, fraud_engine::Error> {
+    Setting::parse("min_samples_leaf", text)
+}
+
+/// `--class-weight`: the engine reads it.
+fn class_weight(text: &str) -> Result<Setting<ClassWeight>, fraud_engine::Error> {
+    Setting::parse("class_weight", text)
 }

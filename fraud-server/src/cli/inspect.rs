@@ -47,14 +47,43 @@ pub fn inspect(args: InspectArgs, out: &mut dyn Write) -> Result<(), CliError> {
         summary.risk_bands.medium,
         summary.risk_bands.high
     )?;
-    writeln!(out, "features (importance):")?;
+    writeln!(
+        out,
+        "schema (label `{}`; numbers outside the training range: {}):",
+        summary.schema.label,
+        match summary.schema.out_of_range {
+            fraud_engine::RangePolicy::Warn => "scored with a warning",
+            fraud_engine::RangePolicy::Reject => "rejected",
+            fraud_engine::RangePolicy::Accept => "scored",
+        }
+    )?;
+    writeln!(
+        out,
+        "  {:<24} {:<12} {:<9} {:<36} importance",
+        "feature", "kind", "", "valid values"
+    )?;
     for f in &summary.schema.features {
-        let kind = match (f.min, f.max, &f.categories) {
-            (_, _, Some(categories)) => format!("{}, {} categories", f.kind, categories.len()),
-            (Some(lo), Some(hi), _) => format!("{} {lo} to {hi}", f.kind),
-            _ => f.kind.to_owned(),
+        let valid = match (&f.allowed_categories, &f.categories) {
+            (Some(allowed), _) => format!("one of {} categories", allowed.len()),
+            (None, Some(seen)) => format!("any text ({} seen in training)", seen.len()),
+            _ if f.kind == "flag" => "0 or 1".to_owned(),
+            _ => {
+                let declared = match (f.min, f.max) {
+                    (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                    (Some(lo), None) => format!("at least {lo}"),
+                    (None, Some(hi)) => format!("at most {hi}"),
+                    (None, None) => "any number".to_owned(),
+                };
+                let stats = &f.training_stats;
+                format!("{declared} (seen {} to {})", stats.min, stats.max)
+            }
         };
-        writeln!(out, "  {:<24} {:<28} {:.4}", f.name, kind, f.importance)?;
+        let required = if f.required { "required" } else { "optional" };
+        writeln!(
+            out,
+            "  {:<24} {:<12} {:<9} {:<36} {:.4}",
+            f.name, f.kind, required, valid, f.importance
+        )?;
     }
     if let Some(oob) = &summary.oob_metrics {
         writeln!(out, "out-of-bag:")?;

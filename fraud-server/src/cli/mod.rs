@@ -24,6 +24,8 @@ pub enum CliError {
     Engine(EngineError),
     /// Writing to the terminal or a file failed.
     Output(std::io::Error),
+    /// The work was done, but not all of it: the message says what is left.
+    Incomplete(String),
 }
 
 impl From<EngineError> for CliError {
@@ -46,6 +48,7 @@ impl std::fmt::Display for CliError {
                 None => write!(f, "{e}"),
             },
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
+            CliError::Incomplete(message) => f.write_str(message),
         }
     }
 }
@@ -162,7 +165,7 @@ fn write_auto(out: &mut dyn Write, auto: &fraud_engine::AutoChoice) -> std::io::
             "  {:<9} {:<16} {:<15} {:>10} {:>8}{chosen}",
             c.max_depth,
             c.min_samples_leaf,
-            c.class_weight.name(),
+            c.class_weight.to_string(),
             fmt_opt(c.oob_pr_auc),
             fmt_opt(c.oob_roc_auc)
         )?;

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use fraud_engine::model::SCORED_COLUMNS;
 use fraud_engine::{Model, Rows, Table, TableColumn};
 
 use super::{CliError, ExplainArgs, PredictArgs};
@@ -44,27 +45,69 @@ fn write_with_columns(
     Ok(())
 }
 
-/// `predict`: every input column plus fraud_probability, is_fraud, risk_level.
-/// A bad value fails the whole run, naming each row and column, and leaves
-/// no output file.
+/// `predict`: every input column plus fraud_probability, predicted_is_fraud
+/// and risk_level ([`fraud_engine::model::SCORED_COLUMNS`]). A row that cannot be scored keeps its place with empty
+/// results and, in an `error` column (only written when some row needs it),
+/// each bad field and why; the run then ends with an error naming how many.
 pub fn predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let model = Model::load(&args.model)?;
     let table = Table::read_csv(&args.data)?;
-    let predictions = model.predict_many(Rows::Table(&table))?;
-    let headers = ["fraud_probability", "is_fraud", "risk_level"].map(String::from);
+    let outcomes = model.predict_each(&table)?;
+    let failed = outcomes.iter().filter(|o| o.is_err()).count();
+    let mut headers: Vec<String> = SCORED_COLUMNS.map(String::from).to_vec();
+    if failed > 0 {
+        headers.push("error".into());
+    }
     write_with_columns(
         &table,
         &headers,
-        |row| {
-            let p = &predictions[row];
-            vec![
-                p.fraud_probability.to_string(),
-                u8::from(p.is_fraud).to_string(),
-                p.risk_level.to_string(),
-            ]
+        |row| match &outcomes[row] {
+            Ok(p) => {
+                let mut fields = vec![
+                    p.fraud_probability.to_string(),
+                    u8::from(p.is_fraud).to_string(),
+                    p.risk_level.to_string(),
+                ];
+                if failed > 0 {
+                    fields.push(String::new());
+                }
+                fields
+            }
+            Err(problems) => {
+                let described: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.field, p.reason))
+                    .collect();
+                vec![
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    described.join("; "),
+                ]
+            }
         },
         &args.out,
     )?;
+    if failed > 0 {
+        let first = outcomes
+            .iter()
+            .position(Result::is_err)
+            .and_then(|row| Some((row, outcomes[row].as_ref().err()?.first()?)))
+            .map(|(row, p)| {
+                format!(
+                    " (the first: row {}, column `{}`: {})",
+                    row + 1,
+                    p.field,
+                    p.reason
+                )
+            })
+            .unwrap_or_default();
+        return Err(CliError::Incomplete(format!(
+            "{failed} of {} rows could not be scored{first}; see the error column of {}",
+            table.n_rows(),
+            args.out.display()
+        )));
+    }
     writeln!(
         out,
         "scored {} rows into {}",

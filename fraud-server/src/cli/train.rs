@@ -3,22 +3,43 @@
 use std::io::Write;
 use std::time::Instant;
 
-use fraud_engine::{read_csv, ColumnRules, TrainParams, Trainer};
+use fraud_engine::data::read_weights;
+use fraud_engine::{ColumnRules, Dataset, Schema, Table, TrainParams, Trainer};
 
 use super::{note, write_auto, write_evaluation, CliError, TrainArgs};
 
 /// Reads the CSV by the column rules, trains, saves and reports.
 pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
+    let schema = args.schema.as_deref().map(Schema::load).transpose()?;
+    let table = Table::read_csv(&args.data)?;
+    let weights = args
+        .weight
+        .as_deref()
+        .map(|column| read_weights(&table, column))
+        .transpose()?;
+    // The weight column is not a feature.
+    let mut left_out = args.drop;
+    left_out.extend(args.weight);
     let rules = ColumnRules {
-        label: args.label,
-        drop: args.drop,
+        label: schema
+            .as_ref()
+            .filter(|_| args.label == fraud_engine::schema::DEFAULT_LABEL)
+            .map_or(args.label, |s| s.label.clone()),
+        drop: left_out,
         keep: args.keep,
+        schema,
+        out_of_range: args.out_of_range,
         ..ColumnRules::default()
     };
-    let loaded = read_csv(&args.data, &rules)?;
+    let loaded = Dataset::from_table(&table, &rules)?;
     loaded.notices.iter().for_each(note);
-    let data = loaded.dataset;
+    let data = match weights {
+        None => loaded.dataset,
+        Some(weights) => loaded.dataset.with_weights(weights)?,
+    };
+    // Freed before training, which needs the memory more.
+    drop(table);
     let params = TrainParams {
         n_trees: args.trees,
         max_depth: args.max_depth,
@@ -51,6 +72,9 @@ pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let model = trainer.train(&data)?;
     let train_time = started.elapsed() - read_time;
     model.save(&args.out)?;
+    if let Some(path) = &args.write_schema {
+        fraud_engine::format::write_atomically(path, model.schema_json()?.as_bytes())?;
+    }
     let meta = model.metadata();
     writeln!(
         out,
@@ -74,5 +98,8 @@ pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
         None => writeln!(out, "no out-of-bag rows: threshold left at 0.5")?,
     }
     writeln!(out, "saved {}", args.out.display())?;
+    if let Some(path) = &args.write_schema {
+        writeln!(out, "wrote the schema to {}", path.display())?;
+    }
     Ok(())
 }
