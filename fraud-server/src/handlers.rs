@@ -11,9 +11,10 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use crate::config::FailurePolicy;
 use crate::dto::{BatchResponse, Health, PredictionDto, Ready};
 use crate::error::{ApiError, FieldError};
-use crate::history::{Filter, NewRecord};
+use crate::history::{Filter, NewRecord, Recorded, Writability};
 use crate::state::{AppState, LoadedModel};
 
 /// Field errors listed in one response at most (the summary gives the total).
@@ -61,6 +62,12 @@ fn transaction_id<'o, 'a>(
 ) -> Result<Option<&'o Json<'a>>, FieldError> {
     match object.get("transaction_id") {
         None | Some(Json::Null) => Ok(None),
+        // PostgreSQL text cannot hold U+0000; refused on every backend so
+        // the API does not depend on which one stores the history.
+        Some(Json::String(id)) if id.contains('\0') => Err(FieldError::new(
+            field,
+            "contains the NUL character (U+0000), which the history cannot store",
+        )),
         Some(v @ (Json::String(_) | Json::Number(..))) => Ok(Some(v)),
         Some(other) => Err(FieldError::new(
             field,
@@ -223,8 +230,22 @@ fn unprocessable(details: Vec<FieldError>, total: usize) -> ApiError {
 
 fn history_error(e: crate::history::HistoryError) -> Rejection {
     reject(ApiError::Unavailable(format!(
-        "the prediction was not recorded: {e}"
+        "the prediction was not recorded, so it is not answered: {e}"
     )))
+}
+
+/// The header that marks an answer whose history record was not stored
+/// (`fail-open` while the history cannot be written).
+pub const HISTORY_HEADER: &str = "x-history";
+
+/// Marks `response` when its records were not stored.
+fn mark_recorded(mut response: Response, recorded: Recorded) -> Response {
+    if recorded == Recorded::NotStored {
+        response
+            .headers_mut()
+            .insert(HISTORY_HEADER, HeaderValue::from_static("not-recorded"));
+    }
+    response
 }
 
 /// One transaction's answer: the response body and what the history and
@@ -314,12 +335,12 @@ pub async fn predict(
         .metrics()
         .prediction(answered.risk_level, answered.is_fraud);
     let response = json_bytes_response(Bytes::from(answered.body), Some(&request_id));
-    state
+    let recorded = state
         .history()
         .record(vec![answered.record])
         .await
         .map_err(history_error)?;
-    Ok(response)
+    Ok(mark_recorded(response, recorded))
 }
 
 /// `POST /api/predict/batch`: parses, scores (and, with `explain`, explains)
@@ -349,12 +370,12 @@ pub async fn predict_batch(
         state.metrics().prediction(level, *is_fraud);
     }
     let response = json_bytes_response(scored.body, Some(&request_id));
-    state
+    let recorded = state
         .history()
         .record(scored.records)
         .await
         .map_err(history_error)?;
-    Ok(response)
+    Ok(mark_recorded(response, recorded))
 }
 
 struct ScoredBatch {
@@ -653,30 +674,60 @@ pub fn health(state: AppState) -> Response {
     )
 }
 
-/// `GET /ready`: 200 once a model serves, 503 before.
+/// `GET /ready`: 200 once a model serves and the history can be written;
+/// 503 while the model loads, or while the history cannot be written under
+/// `fail-closed`. Under `fail-open` a failing history is 200 `degraded`.
 pub fn ready(state: AppState) -> Response {
-    match state.model() {
-        Some(loaded) => json_response(
+    let Some(loaded) = state.model() else {
+        return json_response(
+            &Ready {
+                status: "loading",
+                model_version: None,
+                history: None,
+            },
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+        );
+    };
+    let model_version = Some(loaded.version.to_string());
+    match state.history().writability() {
+        Writability::Writable => json_response(
             &Ready {
                 status: "ready",
-                model_version: Some(loaded.version.to_string()),
+                model_version,
+                history: None,
             },
             StatusCode::OK,
             None,
         ),
-        None => json_response(
-            &Ready {
-                status: "loading",
-                model_version: None,
-            },
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-        ),
+        Writability::Failing(reason) => {
+            let (status, code) = match state.history().policy().failure {
+                FailurePolicy::FailClosed => {
+                    ("history_unavailable", StatusCode::SERVICE_UNAVAILABLE)
+                }
+                FailurePolicy::FailOpen => ("degraded", StatusCode::OK),
+            };
+            json_response(
+                &Ready {
+                    status,
+                    model_version,
+                    history: Some(format!(
+                        "the prediction history cannot be written: {reason}"
+                    )),
+                },
+                code,
+                None,
+            )
+        }
     }
 }
 
 /// `GET /metrics`.
 pub async fn metrics(state: AppState) -> Result<Response, Rejection> {
+    state
+        .metrics()
+        .history_queue
+        .set(state.history().queued() as i64);
     let text = state
         .metrics()
         .render()

@@ -77,6 +77,8 @@ pub struct Settings {
     pub cors_origins: Option<Vec<String>>,
     /// Size limits.
     pub limits: Limits,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::proxies::TrustedProxies,
 }
 
 impl Settings {
@@ -91,6 +93,7 @@ impl Settings {
                 batch_body_bytes: config.max_batch_body_bytes,
                 max_batch: config.max_batch,
             },
+            trusted_proxies: config.trusted_proxies.clone(),
         }
     }
 }
@@ -274,6 +277,7 @@ mod tests {
                     batch_body_bytes: 4096,
                     max_batch: 10,
                 },
+                trusted_proxies: Default::default(),
             },
         );
         (state, Cleanup(dir))

@@ -200,6 +200,7 @@ async fn documented_error_responses_match_their_schema() {
         let r = warp::test::request()
             .method("POST")
             .path(path)
+            .header("content-type", "application/json")
             .body(body)
             .reply(&routes(state.clone()))
             .await;

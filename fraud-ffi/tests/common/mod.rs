@@ -45,21 +45,30 @@ pub fn library_dir() -> &'static Path {
             Some(name) => name,
             None => panic!("no profile directory in {}", exe.display()),
         };
-        // Cargo gives integration tests `<target-dir>/tmp`; the target
-        // directory's own marker file (CACHEDIR.TAG) is missing when
-        // something else created the directory before cargo did.
-        let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("CARGO_TARGET_TMPDIR is <target-dir>/tmp");
         let parent = profile_dir.parent().expect("target directory");
-        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => a == b,
+        // Cargo gives integration tests `<target-dir>/tmp`. Unit tests (which
+        // include this module too) get no such variable; there, the target
+        // directory's marker file (CACHEDIR.TAG) decides, which is missing
+        // only when something else created the directory before cargo did.
+        let at_root = match option_env!("CARGO_TARGET_TMPDIR") {
+            Some(tmp) => {
+                let target_dir = Path::new(tmp)
+                    .parent()
+                    .expect("CARGO_TARGET_TMPDIR is <target-dir>/tmp");
+                match (parent.canonicalize(), target_dir.canonicalize()) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => parent == target_dir,
+                }
+            }
+            None => parent.join("CACHEDIR.TAG").exists(),
         };
-        let triple = if same(parent, target_dir) {
-            None
+        let (target_dir, triple) = if at_root {
+            (parent, None)
         } else {
-            parent.file_name().and_then(|n| n.to_str())
+            (
+                parent.parent().expect("target directory"),
+                parent.file_name().and_then(|n| n.to_str()),
+            )
         };
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args([

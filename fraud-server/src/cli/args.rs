@@ -59,6 +59,39 @@ pub enum Command {
     Tune(TuneArgs),
     /// Write the forest as documented JSON (for shap, treelite, notebooks).
     ExportTrees(ExportTreesArgs),
+    /// Bring the history database's schema up to date (`serve` also does
+    /// this at start-up; run it first to migrate once before a rollout).
+    Migrate(MigrateArgs),
+    /// Ask a running server's `/ready` and exit 0 only on 200 (a container
+    /// health check that needs no curl in the image).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `migrate` flags.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The history database, as `serve` takes it: a SQLite path,
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`
+    /// (default `<data-dir>/history.db`).
+    #[arg(long = "history", env = "DATABASE_URL", hide_env_values = true)]
+    pub history: Option<String>,
+    /// Directory of the default history file.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+/// `healthcheck` flags.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The URL to ask (default `http://127.0.0.1:$PORT/ready`).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The port of the default URL.
+    #[arg(long, env = "PORT", default_value_t = 5000)]
+    pub port: u16,
+    /// Longest wait for the answer, in seconds.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
 }
 
 /// `explain` flags.

@@ -16,6 +16,8 @@ use fraud_server::history::History;
 use fraud_server::metrics::Metrics;
 use fraud_server::{AppState, Limits, Settings};
 
+pub mod postgres;
+
 /// The documented request body.
 pub const DOCUMENTED: &str = r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
 
@@ -105,6 +107,7 @@ pub fn settings() -> Settings {
             batch_body_bytes: 4 * 1024 * 1024,
             max_batch: 100,
         },
+        trusted_proxies: Default::default(),
     }
 }
 
@@ -145,6 +148,80 @@ pub fn state_without_model(settings: Settings) -> TestState {
     TestState {
         state: AppState::new(history, metrics, settings),
         _dir: dir,
+    }
+}
+
+// ---- the routes behind the real connection layer, in this process ----
+
+/// Connection limits for tests: the defaults, with the given timeouts.
+pub fn limits(
+    header: Duration,
+    body: Duration,
+    keep_alive: Duration,
+) -> fraud_server::ConnectionLimits {
+    fraud_server::ConnectionLimits {
+        header_read: header,
+        body_read: body,
+        keep_alive,
+        max_connections: 1024,
+        max_per_address: 0,
+    }
+}
+
+/// `routes(state)` served by `fraud_server::connections::serve` on a
+/// loopback port, on a runtime of its own; stopped on drop.
+pub struct InProcess {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    pub fn start(state: AppState, limits: fraud_server::ConnectionLimits) -> InProcess {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound, addr) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind loopback");
+                bound
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("report the address");
+                let metrics = state.metrics().clone();
+                fraud_server::connections::serve(
+                    listener,
+                    fraud_server::routes(state),
+                    limits,
+                    metrics,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                )
+                .await;
+            });
+        });
+        InProcess {
+            addr: addr.recv().expect("the server binds"),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
