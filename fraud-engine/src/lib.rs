@@ -23,6 +23,10 @@
 //! let params = TrainParams { n_trees: 20, ..TrainParams::default() };
 //! let model = Trainer::new(params)?.threads(1)?.train(&loaded.dataset)?;
 //! assert_eq!(model.n_features(), 8);
+//! // Tree size and class weighting were left `auto`: chosen by out-of-bag
+//! // PR-AUC among a few candidates, and recorded with the reason.
+//! let auto = model.metadata().auto.as_ref().expect("chosen");
+//! println!("{}: {}", auto.chosen, auto.reason);
 //! # Ok::<(), fraud_engine::Error>(())
 //! ```
 //!
@@ -108,7 +112,7 @@ pub use model::{
 };
 pub use preprocess::Warning;
 pub use schema::{transaction_schema, Feature, FeatureKind, RangePolicy, Schema};
-pub use train::{train, ClassWeight, TrainParams, Trainer};
+pub use train::{train, AutoChoice, ClassWeight, Setting, TrainParams, Trainer, TreeSettings};
 
 /// The engine's version (the crate version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

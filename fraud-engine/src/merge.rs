@@ -70,7 +70,7 @@ use crate::metrics::{self, Evaluation};
 use crate::model::{Decision, FeatureStats, Importances, Metadata, Model, RiskBands};
 use crate::preprocess::{rank_categories, Encoder, Pipeline};
 use crate::schema::{Feature, FeatureKind, Schema};
-use crate::train::{PartPlan, Trainer, AMOUNT_FEATURE};
+use crate::train::{AutoChoice, PartPlan, Trainer, TreeSettings, AMOUNT_FEATURE};
 use crate::ColumnRules;
 
 /// Points a numeric column's quantile sketch keeps: the fill of a missing
@@ -598,6 +598,9 @@ pub struct PartRecord {
     /// Its rows with an out-of-bag prediction, pooled for the merged
     /// forest's metrics and threshold.
     pub oob_rows: u64,
+    /// The settings it chose for parameters left `auto`, judged on its own
+    /// rows (see [`merge`]); `None` when every setting was given.
+    pub auto: Option<TreeSettings>,
 }
 
 impl PartRecord {
@@ -608,6 +611,7 @@ impl PartRecord {
             training_rows: metadata.training_rows,
             training_frauds: metadata.training_frauds,
             oob_rows: oob_rows as u64,
+            auto: metadata.auto.as_ref().map(|a| a.chosen),
         }
     }
 }
@@ -851,6 +855,7 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
             .unwrap_or_default(),
         training_rows: records.iter().map(|r| r.training_rows).sum(),
         training_frauds: records.iter().map(|r| r.training_frauds).sum(),
+        auto: merged_auto(&models, &records),
         params,
         oob: has_oob.then(|| Evaluation::new(&scores, &labels, threshold)),
         roc_curve: roc,
@@ -910,6 +915,61 @@ fn pooled_golden_rows(models: &[&Model], n_features: usize) -> crate::model::Gol
             .collect(),
         probabilities: Vec::new(),
     }
+}
+
+/// What the parts chose for parameters left `auto`. Each part chose on its
+/// own rows, without seeing the others' (no row moves between workers), so
+/// parts may differ: `chosen` is then the settings most trees were grown
+/// with, and the reason names every part's choice. The candidates are the
+/// first part's; every part's choice is in its [`PartRecord`].
+fn merged_auto(models: &[&Model], records: &[PartRecord]) -> Option<AutoChoice> {
+    let first = models.first()?.metadata.auto.as_ref()?;
+    let mut trees_by_choice: Vec<(TreeSettings, u64)> = Vec::new();
+    for record in records {
+        let settings = record.auto?;
+        match trees_by_choice.iter_mut().find(|(s, _)| *s == settings) {
+            Some((_, trees)) => *trees += record.n_trees,
+            None => trees_by_choice.push((settings, record.n_trees)),
+        }
+    }
+    // The most trees; a tie goes to the choice of the earlier part.
+    let (chosen, _) = trees_by_choice
+        .iter()
+        .rev()
+        .max_by_key(|(_, trees)| *trees)
+        .copied()?;
+    let reason = if trees_by_choice.len() == 1 {
+        format!(
+            "each of the {} parts chose it on its own rows by out-of-bag PR-AUC; the first part's: {}",
+            records.len(),
+            first.reason
+        )
+    } else {
+        let each: Vec<String> = records
+            .iter()
+            .enumerate()
+            .filter_map(|(k, r)| {
+                let settings = r.auto?;
+                Some(format!(
+                    "part {} (trees {} to {}) {settings}",
+                    k + 1,
+                    r.first_tree,
+                    r.first_tree + r.n_trees - 1
+                ))
+            })
+            .collect();
+        format!(
+            "the parts chose on their own rows by out-of-bag PR-AUC, and differently; \
+             most trees have these settings. {}",
+            each.join("; ")
+        )
+    };
+    Some(AutoChoice {
+        chosen,
+        candidates: first.candidates.clone(),
+        trees_per_candidate: first.trees_per_candidate,
+        reason,
+    })
 }
 
 /// Checks that part `k` (1-based, in tree order) agrees with the first.

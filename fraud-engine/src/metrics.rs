@@ -187,6 +187,17 @@ pub fn average_precision(scores: &[f64], labels: &[u8]) -> Option<f64> {
     average_precision_of(&weighted_points(scores, labels, None))
 }
 
+/// [`roc_auc`] and [`average_precision`] with each row counted by its
+/// weight (1 when `weights` is `None`), from one sort: `(ROC-AUC, PR-AUC)`.
+pub fn weighted_areas(
+    scores: &[f64],
+    labels: &[u8],
+    weights: Option<&[f64]>,
+) -> (Option<f64>, Option<f64>) {
+    let points = weighted_points(scores, labels, weights);
+    (roc_auc_of(&points), average_precision_of(&points))
+}
+
 fn average_precision_of(points: &[Point]) -> Option<f64> {
     let pos = points.last()?.true_positives;
     if pos <= 0.0 {

@@ -6,7 +6,16 @@
 //! transactions, untrusted devices and bursts of card activity all raise it,
 //! with interactions (a foreign transaction at night from an untrusted device
 //! is far riskier than each alone) and unobserved noise, so no model can be
-//! perfect. About 1.5% of rows are fraud.
+//! perfect. About 1.3% of rows are fraud.
+//!
+//! The label noise is a knob ([`transactions_with_noise`], [`write_csv_with_noise`]):
+//! a row is fraud when its latent risk plus `label_noise` times a random
+//! term is positive (with the risk shifted so the fraud rate stays about
+//! 1.3% at every level). The default, [`DEFAULT_LABEL_NOISE`] = 1, is the
+//! generator's own noise; 0 makes the label a deterministic function of the
+//! features (a clean, separable task); 2 doubles the noise. The features do
+//! not depend on the knob: the same seed gives the same transactions at any
+//! noise level, only their labels differ.
 
 use std::io::Write;
 use std::path::Path;
@@ -51,7 +60,109 @@ pub struct Transaction {
     pub is_fraud: bool,
 }
 
-fn draw(rng: &mut Rng) -> Transaction {
+/// The generator's own label noise: what [`generate`], [`table`],
+/// [`transactions`] and [`write_csv`] use.
+pub const DEFAULT_LABEL_NOISE: f64 = 1.0;
+
+/// How labels are drawn from the latent risk: fraud when
+/// `risk + shift + scale * noise > 0`. The shift keeps the fraud rate at the
+/// default noise level's whatever the scale, so the knob changes how
+/// predictable the labels are, not how many frauds there are.
+#[derive(Debug, Clone, Copy)]
+struct LabelNoise {
+    scale: f64,
+    shift: f64,
+}
+
+/// Rows drawn (from their own fixed stream) to find a noise level's shift.
+const CALIBRATION_ROWS: usize = 20_000;
+
+impl LabelNoise {
+    const DEFAULT: LabelNoise = LabelNoise {
+        scale: DEFAULT_LABEL_NOISE,
+        shift: 0.0,
+    };
+
+    fn new(scale: f64) -> Result<Self> {
+        if !(scale.is_finite() && scale >= 0.0) {
+            return Err(Error::InvalidParams {
+                name: "label_noise",
+                reason: format!("must be a finite number >= 0, got {scale}"),
+            });
+        }
+        if scale == DEFAULT_LABEL_NOISE {
+            return Ok(LabelNoise::DEFAULT);
+        }
+        // The expected fraud rate of a fixed sample at this scale is
+        // increasing in the shift: bisect for the default level's rate. The
+        // sample depends on nothing but this constant stream, so a scale
+        // always gets the same shift.
+        let mut rng = Rng::new(0xCA1B, 0x5EED);
+        let sample: Vec<(f64, f64)> = (0..CALIBRATION_ROWS)
+            .map(|_| {
+                let d = draw(&mut rng);
+                (d.risk, d.latent)
+            })
+            .collect();
+        let rate = |noise: LabelNoise| {
+            sample
+                .iter()
+                .map(|&(risk, latent)| noise.probability(risk, latent))
+                .sum::<f64>()
+        };
+        let target = rate(LabelNoise::DEFAULT);
+        let (mut lo, mut hi) = (-30.0, 30.0);
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if rate(LabelNoise { scale, shift: mid }) < target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(LabelNoise {
+            scale,
+            shift: 0.5 * (lo + hi),
+        })
+    }
+
+    /// The probability of fraud given the risk and the latent draw (the
+    /// logistic part of the noise is integrated out).
+    fn probability(self, risk: f64, latent: f64) -> f64 {
+        if self.scale > 0.0 {
+            1.0 / (1.0 + (-((risk + self.shift) / self.scale + latent)).exp())
+        } else {
+            f64::from(u8::from(risk + self.shift > 0.0))
+        }
+    }
+
+    /// Fraud when `risk + shift + scale * (latent + logistic) > 0`, drawn as
+    /// `u < sigmoid((risk + shift) / scale + latent)`: at the default level
+    /// this is bit for bit the generator's original expression.
+    fn label(self, d: &Drawn) -> bool {
+        if self.scale > 0.0 {
+            let logit = (d.risk + self.shift) / self.scale + d.latent;
+            d.u < 1.0 / (1.0 + (-logit).exp())
+        } else {
+            d.risk + self.shift > 0.0
+        }
+    }
+}
+
+/// One transaction's features with what its label is drawn from.
+struct Drawn {
+    tx: Transaction,
+    /// The latent risk (a logit) the features explain.
+    risk: f64,
+    /// The unobserved part of the risk (0.9 times a standard normal).
+    latent: f64,
+    /// A uniform draw deciding the label.
+    u: f64,
+}
+
+/// Draws one transaction; both random numbers of the label are drawn at
+/// every noise level, so the stream, and every later row, stays the same.
+fn draw(rng: &mut Rng) -> Drawn {
     let u = rng.next_f64();
     let mut cumulative = 0.0;
     let last = MERCHANT_CATEGORIES[MERCHANT_CATEGORIES.len() - 1];
@@ -77,7 +188,7 @@ fn draw(rng: &mut Rng) -> Transaction {
     let age = (18.0 + (45.0 + 16.0 * rng.normal()).abs()).min(95.0) as u32;
 
     let untrusted = trust < 40.0;
-    let logit = -5.6
+    let risk = -5.6
         + 0.55 * (amount / 40.0).ln().max(-1.0)
         + risk_shift
         + if night { 1.1 } else { 0.0 }
@@ -91,19 +202,24 @@ fn draw(rng: &mut Rng) -> Transaction {
         } else {
             0.0
         }
-        + if mismatch && velocity > 5 { 1.2 } else { 0.0 }
-        + 0.9 * rng.normal();
-    let is_fraud = rng.next_f64() < 1.0 / (1.0 + (-logit).exp());
-    Transaction {
-        amount,
-        transaction_hour: hour,
-        merchant_category: category,
-        foreign_transaction: foreign,
-        location_mismatch: mismatch,
-        device_trust_score: trust,
-        velocity_last_24h: velocity,
-        cardholder_age: age,
-        is_fraud,
+        + if mismatch && velocity > 5 { 1.2 } else { 0.0 };
+    let latent = 0.9 * rng.normal();
+    let u = rng.next_f64();
+    Drawn {
+        tx: Transaction {
+            amount,
+            transaction_hour: hour,
+            merchant_category: category,
+            foreign_transaction: foreign,
+            location_mismatch: mismatch,
+            device_trust_score: trust,
+            velocity_last_24h: velocity,
+            cardholder_age: age,
+            is_fraud: false,
+        },
+        risk,
+        latent,
+        u,
     }
 }
 
@@ -120,16 +236,51 @@ fn poisson(rng: &mut Rng, mean: f64) -> u32 {
 
 /// `rows` transactions from `seed`; the same seed gives the same rows.
 pub fn transactions(rows: usize, seed: u64) -> impl Iterator<Item = Transaction> {
+    labelled(rows, seed, LabelNoise::DEFAULT)
+}
+
+/// `rows` transactions from `seed` with labels drawn at `label_noise` (0 =
+/// a deterministic function of the features, 1 = [`DEFAULT_LABEL_NOISE`]);
+/// the features are those of [`transactions`] with the same seed. An error
+/// names `label_noise` unless it is a finite number >= 0.
+pub fn transactions_with_noise(
+    rows: usize,
+    seed: u64,
+    label_noise: f64,
+) -> Result<impl Iterator<Item = Transaction>> {
+    Ok(labelled(rows, seed, LabelNoise::new(label_noise)?))
+}
+
+fn labelled(rows: usize, seed: u64, noise: LabelNoise) -> impl Iterator<Item = Transaction> {
     let mut rng = Rng::new(seed, 0x5EED);
-    (0..rows).map(move |_| draw(&mut rng))
+    (0..rows).map(move |_| {
+        let drawn = draw(&mut rng);
+        Transaction {
+            is_fraud: noise.label(&drawn),
+            ..drawn.tx
+        }
+    })
 }
 
 /// A labelled dataset with the default transaction schema.
 pub fn generate(rows: usize, seed: u64) -> Dataset {
+    dataset(rows, transactions(rows, seed))
+}
+
+/// [`generate`] with labels drawn at `label_noise` (see
+/// [`transactions_with_noise`]).
+pub fn generate_with_noise(rows: usize, seed: u64, label_noise: f64) -> Result<Dataset> {
+    Ok(dataset(
+        rows,
+        transactions_with_noise(rows, seed, label_noise)?,
+    ))
+}
+
+fn dataset(rows: usize, transactions: impl Iterator<Item = Transaction>) -> Dataset {
     let mut columns: Vec<Vec<f64>> = (0..7).map(|_| Vec::with_capacity(rows)).collect();
     let mut codes = Vec::with_capacity(rows);
     let mut labels = Vec::with_capacity(rows);
-    for tx in transactions(rows, seed) {
+    for tx in transactions {
         columns[0].push(tx.amount);
         columns[1].push(f64::from(tx.transaction_hour));
         columns[2].push(f64::from(u8::from(tx.foreign_transaction)));
@@ -228,10 +379,16 @@ pub fn table(rows: usize, seed: u64) -> crate::data::Table {
 /// Writes `rows` transactions as CSV with a `transaction_id` column first (as
 /// exports have) and the `is_fraud` label last; atomically, like a model file.
 pub fn write_csv(path: &Path, rows: usize, seed: u64) -> Result<()> {
+    write_csv_with_noise(path, rows, seed, DEFAULT_LABEL_NOISE)
+}
+
+/// [`write_csv`] with labels drawn at `label_noise` (see
+/// [`transactions_with_noise`]).
+pub fn write_csv_with_noise(path: &Path, rows: usize, seed: u64, label_noise: f64) -> Result<()> {
     let mut out = Vec::with_capacity(rows * 64 + 128);
     let header = "transaction_id,amount,transaction_hour,merchant_category,foreign_transaction,location_mismatch,device_trust_score,velocity_last_24h,cardholder_age,is_fraud\n";
     out.extend_from_slice(header.as_bytes());
-    for (i, tx) in transactions(rows, seed).enumerate() {
+    for (i, tx) in transactions_with_noise(rows, seed, label_noise)?.enumerate() {
         writeln!(
             out,
             "TX{:08},{},{},{},{},{},{},{},{},{}",
@@ -254,6 +411,70 @@ pub fn write_csv(path: &Path, rows: usize, seed: u64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fraud_rate(txs: &[Transaction]) -> f64 {
+        txs.iter().filter(|t| t.is_fraud).count() as f64 / txs.len() as f64
+    }
+
+    #[test]
+    fn the_default_noise_is_the_plain_generator() {
+        let plain: Vec<_> = transactions(2_000, 3).collect();
+        let noisy: Vec<_> = transactions_with_noise(2_000, 3, DEFAULT_LABEL_NOISE)
+            .unwrap()
+            .collect();
+        assert_eq!(plain, noisy);
+    }
+
+    #[test]
+    fn noise_changes_labels_only_and_keeps_the_fraud_rate() {
+        let plain: Vec<_> = transactions(40_000, 5).collect();
+        for noise in [0.0, 0.3, 2.0] {
+            let other: Vec<_> = transactions_with_noise(40_000, 5, noise).unwrap().collect();
+            for (a, b) in plain.iter().zip(&other) {
+                assert_eq!(
+                    Transaction {
+                        is_fraud: a.is_fraud,
+                        ..b.clone()
+                    },
+                    *a
+                );
+            }
+            let (rate, base) = (fraud_rate(&other), fraud_rate(&plain));
+            assert!(
+                (rate - base).abs() < 0.004,
+                "noise {noise}: {rate} vs {base}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_noise_the_label_is_a_function_of_the_features() {
+        // The unobserved draws no longer matter: only the risk, which the
+        // features determine, decides the label.
+        let clean = LabelNoise::new(0.0).unwrap();
+        let mut rng = Rng::new(9, 0x5EED);
+        for _ in 0..5_000 {
+            let mut d = draw(&mut rng);
+            let label = clean.label(&d);
+            (d.u, d.latent) = (1.0 - d.u, -d.latent);
+            assert_eq!(clean.label(&d), label);
+        }
+    }
+
+    #[test]
+    fn bad_noise_is_named() {
+        for noise in [-0.1, f64::NAN, f64::INFINITY] {
+            let err = transactions_with_noise(10, 1, noise).err().unwrap();
+            assert!(matches!(
+                err,
+                Error::InvalidParams {
+                    name: "label_noise",
+                    ..
+                }
+            ));
+        }
+    }
+
     use crate::data::TableColumn;
 
     #[test]

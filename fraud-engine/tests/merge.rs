@@ -190,7 +190,7 @@ fn parts_that_disagree_are_refused_naming_the_difference() {
 
     // Parts trained with other parameters.
     let deeper = Trainer::new(TrainParams {
-        max_depth: 4,
+        max_depth: 4.into(),
         ..params(10)
     })
     .expect("trainer")
@@ -277,4 +277,54 @@ fn damaged_part_bytes_are_errors() {
     // A whole model is not a part.
     let model_bytes = part.model().to_bytes().expect("model bytes");
     assert!(Part::from_bytes(&model_bytes).is_err());
+}
+
+#[test]
+fn each_part_resolves_auto_on_its_rows_and_the_merge_records_it() {
+    let whole = synth::table(12_000, 31);
+    let tables: Vec<Table> = (0..2)
+        .map(|k| slice(&whole, k * 6_000..(k + 1) * 6_000))
+        .collect();
+    let encoding = encoding_of(&tables);
+    let parts = parts(&tables, &encoding, 16);
+    let merged = merge(&parts).expect("merge");
+    let records = &merged.metadata().parts;
+    // Each part chose on its own rows, among its own first trees.
+    for (part, record) in parts.iter().zip(records) {
+        let own = part.model().metadata().auto.as_ref().expect("part chose");
+        assert_eq!(record.auto, Some(own.chosen));
+        assert_eq!(own.trees_per_candidate, 8);
+    }
+    let auto = merged.metadata().auto.as_ref().expect("merged choice");
+    let most = records
+        .iter()
+        .filter(|r| r.auto == Some(auto.chosen))
+        .map(|r| r.n_trees)
+        .sum::<u64>();
+    assert!(most >= 8, "{auto:?} {records:?}");
+    assert!(auto.reason.contains("own rows"), "{}", auto.reason);
+    assert_eq!(merged.summary().auto.as_ref(), Some(auto));
+    // The parameters stay as given: auto.
+    assert!(merged.metadata().params.max_depth.is_auto());
+
+    // Every value given: nothing chosen anywhere.
+    let fixed = TrainParams {
+        max_depth: 6.into(),
+        min_samples_leaf: 10.into(),
+        class_weight: fraud_engine::ClassWeight::None.into(),
+        ..params(8)
+    };
+    let trainer = Trainer::new(fixed).expect("trainer");
+    let parts: Vec<Part> = tables
+        .iter()
+        .zip(split_trees(8, 2))
+        .map(|(t, trees)| {
+            trainer
+                .train_part(&encoding.dataset(t).expect("reads"), &encoding, trees)
+                .expect("part")
+        })
+        .collect();
+    let merged = merge(&parts).expect("merge");
+    assert_eq!(merged.metadata().auto, None);
+    assert!(merged.metadata().parts.iter().all(|r| r.auto.is_none()));
 }

@@ -59,7 +59,7 @@ proptest! {
         depth in 1usize..10,
     ) {
         let data = fraud_engine::synth::generate(rows, seed);
-        let params = fraud_engine::TrainParams { n_trees: trees, seed, max_depth: depth, min_samples_leaf: 5, ..Default::default() };
+        let params = fraud_engine::TrainParams { n_trees: trees, seed, max_depth: depth.into(), min_samples_leaf: 5.into(), ..Default::default() };
         match fraud_engine::Trainer::new(params.clone())
         .and_then(|t| t.threads(1))
         .and_then(|t| t.train(&data)) {

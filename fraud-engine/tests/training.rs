@@ -80,8 +80,8 @@ fn learns_signal_that_generalises() {
 fn limits_are_respected() {
     let params = TrainParams {
         n_trees: 5,
-        max_depth: 3,
-        min_samples_leaf: 50,
+        max_depth: 3.into(),
+        min_samples_leaf: 50.into(),
         ..TrainParams::default()
     };
     let model = trained(10_000, &params, 1);
@@ -105,7 +105,7 @@ fn balanced_class_weight_raises_fraud_probabilities() {
     let balanced = trained(
         20_000,
         &TrainParams {
-            class_weight: ClassWeight::Balanced,
+            class_weight: ClassWeight::Balanced.into(),
             ..base
         },
         2,
@@ -144,11 +144,11 @@ fn bad_parameters_and_data_are_typed_errors() {
             ..TrainParams::default()
         },
         TrainParams {
-            max_depth: 0,
+            max_depth: 0.into(),
             ..TrainParams::default()
         },
         TrainParams {
-            min_samples_leaf: 0,
+            min_samples_leaf: 0.into(),
             ..TrainParams::default()
         },
         TrainParams {
@@ -179,6 +179,174 @@ fn bad_parameters_and_data_are_typed_errors() {
     assert!(err.to_string().contains("both classes"), "{err}");
 }
 
+/// A model trained on generated rows whose labels carry `noise` (see
+/// `synth::transactions_with_noise`).
+fn trained_with_noise(rows: usize, noise: f64, params: &TrainParams) -> Model {
+    let data = synth::generate_with_noise(rows, 3, noise).expect("a valid noise level");
+    Trainer::new(params.clone())
+        .and_then(|t| t.threads(2))
+        .and_then(|t| t.train(&data))
+        .expect("trains")
+}
+
+#[test]
+fn auto_is_the_default_and_the_model_records_its_choice() {
+    let params = TrainParams {
+        n_trees: 20,
+        ..TrainParams::default()
+    };
+    assert!(params.max_depth.is_auto());
+    assert!(params.min_samples_leaf.is_auto());
+    assert!(params.class_weight.is_auto());
+    let model = trained(8_000, &params, 2);
+    let auto = model
+        .metadata()
+        .auto
+        .clone()
+        .expect("the choice is recorded");
+    assert!(auto.candidates.len() >= 2, "{auto:?}");
+    assert_eq!(auto.trees_per_candidate, 20);
+    let chosen = auto
+        .candidates
+        .iter()
+        .find(|c| c.settings() == auto.chosen)
+        .expect("the choice is one of the candidates");
+    let best = chosen.oob_pr_auc.expect("out-of-bag PR-AUC");
+    assert!(auto.candidates.iter().all(|c| c.oob_pr_auc <= Some(best)));
+    assert!(auto.reason.contains("out-of-bag PR-AUC"), "{}", auto.reason);
+    assert!(model.metadata().max_depth as usize <= auto.chosen.max_depth);
+    // The parameters are kept as given; the choice beside them.
+    assert_eq!(model.metadata().params, params);
+
+    let loaded = Model::from_bytes(&model.to_bytes().expect("saves")).expect("loads");
+    assert_eq!(loaded.metadata().auto.as_ref(), Some(&auto));
+    let summary = serde_json::to_value(loaded.summary()).expect("JSON");
+    assert_eq!(summary["params"]["max_depth"], "auto");
+    assert_eq!(summary["params"]["min_samples_leaf"], "auto");
+    assert_eq!(
+        summary["auto"]["chosen"]["max_depth"],
+        auto.chosen.max_depth
+    );
+    assert_eq!(
+        summary["auto"]["candidates"].as_array().map(Vec::len),
+        Some(auto.candidates.len())
+    );
+}
+
+#[test]
+fn auto_chooses_the_same_on_any_number_of_threads() {
+    let params = TrainParams {
+        n_trees: 16,
+        ..TrainParams::default()
+    };
+    let one = trained(8_000, &params, 1);
+    for threads in [2, 3] {
+        let other = trained(8_000, &params, threads);
+        assert_eq!(one.metadata().auto, other.metadata().auto);
+        assert_eq!(one.tree_arrays(), other.tree_arrays());
+        assert_eq!(one.metadata().oob, other.metadata().oob);
+    }
+}
+
+#[test]
+fn auto_grows_the_forest_the_chosen_values_give() {
+    let params = TrainParams {
+        n_trees: 16,
+        ..TrainParams::default()
+    };
+    let auto = trained(8_000, &params, 2);
+    let chosen = auto.metadata().auto.as_ref().expect("auto").chosen;
+    let explicit = trained(8_000, &params.clone().with_settings(chosen), 2);
+    assert_eq!(explicit.metadata().auto, None);
+    assert_eq!(auto.tree_arrays(), explicit.tree_arrays());
+    assert_eq!(auto.metadata().oob, explicit.metadata().oob);
+    assert_eq!(auto.decision(), explicit.decision());
+    assert_eq!(
+        auto.metadata().feature_importances,
+        explicit.metadata().feature_importances
+    );
+}
+
+#[test]
+fn given_values_override_auto() {
+    let depth = TrainParams {
+        n_trees: 12,
+        max_depth: 5.into(),
+        ..TrainParams::default()
+    };
+    let model = trained(6_000, &depth, 2);
+    let auto = model
+        .metadata()
+        .auto
+        .as_ref()
+        .expect("leaf and weights are auto");
+    assert!(auto.candidates.iter().all(|c| c.max_depth == 5), "{auto:?}");
+    assert_eq!(auto.chosen.max_depth, 5);
+    assert!(model.metadata().max_depth <= 5);
+
+    let weight = TrainParams {
+        n_trees: 12,
+        class_weight: ClassWeight::None.into(),
+        ..TrainParams::default()
+    };
+    let auto = trained(6_000, &weight, 2)
+        .metadata()
+        .auto
+        .clone()
+        .expect("auto");
+    assert!(auto
+        .candidates
+        .iter()
+        .all(|c| c.class_weight == ClassWeight::None));
+
+    let all = TrainParams {
+        n_trees: 12,
+        max_depth: 6.into(),
+        min_samples_leaf: 10.into(),
+        class_weight: ClassWeight::None.into(),
+        ..TrainParams::default()
+    };
+    let model = trained(6_000, &all, 2);
+    assert_eq!(model.metadata().auto, None);
+    assert!(model.metadata().max_depth <= 6);
+}
+
+#[test]
+fn auto_grows_finer_trees_on_clean_labels_than_on_noisy_ones() {
+    let params = TrainParams {
+        n_trees: 40,
+        ..TrainParams::default()
+    };
+    let chosen = |noise| {
+        trained_with_noise(12_000, noise, &params)
+            .metadata()
+            .auto
+            .as_ref()
+            .expect("auto")
+            .chosen
+    };
+    let (clean, noisy) = (chosen(0.0), chosen(2.0));
+    assert!(
+        clean.min_samples_leaf < noisy.min_samples_leaf && clean.max_depth > noisy.max_depth,
+        "clean {clean:?}, noisy {noisy:?}"
+    );
+}
+
+#[test]
+fn balanced_splits_keep_plain_leaf_values() {
+    let params = TrainParams {
+        n_trees: 4,
+        max_depth: 6.into(),
+        min_samples_leaf: 20.into(),
+        class_weight: ClassWeight::BalancedSplits.into(),
+        ..TrainParams::default()
+    };
+    let model = trained(10_000, &params, 1);
+    // The root's value is its bootstrap sample's fraud fraction, as without
+    // weights, not the one half balanced leaf weights give.
+    let root = model.tree_arrays()[0].value[0];
+    assert!(root > 0.0 && root < 0.05, "root value {root}");
+}
 /// Small integer-valued data (few distinct values, so the bins and their
 /// thresholds do not depend on how often each value occurs).
 fn small_table(rows: usize, repeat_frauds: usize) -> fraud_engine::Table {
@@ -237,7 +405,7 @@ fn a_weight_of_three_counts_as_three_copies_of_the_row() {
     let params = TrainParams {
         n_trees: 3,
         bootstrap: false,
-        min_samples_leaf: 1,
+        min_samples_leaf: 1.into(),
         max_features: Some(2),
         ..TrainParams::default()
     };
@@ -260,7 +428,8 @@ fn a_weight_of_three_counts_as_three_copies_of_the_row() {
             class_weight: ClassWeight::Weights {
                 legitimate: 1.0,
                 fraud: 3.0,
-            },
+            }
+            .into(),
             ..params
         },
     )
@@ -331,4 +500,38 @@ fn bad_weights_are_named() {
             fraud: 20.0
         }
     );
+}
+
+#[test]
+fn auto_judges_candidates_by_the_weighted_out_of_bag_pr_auc() {
+    // On small data every candidate is a whole forest, so the winner's
+    // out-of-bag PR-AUC is the model's: weighted the same way, they agree.
+    let params = TrainParams {
+        n_trees: 12,
+        ..TrainParams::default()
+    };
+    let data = synth::generate(4_000, 6);
+    let weights: Vec<f64> = data
+        .labels()
+        .expect("labels")
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| if y == 1 { 5.0 } else { 1.0 + (i % 3) as f64 })
+        .collect();
+    let plain = train(&data, &params).expect("trains");
+    let weighted = train(&data.with_weights(weights).expect("weights"), &params).expect("trains");
+    for model in [&plain, &weighted] {
+        let auto = model.metadata().auto.as_ref().expect("auto");
+        assert_eq!(auto.trees_per_candidate, 12);
+        let chosen = auto
+            .candidates
+            .iter()
+            .rev()
+            .find(|c| c.settings() == auto.chosen)
+            .expect("chosen");
+        let oob = model.metadata().oob.as_ref().expect("oob");
+        assert_eq!(chosen.oob_pr_auc, oob.pr_auc, "{auto:?}");
+    }
+    let first = |m: &Model| m.metadata().auto.as_ref().expect("auto").candidates[0].oob_pr_auc;
+    assert_ne!(first(&plain), first(&weighted));
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use fraud_engine::data::MISSING_CODE;
 use fraud_engine::metrics::ThresholdStrategy;
 use fraud_engine::{
-    synth, ClassWeight, ColumnRules, Dataset, RangePolicy, RiskBands, Schema, Table, TableColumn,
-    TrainParams, Trainer, Value,
+    synth, ClassWeight, ColumnRules, Dataset, RangePolicy, RiskBands, Schema, Setting, Table,
+    TableColumn, TrainParams, Trainer, Value,
 };
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyImportError, PyTypeError};
@@ -52,15 +52,26 @@ pub(crate) fn params_from_kwargs(
         let text = |v: &Bound<'_, PyAny>| v.extract::<String>().map_err(|_| bad("a str"));
         match name.as_str() {
             "n_trees" => params.n_trees = int(&value)?,
-            "max_depth" => params.max_depth = int(&value)?,
+            // "auto" (or a number written as text) is the engine's to read.
+            "max_depth" if value.is_instance_of::<PyString>() => {
+                params.max_depth =
+                    Setting::parse("max_depth", &text(&value)?).map_err(EngineError)?
+            }
+            "max_depth" => {
+                params.max_depth = Setting::Fixed(int(&value).map_err(|_| bad(AUTO_OR_INT))?)
+            }
+            "min_samples_leaf" if value.is_instance_of::<PyString>() => {
+                params.min_samples_leaf =
+                    Setting::parse("min_samples_leaf", &text(&value)?).map_err(EngineError)?
+            }
             "min_samples_leaf" => {
-                params.min_samples_leaf = u32::try_from(int(&value)?).map_err(|_| bad("a count"))?
+                let count = int(&value).map_err(|_| bad(AUTO_OR_INT))?;
+                params.min_samples_leaf =
+                    Setting::Fixed(u32::try_from(count).map_err(|_| bad("a count"))?)
             }
             "max_features" if value.is_none() => params.max_features = None,
             "max_features" => params.max_features = Some(int(&value)?),
-            "class_weight" if value.is_none() => {
-                params.class_weight = fraud_engine::ClassWeight::None
-            }
+            "class_weight" if value.is_none() => params.class_weight = ClassWeight::None.into(),
             "class_weight" => params.class_weight = class_weight(py, &value)?,
             "bootstrap" => params.bootstrap = value.extract().map_err(|_| bad("a bool"))?,
             "max_bins" => params.max_bins = int(&value)?,
@@ -84,19 +95,25 @@ pub(crate) fn params_from_kwargs(
     Ok(params)
 }
 
-/// A class weighting: a name (`"balanced"`), or a dict of label (0 and 1,
-/// False and True) to weight, as scikit-learn's `class_weight`, a label
-/// left out weighing 1.
-fn class_weight(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<ClassWeight> {
+/// What `max_depth` and `min_samples_leaf` take from Python.
+const AUTO_OR_INT: &str = "\"auto\" or an int >= 0";
+
+/// A class weighting: a name (`"auto"`, `"balanced"`, ...), which the engine
+/// reads, or a dict of label (0 and 1, False and True) to weight, as
+/// scikit-learn's `class_weight`, a label left out weighing 1.
+fn class_weight(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Setting<ClassWeight>> {
     let bad = || {
         invalid_param(
             py,
             "class_weight",
-            &format!("expected None, \"balanced\" or a dict {{0: weight, 1: weight}}, got {value}"),
+            &format!(
+                "expected \"auto\", None, \"balanced\", \"balanced-splits\" or a dict \
+                 {{0: weight, 1: weight}}, got {value}"
+            ),
         )
     };
     if let Ok(text) = value.extract::<String>() {
-        return text.parse().map_err(|e| EngineError(e).into());
+        return Setting::parse("class_weight", &text).map_err(|e| EngineError(e).into());
     }
     let Ok(dict) = value.cast::<PyDict>() else {
         return Err(bad());
@@ -120,7 +137,7 @@ fn class_weight(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<ClassWeigh
         fraud: weights[1],
     };
     weight.validate().map_err(EngineError)?;
-    Ok(weight)
+    Ok(weight.into())
 }
 
 /// One weight per row, from any 1-D sequence of numbers.

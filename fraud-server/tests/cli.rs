@@ -497,6 +497,107 @@ fn explain_tune_export_and_the_threshold_table() {
     assert_eq!(export["features"][2]["kind"], "categorical");
 }
 
+#[test]
+fn train_prints_what_auto_chose_and_flags_override_it() {
+    let dir = temp_dir("auto");
+    let (data, model) = (dir.join("clean.csv"), dir.join("model.fem"));
+    let o = run(&[
+        "generate",
+        "--rows",
+        "6000",
+        "--seed",
+        "4",
+        "--label-noise",
+        "0",
+        "--out",
+        s(&data),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&data),
+            "--trees",
+            "12",
+            "--out",
+            s(&model),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let summary = || -> serde_json::Value {
+        let o = run(&["inspect", "--model", s(&model), "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).expect("JSON")
+    };
+
+    // The default: every candidate with its out-of-bag PR-AUC, the choice
+    // marked, and why; recorded in the model.
+    let out = train(&[]);
+    assert!(out.contains("auto chose max_depth "), "{out}");
+    assert!(out.contains("out-of-bag PR-AUC"), "{out}");
+    assert_eq!(out.matches("<- chosen").count(), 1, "{out}");
+    let v = summary();
+    assert_eq!(v["params"]["max_depth"], "auto");
+    assert!(
+        v["auto"]["chosen"]["min_samples_leaf"].as_u64().is_some(),
+        "{v}"
+    );
+    assert!(v["auto"]["reason"].as_str().is_some(), "{v}");
+    let o = run(&["inspect", "--model", s(&model)]);
+    assert!(stdout(&o).contains("auto chose"), "{}", stdout(&o));
+
+    // One flag given: only the others are chosen.
+    let out = train(&["--max-depth", "5"]);
+    assert!(out.contains("auto chose max_depth 5,"), "{out}");
+    assert_eq!(summary()["params"]["max_depth"], 5);
+
+    // Every one given: nothing chosen, trained as told.
+    let out = train(&[
+        "--max-depth",
+        "6",
+        "--min-samples-leaf",
+        "3",
+        "--class-weight",
+        "balanced-splits",
+    ]);
+    assert!(!out.contains("auto chose"), "{out}");
+    let v = summary();
+    assert!(v["auto"].is_null(), "{v}");
+    assert_eq!(v["params"]["min_samples_leaf"], 3);
+    let o = run(&["inspect", "--model", s(&model)]);
+    assert!(
+        stdout(&o)
+            .contains("max_depth 6, min_samples_leaf 3, class_weight balanced-splits (given)"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = run(&[
+        "train",
+        "--data",
+        s(&data),
+        "--max-depth",
+        "0",
+        "--out",
+        s(&model),
+    ]);
+    assert_clean_failure(&o, "max_depth");
+    let o = run(&[
+        "generate",
+        "--rows",
+        "10",
+        "--label-noise=-1",
+        "--out",
+        s(&data),
+    ]);
+    assert_clean_failure(&o, "label_noise");
+}
+
 /// `fraud-server inspect ... | head -1`: a reader that goes away ends the
 /// program quietly with status 0, as coreutils do.
 #[test]

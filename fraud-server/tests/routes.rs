@@ -940,7 +940,7 @@ async fn a_model_feature_named_explain_keeps_the_body_key() {
     .expect("dataset");
     let params = TrainParams {
         n_trees: 5,
-        max_depth: 4,
+        max_depth: 4.into(),
         seed: 3,
         ..TrainParams::default()
     };

@@ -10,7 +10,7 @@ pub fn model() -> &'static Model {
     MODEL.get_or_init(|| {
         let params = TrainParams {
             n_trees: 8,
-            max_depth: 6,
+            max_depth: 6.into(),
             seed: 5,
             ..TrainParams::default()
         };

@@ -1,7 +1,7 @@
 """The model card Jupyter shows for a ``Model`` (its ``_repr_html_``)."""
 
 from html import escape
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Mapping, Optional
 
 from .types import ModelMetadata
 
@@ -16,6 +16,26 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
         "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
     return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _class_weight(weight: Any) -> str:
+    """A class weighting as the command line writes it (``balanced-splits``, ``1:20``)."""
+    if isinstance(weight, dict) and "Weights" in weight:
+        w = weight["Weights"]
+        return f"{w['legitimate']:g}:{w['fraud']:g}"
+    names = {"None": "none", "Balanced": "balanced", "BalancedSplits": "balanced-splits"}
+    return names.get(str(weight), str(weight))
+
+
+def _settings(s: Mapping[str, Any]) -> str:
+    return (
+        f"max_depth {s['max_depth']}, min_samples_leaf {s['min_samples_leaf']}, "
+        f"class_weight {_class_weight(s['class_weight'])}"
+    )
+
+
+def _same_settings(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(a[k] == b[k] for k in ("max_depth", "min_samples_leaf", "class_weight"))
 
 
 def model_card(metadata: ModelMetadata) -> str:
@@ -51,6 +71,18 @@ def model_card(metadata: ModelMetadata) -> str:
         [[_number(metadata["threshold"]), metadata["threshold_strategy"],
           _number(bands["medium"]), _number(bands["high"])]],
     )
+    auto = metadata.get("auto")
+    if auto is None:
+        settings = "<p>Every tree setting was given (nothing chosen by auto).</p>"
+    else:
+        chosen = auto["chosen"]
+        settings = f"<p>auto chose {escape(_settings(chosen))}: {escape(auto['reason'])}</p>" + _table(
+            ["max_depth", "min_samples_leaf", "class_weight", "OOB PR-AUC", "ROC-AUC", ""],
+            [[c["max_depth"], c["min_samples_leaf"], _class_weight(c["class_weight"]),
+              _number(c["oob_pr_auc"]), _number(c["oob_roc_auc"]),
+              "chosen" if _same_settings(c, chosen) else ""]
+             for c in auto["candidates"]],
+        )
     title = (
         f"fraud_engine.Model <code>{escape(metadata['model_version'])}</code>: "
         f"{metadata['n_trees']} trees, {metadata['n_nodes']} nodes, trained "
@@ -64,6 +96,8 @@ def model_card(metadata: ModelMetadata) -> str:
         + _table(["feature", "kind", "required", "importance", "values"], schema_rows)
         + "<p><b>Out-of-bag metrics</b> (at the threshold)</p>"
         + metrics
+        + "<p><b>Tree settings</b></p>"
+        + settings
         + "<p><b>Decision</b></p>"
         + decision
         + "</div>"

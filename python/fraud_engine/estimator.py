@@ -13,7 +13,7 @@ import inspect
 import math
 import os
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -207,10 +207,14 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
     """Random-forest fraud classifier with the scikit-learn estimator API.
 
     Parameters map to :func:`fraud_engine.train`: ``n_estimators`` (trees),
-    ``max_depth``, ``min_samples_leaf``, ``max_features`` (None or "sqrt" for
-    the square root of the feature count, "log2", an int, or a float
-    fraction), ``class_weight`` (None, "balanced", or a dict of class to
-    weight, a class left out weighing 1), ``bootstrap``,
+    ``max_depth`` and ``min_samples_leaf`` (an int, or "auto", the default:
+    chosen with ``class_weight`` from a few candidates by out-of-bag PR-AUC,
+    recorded in ``model_.metadata["auto"]`` and shown by ``model_.summary()``),
+    ``max_features`` (None or "sqrt" for the square root of the feature
+    count, "log2", an int, or a float fraction), ``class_weight`` ("auto",
+    the default; None or "none"; "balanced"; "balanced-splits": balanced
+    weights for choosing splits, plain fraud fractions in the leaves; or a
+    dict of class to weight, a class left out weighing 1), ``bootstrap``,
     ``max_bins``, ``threshold_strategy`` (how the decision threshold is
     chosen from out-of-bag scores: "max-f1", "target-recall=R",
     "target-precision=P", "max-fpr=F"), ``random_state`` (an int seed; None
@@ -241,10 +245,10 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
         self,
         n_estimators: int = 100,
         *,
-        max_depth: int = 8,
-        min_samples_leaf: int = 30,
+        max_depth: Union[int, str] = "auto",
+        min_samples_leaf: Union[int, str] = "auto",
         max_features: Any = None,
-        class_weight: Any = None,
+        class_weight: Any = "auto",
         bootstrap: bool = True,
         max_bins: int = 256,
         threshold_strategy: str = "max-f1",
@@ -466,7 +470,9 @@ class FraudForestClassifier(_ClassifierBase, _EstimatorBase):  # type: ignore[mi
                 "is drawn once where two copies of it are drawn twice"
             ),
         }
-        if self.min_samples_leaf * 2 > 50:
+        # "auto" chooses small leaves on such data, as an int of 25 or less gives.
+        leaf = self.min_samples_leaf
+        if isinstance(leaf, int) and leaf * 2 > 50:
             failing["check_class_weight_classifiers"] = (
                 "the check trains on 50 rows, fewer than twice min_samples_leaf, so every "
                 "tree is one leaf and predict's threshold (chosen on out-of-bag scores) "

@@ -131,6 +131,43 @@ class RiskBands(TypedDict):
     high: float
 
 
+class TreeSettings(TypedDict):
+    """The settings a forest's trees were grown with. ``class_weight`` is
+    ``"None"``, ``"Balanced"``, ``"BalancedSplits"`` or
+    ``{"Weights": {"legitimate": w, "fraud": w}}``."""
+
+    max_depth: int
+    min_samples_leaf: int
+    class_weight: Any
+
+
+class AutoCandidate(TreeSettings):
+    """One setting ``auto`` tried, and how its first trees scored out of bag."""
+
+    oob_pr_auc: Optional[float]
+    oob_roc_auc: Optional[float]
+
+
+class AutoChoice(TypedDict):
+    """What training chose for the parameters left ``"auto"``, and why."""
+
+    chosen: TreeSettings
+    candidates: List[AutoCandidate]
+    trees_per_candidate: int
+    reason: str
+
+
+class PartRecord(TypedDict):
+    """One part of a forest trained apart (Dask, Spark)."""
+
+    first_tree: int
+    n_trees: int
+    training_rows: int
+    training_frauds: int
+    oob_rows: int
+    auto: Optional[TreeSettings]
+
+
 class ModelMetadata(TypedDict):
     """``Model.metadata``: what ``GET /api/model`` returns."""
 
@@ -149,6 +186,8 @@ class ModelMetadata(TypedDict):
     risk_bands: RiskBands
     base_value: float
     params: Dict[str, Any]
+    auto: Optional[AutoChoice]
+    parts: List[PartRecord]
     oob_metrics: Optional[Metrics]
     roc_curve: Optional[RocCurve]
     pr_curve: Optional[PrCurve]
@@ -169,6 +208,8 @@ class GeneratedColumns(TypedDict):
     is_fraud: Any
 
 __all__ = [
+    "AutoCandidate",
+    "AutoChoice",
     "Confusion",
     "Evaluation",
     "ExplainedPrediction",
@@ -176,6 +217,7 @@ __all__ = [
     "GeneratedColumns",
     "Metrics",
     "ModelMetadata",
+    "PartRecord",
     "PrCurve",
     "Prediction",
     "Reason",
@@ -184,4 +226,5 @@ __all__ = [
     "RocCurve",
     "SchemaInfo",
     "TrainingStats",
+    "TreeSettings",
 ]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Column, Dataset};
 use crate::forest::Tree;
 use crate::metrics::{self, Curve, Evaluation};
-use crate::train::TrainParams;
+use crate::train::{AutoChoice, TrainParams};
 
 /// Summary statistics of one feature's training values, for drift checks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,8 +43,12 @@ pub struct Metadata {
     pub training_rows: u64,
     /// Frauds among the training rows.
     pub training_frauds: u64,
-    /// The parameters the model was trained with.
+    /// The parameters the model was trained with, as given (`auto` where
+    /// training chose).
     pub params: TrainParams,
+    /// What training chose for the parameters left `auto`, from which
+    /// candidates, and why; `None` when every one was given.
+    pub auto: Option<AutoChoice>,
     /// Out-of-bag evaluation at the chosen threshold (absent without OOB rows).
     pub oob: Option<Evaluation>,
     /// Out-of-bag ROC curve (false-positive rate, true-positive rate).
@@ -107,6 +111,7 @@ impl Metadata {
     pub(crate) fn describe(
         data: &Dataset,
         params: &TrainParams,
+        auto: Option<AutoChoice>,
         trees: &[Tree],
         importances: Importances,
         oob: Option<OutOfBag<'_>>,
@@ -130,6 +135,7 @@ impl Metadata {
             training_frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
             params: params.clone(),
             reference: crate::drift::Reference::of(data, oob.as_ref().map_or(&[], |o| o.scores)),
+            auto,
             oob: oob.map(|o| Evaluation::weighted(o.scores, o.labels, o.weights, threshold)),
             roc_curve: roc,
             pr_curve: pr,

@@ -11,7 +11,7 @@ use crate::metrics::{self, Curve, Evaluation};
 use crate::model::{Explained, FeatureStats, Model, Prediction, RiskBands, RiskLevel};
 use crate::preprocess::{Encoder, Warning};
 use crate::schema::{FeatureKind, Observed, RangePolicy};
-use crate::train::TrainParams;
+use crate::train::{AutoChoice, TrainParams};
 
 /// One scored transaction, as every front end returns it: the body of
 /// `POST /api/predict`, the dict of Python's `predict`, the JSON of the C
@@ -230,8 +230,12 @@ pub struct ModelSummary {
     pub risk_bands: RiskBands,
     /// The explanations' base value.
     pub base_value: f64,
-    /// Training parameters.
+    /// Training parameters, as given (`"auto"` where training chose).
     pub params: TrainParams,
+    /// What training chose for the parameters left `auto` (the settings,
+    /// every candidate with its out-of-bag PR-AUC, and why); `null` when
+    /// every one was given.
+    pub auto: Option<AutoChoice>,
     /// Out-of-bag evaluation at the threshold (absent without OOB rows).
     pub oob_metrics: Option<Evaluation>,
     /// Out-of-bag ROC curve.
@@ -368,6 +372,7 @@ impl Model {
             risk_bands: self.decision.risk_bands,
             base_value: self.base_value,
             params: meta.params.clone(),
+            auto: meta.auto.clone(),
             oob_metrics: meta.oob.clone(),
             roc_curve: meta.roc_curve.as_ref().map(RocCurve::from),
             pr_curve: meta.pr_curve.as_ref().map(PrCurve::from),

@@ -1,180 +1,33 @@
-//! Training a random forest: binning, bootstrap, trees in parallel, out-of-bag
-//! evaluation and the default decision threshold.
+//! Training a random forest: binning, bootstrap, trees in parallel, the
+//! `auto` choice of tree size and class weighting, out-of-bag evaluation and
+//! the default decision threshold.
 
+mod auto;
 mod binning;
+mod params;
 mod tree;
 
+pub use auto::{AutoChoice, Candidate, LADDER, MIN_SELECTION_TREES, SELECTION_ROW_TREES};
+pub use params::{ClassWeight, Setting, SettingValue, TrainParams, TreeSettings};
+
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::forest::{Tree, NO_CHILD};
 use crate::merge::OobPool;
-use crate::metrics::{self, ThresholdStrategy};
+use crate::metrics;
 use crate::model::{Decision, Metadata, Model, RiskBands};
 use crate::preprocess::Pipeline;
 use crate::rng::Rng;
 
-/// How classes are weighted in the split criterion and leaf values (on top
-/// of any per-row weights, see [`Dataset::with_weights`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum ClassWeight {
-    /// Every row counts once.
-    None,
-    /// Each class weighs `rows / (2 * rows of that class)`, as scikit-learn's
-    /// `class_weight="balanced"`.
-    Balanced,
-    /// Given weights, as scikit-learn's `class_weight={0: .., 1: ..}`;
-    /// written `legitimate:fraud`, such as `1:20`. Like sample weights, they
-    /// also weigh the rows in the out-of-bag metrics and the threshold
-    /// chosen from them.
-    Weights {
-        /// Weight of a legitimate row.
-        legitimate: f64,
-        /// Weight of a fraud.
-        fraud: f64,
-    },
-}
-
-impl ClassWeight {
-    /// Checks that given weights are finite, zero or more, and not both zero.
-    pub fn validate(&self) -> Result<()> {
-        if let ClassWeight::Weights { legitimate, fraud } = *self {
-            let fine = |w: f64| w.is_finite() && w >= 0.0;
-            if !fine(legitimate) || !fine(fraud) || legitimate + fraud <= 0.0 {
-                return Err(Error::InvalidParams {
-                    name: "class_weight",
-                    reason: format!(
-                        "weights {legitimate} (legitimate) and {fraud} (fraud) must be finite, \
-                         zero or more, and not both zero"
-                    ),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Display for ClassWeight {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClassWeight::None => f.write_str("none"),
-            ClassWeight::Balanced => f.write_str("balanced"),
-            ClassWeight::Weights { legitimate, fraud } => write!(f, "{legitimate}:{fraud}"),
-        }
-    }
-}
-
-impl std::str::FromStr for ClassWeight {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self> {
-        let text = text.trim().to_ascii_lowercase();
-        let weights = text.split_once(':').and_then(|(legitimate, fraud)| {
-            Some(ClassWeight::Weights {
-                legitimate: legitimate.trim().parse().ok()?,
-                fraud: fraud.trim().parse().ok()?,
-            })
-        });
-        let weight = match text.as_str() {
-            "none" => ClassWeight::None,
-            "balanced" => ClassWeight::Balanced,
-            _ => weights.ok_or_else(|| Error::InvalidParams {
-                name: "class_weight",
-                reason: format!(
-                    "`{text}` is not none, balanced, or two weights legitimate:fraud such as 1:20"
-                ),
-            })?,
-        };
-        weight.validate()?;
-        Ok(weight)
-    }
-}
-
-/// Training parameters. The defaults were chosen by measurement on the
-/// synthetic generator (see `docs/TRAINING.md`): they rank as well as
-/// scikit-learn's best setting while keeping trees small enough to score a
-/// transaction in about a microsecond.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainParams {
-    /// Number of trees.
-    pub n_trees: usize,
-    /// Deepest level a tree grows to (the root is level 0).
-    pub max_depth: usize,
-    /// Fewest (bootstrap) samples a leaf may hold.
-    pub min_samples_leaf: u32,
-    /// Features drawn as split candidates at each node; `None` = sqrt of the count.
-    pub max_features: Option<usize>,
-    /// Class weighting.
-    pub class_weight: ClassWeight,
-    /// Draw a bootstrap sample per tree (also what makes out-of-bag metrics possible).
-    pub bootstrap: bool,
-    /// Histogram bins per feature, 2..=256.
-    pub max_bins: usize,
-    /// Seed: the same data, parameters and seed give the same model on any
-    /// number of threads.
-    pub seed: u64,
-    /// How the decision threshold is chosen from the out-of-bag scores.
-    pub threshold_strategy: ThresholdStrategy,
-    /// Risk bands; `None` derives them from the threshold (see [`RiskBands::around`]).
-    pub risk_bands: Option<RiskBands>,
-}
-
-impl Default for TrainParams {
-    fn default() -> Self {
-        TrainParams {
-            n_trees: 100,
-            max_depth: 8,
-            min_samples_leaf: 30,
-            max_features: None,
-            class_weight: ClassWeight::None,
-            bootstrap: true,
-            max_bins: 256,
-            seed: 42,
-            threshold_strategy: ThresholdStrategy::MaxF1,
-            risk_bands: None,
-        }
-    }
-}
-
-impl TrainParams {
-    /// Checks every parameter's domain; the error names the first one out
-    /// of it.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |name, reason: &str| {
-            Err(Error::InvalidParams {
-                name,
-                reason: reason.into(),
-            })
-        };
-        if self.n_trees == 0 || self.n_trees > 10_000 {
-            return bad("n_trees", "must be between 1 and 10000");
-        }
-        if self.max_depth == 0 || self.max_depth > crate::forest::MAX_TREE_DEPTH {
-            return bad("max_depth", "must be between 1 and 64");
-        }
-        if self.min_samples_leaf == 0 {
-            return bad("min_samples_leaf", "must be at least 1");
-        }
-        if self.max_features == Some(0) {
-            return bad("max_features", "must be at least 1");
-        }
-        if !(2..=256).contains(&self.max_bins) {
-            return bad("max_bins", "must be between 2 and 256");
-        }
-        self.class_weight.validate()?;
-        if let Some(bands) = self.risk_bands {
-            bands.validate()?;
-        }
-        Ok(())
-    }
-}
-
-/// Progress callback: `(trees done, trees in all)`.
+/// Progress callback: `(trees done, trees in all)` of the final forest. With
+/// `auto` settings it starts once the candidates are compared, at the
+/// winner's trees, which the forest keeps.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
 /// Training rows whose out-of-bag SHAP values make the global importances.
@@ -339,6 +192,186 @@ pub fn train(data: &Dataset, params: &TrainParams) -> Result<Model> {
     Trainer::new(params.clone())?.train(data)
 }
 
+/// What every tree of one training run shares.
+struct Context<'a> {
+    bins: &'a binning::BinnedMatrix,
+    labels: &'a [u8],
+    seed: u64,
+    bootstrap: bool,
+    max_features: usize,
+    /// `n / (2 n_class)` per class: the balanced weights (from the class
+    /// counts of all the data when training one part of a forest).
+    balanced: [f64; 2],
+    /// Each row's sample weight, if training has them.
+    weights: Option<&'a [f64]>,
+    /// Rows whose out-of-bag SHAP values give the global importances.
+    shap_rows: &'a [usize],
+}
+
+/// Running out-of-bag sums of one forest, one per row, in fixed point so
+/// that adding them in any order, from any number of threads, gives
+/// bit-identical results.
+struct OobSums {
+    sum: Vec<AtomicU64>,
+    count: Vec<AtomicU32>,
+}
+
+/// One tree of a forest, with what the model keeps from its growth.
+struct Planted {
+    tree: Tree,
+    /// Impurity decrease per feature, summing to 1 (or all 0).
+    importance: Vec<f64>,
+    /// Whether each of the SHAP rows was out of bag for the tree.
+    shap_oob: Vec<bool>,
+}
+
+/// A candidate's trees, with their out-of-bag sums.
+struct Judged {
+    trees: Vec<Planted>,
+    oob: OobSums,
+}
+
+/// Out-of-bag scores of the rows some tree left out.
+struct OobScores {
+    rows: Vec<usize>,
+    scores: Vec<f64>,
+    labels: Vec<u8>,
+}
+
+impl OobSums {
+    fn new(n: usize) -> Self {
+        OobSums {
+            sum: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            count: (0..n).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    fn scores(&self, labels: &[u8]) -> OobScores {
+        let rows: Vec<usize> = (0..labels.len())
+            .filter(|&r| self.count[r].load(Ordering::Relaxed) > 0)
+            .collect();
+        let scores = rows
+            .iter()
+            .map(|&r| {
+                self.sum[r].load(Ordering::Relaxed) as f64
+                    / OOB_SCALE
+                    / f64::from(self.count[r].load(Ordering::Relaxed))
+            })
+            .collect();
+        let labels = rows.iter().map(|&r| labels[r]).collect();
+        OobScores {
+            rows,
+            scores,
+            labels,
+        }
+    }
+}
+
+impl OobScores {
+    fn has_both_classes(&self) -> bool {
+        self.labels.contains(&0) && self.labels.contains(&1)
+    }
+}
+
+impl Context<'_> {
+    fn grow_params(&self, settings: TreeSettings) -> tree::GrowParams {
+        let plain = [1.0, 1.0];
+        let (class_weight, leaf_weight) = match settings.class_weight {
+            ClassWeight::None => (plain, plain),
+            ClassWeight::Balanced => (self.balanced, self.balanced),
+            ClassWeight::BalancedSplits => (self.balanced, plain),
+            ClassWeight::Weights { legitimate, fraud } => {
+                ([legitimate, fraud], [legitimate, fraud])
+            }
+        };
+        tree::GrowParams {
+            max_depth: settings.max_depth,
+            min_samples_leaf: settings.min_samples_leaf,
+            max_features: self.max_features,
+            class_weight,
+            leaf_weight,
+        }
+    }
+
+    /// Grows trees `indices` of the forest `settings` gives, in parallel,
+    /// adding their out-of-bag values to `oob`. Tree `t` draws from the
+    /// stream `(seed, t)` alone, so it is the same tree whichever run,
+    /// thread or candidate grows it.
+    fn grow(
+        &self,
+        settings: TreeSettings,
+        indices: std::ops::Range<usize>,
+        oob: &OobSums,
+        on_tree: &(dyn Fn() + Sync),
+    ) -> Vec<Planted> {
+        let grow_params = self.grow_params(settings);
+        let n = self.labels.len();
+        indices
+            .into_par_iter()
+            .map(|t| {
+                let mut rng = Rng::new(self.seed, t as u64);
+                let counts = bootstrap(n, self.bootstrap, &mut rng);
+                let grown = match self.weights {
+                    None => tree::grow::<[u32; 2]>(
+                        self.bins,
+                        self.labels,
+                        &[],
+                        &counts,
+                        &grow_params,
+                        &mut rng,
+                    ),
+                    Some(w) => tree::grow::<tree::Weighted>(
+                        self.bins,
+                        self.labels,
+                        w,
+                        &counts,
+                        &grow_params,
+                        &mut rng,
+                    ),
+                };
+                let out_of_bag: Vec<u32> =
+                    (0..n as u32).filter(|&r| counts[r as usize] == 0).collect();
+                add_oob_values(&grown, self.bins, &out_of_bag, &oob.sum, &oob.count);
+                let total: f64 = grown.importance.iter().sum();
+                let importance = grown
+                    .importance
+                    .iter()
+                    .map(|g| if total > 0.0 { g / total } else { 0.0 })
+                    .collect();
+                on_tree();
+                Planted {
+                    tree: grown.tree,
+                    importance,
+                    shap_oob: self.shap_rows.iter().map(|&r| counts[r] == 0).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The weights the out-of-bag rows count with in the metrics and the
+    /// threshold: sample weights, times given class weights (which say what
+    /// a row of each class is worth, as sample weights do). Balanced
+    /// weights only even out training, so the metrics count rows.
+    fn oob_weights(&self, oob: &OobScores, class_weight: ClassWeight) -> Option<Vec<f64>> {
+        let by_class = match class_weight {
+            ClassWeight::Weights { legitimate, fraud } => Some([legitimate, fraud]),
+            ClassWeight::None | ClassWeight::Balanced | ClassWeight::BalancedSplits => None,
+        };
+        if self.weights.is_none() && by_class.is_none() {
+            return None;
+        }
+        Some(
+            oob.rows
+                .iter()
+                .zip(&oob.labels)
+                .map(|(&r, &y)| {
+                    self.weights.map_or(1.0, |w| w[r]) * by_class.map_or(1.0, |c| c[usize::from(y)])
+                })
+                .collect(),
+        )
+    }
+}
+
 /// What one part of a forest trained apart is given: the encoding fitted
 /// once for every part, the class counts of all the data, and the global
 /// indices of its trees (each tree's random stream is its global index, so
@@ -381,141 +414,104 @@ fn train_in_pool(
         (n as f64, labels.iter().filter(|&&y| y == 1).count() as f64),
         |p| (p.class_counts.0 as f64, p.class_counts.1 as f64),
     );
-    let class_weight = match params.class_weight {
-        ClassWeight::None => [1.0, 1.0],
-        ClassWeight::Balanced => [
-            n_weighted / (2.0 * (n_weighted - frauds)),
-            n_weighted / (2.0 * frauds),
-        ],
-        ClassWeight::Weights { legitimate, fraud } => [legitimate, fraud],
-    };
     let weights = data.weights();
     let n_features = bins.n_features;
-    let grow_params = tree::GrowParams {
-        max_depth: params.max_depth,
-        min_samples_leaf: params.min_samples_leaf,
+    let context = Context {
+        bins: &bins,
+        labels,
+        seed: params.seed,
+        bootstrap: params.bootstrap,
         max_features: params
             .max_features
             .unwrap_or_else(|| (n_features as f64).sqrt().round().max(1.0) as usize)
             .min(n_features),
-        class_weight,
+        balanced: [
+            n_weighted / (2.0 * (n_weighted - frauds)),
+            n_weighted / (2.0 * frauds),
+        ],
+        weights,
+        shap_rows: &shap_rows,
     };
-    let oob_sum: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
-    let oob_count: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-    let done = AtomicU32::new(0);
-    let shap_sum: Vec<AtomicI64> = (0..shap_rows.len() * n_features)
-        .map(|_| AtomicI64::new(0))
-        .collect();
-    let shap_count: Vec<AtomicU32> = (0..shap_rows.len()).map(|_| AtomicU32::new(0)).collect();
 
-    let grown: Vec<(Tree, Vec<f64>)> = tree_range
-        .into_par_iter()
-        .map(|t| {
-            let mut rng = Rng::new(params.seed, t as u64);
-            let counts = bootstrap(n, params.bootstrap, &mut rng);
-            let grown = match weights {
-                None => tree::grow::<[u32; 2]>(&bins, labels, &[], &counts, &grow_params, &mut rng),
-                Some(w) => {
-                    tree::grow::<tree::Weighted>(&bins, labels, w, &counts, &grow_params, &mut rng)
-                }
-            };
-            let out_of_bag: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] == 0).collect();
-            add_oob_values(&grown, &bins, &out_of_bag, &oob_sum, &oob_count);
-            let paths = explain::TreePaths::new(&grown.tree);
-            let mut phi = vec![0.0; n_features];
-            for (k, &row) in shap_rows.iter().enumerate() {
-                if counts[row] == 0 {
-                    phi.fill(0.0);
-                    paths.add_shap(&shap_encoded[k], &mut phi, 1.0);
-                    for (f, v) in phi.iter().enumerate() {
-                        shap_sum[k * n_features + f]
-                            .fetch_add((v * OOB_SCALE).round() as i64, Ordering::Relaxed);
+    // The forest's first trees: a whole forest with given settings, or the
+    // chosen candidate's trees.
+    let (settings, mut planted, oob, auto) = match auto::fixed_settings(params) {
+        Some(settings) => (settings, Vec::new(), OobSums::new(n), None),
+        None => {
+            let per_candidate = auto::trees_per_candidate(n_trees, n);
+            let first = tree_range.start;
+            // Each judged candidate's trees and out-of-bag sums, until a
+            // better one makes them useless.
+            let judged: RefCell<Vec<Option<Judged>>> = RefCell::new(Vec::new());
+            let best = std::cell::Cell::new(0);
+            let choice = auto::choose(
+                params,
+                per_candidate,
+                |settings| {
+                    let oob = OobSums::new(n);
+                    let trees = context.grow(settings, first..first + per_candidate, &oob, &|| {});
+                    let scores = oob.scores(labels);
+                    let weights = context.oob_weights(&scores, settings.class_weight);
+                    let (roc, pr) =
+                        metrics::weighted_areas(&scores.scores, &scores.labels, weights.as_deref());
+                    let result = (pr, roc);
+                    judged.borrow_mut().push(Some(Judged { trees, oob }));
+                    result
+                },
+                |winner| {
+                    best.set(winner);
+                    for (i, slot) in judged.borrow_mut().iter_mut().enumerate() {
+                        if i != winner {
+                            *slot = None;
+                        }
                     }
-                    shap_count[k].fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            if let Some(report) = progress {
-                report(done.fetch_add(1, Ordering::Relaxed) as usize + 1, n_trees);
-            }
-            let total: f64 = grown.importance.iter().sum();
-            let importance = grown
-                .importance
-                .iter()
-                .map(|g| if total > 0.0 { g / total } else { 0.0 })
-                .collect();
-            (grown.tree, importance)
-        })
-        .collect();
+                },
+            );
+            // `choose` names its winner through `keep` before returning, so
+            // its slot is filled; an empty one would be a bug, not bad input.
+            let Judged { trees, oob } = judged
+                .borrow_mut()
+                .get_mut(best.get())
+                .and_then(Option::take)
+                .ok_or_else(|| Error::InvalidParams {
+                    name: "auto",
+                    reason: "no candidate was kept".into(),
+                })?;
+            (choice.chosen, trees, oob, Some(choice))
+        }
+    };
+    let done = AtomicU32::new(planted.len() as u32);
+    let report = || {
+        let trees = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
+        if let Some(report) = progress {
+            report(trees, n_trees);
+        }
+    };
+    let rest = tree_range.start + planted.len()..tree_range.end;
+    planted.extend(context.grow(settings, rest, &oob, &report));
 
     let mut impurity_importances = vec![0.0; n_features];
-    for (_, tree_importance) in &grown {
-        for (sum, v) in impurity_importances.iter_mut().zip(tree_importance) {
+    for one in &planted {
+        for (sum, v) in impurity_importances.iter_mut().zip(&one.importance) {
             *sum += v / n_trees as f64;
         }
     }
-    // Mean |SHAP| over the sampled rows, each row's SHAP values averaged over
-    // the trees it was out of bag for (as its out-of-bag prediction is).
-    let mut shap_importances = vec![0.0; n_features];
-    let explained_rows = shap_count
-        .iter()
-        .filter(|c| c.load(Ordering::Relaxed) > 0)
-        .count()
-        .max(1) as f64;
-    for (k, count) in shap_count.iter().enumerate() {
-        let count = count.load(Ordering::Relaxed);
-        if count == 0 {
-            continue;
-        }
-        for (f, importance) in shap_importances.iter_mut().enumerate() {
-            let mean = shap_sum[k * n_features + f].load(Ordering::Relaxed) as f64
-                / OOB_SCALE
-                / f64::from(count);
-            *importance += mean.abs() / explained_rows;
-        }
-    }
-    let trees: Vec<Tree> = grown.into_iter().map(|(tree, _)| tree).collect();
+    let shap_importances = shap_importances(&planted, &shap_encoded, n_features);
+    let trees: Vec<Tree> = planted.into_iter().map(|p| p.tree).collect();
 
-    let oob_rows: Vec<usize> = (0..n)
-        .filter(|&r| oob_count[r].load(Ordering::Relaxed) > 0)
-        .collect();
-    let oob_scores: Vec<f64> = oob_rows
-        .iter()
-        .map(|&r| {
-            oob_sum[r].load(Ordering::Relaxed) as f64
-                / OOB_SCALE
-                / f64::from(oob_count[r].load(Ordering::Relaxed))
-        })
-        .collect();
-    let oob_labels: Vec<u8> = oob_rows.iter().map(|&r| labels[r]).collect();
-    // Given class weights say what a row of each class is worth, as sample
-    // weights do, so they weigh in the out-of-bag metrics and threshold too;
-    // "balanced" only evens out training, and the metrics count rows.
-    let metric_class_weight = match params.class_weight {
-        ClassWeight::Weights { legitimate, fraud } => Some([legitimate, fraud]),
-        ClassWeight::None | ClassWeight::Balanced => None,
-    };
-    let oob_weights: Option<Vec<f64>> = match (weights, metric_class_weight) {
-        (None, None) => None,
-        (w, by_class) => Some(
-            oob_rows
-                .iter()
-                .map(|&r| {
-                    w.map_or(1.0, |w| w[r]) * by_class.map_or(1.0, |c| c[usize::from(labels[r])])
-                })
-                .collect(),
-        ),
-    };
-    let has_oob = oob_labels.contains(&0) && oob_labels.contains(&1);
+    let oob = oob.scores(labels);
+    let oob_weights = context.oob_weights(&oob, settings.class_weight);
+    let has_oob = oob.has_both_classes();
     let amounts = params
         .threshold_strategy
         .needs_amounts()
         .then(|| data.numeric_column(AMOUNT_FEATURE))
         .flatten();
-    let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob_rows.iter().map(|&r| a[r]).collect());
+    let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob.rows.iter().map(|&r| a[r]).collect());
     let threshold = if has_oob {
         metrics::select_weighted_threshold(
-            &oob_scores,
-            &oob_labels,
+            &oob.scores,
+            &oob.labels,
             oob_weights.as_deref(),
             oob_amounts.as_deref(),
             params.threshold_strategy,
@@ -541,11 +537,12 @@ fn train_in_pool(
     let mut metadata = Metadata::describe(
         data,
         params,
+        auto,
         &trees,
         importances,
         has_oob.then_some(crate::model::OutOfBag {
-            scores: &oob_scores,
-            labels: &oob_labels,
+            scores: &oob.scores,
+            labels: &oob.labels,
             weights: oob_weights.as_deref(),
         }),
         threshold,
@@ -569,18 +566,63 @@ fn train_in_pool(
         metadata.parts = vec![crate::merge::PartRecord::of_plan(
             plan,
             &metadata,
-            oob_labels.len(),
+            oob.labels.len(),
         )];
     }
     let oob = OobPool {
-        scores: oob_scores,
-        labels: oob_labels,
+        scores: oob.scores,
+        labels: oob.labels,
         amounts: oob_amounts,
     };
     Ok((
         Model::assemble(schema, pipeline, trees, decision, metadata)?,
         oob,
     ))
+}
+
+/// Mean |SHAP| per feature over the sampled rows, each row's SHAP values
+/// averaged over the trees it was out of bag for (as its out-of-bag
+/// prediction is). Computed for the final forest only: a candidate that
+/// lost never pays for it.
+fn shap_importances(planted: &[Planted], shap_encoded: &[Vec<f64>], n_features: usize) -> Vec<f64> {
+    let shap_sum: Vec<AtomicI64> = (0..shap_encoded.len() * n_features)
+        .map(|_| AtomicI64::new(0))
+        .collect();
+    let shap_count: Vec<AtomicU32> = (0..shap_encoded.len()).map(|_| AtomicU32::new(0)).collect();
+    planted.par_iter().for_each(|one| {
+        let paths = explain::TreePaths::new(&one.tree);
+        let mut phi = vec![0.0; n_features];
+        for (k, row) in shap_encoded.iter().enumerate() {
+            if one.shap_oob[k] {
+                phi.fill(0.0);
+                paths.add_shap(row, &mut phi, 1.0);
+                for (f, v) in phi.iter().enumerate() {
+                    shap_sum[k * n_features + f]
+                        .fetch_add((v * OOB_SCALE).round() as i64, Ordering::Relaxed);
+                }
+                shap_count[k].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let mut importances = vec![0.0; n_features];
+    let explained_rows = shap_count
+        .iter()
+        .filter(|c| c.load(Ordering::Relaxed) > 0)
+        .count()
+        .max(1) as f64;
+    for (k, count) in shap_count.iter().enumerate() {
+        let count = count.load(Ordering::Relaxed);
+        if count == 0 {
+            continue;
+        }
+        for (f, importance) in importances.iter_mut().enumerate() {
+            let mean = shap_sum[k * n_features + f].load(Ordering::Relaxed) as f64
+                / OOB_SCALE
+                / f64::from(count);
+            *importance += mean.abs() / explained_rows;
+        }
+    }
+    importances
 }
 
 /// The feature whose value a missed fraud costs under a cost strategy.

@@ -22,8 +22,10 @@ pub(crate) struct GrowParams {
     pub max_depth: usize,
     pub min_samples_leaf: u32,
     pub max_features: usize,
-    /// Weight of each class (index 0 legitimate, 1 fraud).
+    /// Weight of each class in the split criterion (index 0 legitimate, 1 fraud).
     pub class_weight: [f64; 2],
+    /// Weight of each class in a node's value and cover.
+    pub leaf_weight: [f64; 2],
 }
 
 /// A grown tree, plus what it learned that the model reports.
@@ -352,7 +354,10 @@ impl<T: Tally> Grower<'_, T> {
     }
 
     fn push_node(&mut self, c: T) -> usize {
-        let (weight, fraud) = self.weights(c);
+        let [w0, w1] = self.params.leaf_weight;
+        let [legit, fraud] = c.class_sums();
+        let fraud = fraud * w1;
+        let weight = legit * w0 + fraud;
         let t = &mut self.tree;
         t.left.push(NO_CHILD);
         t.right.push(NO_CHILD);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
-use fraud_engine::{metrics::ThresholdStrategy, ClassWeight, RiskBands, TrainParams};
+use fraud_engine::{metrics::ThresholdStrategy, ClassWeight, RiskBands, Setting, TrainParams};
 
 /// Fraud scoring: train random forests on transaction data and score them,
 /// or serve a model over HTTP (the default with no subcommand).
@@ -249,6 +249,11 @@ pub struct GenerateArgs {
     /// Seed (the same seed gives the same rows).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Label noise: 1 is the generator's own, 0 makes the label a
+    /// deterministic function of the features, 2 doubles the noise. The
+    /// rows' features do not change with it.
+    #[arg(long, default_value_t = fraud_engine::synth::DEFAULT_LABEL_NOISE)]
+    pub label_noise: f64,
     /// Output CSV file.
     #[arg(long)]
     pub out: PathBuf,
@@ -289,19 +294,22 @@ pub struct TrainArgs {
     /// Number of trees.
     #[arg(long, default_value_t = TrainParams::default().n_trees)]
     pub trees: usize,
-    /// Deepest tree level.
-    #[arg(long, default_value_t = TrainParams::default().max_depth)]
-    pub max_depth: usize,
-    /// Fewest samples in a leaf.
-    #[arg(long, default_value_t = TrainParams::default().min_samples_leaf)]
-    pub min_samples_leaf: u32,
+    /// Deepest tree level, or auto: chosen with the leaf size and class
+    /// weighting by out-of-bag PR-AUC (printed, and kept in the model).
+    #[arg(long, default_value_t = TrainParams::default().max_depth, value_parser = max_depth)]
+    pub max_depth: Setting<usize>,
+    /// Fewest samples in a leaf, or auto.
+    #[arg(long, default_value_t = TrainParams::default().min_samples_leaf, value_parser = min_samples_leaf)]
+    pub min_samples_leaf: Setting<u32>,
     /// Split candidates per node (default: sqrt of the feature count).
     #[arg(long)]
     pub max_features: Option<usize>,
-    /// none, balanced, or the weights of a legitimate row and a fraud,
-    /// such as 1:20 (they also weigh the out-of-bag metrics).
-    #[arg(long, default_value = "none")]
-    pub class_weight: ClassWeight,
+    /// auto, none, balanced, balanced-splits (balanced weights for choosing
+    /// splits, plain fraud fractions in the leaves), or the weights of a
+    /// legitimate row and a fraud, such as 1:20 (they also weigh the
+    /// out-of-bag metrics).
+    #[arg(long, default_value_t = TrainParams::default().class_weight, value_parser = class_weight)]
+    pub class_weight: Setting<ClassWeight>,
     /// Seed.
     #[arg(long, default_value_t = TrainParams::default().seed)]
     pub seed: u64,
@@ -362,4 +370,19 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--max-depth`: the engine reads it (`auto` or a number).
+fn max_depth(text: &str) -> Result<Setting<usize>, fraud_engine::Error> {
+    Setting::parse("max_depth", text)
+}
+
+/// `--min-samples-leaf`: the engine reads it.
+fn min_samples_leaf(text: &str) -> Result<Setting<u32>, fraud_engine::Error> {
+    Setting::parse("min_samples_leaf", text)
+}
+
+/// `--class-weight`: the engine reads it.
+fn class_weight(text: &str) -> Result<Setting<ClassWeight>, fraud_engine::Error> {
+    Setting::parse("class_weight", text)
 }

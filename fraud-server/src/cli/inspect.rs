@@ -5,7 +5,7 @@ use std::io::Write;
 
 use fraud_engine::Model;
 
-use super::{pretty_json, write_evaluation, CliError, ExportTreesArgs, InspectArgs};
+use super::{pretty_json, write_auto, write_evaluation, CliError, ExportTreesArgs, InspectArgs};
 
 /// `inspect`: the model summary as text, or as the JSON `GET /api/model`
 /// returns.
@@ -34,6 +34,14 @@ pub fn inspect(args: InspectArgs, out: &mut dyn Write) -> Result<(), CliError> {
         summary.n_nodes,
         summary.max_depth
     )?;
+    match &summary.auto {
+        Some(auto) => write_auto(out, auto)?,
+        None => writeln!(
+            out,
+            "trees grown with max_depth {}, min_samples_leaf {}, class_weight {} (given)",
+            summary.params.max_depth, summary.params.min_samples_leaf, summary.params.class_weight
+        )?,
+    }
     writeln!(
         out,
         "decision: is_fraud when probability >= {:.4} ({}); MEDIUM from {:.4}, HIGH from {:.4}",

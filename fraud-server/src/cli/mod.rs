@@ -110,7 +110,12 @@ fn note(notice: &fraud_engine::Notice) {
 pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
     match command {
         Command::Generate(args) => {
-            fraud_engine::synth::write_csv(&args.out, args.rows, args.seed)?;
+            fraud_engine::synth::write_csv_with_noise(
+                &args.out,
+                args.rows,
+                args.seed,
+                args.label_noise,
+            )?;
             writeln!(
                 out,
                 "wrote {} transactions to {}",
@@ -168,4 +173,31 @@ fn write_evaluation(out: &mut dyn Write, e: &fraud_engine::Evaluation) -> std::i
         c.true_positives, c.false_positives, c.true_negatives, c.false_negatives
     )?;
     writeln!(out, "  log loss {:.5}  Brier {:.5}", e.log_loss, e.brier)
+}
+
+/// What `auto` chose and why, with every candidate's out-of-bag scores.
+fn write_auto(out: &mut dyn Write, auto: &fraud_engine::AutoChoice) -> std::io::Result<()> {
+    writeln!(out, "auto chose {}: {}", auto.chosen, auto.reason)?;
+    writeln!(
+        out,
+        "  {:<9} {:<16} {:<15} {:>10} {:>8}",
+        "max_depth", "min_samples_leaf", "class_weight", "OOB PR-AUC", "ROC-AUC"
+    )?;
+    for c in &auto.candidates {
+        let chosen = if c.settings() == auto.chosen {
+            "  <- chosen"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "  {:<9} {:<16} {:<15} {:>10} {:>8}{chosen}",
+            c.max_depth,
+            c.min_samples_leaf,
+            c.class_weight.to_string(),
+            fmt_opt(c.oob_pr_auc),
+            fmt_opt(c.oob_roc_auc)
+        )?;
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use fraud_engine::data::read_weights;
 use fraud_engine::{ColumnRules, Dataset, Schema, Table, TrainParams, Trainer};
 
-use super::{note, write_evaluation, CliError, TrainArgs};
+use super::{note, write_auto, write_evaluation, CliError, TrainArgs};
 
 /// Reads the CSV by the column rules, trains, saves and reports.
 pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
@@ -87,6 +87,9 @@ pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
         meta.n_nodes,
         meta.max_depth
     )?;
+    if let Some(auto) = &meta.auto {
+        write_auto(out, auto)?;
+    }
     match &meta.oob {
         Some(oob) => {
             writeln!(out, "out-of-bag:")?;

@@ -77,7 +77,7 @@ pub fn small_model(seed: u64) -> Model {
     let data = synth::generate(4000, seed);
     let params = TrainParams {
         n_trees: 15,
-        max_depth: 8,
+        max_depth: 8.into(),
         seed,
         ..TrainParams::default()
     };
