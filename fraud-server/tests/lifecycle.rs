@@ -154,6 +154,7 @@ fn a_model_failing_its_golden_set_is_refused_while_the_old_one_serves() {
     let p = server.post("/api/predict", DOCUMENTED);
     assert_eq!(p.status, 200);
     assert_eq!(p.json()["model_version"], old.as_str());
+    assert_eq!(server.get("/api/drift").json()["window"]["transactions"], 1);
     let listing = admin(&server, "GET", "/admin/models", None).json();
     assert_eq!(listing["active"], old.as_str());
     let versions: Vec<&str> = listing["models"]
@@ -177,6 +178,10 @@ fn a_model_failing_its_golden_set_is_refused_while_the_old_one_serves() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["active"], new.as_str());
     assert_eq!(serving(&server), new);
+    // The activated model starts its own drift window.
+    let drift = server.get("/api/drift").json();
+    assert_eq!(drift["model_version"], new.as_str());
+    assert_eq!(drift["window"]["transactions"], 0);
     // Unknown and malformed versions are named.
     let r = admin(
         &server,
@@ -518,6 +523,10 @@ fn psi_rises_past_significant_for_shifted_traffic_and_stays_stable_otherwise() {
         score_psi < 0.1,
         "score PSI {score_psi} on training-like traffic"
     );
+    println!(
+        "training-like: amount PSI {:.4}, score PSI {score_psi:.4}",
+        psi_of(&report, "amount")
+    );
     let metrics = server.get("/metrics").text();
     assert!(
         metrics.contains("fraud_feature_psi{feature=\"amount\""),
@@ -534,6 +543,11 @@ fn psi_rises_past_significant_for_shifted_traffic_and_stays_stable_otherwise() {
     let report = server.get("/api/drift").json();
     let amount = psi_of(&report, "amount");
     assert!(amount > 0.25, "amount PSI {amount}");
+    println!(
+        "amounts x5: amount PSI {amount:.4}, cardholder_age PSI {:.4}, score PSI {:.4}",
+        psi_of(&report, "cardholder_age"),
+        report["score"]["psi"].as_f64().unwrap_or(f64::NAN)
+    );
     let moved = report["features"]
         .as_array()
         .expect("features")
