@@ -81,13 +81,6 @@ pub struct Plan {
     pub shadow: Option<Option<Model>>,
 }
 
-impl Plan {
-    /// Whether nothing changes.
-    pub fn is_empty(&self) -> bool {
-        self.active.is_none() && self.shadow.is_none()
-    }
-}
-
 /// Loads (and so checks) every model the manifest names that the state does
 /// not serve yet (blocking). `known` are models already loaded (the one an
 /// admin operation just checked), used instead of reading them again.
@@ -175,10 +168,6 @@ pub async fn reload(state: &AppState, model_file: Option<&Path>) {
     })
     .await;
     let outcome = match planned {
-        Ok(Ok(plan)) if plan.is_empty() => {
-            tracing::info!("reloaded the registry; the serving models are unchanged");
-            Ok(())
-        }
         Ok(Ok(plan)) => apply(state, plan),
         Ok(Err(e)) => Err(e),
         Err(e) => {
@@ -186,7 +175,19 @@ pub async fn reload(state: &AppState, model_file: Option<&Path>) {
             return;
         }
     };
-    if let Err(e) = outcome {
-        tracing::error!(error = %e, "model reload failed; the previous model keeps serving");
+    match outcome {
+        Ok(()) => {
+            let version = |m: Option<std::sync::Arc<crate::state::LoadedModel>>| {
+                m.map_or_else(|| "none".to_owned(), |m| m.version.to_string())
+            };
+            tracing::info!(
+                active = %version(state.model()),
+                shadow = %version(state.shadow()),
+                "reloaded the models from the registry"
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "model reload failed; the previous model keeps serving")
+        }
     }
 }

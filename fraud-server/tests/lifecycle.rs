@@ -627,6 +627,7 @@ fn startup_and_sighup_follow_the_file_and_the_manifest() {
     );
     server.signal("HUP");
     wait_until(|| serving(&server) == a);
+    wait_for_log(&server, "reloaded the models from the registry");
 
     // SIGHUP after the file changed: its model is added and activated.
     let c = small_model(13);
