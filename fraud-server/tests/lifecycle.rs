@@ -233,6 +233,25 @@ fn the_admin_api_is_off_without_its_key() {
     }
 }
 
+#[test]
+fn admin_requests_are_never_rate_limited_by_prediction_traffic() {
+    let server = Server::start(
+        "admin-limits",
+        &["--model", model_file().to_str().expect("utf-8")],
+        &[("ADMIN_API_KEY", ADMIN_KEY), ("RATE_LIMIT_PER_MINUTE", "2")],
+    );
+    server.wait_ready(30);
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| server.post("/api/predict", DOCUMENTED).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+    for _ in 0..5 {
+        assert_eq!(admin(&server, "GET", "/admin/models", None).status, 200);
+        assert_eq!(admin(&server, "DELETE", "/admin/shadow", None).status, 200);
+    }
+    assert_eq!(server.post("/api/predict", DOCUMENTED).status, 429);
+}
+
 fn wait_for_log(server: &Server, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
