@@ -71,6 +71,14 @@ pub enum ApiError {
     Forbidden(String),
     /// 500: a bug or an environment failure; the message is logged and returned.
     Internal(String),
+    /// 401: missing or wrong `X-Admin-Key` on an `/admin/*` request.
+    AdminUnauthorized,
+    /// 404: a thing the request names (a model version) does not exist; the
+    /// message names it.
+    NoSuch(String),
+    /// 409: the request cannot be done in the current state (nothing to roll
+    /// back to, no shadow model set).
+    Conflict(String),
 }
 
 impl Reject for ApiError {}
@@ -130,6 +138,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NoSuch(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -149,6 +160,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Internal(_) => "internal",
+            ApiError::AdminUnauthorized => "admin_unauthorized",
+            ApiError::NoSuch(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
         }
     }
 
@@ -171,12 +185,18 @@ impl ApiError {
             | ApiError::RequestTimeout(error)
             | ApiError::Unavailable(error)
             | ApiError::Forbidden(error)
+            | ApiError::NoSuch(error)
+            | ApiError::Conflict(error)
             | ApiError::Internal(error) => ErrorBody {
                 error,
                 details: None,
             },
             ApiError::Unauthorized => ErrorBody {
                 error: "Invalid API key".into(),
+                details: None,
+            },
+            ApiError::AdminUnauthorized => ErrorBody {
+                error: "Invalid admin key (X-Admin-Key)".into(),
                 details: None,
             },
             ApiError::RateLimited { .. } => ErrorBody {

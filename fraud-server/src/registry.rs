@@ -125,6 +125,11 @@ pub struct Manifest {
     pub shadow: Option<String>,
     /// Every change, oldest first.
     pub history: Vec<Change>,
+    /// The version each `serve --model FILE` held when it was last
+    /// deployed, by the file's path: the server activates the file again
+    /// only when its content changed, so a rollback survives a restart.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub model_files: std::collections::BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -436,6 +441,43 @@ impl Registry {
         })
     }
 
+    /// Deploys the model read from a `serve --model` file (`file` is its
+    /// path, as the manifest's key): stores it, and activates it unless the
+    /// manifest already records this version for this file and some version
+    /// is active (then the manifest's choice stands, a rollback included).
+    /// Returns the manifest and whether the model was activated.
+    pub fn deploy_file(&self, file: &str, model: &Model, by: &str) -> Result<(Manifest, bool)> {
+        self.add(model)?;
+        let version = model.version();
+        let mut activated = false;
+        let manifest = self.change(|manifest| {
+            if manifest.model_files.get(file).map(String::as_str) == Some(version)
+                && manifest.active.is_some()
+            {
+                return Ok(false);
+            }
+            manifest
+                .model_files
+                .insert(file.to_owned(), version.to_owned());
+            if manifest.active.as_deref() != Some(version) {
+                activated = true;
+                let previous = manifest.active.replace(version.to_owned());
+                if manifest.shadow.as_deref() == Some(version) {
+                    manifest.shadow = None;
+                }
+                manifest.history.push(Change {
+                    action: Action::Activate,
+                    version: Some(version.to_owned()),
+                    previous,
+                    by: by.to_owned(),
+                    at: now(),
+                });
+            }
+            Ok(true)
+        })?;
+        Ok((manifest, activated))
+    }
+
     /// Reads the manifest under the lock, applies `edit`, and writes it
     /// back if `edit` says it changed something.
     fn change(&self, edit: impl FnOnce(&mut Manifest) -> Result<bool>) -> Result<Manifest> {
@@ -642,6 +684,29 @@ mod tests {
             Err(RegistryError::Tampered { .. })
         ));
         assert_eq!(registry.manifest().unwrap(), Manifest::default());
+    }
+
+    #[test]
+    fn a_model_file_is_activated_again_only_when_it_changed() {
+        let temp = TempDir::new("files");
+        let registry = Registry::open(&temp.0).unwrap();
+        let (a, b) = (model(6), model(7));
+        let (manifest, activated) = registry.deploy_file("/m.fem", &a, "startup").unwrap();
+        assert!(activated);
+        assert_eq!(manifest.active.as_deref(), Some(a.version()));
+        registry.add(&b).unwrap();
+        registry.activate(b.version(), "ops").unwrap();
+        // The same file again: the operator's choice stands.
+        let (manifest, activated) = registry.deploy_file("/m.fem", &a, "startup").unwrap();
+        assert!(!activated);
+        assert_eq!(manifest.active.as_deref(), Some(b.version()));
+        // The file changed: its model is activated.
+        let c = model(8);
+        let (manifest, activated) = registry.deploy_file("/m.fem", &c, "sighup").unwrap();
+        assert!(activated);
+        assert_eq!(manifest.active.as_deref(), Some(c.version()));
+        assert_eq!(manifest.model_files["/m.fem"], c.version());
+        assert_eq!(manifest.rollback_target(), Some(b.version()));
     }
 
     #[test]

@@ -326,3 +326,42 @@ fn a_database_that_cannot_be_reached_is_an_error_at_once() {
     assert!(!text.contains("pw@"), "{text}");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }
+
+// ---- model lifecycle: the shadow comparison's reads ----
+
+mod shadow {
+    use super::*;
+
+    history_suite! {
+        async fn shadow_pairs_are_the_newest_of_one_live_and_shadow_pair(fixture: Fixture) {
+            let history = fixture.open_commit();
+            let mut records = Vec::new();
+            for n in 0..40 {
+                let mut r = record(n);
+                r.model_version = Arc::from(if n % 2 == 0 { "live-a" } else { "live-b" });
+                r.shadow = match n % 4 {
+                    0 | 1 => Some((Arc::from("shadow-s"), n as f64 / 100.0)),
+                    2 => Some((Arc::from("shadow-t"), 0.5)),
+                    _ => None,
+                };
+                records.push(r);
+            }
+            history.record(records.clone()).await.expect("stored");
+            let pairs = history.shadow_pairs("live-a", "shadow-s", 1000).await.expect("pairs");
+            // n = 0, 4, 8, ...: live-a with shadow-s; newest first.
+            let expected: Vec<(f64, f64)> = (0..40)
+                .rev()
+                .filter(|n| n % 4 == 0)
+                .map(|n| (records[n].fraud_probability, n as f64 / 100.0))
+                .collect();
+            let got: Vec<(f64, f64)> = pairs.iter().map(|p| (p.live, p.shadow)).collect();
+            assert_eq!(got, expected);
+            assert!(pairs.iter().all(|p| p.label.is_none()));
+            let newest = history.shadow_pairs("live-a", "shadow-s", 3).await.expect("pairs");
+            assert_eq!(newest.len(), 3);
+            assert_eq!(newest[0].shadow, 36.0 / 100.0);
+            assert!(history.shadow_pairs("live-a", "nobody", 10).await.expect("pairs").is_empty());
+            history.close().await.expect("closed");
+        }
+    }
+}

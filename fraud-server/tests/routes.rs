@@ -1283,6 +1283,14 @@ async fn ready_reports_a_history_that_cannot_be_written() {
                 offset,
             })
         }
+        fn shadow_pairs(
+            &self,
+            _: &str,
+            _: &str,
+            _: u32,
+        ) -> Result<Vec<fraud_engine::lifecycle::PairedScore>, HistoryError> {
+            Ok(Vec::new())
+        }
     }
 
     for failure in [

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fraud_engine::lifecycle::PairedScore;
 use serde::Serialize;
 use tokio::sync::{oneshot, Semaphore};
 
@@ -310,6 +311,18 @@ pub trait Store: Send + 'static {
 pub trait Pages: Send + Sync + 'static {
     /// A page of the records that pass `filter`, newest first (blocking).
     fn page(&self, limit: u32, offset: u64, filter: &Filter) -> Result<Page, HistoryError>;
+
+    // ---- model lifecycle: shadow comparison ----
+
+    /// The newest `limit` records that `live_version` answered while
+    /// `shadow_version` scored them too: both probabilities and the label,
+    /// if one arrived (blocking).
+    fn shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError>;
 }
 
 /// How the history behaves: when requests are answered and what happens
@@ -610,6 +623,25 @@ impl History {
         self.flush().await?;
         let pages = Arc::clone(&self.pages);
         tokio::task::spawn_blocking(move || pages.page(limit, offset, &filter))
+            .await
+            .map_err(|_| HistoryError::Closed)?
+    }
+
+    // ---- model lifecycle: shadow comparison ----
+
+    /// The newest `limit` records `live_version` answered with
+    /// `shadow_version` as the shadow (see [`Pages::shadow_pairs`]),
+    /// including everything recorded before this call.
+    pub async fn shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError> {
+        self.flush().await?;
+        let pages = Arc::clone(&self.pages);
+        let (live, shadow) = (live_version.to_owned(), shadow_version.to_owned());
+        tokio::task::spawn_blocking(move || pages.shadow_pairs(&live, &shadow, limit))
             .await
             .map_err(|_| HistoryError::Closed)?
     }

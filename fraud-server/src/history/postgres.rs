@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use fraud_engine::lifecycle::PairedScore;
 use tokio_postgres::NoTls;
 
 use super::schema::{self, MigrationReport};
@@ -539,6 +540,59 @@ impl Pages for PostgresPages {
                 limit,
                 offset,
             })
+        })
+    }
+
+    fn shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError> {
+        self.read_shadow_pairs(live_version, shadow_version, limit)
+    }
+}
+
+// ---- model lifecycle: shadow comparison ----
+
+impl PostgresPages {
+    fn read_shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError> {
+        let pool = self.client.pool.clone();
+        let shown = self.client.shown.clone();
+        let (live, shadow) = (live_version.to_owned(), shadow_version.to_owned());
+        self.client.run(OPERATION_TIMEOUT, async move {
+            let conn = pool.get().await.map_err(pool_error(&shown))?;
+            let select = conn
+                .prepare_cached(
+                    "SELECT fraud_probability, shadow_probability, label FROM predictions
+                     WHERE model_version = $1 AND shadow_version = $2
+                       AND shadow_probability IS NOT NULL
+                     ORDER BY id DESC LIMIT $3",
+                )
+                .await
+                .map_err(pg_error(&shown))?;
+            let rows = conn
+                .query(&select, &[&live, &shadow, &i64::from(limit)])
+                .await
+                .map_err(pg_error(&shown))?;
+            let mut pairs = Vec::with_capacity(rows.len());
+            for row in rows {
+                let pair = (|| {
+                    Ok::<_, tokio_postgres::Error>(PairedScore {
+                        live: row.try_get(0)?,
+                        shadow: row.try_get(1)?,
+                        label: row.try_get::<_, Option<i16>>(2)?.map(|l| u8::from(l != 0)),
+                    })
+                })()
+                .map_err(pg_error(&shown))?;
+                pairs.push(pair);
+            }
+            Ok(pairs)
         })
     }
 }

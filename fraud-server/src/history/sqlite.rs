@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use fraud_engine::lifecycle::PairedScore;
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::schema::{self, MigrationReport};
@@ -153,6 +154,42 @@ impl Pages for SqlitePages {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         read_page(&conn, limit, offset, filter).map_err(sqlite(&self.path))
     }
+
+    // ---- model lifecycle: shadow comparison ----
+
+    fn shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError> {
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read_shadow_pairs(&conn, live_version, shadow_version, limit).map_err(sqlite(&self.path))
+    }
+}
+
+fn read_shadow_pairs(
+    conn: &Connection,
+    live_version: &str,
+    shadow_version: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<PairedScore>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT fraud_probability, shadow_probability, label FROM predictions
+         WHERE model_version = ?1 AND shadow_version = ?2 AND shadow_probability IS NOT NULL
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![live_version, shadow_version, limit], |r| {
+        Ok(PairedScore {
+            live: r.get(0)?,
+            shadow: r.get(1)?,
+            label: r.get::<_, Option<i64>>(2)?.map(|l| u8::from(l != 0)),
+        })
+    })?;
+    rows.collect()
 }
 
 /// The `WHERE ...` clause (or nothing) for `filter` and its parameters,

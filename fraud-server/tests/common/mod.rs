@@ -108,6 +108,7 @@ pub fn settings() -> Settings {
             max_batch: 100,
         },
         trusted_proxies: Default::default(),
+        admin_key: None,
     }
 }
 
@@ -262,6 +263,9 @@ impl Server {
             .env_remove("DATABASE_URL")
             .env_remove("RATE_LIMIT_PER_MINUTE")
             .env_remove("CORS_ORIGINS")
+            .env_remove("ADMIN_API_KEY")
+            .env_remove("MODEL_REGISTRY")
+            .env_remove("DRIFT_WINDOW")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
