@@ -486,7 +486,7 @@ fn drift_model_file(dir: &Path) -> std::path::PathBuf {
     let data = fraud_engine::synth::generate(6000, 21);
     let params = fraud_engine::TrainParams {
         n_trees: 60,
-        max_depth: 8,
+        max_depth: 8.into(),
         seed: 21,
         ..fraud_engine::TrainParams::default()
     };
