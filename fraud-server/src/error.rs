@@ -71,6 +71,14 @@ pub enum ApiError {
     Forbidden(String),
     /// 500: a bug or an environment failure; the message is logged and returned.
     Internal(String),
+    /// 404: the route exists, but what the request names does not (a label
+    /// for an id no stored prediction has); each one is listed.
+    Unknown {
+        /// Summary.
+        error: String,
+        /// Each unknown item.
+        details: Vec<FieldError>,
+    },
 }
 
 impl Reject for ApiError {}
@@ -126,7 +134,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ModelNotLoaded | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Unknown { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -149,6 +157,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Internal(_) => "internal",
+            ApiError::Unknown { .. } => "unknown_id",
         }
     }
 
@@ -162,7 +171,8 @@ impl ApiError {
         };
         let body = match self {
             ApiError::BadRequest { error, details }
-            | ApiError::Unprocessable { error, details } => ErrorBody {
+            | ApiError::Unprocessable { error, details }
+            | ApiError::Unknown { error, details } => ErrorBody {
                 error,
                 details: Some(details),
             },

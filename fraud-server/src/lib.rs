@@ -12,6 +12,7 @@ pub mod config;
 pub mod connections;
 pub mod dto;
 pub mod error;
+pub mod feedback;
 pub mod filters;
 pub mod handlers;
 pub mod history;
@@ -91,6 +92,11 @@ pub fn routes(
         .or(filters::ready(state.clone()))
         .unify()
         .or(filters::metrics(state.clone()))
+        .unify()
+        // Labels and performance (issue 12).
+        .or(feedback::feedback_route(state.clone()))
+        .unify()
+        .or(feedback::performance_route(state.clone()))
         .unify()
         .or(filters::ui())
         .unify()

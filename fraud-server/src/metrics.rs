@@ -30,12 +30,15 @@ pub struct Metrics {
 
 /// Every route the server answers (besides `/static/*`): the metric labels,
 /// and what the OpenAPI description must cover.
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 11] = [
     "/api/predict",
     "/api/predict/batch",
     "/api/model",
     "/api/predictions",
     "/api/openapi.json",
+    // Labels and performance (issue 12).
+    "/api/feedback",
+    "/api/performance",
     "/health",
     "/ready",
     "/metrics",
