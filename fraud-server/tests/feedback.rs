@@ -97,7 +97,7 @@ fn labels_posted_over_http_are_the_rows_retrain_trains_on() {
         &json!({ "transactions": batch }).to_string(),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let mut flagged = vec![0u8; 60];
+    let mut flagged = [0u8; 60];
     for (i, p) in r.json()["predictions"]
         .as_array()
         .expect("list")
@@ -106,7 +106,7 @@ fn labels_posted_over_http_are_the_rows_retrain_trains_on() {
     {
         flagged[i] = decision(&p["is_fraud"]);
     }
-    for i in 50..60 {
+    for (i, decided) in flagged.iter_mut().enumerate().skip(50) {
         let body = transaction(i).to_string();
         let id = format!("single-{i}");
         let r = request(
@@ -117,7 +117,7 @@ fn labels_posted_over_http_are_the_rows_retrain_trains_on() {
             Some(body.as_bytes()),
         );
         assert_eq!(r.status, 200, "{}", r.text());
-        flagged[i] = decision(&r.json()["is_fraud"]);
+        *decided = decision(&r.json()["is_fraud"]);
     }
 
     // A batch of 40 by transaction id, 3 alone by request id.
