@@ -152,6 +152,98 @@ pub fn compare_shadow(
     }
 }
 
+/// One labelled prediction, as [`daily_performance`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledPrediction {
+    /// When it was scored: RFC 3339 in UTC (`2026-11-30T14:05:00.123Z`);
+    /// its first ten characters are the day it counts for.
+    pub timestamp: String,
+    /// The model that scored it.
+    pub model_version: String,
+    /// That model's probability.
+    pub probability: f64,
+    /// That model's decision, when known (`None`: only the probability,
+    /// for a model whose threshold is not known).
+    pub flagged: Option<bool>,
+    /// The label: 1 fraud, 0 legitimate.
+    pub label: u8,
+}
+
+/// One model's figures on one day's labelled predictions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DailyPerformance {
+    /// The day (UTC), `YYYY-MM-DD`.
+    pub day: String,
+    /// The model.
+    pub model_version: String,
+    /// Labelled predictions.
+    pub rows: u64,
+    /// Frauds among them.
+    pub frauds: u64,
+    /// Predictions the model flagged (`None` without decisions).
+    pub flagged: Option<u64>,
+    /// Precision of its decisions (`None` without decisions, or when it
+    /// flagged nothing).
+    pub precision: Option<f64>,
+    /// Recall of its decisions (`None` without decisions, or frauds).
+    pub recall: Option<f64>,
+    /// Average precision of its probabilities (`None` without frauds).
+    pub pr_auc: Option<f64>,
+}
+
+/// Precision, recall and PR-AUC of labelled predictions, by UTC day and
+/// model, days in order. Precision and recall are those of the decisions
+/// the model made (each at the threshold it had then); a group with any
+/// prediction whose decision is unknown reports PR-AUC only.
+pub fn daily_performance(predictions: &[LabelledPrediction]) -> Vec<DailyPerformance> {
+    let mut groups: std::collections::BTreeMap<(&str, &str), Vec<&LabelledPrediction>> =
+        std::collections::BTreeMap::new();
+    for p in predictions {
+        let day = p.timestamp.get(..10).unwrap_or(&p.timestamp);
+        groups
+            .entry((day, p.model_version.as_str()))
+            .or_default()
+            .push(p);
+    }
+    groups
+        .into_iter()
+        .map(|((day, model_version), rows)| {
+            let labels: Vec<u8> = rows.iter().map(|p| p.label).collect();
+            let probabilities: Vec<f64> = rows.iter().map(|p| p.probability).collect();
+            let by_probability = Evaluation::new(&probabilities, &labels, 0.5);
+            let decisions: Option<Vec<f64>> = rows
+                .iter()
+                .map(|p| p.flagged.map(|f| f64::from(u8::from(f))))
+                .collect();
+            let (flagged, precision, recall) = match decisions {
+                Some(decisions) => {
+                    // The decisions as 0/1 scores at 0.5: the confusion of
+                    // the decisions themselves, whatever threshold made them.
+                    let c = Evaluation::new(&decisions, &labels, 0.5).confusion;
+                    let flagged = c.true_positives + c.false_positives;
+                    let frauds = c.true_positives + c.false_negatives;
+                    (
+                        Some(flagged),
+                        (flagged > 0).then(|| c.precision()),
+                        (frauds > 0).then(|| c.recall()),
+                    )
+                }
+                None => (None, None, None),
+            };
+            DailyPerformance {
+                day: day.to_owned(),
+                model_version: model_version.to_owned(),
+                rows: by_probability.rows,
+                frauds: by_probability.frauds,
+                flagged,
+                precision,
+                recall,
+                pr_auc: by_probability.pr_auc,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +273,50 @@ mod tests {
 
         let empty = compare_shadow(&[], 0.5, 0.5);
         assert_eq!((empty.agreement, empty.live.recall), (None, None));
+    }
+
+    #[test]
+    fn performance_is_by_day_and_model_from_the_decisions() {
+        let p = |timestamp: &str, model: &str, probability, flagged, label| LabelledPrediction {
+            timestamp: timestamp.into(),
+            model_version: model.into(),
+            probability,
+            flagged,
+            label,
+        };
+        let rows = [
+            p("2026-11-02T10:00:00.000Z", "a", 0.9, Some(true), 1),
+            p("2026-11-01T23:59:59.999Z", "a", 0.8, Some(true), 0),
+            p("2026-11-01T00:00:00.000Z", "a", 0.7, Some(true), 1),
+            p("2026-11-01T12:00:00.000Z", "a", 0.2, Some(false), 1),
+            p("2026-11-01T12:00:00.000Z", "b", 0.6, None, 1),
+        ];
+        let days = daily_performance(&rows);
+        let keys: Vec<(&str, &str)> = days
+            .iter()
+            .map(|d| (d.day.as_str(), d.model_version.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("2026-11-01", "a"),
+                ("2026-11-01", "b"),
+                ("2026-11-02", "a")
+            ]
+        );
+        let first = &days[0];
+        assert_eq!((first.rows, first.frauds, first.flagged), (3, 2, Some(2)));
+        assert_eq!(first.precision, Some(0.5));
+        assert_eq!(first.recall, Some(0.5));
+        // Ranked 0.8 (legit), 0.7 (fraud), 0.2 (fraud): AP = (1/2 + 2/3) / 2.
+        assert!((first.pr_auc.unwrap() - (0.5 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        let shadowless = &days[1];
+        assert_eq!(
+            (shadowless.flagged, shadowless.precision, shadowless.recall),
+            (None, None, None)
+        );
+        assert_eq!(shadowless.pr_auc, Some(1.0));
+        assert_eq!(days[2].precision, Some(1.0));
+        assert!(daily_performance(&[]).is_empty());
     }
 }

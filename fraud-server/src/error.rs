@@ -79,6 +79,14 @@ pub enum ApiError {
     /// 409: the request cannot be done in the current state (nothing to roll
     /// back to, no shadow model set).
     Conflict(String),
+    /// 404: the route exists, but what the request names does not (a label
+    /// for an id no stored prediction has); each one is listed.
+    Unknown {
+        /// Summary.
+        error: String,
+        /// Each unknown item.
+        details: Vec<FieldError>,
+    },
 }
 
 impl Reject for ApiError {}
@@ -134,7 +142,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ModelNotLoaded | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Unknown { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -163,6 +171,7 @@ impl ApiError {
             ApiError::AdminUnauthorized => "admin_unauthorized",
             ApiError::NoSuch(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Unknown { .. } => "unknown_id",
         }
     }
 
@@ -176,7 +185,8 @@ impl ApiError {
         };
         let body = match self {
             ApiError::BadRequest { error, details }
-            | ApiError::Unprocessable { error, details } => ErrorBody {
+            | ApiError::Unprocessable { error, details }
+            | ApiError::Unknown { error, details } => ErrorBody {
                 error,
                 details: Some(details),
             },

@@ -13,6 +13,7 @@ pub mod config;
 pub mod connections;
 pub mod dto;
 pub mod error;
+pub mod feedback;
 pub mod filters;
 pub mod handlers;
 pub mod history;
@@ -105,6 +106,11 @@ pub fn routes(
         .or(filters::shadow(state.clone()))
         .unify()
         .or(filters::drift(state.clone()))
+        .unify()
+        // Labels and performance (issue 12).
+        .or(feedback::feedback_route(state.clone()))
+        .unify()
+        .or(feedback::performance_route(state.clone()))
         .unify()
         .or(filters::ui())
         .unify()

@@ -32,12 +32,15 @@ pub struct Metrics {
 
 /// Every route the server answers (besides `/static/*`): the metric labels,
 /// and what the OpenAPI description must cover.
-pub const ROUTES: [&str; 16] = [
+pub const ROUTES: [&str; 18] = [
     "/api/predict",
     "/api/predict/batch",
     "/api/model",
     "/api/predictions",
     "/api/openapi.json",
+    // Labels and performance (issue 12).
+    "/api/feedback",
+    "/api/performance",
     "/health",
     "/ready",
     "/metrics",

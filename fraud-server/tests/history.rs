@@ -297,6 +297,74 @@ history_suite! {
         }
         assert_eq!(applied, schema::MIGRATIONS.len(), "each migration ran once");
     }
+
+    // Labels (issue 12).
+
+    async fn labels_are_stored_all_or_nothing_and_read_in_time_order(fixture: Fixture) {
+        use history::{Label, LabelKey, LabelOutcome, LabelledQuery};
+        // Async: a label must still find the record queued just before it.
+        let history = fixture.open(Policy {
+            durability: Durability::Async,
+            ..Policy::commit(64)
+        });
+        let written: Vec<NewRecord> = (0..30).map(record).collect();
+        assert_eq!(history.record(written.clone()).await.expect("queued"), Recorded::Queued);
+        let label = |key: LabelKey, label: u8| Label {
+            key,
+            label,
+            labelled_by: "analyst-7".into(),
+            labelled_at: "2026-12-01T10:00:00.123Z".into(),
+        };
+        let tx = |id: &str| LabelKey::TransactionId(id.into());
+        let outcome = history
+            .label(vec![
+                label(tx("tx-2"), 0),
+                label(tx("tx-1"), 1),
+                label(LabelKey::RequestId("req-3".into()), 1),
+            ])
+            .await
+            .expect("stored");
+        assert_eq!(outcome, LabelOutcome::Applied { rows: 3 });
+        // One unknown id: nothing of the set is stored.
+        let outcome = history
+            .label(vec![label(tx("tx-4"), 1), label(tx("tx-nope"), 0)])
+            .await
+            .expect("answered");
+        assert_eq!(outcome, LabelOutcome::Unknown(vec![tx("tx-nope")]));
+
+        let all = history.labelled(LabelledQuery::default()).await.expect("read");
+        let ids: Vec<&str> = all.iter().map(|r| r.request_id.as_str()).collect();
+        assert_eq!(ids, ["req-1", "req-2", "req-3"], "oldest first, tx-4 unlabelled");
+        assert_eq!(all.iter().map(|r| r.label).collect::<Vec<_>>(), [Some(1), Some(0), Some(1)]);
+        for r in &all {
+            assert_eq!(r.labelled_by.as_deref(), Some("analyst-7"));
+            assert_eq!(r.labelled_at.as_deref(), Some("2026-12-01T10:00:00.123Z"));
+            assert_eq!(r.features, serde_json::Value::Null, "not asked for");
+        }
+        let with_inputs = history
+            .labelled(LabelledQuery { features: true, ..LabelledQuery::default() })
+            .await
+            .expect("read");
+        for (stored, n) in with_inputs.iter().zip(1..) {
+            assert_stored(&history::Record { label: None, ..stored.clone() }, &written[n]);
+        }
+        // `since` includes its time, `before` excludes its own.
+        let span = history
+            .labelled(LabelledQuery {
+                since: Some(written[2].timestamp.clone()),
+                before: Some(written[3].timestamp.clone()),
+                features: false,
+            })
+            .await
+            .expect("read");
+        assert_eq!(span.len(), 1);
+        assert_eq!(span[0].request_id, "req-2");
+        // A later label overwrites an earlier one.
+        history.label(vec![label(tx("tx-1"), 0)]).await.expect("stored");
+        let again = history.labelled(LabelledQuery::default()).await.expect("read");
+        assert_eq!(again[0].label, Some(0));
+        history.close().await.expect("closed");
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::{pretty_json, CliError, DriftArgs, ModelsArgs, ModelsCommand};
 use crate::registry::{Manifest, Registry};
 
 /// Who the registry records for a change made from the command line.
-fn operator() -> String {
+pub(super) fn operator() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     format!("cli:{user}")
 }

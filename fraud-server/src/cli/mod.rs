@@ -7,6 +7,7 @@
 mod args;
 mod decision;
 mod inspect;
+mod labels;
 mod lifecycle;
 mod ops;
 mod score;
@@ -19,6 +20,8 @@ pub use args::{
     HealthcheckArgs, InspectArgs, Invocation, MigrateArgs, ModelsArgs, ModelsCommand, PredictArgs,
     StrategyName, TrainArgs, TuneArgs,
 };
+// Labels, retraining and backups (issue 12).
+pub use args::{BackupArgs, HistoryArgs, LabelArgs, RestoreArgs, RetrainArgs};
 use fraud_engine::{Error as EngineError, Hint};
 
 /// Errors the command line reports, one line each.
@@ -36,6 +39,9 @@ pub enum CliError {
     NotReady(String),
     /// The work was done, but not all of it: the message says what is left.
     Incomplete(String),
+    /// An input file or flag cannot be used (labels, a backup): the
+    /// message names the row, field or file.
+    Invalid(String),
 }
 
 impl From<crate::registry::RegistryError> for CliError {
@@ -74,6 +80,7 @@ impl std::fmt::Display for CliError {
             CliError::History(e) => write!(f, "{e}"),
             CliError::NotReady(message) => f.write_str(message),
             CliError::Incomplete(message) => f.write_str(message),
+            CliError::Invalid(message) => f.write_str(message),
         }
     }
 }
@@ -134,6 +141,11 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Drift(args) => lifecycle::drift(args, out)?,
         Command::Migrate(args) => ops::migrate(args, out)?,
         Command::Healthcheck(args) => ops::healthcheck(args, out)?,
+        // Labels, retraining and backups (issue 12).
+        Command::Label(args) => labels::label(args, out)?,
+        Command::Retrain(args) => labels::retrain(args, out)?,
+        Command::Backup(args) => labels::backup(args, out)?,
+        Command::Restore(args) => labels::restore(args, out)?,
     }
     Ok(())
 }

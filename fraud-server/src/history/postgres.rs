@@ -24,7 +24,10 @@ use fraud_engine::lifecycle::PairedScore;
 use tokio_postgres::NoTls;
 
 use super::schema::{self, MigrationReport};
-use super::{Condition, Filter, HistoryError, NewRecord, Page, Pages, Record, Store};
+use super::{
+    Condition, Filter, HistoryError, Label, LabelKey, LabelOutcome, LabelledQuery, NewRecord, Page,
+    Pages, Record, Store,
+};
 
 /// Longest wait for a connection (also the TCP connect timeout when the URL
 /// sets none).
@@ -438,6 +441,18 @@ impl Store for PostgresStore {
     fn describe(&self) -> String {
         self.client.shown.clone()
     }
+
+    fn label(&mut self, labels: &[Label]) -> Result<LabelOutcome, HistoryError> {
+        let labels = labels.to_vec();
+        let pool = self.client.pool.clone();
+        let shown = self.client.shown.clone();
+        self.client.run(OPERATION_TIMEOUT, async move {
+            let mut conn = pool.get().await.map_err(pool_error(&shown))?;
+            store_labels(&mut conn, &labels)
+                .await
+                .map_err(pg_error(&shown))
+        })
+    }
 }
 
 /// The reader's side of the PostgreSQL history.
@@ -551,6 +566,10 @@ impl Pages for PostgresPages {
     ) -> Result<Vec<PairedScore>, HistoryError> {
         self.read_shadow_pairs(live_version, shadow_version, limit)
     }
+
+    fn labelled(&self, query: &LabelledQuery) -> Result<Vec<Record>, HistoryError> {
+        self.read_labelled(query)
+    }
 }
 
 // ---- model lifecycle: shadow comparison ----
@@ -597,8 +616,95 @@ impl PostgresPages {
     }
 }
 
+// Labels (issue 12).
+
+const LABEL_BY_TRANSACTION: &str = "UPDATE predictions
+    SET label = $1, labelled_by = $2, labelled_at = $3::text::timestamptz
+    WHERE transaction_id = $4";
+
+const LABEL_BY_REQUEST: &str = "UPDATE predictions
+    SET label = $1, labelled_by = $2, labelled_at = $3::text::timestamptz
+    WHERE request_id = $4";
+
+/// Sets each label in one transaction; rolled back if any id matches no
+/// prediction, so a set of labels is stored whole or not at all.
+async fn store_labels(
+    conn: &mut deadpool_postgres::Object,
+    labels: &[Label],
+) -> Result<LabelOutcome, tokio_postgres::Error> {
+    let tx = conn.transaction().await?;
+    let by_transaction = tx.prepare_cached(LABEL_BY_TRANSACTION).await?;
+    let by_request = tx.prepare_cached(LABEL_BY_REQUEST).await?;
+    let mut rows = 0u64;
+    let mut unknown = Vec::new();
+    for l in labels {
+        let statement = match l.key {
+            LabelKey::TransactionId(_) => &by_transaction,
+            LabelKey::RequestId(_) => &by_request,
+        };
+        let changed = tx
+            .execute(
+                statement,
+                &[
+                    &i16::from(l.label),
+                    &l.labelled_by,
+                    &l.labelled_at,
+                    &l.key.id(),
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            unknown.push(l.key.clone());
+        }
+        rows += changed;
+    }
+    if unknown.is_empty() {
+        tx.commit().await?;
+        Ok(LabelOutcome::Applied { rows })
+    } else {
+        tx.rollback().await?;
+        Ok(LabelOutcome::Unknown(unknown))
+    }
+}
+
+impl PostgresPages {
+    fn read_labelled(&self, query: &LabelledQuery) -> Result<Vec<Record>, HistoryError> {
+        let pool = self.client.pool.clone();
+        let shown = self.client.shown.clone();
+        let query = query.clone();
+        self.client.run(OPERATION_TIMEOUT, async move {
+            let conn = pool.get().await.map_err(pool_error(&shown))?;
+            let features = if query.features { "features" } else { "NULL" };
+            let select = conn
+                .prepare_cached(&format!(
+                    "SELECT id, {RFC3339_MILLIS}, request_id, transaction_id, model_version,
+                            {features}, fraud_probability, is_fraud, risk_level, latency_ms,
+                            shadow_version, shadow_probability, label, labelled_by,
+                            {LABELLED_AT_MILLIS}
+                     FROM predictions
+                     WHERE label IS NOT NULL
+                       AND ($1::text IS NULL OR \"timestamp\" >= $1::text::timestamptz)
+                       AND ($2::text IS NULL OR \"timestamp\" < $2::text::timestamptz)
+                     ORDER BY \"timestamp\", id"
+                ))
+                .await
+                .map_err(pg_error(&shown))?;
+            let rows = conn
+                .query(&select, &[&query.since, &query.before])
+                .await
+                .map_err(pg_error(&shown))?;
+            let mut records = Vec::with_capacity(rows.len());
+            for row in rows {
+                records.push(record(&row).map_err(pg_error(&shown))?);
+            }
+            Ok(records)
+        })
+    }
+}
+
 fn record(row: &tokio_postgres::Row) -> Result<Record, tokio_postgres::Error> {
-    let features: String = row.try_get(5)?;
+    // NULL when a labelled read left the input out.
+    let features: Option<String> = row.try_get(5)?;
     let is_fraud: i16 = row.try_get(7)?;
     Ok(Record {
         id: row.try_get(0)?,
@@ -606,7 +712,9 @@ fn record(row: &tokio_postgres::Row) -> Result<Record, tokio_postgres::Error> {
         request_id: row.try_get(2)?,
         transaction_id: row.try_get(3)?,
         model_version: row.try_get(4)?,
-        features: serde_json::from_str(&features).unwrap_or(serde_json::Value::String(features)),
+        features: features.map_or(serde_json::Value::Null, |text| {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        }),
         fraud_probability: row.try_get(6)?,
         is_fraud: u8::from(is_fraud != 0),
         risk_level: row.try_get(8)?,

@@ -9,7 +9,10 @@ use fraud_engine::lifecycle::PairedScore;
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::schema::{self, MigrationReport};
-use super::{Condition, Filter, HistoryError, NewRecord, Page, Pages, Record, Store};
+use super::{
+    Condition, Filter, HistoryError, Label, LabelKey, LabelOutcome, LabelledQuery, NewRecord, Page,
+    Pages, Record, Store,
+};
 use crate::config::SyncMode;
 
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
@@ -136,6 +139,10 @@ impl Store for SqliteStore {
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }
+
+    fn label(&mut self, labels: &[Label]) -> Result<LabelOutcome, HistoryError> {
+        store_labels(&mut self.conn, labels).map_err(sqlite(&self.path))
+    }
 }
 
 /// The reader's side of the SQLite history.
@@ -168,6 +175,16 @@ impl Pages for SqlitePages {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         read_shadow_pairs(&conn, live_version, shadow_version, limit).map_err(sqlite(&self.path))
+    }
+
+    // Labels (issue 12).
+
+    fn labelled(&self, query: &LabelledQuery) -> Result<Vec<Record>, HistoryError> {
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read_labelled(&conn, query).map_err(sqlite(&self.path))
     }
 }
 
@@ -293,4 +310,79 @@ fn insert(conn: &mut Connection, batch: &[NewRecord]) -> rusqlite::Result<()> {
         }
     }
     tx.commit()
+}
+
+// Labels (issue 12).
+
+/// Sets each label in one transaction; rolled back if any id matches no
+/// prediction, so a set of labels is stored whole or not at all.
+fn store_labels(conn: &mut Connection, labels: &[Label]) -> rusqlite::Result<LabelOutcome> {
+    let tx = conn.transaction()?;
+    let mut rows = 0u64;
+    let mut unknown = Vec::new();
+    {
+        let mut by_transaction = tx.prepare_cached(
+            "UPDATE predictions SET label = ?1, labelled_by = ?2, labelled_at = ?3
+             WHERE transaction_id = ?4",
+        )?;
+        let mut by_request = tx.prepare_cached(
+            "UPDATE predictions SET label = ?1, labelled_by = ?2, labelled_at = ?3
+             WHERE request_id = ?4",
+        )?;
+        for l in labels {
+            let statement = match l.key {
+                LabelKey::TransactionId(_) => &mut by_transaction,
+                LabelKey::RequestId(_) => &mut by_request,
+            };
+            let changed =
+                statement.execute(params![l.label, l.labelled_by, l.labelled_at, l.key.id()])?;
+            if changed == 0 {
+                unknown.push(l.key.clone());
+            }
+            rows += changed as u64;
+        }
+    }
+    if unknown.is_empty() {
+        tx.commit()?;
+        Ok(LabelOutcome::Applied { rows })
+    } else {
+        tx.rollback()?;
+        Ok(LabelOutcome::Unknown(unknown))
+    }
+}
+
+fn read_labelled(conn: &Connection, query: &LabelledQuery) -> rusqlite::Result<Vec<Record>> {
+    let features = if query.features { "features" } else { "NULL" };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, timestamp, request_id, transaction_id, model_version, {features},
+                fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
+                shadow_probability, label, labelled_by, labelled_at
+         FROM predictions
+         WHERE label IS NOT NULL
+           AND (?1 IS NULL OR timestamp >= ?1) AND (?2 IS NULL OR timestamp < ?2)
+         ORDER BY timestamp, id"
+    ))?;
+    let rows = stmt.query_map(params![query.since, query.before], |r| {
+        let features: Option<String> = r.get(5)?;
+        Ok(Record {
+            id: r.get(0)?,
+            timestamp: r.get(1)?,
+            request_id: r.get(2)?,
+            transaction_id: r.get(3)?,
+            model_version: r.get(4)?,
+            features: features.map_or(serde_json::Value::Null, |text| {
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+            }),
+            fraud_probability: r.get(6)?,
+            is_fraud: r.get(7)?,
+            risk_level: r.get(8)?,
+            latency_ms: r.get(9)?,
+            shadow_version: r.get(10)?,
+            shadow_probability: r.get(11)?,
+            label: r.get(12)?,
+            labelled_by: r.get(13)?,
+            labelled_at: r.get(14)?,
+        })
+    })?;
+    rows.collect()
 }
