@@ -429,13 +429,13 @@ pub async fn performance(state: AppState, query: PerformanceQuery) -> Result<Res
         .labelled(query)
         .await
         .map_err(|e| reject(ApiError::Unavailable(e.to_string())))?;
-    let serving = state.model();
-    // Models this server holds: their thresholds decide their rows. A
-    // shadow version it does not hold gets PR-AUC only.
+    // Models this server holds (the active one and the shadow): their
+    // thresholds decide their rows. A version it does not hold gets PR-AUC
+    // only.
+    let held: Vec<_> = state.model().into_iter().chain(state.shadow()).collect();
     let threshold_of = move |version: &str| {
-        serving
-            .as_ref()
-            .filter(|m| &*m.version == version)
+        held.iter()
+            .find(|m| &*m.version == version)
             .map(|m| m.model.threshold())
     };
     let report = tokio::task::spawn_blocking(move || performance_report(&records, threshold_of))
