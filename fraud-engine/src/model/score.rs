@@ -220,16 +220,10 @@ impl Model {
     /// TreeSHAP contributions for a checked, encoded row, added into `phi`
     /// (one per feature). Returns the probability the forest gives the row.
     pub(crate) fn shap_into(&self, row: &[f64], phi: &mut [f64]) -> f64 {
-        let paths = self.paths.get_or_init(|| {
-            self.trees
-                .iter()
-                .map(crate::explain::TreePaths::new)
-                .collect()
-        });
-        let scale = 1.0 / self.trees.len() as f64;
-        for tree in paths {
-            tree.add_shap(row, phi, scale);
-        }
+        let shap = self
+            .shap
+            .get_or_init(|| crate::explain::QuadratureForest::new(&self.trees, self.n_features()));
+        shap.add_shap(row, phi, 1.0 / self.trees.len() as f64);
         self.forest.predict(row)
     }
 
