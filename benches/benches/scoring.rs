@@ -1,4 +1,5 @@
-//! Scoring speed: single row (both tree walks), batch, JSON, and
+//! Scoring speed: single row (both tree walks), batch (both walks and the
+//! leaf masks many rows are scored with), JSON, and
 //! explanations (three exact TreeSHAP formulations side by side).
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 //!
@@ -66,6 +67,7 @@ fn batch(c: &mut Criterion) {
     for (walk_name, walk) in [
         ("branchy", Walk::Branchy),
         ("branch_free", Walk::BranchFree),
+        ("leaf_masks", Walk::LeafMasks),
     ] {
         group.bench_function(BenchmarkId::new("forest_2_threads", walk_name), |b| {
             b.iter(|| bench::predict_batch_with(&model, walk, &filled, &mut out))
