@@ -22,9 +22,10 @@
 
 use super::Tree;
 
-/// Largest table built, in bytes; a forest that would need more keeps the
-/// tree walk.
-const MAX_TABLE_BYTES: usize = 64 << 20;
+/// Largest table built, in bytes (the default model's is 0.3 MB); a forest
+/// that would need more keeps the tree walk, so that a model file cannot
+/// make loading allocate much more than the file itself.
+const MAX_TABLE_BYTES: usize = 16 << 20;
 
 /// Most leaves in a tree scored by masks. A row reads one mask per feature
 /// and tree, of a word per 64 leaves: on the default 8 features, trees of
