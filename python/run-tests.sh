@@ -20,11 +20,22 @@ fi
 export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"
 
+# pyspark (tests/test_spark.py) runs on a Java runtime: Debian's
+# default-jre-headless, installed once (through sudo when not root).
+if ! command -v java >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless
+fi
+
 python -m pip install --quiet --upgrade pip
-# shap: test_explain.py checks our TreeSHAP values against the shap package's.
+# shap: test_explain.py checks our TreeSHAP values against the shap package's;
+# dask, pyspark and pyarrow: test_dask.py and test_spark.py run them for real;
+# polars and pyarrow: test_arrow.py and the parity test read Arrow input.
 python -m pip install --quiet "maturin>=1.9.4,<2" \
     pytest hypothesis numpy pandas scikit-learn flask nbclient nbformat ipykernel matplotlib mypy \
-    shap
+    shap "dask[dataframe,distributed]" pyspark polars pyarrow
 
 # The wheel, built and installed the way users get it (no build isolation:
 # maturin is already in the venv).
@@ -35,10 +46,7 @@ cargo build --release --quiet -p fraud-server -p fraud-ffi
 export FRAUD_SERVER_BIN="$CARGO_TARGET_DIR/release/fraud-server"
 export FRAUD_FFI_STATIC_LIB="$CARGO_TARGET_DIR/release/libfraud_engine.a"
 
-# The stubs must describe the compiled module: the installed one, so this
-# runs where the source tree's fraud_engine/ (no compiled module) is not on
-# sys.path.
-(cd "$VENV" && python -m mypy.stubtest fraud_engine._native --ignore-missing-stub)
+# stubtest and mypy --strict run in tests/test_typing.py.
 
 cd "$REPO/python"
 # The pytest script, not `python -m pytest`: that would put python/ on

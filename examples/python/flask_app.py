@@ -12,8 +12,9 @@ Set ``API_KEY`` to require an ``X-API-Key`` header on ``/api/predict``.
 import datetime
 import hmac
 import os
+from typing import Optional, Tuple, Union
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 import fraud_engine
 
@@ -43,7 +44,7 @@ document.getElementById("tx").addEventListener("submit", async (event) => {{
 """
 
 
-def create_app(model_path=None, api_key=None):
+def create_app(model_path: Optional[str] = None, api_key: Optional[str] = None) -> Flask:
     """The app, serving the model at ``model_path`` (default: $MODEL_PATH or fraud_model.fem)."""
     app = Flask(__name__)
     model = fraud_engine.load(model_path or os.environ.get("MODEL_PATH", "fraud_model.fem"))
@@ -51,14 +52,14 @@ def create_app(model_path=None, api_key=None):
     model_version = model.metadata["model_version"]
 
     @app.get("/")
-    def index():
+    def index() -> str:
         fields = "\n".join(
             f'<label>{name} <input name="{name}"></label><br>' for name in model.feature_names
         )
         return PAGE.format(fields=fields)
 
     @app.post("/api/predict")
-    def predict():
+    def predict() -> Union[Response, Tuple[Response, int]]:
         if api_key and not hmac.compare_digest(request.headers.get("X-API-Key", ""), api_key):
             return jsonify({"error": "Invalid API key"}), 401
         transaction = request.get_json(silent=True)
@@ -70,7 +71,7 @@ def create_app(model_path=None, api_key=None):
             return jsonify({"error": str(e), "problems": e.problems}), 422
 
     @app.get("/health")
-    def health():
+    def health() -> Response:
         return jsonify(
             {
                 "status": "healthy",

@@ -57,6 +57,31 @@ struct Payload {
     metadata: Metadata,
 }
 
+/// The content-derived version of a model: the first 16 hex digits of the
+/// SHA-256 of its payload as written (with `metadata.model_id` empty).
+pub(crate) fn content_id(
+    schema: &Schema,
+    pipeline: &Pipeline,
+    trees: &[Tree],
+    decision: &Decision,
+    metadata: &Metadata,
+) -> Result<String> {
+    use sha2::Digest;
+    let payload = PayloadRef {
+        schema,
+        pipeline,
+        trees,
+        decision,
+        metadata,
+    };
+    let body = postcard::to_stdvec(&payload).map_err(|e| Error::Serialization {
+        what: "model",
+        reason: e.to_string(),
+    })?;
+    let digest = sha2::Sha256::digest(&body);
+    Ok(digest[..8].iter().map(|b| format!("{b:02x}")).collect())
+}
+
 impl Model {
     /// The model file's bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {

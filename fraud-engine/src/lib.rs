@@ -83,6 +83,7 @@ pub mod export;
 mod forest;
 pub mod format;
 pub mod json;
+pub mod merge;
 pub mod metrics;
 pub mod model;
 mod preprocess;

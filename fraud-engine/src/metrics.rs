@@ -112,43 +112,90 @@ pub fn operating_points(scores: &[f64], labels: &[u8]) -> Vec<CurvePoint> {
     points
 }
 
+/// One operating point with weighted counts: what every metric below reads.
+/// Unweighted rows weigh 1, so the sums are the integer counts, exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Point {
+    threshold: f64,
+    true_positives: f64,
+    false_positives: f64,
+}
+
+/// [`operating_points`] with each row counted by its weight (1 when
+/// `weights` is `None`).
+fn weighted_points(scores: &[f64], labels: &[u8], weights: Option<&[f64]>) -> Vec<Point> {
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+    let mut rows: Vec<(f64, u8, f64)> = scores
+        .iter()
+        .zip(labels)
+        .enumerate()
+        .map(|(i, (&s, &y))| (s, y, weight(i)))
+        .collect();
+    rows.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    let mut points = Vec::new();
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (k, &(score, label, w)) in rows.iter().enumerate() {
+        if label == 1 {
+            tp += w;
+        } else {
+            fp += w;
+        }
+        if rows.get(k + 1).is_none_or(|next| next.0 != score) {
+            points.push(Point {
+                threshold: score,
+                true_positives: tp,
+                false_positives: fp,
+            });
+        }
+    }
+    points
+}
+
+fn fraction(num: f64, den: f64) -> f64 {
+    if den <= 0.0 {
+        0.0
+    } else {
+        num / den
+    }
+}
+
 /// Area under the ROC curve: the probability that a random fraud scores above a
 /// random legitimate row, ties counting one half. `None` without both classes.
 pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
-    roc_auc_of(&operating_points(scores, labels))
+    roc_auc_of(&weighted_points(scores, labels, None))
 }
 
-fn roc_auc_of(points: &[CurvePoint]) -> Option<f64> {
+fn roc_auc_of(points: &[Point]) -> Option<f64> {
     let last = points.last()?;
     let (pos, neg) = (last.true_positives, last.false_positives);
-    if pos == 0 || neg == 0 {
+    if pos <= 0.0 || neg <= 0.0 {
         return None;
     }
     // Trapezoids between operating points count tied pairs as one half.
-    let (mut area, mut prev_tp, mut prev_fp) = (0.0f64, 0u64, 0u64);
+    let (mut area, mut prev_tp, mut prev_fp) = (0.0f64, 0.0, 0.0);
     for p in points {
-        area += (p.false_positives - prev_fp) as f64 * (p.true_positives + prev_tp) as f64 / 2.0;
+        area += (p.false_positives - prev_fp) * (p.true_positives + prev_tp) / 2.0;
         prev_tp = p.true_positives;
         prev_fp = p.false_positives;
     }
-    Some(area / (pos as f64 * neg as f64))
+    Some(area / (pos * neg))
 }
 
 /// Average precision (the area under the precision-recall curve as
 /// scikit-learn's `average_precision_score` computes it). `None` without frauds.
 pub fn average_precision(scores: &[f64], labels: &[u8]) -> Option<f64> {
-    average_precision_of(&operating_points(scores, labels))
+    average_precision_of(&weighted_points(scores, labels, None))
 }
 
-fn average_precision_of(points: &[CurvePoint]) -> Option<f64> {
+fn average_precision_of(points: &[Point]) -> Option<f64> {
     let pos = points.last()?.true_positives;
-    if pos == 0 {
+    if pos <= 0.0 {
         return None;
     }
-    let (mut ap, mut prev_tp) = (0.0, 0u64);
+    let (mut ap, mut prev_tp) = (0.0, 0.0);
     for p in points {
-        let precision = p.true_positives as f64 / (p.true_positives + p.false_positives) as f64;
-        ap += (p.true_positives - prev_tp) as f64 / pos as f64 * precision;
+        let precision = fraction(p.true_positives, p.true_positives + p.false_positives);
+        ap += (p.true_positives - prev_tp) / pos * precision;
         prev_tp = p.true_positives;
     }
     Some(ap)
@@ -156,31 +203,45 @@ fn average_precision_of(points: &[CurvePoint]) -> Option<f64> {
 
 /// Mean negative log-likelihood, probabilities clipped to [1e-15, 1 - 1e-15].
 pub fn log_loss(scores: &[f64], labels: &[u8]) -> f64 {
-    let n = scores.len().min(labels.len()).max(1) as f64;
-    let total: f64 = scores
-        .iter()
-        .zip(labels)
-        .map(|(&p, &y)| {
-            let p = p.clamp(1e-15, 1.0 - 1e-15);
-            if y == 1 {
-                -p.ln()
-            } else {
-                -(1.0 - p).ln()
-            }
-        })
-        .sum();
-    total / n
+    weighted_mean(scores, labels, None, row_log_loss)
+}
+
+fn row_log_loss(p: f64, y: u8) -> f64 {
+    let p = p.clamp(1e-15, 1.0 - 1e-15);
+    if y == 1 {
+        -p.ln()
+    } else {
+        -(1.0 - p).ln()
+    }
 }
 
 /// Mean squared error of the probabilities.
 pub fn brier_score(scores: &[f64], labels: &[u8]) -> f64 {
-    let n = scores.len().min(labels.len()).max(1) as f64;
-    scores
-        .iter()
-        .zip(labels)
-        .map(|(&p, &y)| (p - f64::from(y)).powi(2))
-        .sum::<f64>()
-        / n
+    weighted_mean(scores, labels, None, row_squared_error)
+}
+
+fn row_squared_error(p: f64, y: u8) -> f64 {
+    (p - f64::from(y)).powi(2)
+}
+
+/// The mean of `loss` over the rows, weighted when `weights` are given.
+fn weighted_mean(
+    scores: &[f64],
+    labels: &[u8],
+    weights: Option<&[f64]>,
+    loss: impl Fn(f64, u8) -> f64,
+) -> f64 {
+    let pairs = scores.iter().zip(labels);
+    match weights {
+        None => {
+            let n = scores.len().min(labels.len()).max(1) as f64;
+            pairs.map(|(&p, &y)| loss(p, y)).sum::<f64>() / n
+        }
+        Some(w) => {
+            let total: f64 = pairs.zip(w).map(|((&p, &y), &w)| w * loss(p, y)).sum();
+            fraction(total, w.iter().sum())
+        }
+    }
 }
 
 /// How the decision threshold is chosen from scored, labelled rows.
@@ -322,6 +383,18 @@ pub fn select_threshold(
     amounts: Option<&[f64]>,
     strategy: ThresholdStrategy,
 ) -> Result<f64> {
+    select_weighted_threshold(scores, labels, None, amounts, strategy)
+}
+
+/// [`select_threshold`] with each row counted by its weight (a flagged row
+/// of weight 2 costs two reviews).
+pub fn select_weighted_threshold(
+    scores: &[f64],
+    labels: &[u8],
+    weights: Option<&[f64]>,
+    amounts: Option<&[f64]>,
+    strategy: ThresholdStrategy,
+) -> Result<f64> {
     if strategy.needs_amounts() && amounts.is_none_or(|a| a.len() != scores.len()) {
         return Err(Error::InvalidParams {
             name: "threshold_strategy",
@@ -330,31 +403,31 @@ pub fn select_threshold(
             ),
         });
     }
-    let points = operating_points(scores, labels);
+    let points = weighted_points(scores, labels, weights);
     let Some(last) = points.last() else {
         return Ok(0.5);
     };
     let (pos, neg) = (last.true_positives, last.false_positives);
-    if pos == 0 {
+    if pos <= 0.0 {
         return Ok(0.5);
     }
-    let precision = |p: &CurvePoint| ratio(p.true_positives, p.true_positives + p.false_positives);
-    let recall = |p: &CurvePoint| ratio(p.true_positives, pos);
-    let fpr = |p: &CurvePoint| ratio(p.false_positives, neg);
+    let precision = |p: &Point| fraction(p.true_positives, p.true_positives + p.false_positives);
+    let recall = |p: &Point| fraction(p.true_positives, pos);
+    let fpr = |p: &Point| fraction(p.false_positives, neg);
     let chosen = match strategy {
         ThresholdStrategy::MaxF1 => points
             .iter()
             .map(|p| {
                 (
                     p,
-                    ratio(
-                        2 * p.true_positives,
+                    fraction(
+                        2.0 * p.true_positives,
                         p.true_positives + p.false_positives + pos,
                     ),
                 )
             })
             // Ties keep the highest threshold (the first), flagging the fewest rows.
-            .fold(None::<(&CurvePoint, f64)>, |best, (p, f1)| match best {
+            .fold(None::<(&Point, f64)>, |best, (p, f1)| match best {
                 Some((_, b)) if b >= f1 => best,
                 _ => Some((p, f1)),
             })
@@ -377,7 +450,14 @@ pub fn select_threshold(
             review_cost,
             missed_fraud_cost,
         } => {
-            let table = cost_curve(scores, labels, amounts, review_cost, missed_fraud_cost);
+            let table = cost_curve(
+                scores,
+                labels,
+                weights,
+                amounts,
+                review_cost,
+                missed_fraud_cost,
+            );
             table
                 .iter()
                 .fold(None::<(f64, f64)>, |best, &(t, cost)| match best {
@@ -395,26 +475,29 @@ pub fn select_threshold(
 fn cost_curve(
     scores: &[f64],
     labels: &[u8],
+    weights: Option<&[f64]>,
     amounts: Option<&[f64]>,
     review_cost: f64,
     missed: Option<f64>,
 ) -> Vec<(f64, f64)> {
     let n = scores.len().min(labels.len());
-    let cost_of = missed_costs(labels, amounts, missed);
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+    let missed_cost = missed_costs(labels, amounts, missed);
+    let cost_of = |i: usize| match weights {
+        None => missed_cost(i),
+        Some(_) => weight(i) * missed_cost(i),
+    };
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let total_missed: f64 = (0..n).map(&cost_of).sum();
     let max_score = order.first().map_or(1.0, |&i| scores[i]);
     let mut curve = vec![(next_above(max_score), total_missed)];
-    let (mut flagged, mut caught) = (0u64, 0.0);
+    let (mut flagged, mut caught) = (0.0, 0.0);
     for (k, &i) in order.iter().enumerate() {
-        flagged += 1;
+        flagged += weight(i);
         caught += cost_of(i);
         if order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]) {
-            curve.push((
-                scores[i],
-                review_cost * flagged as f64 + (total_missed - caught),
-            ));
+            curve.push((scores[i], review_cost * flagged + (total_missed - caught)));
         }
     }
     curve
@@ -509,21 +592,61 @@ pub struct Evaluation {
 impl Evaluation {
     /// Evaluates `scores` against `labels` at `threshold`.
     pub fn new(scores: &[f64], labels: &[u8], threshold: f64) -> Self {
+        Self::weighted(scores, labels, None, threshold)
+    }
+
+    /// [`Evaluation::new`] with each row counted by its weight (as
+    /// scikit-learn's metrics take `sample_weight`): the areas, rates, log
+    /// loss and Brier score are weighted; `rows`, `frauds` and `confusion`
+    /// still count rows.
+    pub fn weighted(
+        scores: &[f64],
+        labels: &[u8],
+        weights: Option<&[f64]>,
+        threshold: f64,
+    ) -> Self {
         let confusion = Confusion::at(scores, labels, threshold);
-        let points = operating_points(scores, labels);
+        let points = weighted_points(scores, labels, weights);
+        let rates = match weights {
+            None => [
+                confusion.precision(),
+                confusion.recall(),
+                confusion.f1(),
+                confusion.false_positive_rate(),
+            ],
+            Some(w) => {
+                // [true positives, false positives, true negatives, false negatives]
+                let mut sums = [0.0; 4];
+                for ((&s, &y), &w) in scores.iter().zip(labels).zip(w) {
+                    sums[match (s >= threshold, y == 1) {
+                        (true, true) => 0,
+                        (true, false) => 1,
+                        (false, false) => 2,
+                        (false, true) => 3,
+                    }] += w;
+                }
+                let [tp, fp, tn, fn_] = sums;
+                [
+                    fraction(tp, tp + fp),
+                    fraction(tp, tp + fn_),
+                    fraction(2.0 * tp, 2.0 * tp + fp + fn_),
+                    fraction(fp, fp + tn),
+                ]
+            }
+        };
         Evaluation {
             rows: scores.len() as u64,
             frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
             roc_auc: roc_auc_of(&points),
             pr_auc: average_precision_of(&points),
             threshold,
-            precision: confusion.precision(),
-            recall: confusion.recall(),
-            f1: confusion.f1(),
-            false_positive_rate: confusion.false_positive_rate(),
+            precision: rates[0],
+            recall: rates[1],
+            f1: rates[2],
+            false_positive_rate: rates[3],
             confusion,
-            log_loss: log_loss(scores, labels),
-            brier: brier_score(scores, labels),
+            log_loss: weighted_mean(scores, labels, weights, row_log_loss),
+            brier: weighted_mean(scores, labels, weights, row_squared_error),
         }
     }
 }
@@ -542,16 +665,28 @@ pub struct Curve {
 
 /// ROC and precision-recall curves, each at most `max_points` long.
 pub fn curves(scores: &[f64], labels: &[u8], max_points: usize) -> (Curve, Curve) {
-    let points = operating_points(scores, labels);
+    weighted_curves(scores, labels, None, max_points)
+}
+
+/// [`curves`] with each row counted by its weight.
+pub fn weighted_curves(
+    scores: &[f64],
+    labels: &[u8],
+    weights: Option<&[f64]>,
+    max_points: usize,
+) -> (Curve, Curve) {
+    let points = weighted_points(scores, labels, weights);
     let mut roc = Curve {
         x: vec![0.0],
         y: vec![0.0],
         thresholds: vec![f64::INFINITY],
     };
+    // By convention (scikit-learn's precision_recall_curve) the PR curve
+    // starts at recall 0 with precision 1: flag nothing, wrong about nothing.
     let mut pr = Curve {
-        x: Vec::new(),
-        y: Vec::new(),
-        thresholds: Vec::new(),
+        x: vec![0.0],
+        y: vec![1.0],
+        thresholds: vec![f64::INFINITY],
     };
     let Some(last) = points.last() else {
         return (roc, pr);
@@ -565,23 +700,38 @@ pub fn curves(scores: &[f64], labels: &[u8], max_points: usize) -> (Curve, Curve
             continue;
         }
         previous = Some(p.threshold);
-        roc.x.push(ratio(p.false_positives, neg));
-        roc.y.push(ratio(p.true_positives, pos));
+        roc.x.push(fraction(p.false_positives, neg));
+        roc.y.push(fraction(p.true_positives, pos));
         roc.thresholds.push(p.threshold);
-        pr.x.push(ratio(p.true_positives, pos));
-        pr.y.push(ratio(
+        pr.x.push(fraction(p.true_positives, pos));
+        pr.y.push(fraction(
             p.true_positives,
             p.true_positives + p.false_positives,
         ));
         pr.thresholds.push(p.threshold);
     }
     roc.thresholds[0] = roc.thresholds.get(1).map_or(1.0, |t| t.max(1.0));
+    pr.thresholds[0] = roc.thresholds[0];
     (roc, pr)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn curves_start_where_plots_expect() {
+        let scores = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1];
+        let labels = [1, 1, 0, 1, 0, 0];
+        let (roc, pr) = curves(&scores, &labels, 200);
+        assert_eq!((roc.x[0], roc.y[0]), (0.0, 0.0));
+        assert_eq!((roc.x.last(), roc.y.last()), (Some(&1.0), Some(&1.0)));
+        // Recall 0 at precision 1 (not 0), then the first threshold's point.
+        assert_eq!((pr.x[0], pr.y[0]), (0.0, 1.0));
+        assert_eq!((pr.x[1], pr.y[1]), (1.0 / 3.0, 1.0));
+        assert_eq!(pr.x.len(), pr.thresholds.len());
+        assert!(pr.thresholds[0] >= pr.thresholds[1]);
+    }
 
     #[test]
     fn auc_examples() {

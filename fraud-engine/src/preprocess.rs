@@ -340,6 +340,16 @@ impl Pipeline {
         })
     }
 
+    /// Whether a number in a table encodes as [`Pipeline::encode_number`]
+    /// encodes it (numeric and flag features: a number is the value itself;
+    /// a categorical feature reads a number as the text of a category).
+    pub(crate) fn reads_numbers_as_values(&self, index: usize) -> bool {
+        matches!(
+            self.encoders[index],
+            Encoder::Numeric { .. } | Encoder::Flag { .. }
+        )
+    }
+
     /// Checks an already-encoded value (a category given by its code, `NaN`
     /// for missing) as [`Pipeline::encode`] checks a value, and fills a
     /// missing one.
@@ -490,6 +500,14 @@ fn fit_categories(
         counts[slot].0 += 1.0;
         counts[slot].1 += f64::from(y);
     }
+    Ok(rank_categories(levels, &counts, base_rate))
+}
+
+/// Codes categories by their smoothed fraud rate. `counts[i]` is the rows
+/// and frauds of `levels[i]`; `counts[levels.len()]` the unknown bucket's
+/// (missing values). Ties are broken by name, so the codes depend on the
+/// counts alone, never on the order the levels arrived in.
+pub(crate) fn rank_categories(levels: &[String], counts: &[(f64, f64)], base_rate: f64) -> Encoder {
     let rate =
         |(n, pos): (f64, f64)| (pos + CATEGORY_SMOOTHING * base_rate) / (n + CATEGORY_SMOOTHING);
     let mut order: Vec<usize> = (0..=levels.len()).collect();
@@ -509,11 +527,11 @@ fn fit_categories(
     for (code, &slot) in order.iter().enumerate() {
         code_of[slot] = code as u32;
     }
-    Ok(Encoder::Categorical {
+    Encoder::Categorical {
         levels: levels.to_vec(),
         codes: code_of[..levels.len()].to_vec(),
         unknown: code_of[levels.len()],
-    })
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod explain;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod model;
 mod panic;
 mod predict;

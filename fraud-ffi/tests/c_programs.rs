@@ -1,11 +1,17 @@
 //! Builds the C and C++ examples, and a C program making every kind of bad
 //! call, against the committed header and the library this `cargo test`
 //! built; runs them and checks their output against the Rust engine (the
-//! probabilities and explanations exactly); and runs the C programs under
-//! valgrind.
+//! probabilities and explanations exactly); runs the C programs under
+//! valgrind, and the C and C++ programs under clang's AddressSanitizer and
+//! UndefinedBehaviorSanitizer (the threaded C++ example under
+//! ThreadSanitizer too); and installs the library with `scripts/install-c.sh`
+//! into a prefix, then builds a C program through pkg-config and a C++ CMake
+//! project through `find_package` against it.
 //!
-//! Needs `cc` and `c++`; valgrind too, else the valgrind test says loudly
-//! that it did not run (`fraud-ffi/install-test-deps.sh` installs them all).
+//! Needs `cc`, `c++`, valgrind, clang with its sanitizer runtimes, pkg-config
+//! and cmake (`fraud-ffi/install-test-deps.sh` installs them all); a test
+//! whose tool is missing fails saying so (valgrind's says loudly that it did
+//! not run).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -111,8 +117,20 @@ fn compile(source: &str, link: Link) -> PathBuf {
             cmd.arg(lib.join("libfraud_engine.a"));
         }
         Link::Shared => {
+            // The library's SONAME is libfraud_engine.so.MAJOR, the name an
+            // install gives it; the build directory has only libfraud_engine.so.
+            let soname_dir = fixture().dir.join("shared");
+            let soname = soname_dir.join(format!(
+                "libfraud_engine.so.{}",
+                env!("CARGO_PKG_VERSION_MAJOR")
+            ));
+            std::fs::create_dir_all(&soname_dir).expect("create the library directory");
+            if !soname.exists() {
+                std::os::unix::fs::symlink(lib.join("libfraud_engine.so"), &soname)
+                    .expect("link the library under its SONAME");
+            }
             cmd.arg(format!("-L{}", lib.display()))
-                .arg(format!("-Wl,-rpath,{}", lib.display()))
+                .arg(format!("-Wl,-rpath,{}", soname_dir.display()))
                 .arg("-l:libfraud_engine.so");
         }
     }
@@ -510,4 +528,245 @@ fn c_programs_are_clean_under_valgrind() {
             describe(&output)
         );
     }
+}
+
+/// Checks that `tool` runs; a test that needs it fails with a plain message
+/// when it does not (fraud-ffi/install-test-deps.sh installs them all).
+fn require(tool: &str) {
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{tool}` is not installed, so this test cannot run: run fraud-ffi/install-test-deps.sh"
+    );
+}
+
+/// The library installed by `scripts/install-c.sh` into a prefix beside the
+/// test's files (once per run), from the library this test run built.
+fn installed_prefix() -> &'static Path {
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let prefix = fixture().dir.join("prefix");
+        let mut cmd = Command::new("bash");
+        cmd.arg(workspace_dir().join("scripts/install-c.sh"))
+            .arg(&prefix)
+            .env("FRAUD_LIB_DIR", library_dir());
+        run(cmd);
+        prefix
+    })
+}
+
+fn pkg_config(args: &[&str]) -> Vec<String> {
+    require("pkg-config");
+    let mut cmd = Command::new("pkg-config");
+    cmd.args(args)
+        .arg("fraud_engine")
+        .env("PKG_CONFIG_PATH", installed_prefix().join("lib/pkgconfig"));
+    run(cmd).split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn installed_shared_library_has_a_soname_and_versioned_links() {
+    let lib = installed_prefix().join("lib");
+    let version = env!("CARGO_PKG_VERSION");
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    let real = format!("libfraud_engine.so.{version}");
+    let link = |name: &str| {
+        std::fs::read_link(lib.join(name))
+            .unwrap_or_else(|e| panic!("{name} is not a symlink: {e}"))
+    };
+    assert_eq!(
+        link("libfraud_engine.so"),
+        Path::new(&format!("libfraud_engine.so.{major}"))
+    );
+    assert_eq!(
+        link(&format!("libfraud_engine.so.{major}")),
+        Path::new(&real)
+    );
+    let mut readelf = Command::new("readelf");
+    readelf.arg("-d").arg(lib.join(&real));
+    let dynamic = run(readelf);
+    assert!(
+        dynamic.contains(&format!("Library soname: [libfraud_engine.so.{major}]")),
+        "{dynamic}"
+    );
+    for file in [
+        "include/fraud_engine.h",
+        "include/fraud_engine.hpp",
+        "lib/libfraud_engine.a",
+        "lib/cmake/fraud_engine/fraud_engineConfig.cmake",
+        "lib/cmake/fraud_engine/fraud_engineConfigVersion.cmake",
+    ] {
+        assert!(
+            installed_prefix().join(file).is_file(),
+            "{file} not installed"
+        );
+    }
+    assert_eq!(pkg_config(&["--modversion"]), [version]);
+}
+
+#[test]
+fn c_program_builds_against_the_installed_prefix_through_pkg_config() {
+    // The README's and docs/c-api.md's line: cc first.c $(pkg-config --cflags --libs fraud_engine)
+    let exe = fixture().dir.join("first-pkg-config");
+    let mut cc = Command::new("cc");
+    cc.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg(workspace_dir().join("examples/c/first.c"))
+        .args(pkg_config(&["--cflags", "--libs"]))
+        .arg("-o")
+        .arg(&exe);
+    run(cc);
+    let mut readelf = Command::new("readelf");
+    readelf.arg("-d").arg(&exe);
+    let needed = run(readelf);
+    assert!(
+        needed.contains(&format!(
+            "Shared library: [libfraud_engine.so.{}]",
+            env!("CARGO_PKG_VERSION_MAJOR")
+        )),
+        "{needed}"
+    );
+    let mut program = command(&exe, &[&fixture().model_path()]);
+    program.env("LD_LIBRARY_PATH", installed_prefix().join("lib"));
+    let output = run(program);
+    let got = parse_prediction(output.trim());
+    let expected = engine_documented();
+    assert_eq!(got.1.to_bits(), expected.1.to_bits(), "{output}");
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn cpp_cmake_project_finds_the_installed_package() {
+    require("cmake");
+    let project = fixture().dir.join("cmake-project");
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(&project).expect("project dir");
+    std::fs::copy(
+        workspace_dir().join("examples/cpp/score.cpp"),
+        project.join("score.cpp"),
+    )
+    .expect("copy the example");
+    std::fs::write(
+        project.join("CMakeLists.txt"),
+        "cmake_minimum_required(VERSION 3.16)\n\
+         project(score CXX)\n\
+         find_package(fraud_engine 0.1 REQUIRED)\n\
+         add_executable(score score.cpp)\n\
+         target_link_libraries(score PRIVATE fraud_engine::fraud_engine)\n",
+    )
+    .expect("write CMakeLists.txt");
+    let build = project.join("build");
+    let mut configure = Command::new("cmake");
+    configure
+        .arg("-S")
+        .arg(&project)
+        .arg("-B")
+        .arg(&build)
+        .arg(format!(
+            "-DCMAKE_PREFIX_PATH={}",
+            installed_prefix().display()
+        ))
+        .arg("-DCMAKE_CXX_FLAGS=-Wall -Wextra -Werror");
+    run(configure);
+    let mut compile = Command::new("cmake");
+    compile.arg("--build").arg(&build);
+    run(compile);
+    // The installed library's rpath comes from CMake: no LD_LIBRARY_PATH.
+    let output = run(command(&build.join("score"), &[&fixture().model_path()]));
+    let expected = engine_documented();
+    assert_eq!(parse_prediction(line(&output, "json: ")), expected);
+    assert_eq!(line(&output, "threads: "), "4000 of 4000 agree");
+}
+
+/// `source` compiled by clang with `sanitizers` (and linked statically).
+fn sanitized(source: &str, sanitizers: &str) -> PathBuf {
+    let cpp = source.ends_with(".cpp");
+    let compiler = if cpp { "clang++" } else { "clang" };
+    require(compiler);
+    let stem = Path::new(source)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("file name");
+    let exe = fixture()
+        .dir
+        .join(format!("{stem}-{}", sanitizers.replace(',', "-")));
+    let mut cmd = Command::new(compiler);
+    cmd.arg(if cpp { "-std=c++17" } else { "-std=c99" })
+        .args([
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-g",
+            "-O1",
+            "-fno-omit-frame-pointer",
+        ])
+        .arg(format!("-fsanitize={sanitizers}"))
+        .arg("-fno-sanitize-recover=all")
+        .arg("-I")
+        .arg(workspace_dir().join("include"))
+        .arg(workspace_dir().join(source))
+        .arg(library_dir().join("libfraud_engine.a"))
+        .args(["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"])
+        .arg("-o")
+        .arg(&exe);
+    run(cmd);
+    exe
+}
+
+/// Runs a sanitized program: it must succeed and the sanitizer say nothing.
+fn run_sanitized(exe: &Path, args: &[&Path]) {
+    let output = command(exe, args)
+        .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .env("TSAN_OPTIONS", "halt_on_error=1:second_deadlock_stack=1")
+        .output()
+        .expect("run the sanitized program");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success()
+            && !stderr.contains("Sanitizer")
+            && !stderr.contains("runtime error"),
+        "{} under the sanitizer: {}",
+        exe.display(),
+        describe(&output)
+    );
+}
+
+#[test]
+fn c_and_cpp_programs_are_clean_under_asan_and_ubsan() {
+    let fixture = fixture();
+    let model = fixture.model_path();
+    let corrupt = fixture.corrupt_path();
+    let programs: [(&str, Vec<&Path>); 5] = [
+        ("examples/c/score_transaction.c", vec![&model]),
+        ("examples/c/explain_transaction.c", vec![&model]),
+        ("examples/c/first.c", vec![&model]),
+        ("fraud-ffi/tests/c/bad_calls.c", vec![&model, &corrupt]),
+        ("examples/cpp/score.cpp", vec![&model]),
+    ];
+    for (source, args) in programs {
+        run_sanitized(&sanitized(source, "address,undefined"), &args);
+    }
+}
+
+#[test]
+fn threaded_cpp_example_is_clean_under_tsan() {
+    let exe = sanitized("examples/cpp/score.cpp", "thread");
+    run_sanitized(&exe, &[&fixture().model_path()]);
+}
+
+#[test]
+fn the_documented_first_program_is_the_example_file() {
+    let docs = std::fs::read_to_string(workspace_dir().join("docs/c-api.md")).expect("docs");
+    let example =
+        std::fs::read_to_string(workspace_dir().join("examples/c/first.c")).expect("example");
+    let body = &example[example.find("#include <stdio.h>").expect("includes")..];
+    assert!(
+        docs.contains(&format!("```c\n{body}```")),
+        "docs/c-api.md's first program differs from examples/c/first.c"
+    );
+    let readme = std::fs::read_to_string(workspace_dir().join("README.md")).expect("README");
+    assert!(readme.contains("examples/c/first.c $(pkg-config --cflags --libs fraud_engine)"));
 }

@@ -7,6 +7,7 @@
 //! interpreter, so the engine's work that follows can run detached. Nothing
 //! here decides what a value means: the engine reads every cell.
 
+use fraud_engine::data::MISSING_CODE;
 use fraud_engine::{Cell, Table, TableColumn};
 use numpy::{PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyError, PyTypeError};
@@ -16,6 +17,7 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
 };
 
+use crate::arrow;
 use crate::errors::{invalid_input, EngineError};
 
 /// Copies one Python value: `None` and pandas' `NA`/`NaT` are missing, bools
@@ -81,9 +83,11 @@ fn shape_text(array: &Bound<'_, PyUntypedArray>) -> String {
 }
 
 /// Copies one column: a numpy array (numeric and bool dtypes as numbers,
-/// object and string dtypes value by value), anything with `to_numpy()`
-/// (pandas and polars Series), or any iterable of values. `name` names the
-/// column in errors.
+/// object and string dtypes value by value), a pandas Series (categories by
+/// their codes, text through `pandas.factorize`: each distinct value read
+/// once), Arrow data (a pyarrow array, a polars Series: see [`crate::arrow`]),
+/// anything else with `to_numpy()`, or any iterable of values. `name` names
+/// the column in errors.
 pub fn column(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<TableColumn> {
     let single = |obj: &Bound<'_, PyAny>| {
         invalid_input(
@@ -98,8 +102,18 @@ pub fn column(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Ta
     if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
         return Err(single(obj));
     }
+    let is_array = obj.cast::<PyUntypedArray>().is_ok();
+    if !is_array && from_pandas(obj) {
+        if let Some(column) = pandas_column(py, obj)? {
+            return Ok(column);
+        }
+    } else if !is_array && arrow::exports_arrow(obj)? {
+        let chunks = arrow::read(obj)?;
+        return arrow::column(&chunks.data_type, &chunks.arrays)
+            .map_err(|reason| invalid_input(py, name, reason));
+    }
     let mut obj = obj.clone();
-    if obj.cast::<PyUntypedArray>().is_err() && obj.hasattr(intern!(py, "to_numpy"))? {
+    if !is_array && obj.hasattr(intern!(py, "to_numpy"))? {
         obj = obj.call_method0(intern!(py, "to_numpy"))?;
     }
     let Ok(array) = obj.cast::<PyUntypedArray>() else {
@@ -123,12 +137,7 @@ pub fn column(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Ta
         ));
     }
     match array.dtype().kind() {
-        b'b' | b'i' | b'u' | b'f' => {
-            let floats = array.call_method1(intern!(py, "astype"), ("float64",))?;
-            Ok(TableColumn::Numbers(
-                floats.cast::<numpy::PyArray1<f64>>()?.to_vec()?,
-            ))
-        }
+        b'b' | b'i' | b'u' | b'f' => Ok(TableColumn::Numbers(floats(py, array)?)),
         b'O' | b'U' | b'S' => {
             let items = array.call_method0(intern!(py, "tolist"))?;
             Ok(TableColumn::Cells(
@@ -138,6 +147,11 @@ pub fn column(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Ta
                     .collect::<PyResult<_>>()?,
             ))
         }
+        b'c' => Err(invalid_input(
+            py,
+            name,
+            "complex data not supported: convert the values to real numbers, or drop the column",
+        )),
         _ => Err(invalid_input(
             py,
             name,
@@ -149,11 +163,104 @@ pub fn column(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Ta
     }
 }
 
+/// A 1-D numeric array's values as float64 (numpy's own conversion, so
+/// every front end reads an integer alike), copied once.
+fn floats(py: Python<'_>, array: &Bound<'_, PyUntypedArray>) -> PyResult<Vec<f64>> {
+    let converted;
+    let floats = if array.dtype().is_equiv_to(&numpy::dtype::<f64>(py)) {
+        array.cast::<numpy::PyArray1<f64>>()?
+    } else {
+        converted = array.call_method1(intern!(py, "astype"), ("float64",))?;
+        converted.cast::<numpy::PyArray1<f64>>()?
+    };
+    let values = floats.try_readonly()?;
+    Ok(match values.as_slice() {
+        Ok(slice) => slice.to_vec(),
+        // A strided view (a column of a 2-D array).
+        Err(_) => values.as_array().iter().copied().collect(),
+    })
+}
+
+/// Whether `obj` is a pandas object.
+fn from_pandas(obj: &Bound<'_, PyAny>) -> bool {
+    obj.get_type()
+        .module()
+        .is_ok_and(|m| m.to_cow().is_ok_and(|m| m.starts_with("pandas")))
+}
+
+/// A pandas Series without a value-by-value copy where pandas can give one:
+/// categoricals by their codes, text by `pandas.factorize` (the engine then
+/// reads each distinct text once), nullable numbers as float64 with NaN.
+/// `None` where the values must be read one by one (mixed types).
+fn pandas_column(py: Python<'_>, series: &Bound<'_, PyAny>) -> PyResult<Option<TableColumn>> {
+    let dtype = series.getattr(intern!(py, "dtype"))?;
+    // numpy dtypes (float64, int64, bool): read through numpy below.
+    if dtype.cast::<numpy::PyArrayDescr>().is_ok()
+        && dtype.getattr(intern!(py, "kind"))?.extract::<String>()? != "O"
+    {
+        return Ok(None);
+    }
+    let kind: String = dtype.getattr(intern!(py, "kind"))?.extract()?;
+    let dtype_name = dtype.str()?.to_cow()?.into_owned();
+    if matches!(kind.as_str(), "i" | "u" | "f" | "b") && dtype_name != "category" {
+        // Nullable integers, floats, booleans: pd.NA becomes NaN.
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "dtype"), "float64")?;
+        kwargs.set_item(intern!(py, "na_value"), f64::NAN)?;
+        let values = series.call_method(intern!(py, "to_numpy"), (), Some(&kwargs))?;
+        return Ok(Some(TableColumn::Numbers(floats(
+            py,
+            values.cast::<PyUntypedArray>()?,
+        )?)));
+    }
+    let (codes, levels) = if dtype_name == "category" {
+        let cat = series.getattr(intern!(py, "cat"))?;
+        (
+            cat.getattr(intern!(py, "codes"))?
+                .call_method1(intern!(py, "to_numpy"), ("int64",))?,
+            cat.getattr(intern!(py, "categories"))?,
+        )
+    } else {
+        let factorized = py
+            .import(intern!(py, "pandas"))?
+            .call_method1(intern!(py, "factorize"), (series,));
+        match factorized {
+            Ok(f) => (f.get_item(0)?, f.get_item(1)?),
+            // Unhashable values (a list in a cell): read one by one, which
+            // names each.
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    };
+    let mut texts = Vec::new();
+    for level in levels.try_iter()? {
+        match level?.cast::<PyString>() {
+            Ok(text) => texts.push(text.to_cow()?.into_owned()),
+            // Numbers or other objects among the values: read one by one.
+            Err(_) => return Ok(None),
+        }
+    }
+    let codes = codes.call_method1(intern!(py, "astype"), ("int64",))?;
+    let codes = codes.cast::<numpy::PyArray1<i64>>()?.try_readonly()?;
+    let codes = codes
+        .as_array()
+        .iter()
+        .map(|&c| u32::try_from(c).unwrap_or(MISSING_CODE))
+        .collect();
+    Ok(Some(TableColumn::Dictionary {
+        codes,
+        levels: texts,
+    }))
+}
+
 /// How a Python object given as many rows is shaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    /// Has `.columns` and `[name]` (pandas, polars).
+    /// Has `.columns` and `[name]` (pandas).
     DataFrame,
+    /// Arrow data with named columns: a pyarrow Table or RecordBatch, a
+    /// polars DataFrame, anything with `__arrow_c_stream__`.
+    Arrow,
     /// A `dict` of column name to column.
     Columns,
     /// A list or tuple of dicts, one per row.
@@ -167,6 +274,22 @@ impl Shape {
     pub fn of(obj: &Bound<'_, PyAny>) -> PyResult<Shape> {
         if obj.is_instance_of::<PyDict>() {
             return Ok(Shape::Columns);
+        }
+        let type_name = type_name(obj);
+        let module = obj.get_type().module()?.to_cow()?.into_owned();
+        if module.starts_with("polars") && type_name == "LazyFrame" {
+            return Err(PyTypeError::new_err(
+                "X is a polars LazyFrame, whose rows are not computed yet; collect() it first",
+            ));
+        }
+        if module.starts_with("scipy.sparse") {
+            return Err(PyTypeError::new_err(format!(
+                "sparse input is not supported ({type_name}); pass a dense array (X.toarray()) or a DataFrame"
+            )));
+        }
+        let is_array = obj.cast::<PyUntypedArray>().is_ok();
+        if !is_array && !module.starts_with("pandas") && arrow::exports_arrow(obj)? {
+            return Ok(Shape::Arrow);
         }
         if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
             return Ok(match obj.try_iter()?.next().transpose()? {
@@ -208,6 +331,17 @@ pub fn table(
                 }
             }
             ("DataFrame", columns)
+        }
+        Shape::Arrow => {
+            let chunks = arrow::read(obj)?;
+            let mut columns = Vec::new();
+            for (name, data_type, parts) in arrow::columns(&chunks, keep)? {
+                let column = arrow::column(&data_type, &parts)
+                    .map_err(|reason| invalid_input(py, &name, reason))?;
+                columns.push((name, column));
+            }
+            // Its own type's name: "DataFrame" (polars), "Table", "RecordBatch".
+            return Table::from_columns(type_name(obj), columns).map_err(|e| EngineError(e).into());
         }
         Shape::Columns => {
             let mut columns = Vec::new();
@@ -313,20 +447,25 @@ pub fn with_matrix<T>(
 ) -> PyResult<T> {
     let array = match obj.cast::<PyUntypedArray>() {
         Ok(a) => a.clone(),
-        Err(_) if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() => {
+        // Lists of rows, and objects that convert themselves (`__array__`).
+        Err(_)
+            if obj.is_instance_of::<PyList>()
+                || obj.is_instance_of::<PyTuple>()
+                || obj.hasattr(intern!(py, "__array__"))? =>
+        {
             let numpy = py.import(intern!(py, "numpy"))?;
             let converted = numpy.call_method1("asarray", (obj, "float64")).map_err(|e| {
                 invalid_input(
                     py,
                     "X",
-                    format!("a list that is not rows of dicts must be a 2-D array of numbers ({e})"),
+                    format!("X that is not rows of dicts must be a 2-D array of numbers ({e})"),
                 )
             })?;
             converted.cast_into::<PyUntypedArray>()?
         }
         Err(_) => {
             return Err(PyTypeError::new_err(format!(
-                "X must be a pandas DataFrame, a list of dicts, a dict of columns or a 2-D numpy array, not {}",
+                "X must be a DataFrame (pandas, polars), an Arrow table, a list of dicts, a dict of columns or a 2-D numpy array, not {}",
                 type_name(obj)
             )))
         }

@@ -5,6 +5,8 @@
 //! the data is the engine's.
 
 mod arrays;
+mod arrow;
+mod distributed;
 mod errors;
 mod model;
 mod train;
@@ -47,6 +49,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add_function(wrap_pyfunction!(train::generate, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::summarize, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::fit_encoding, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::split_trees, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::train_part, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::merge_parts, m)?)?;
     m.add("FraudError", py.get_type::<FraudError>())?;
     let types = exceptions(py)?;
     m.add("InvalidInputError", types.invalid_input.bind(py))?;

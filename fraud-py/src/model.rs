@@ -190,8 +190,10 @@ impl PyModel {
 
     /// Fraud probabilities, one per row, as a 1-D float64 array.
     ///
-    /// `X` is a pandas DataFrame (columns by name, extra columns ignored), a
-    /// list of dicts, a dict of columns, or a 2-D numeric array whose columns
+    /// `X` is a DataFrame (pandas or polars; columns by name, extra columns
+    /// ignored), a pyarrow Table or RecordBatch (or anything with
+    /// `__arrow_c_stream__`), a list of dicts, a dict of columns (numpy
+    /// arrays, Series, Arrow arrays or lists), or a 2-D numeric array whose columns
     /// are `feature_names` in order, with categorical features given as codes
     /// (`category_codes`) and NaN for a missing value. The GIL is released
     /// while rows are scored.
@@ -210,9 +212,10 @@ impl PyModel {
     }
 
     /// Scores many rows (any `X` that `predict_proba` takes). For a pandas
-    /// DataFrame, returns a DataFrame with X's index and the columns
-    /// `fraud_probability`, `is_fraud` and `risk_level`; otherwise a list of
-    /// the dicts `predict` returns, one per row.
+    /// or polars DataFrame, or a pyarrow Table or RecordBatch, returns a frame
+    /// of the same library with the columns `fraud_probability`, `is_fraud`
+    /// and `risk_level` (a pandas frame keeps X's index; pyarrow input gives
+    /// a Table); otherwise a list of the dicts `predict` returns, one per row.
     fn predict_many<'py>(
         &self,
         py: Python<'py>,
@@ -220,13 +223,18 @@ impl PyModel {
     ) -> PyResult<Bound<'py, PyAny>> {
         let model = &self.inner;
         let predictions = self.with_rows(py, x, |rows, _| model.predict_many(rows))?;
-        if !x.get_type().module()?.to_cow()?.starts_with("pandas") {
+        let module = x.get_type().module()?.to_cow()?.into_owned();
+        let library = ["pandas", "polars", "pyarrow"]
+            .into_iter()
+            .find(|l| module.split('.').next() == Some(*l));
+        let Some(library) = library.filter(|_| Shape::of(x).is_ok_and(|s| s != Shape::Matrix))
+        else {
             let list = PyList::empty(py);
             for p in &predictions {
                 list.append(pythonize(py, &model.output(p))?)?;
             }
             return Ok(list.into_any());
-        }
+        };
         let columns = PyDict::new(py);
         let probabilities = predictions.iter().map(|p| p.fraud_probability).collect();
         let flags = predictions.iter().map(|p| u8::from(p.is_fraud)).collect();
@@ -237,11 +245,18 @@ impl PyModel {
         )?;
         columns.set_item("is_fraud", PyArray1::<u8>::from_vec(py, flags))?;
         columns.set_item("risk_level", PyList::new(py, levels)?)?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("index", x.getattr(intern!(py, "index"))?)?;
-        py.import(intern!(py, "pandas"))?
-            .getattr(intern!(py, "DataFrame"))?
-            .call((columns,), Some(&kwargs))
+        let module = py.import(library)?;
+        match library {
+            "pandas" => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("index", x.getattr(intern!(py, "index"))?)?;
+                module
+                    .getattr(intern!(py, "DataFrame"))?
+                    .call((columns,), Some(&kwargs))
+            }
+            "polars" => module.getattr(intern!(py, "DataFrame"))?.call1((columns,)),
+            _ => module.getattr(intern!(py, "table"))?.call1((columns,)),
+        }
     }
 
     /// Evaluates the model on labelled rows at its threshold. `y` holds the
@@ -393,6 +408,14 @@ impl PyModel {
             self.inner.n_trees(),
             self.inner.threshold()
         )
+    }
+
+    /// The model card Jupyter shows: what the model is, its schema, its
+    /// out-of-bag metrics and its decision layer (written by
+    /// `fraud_engine._display` from `metadata`).
+    fn _repr_html_<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import(intern!(py, "fraud_engine._display"))?
+            .call_method1(intern!(py, "model_card"), (self.metadata(py)?,))
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {

@@ -5,17 +5,17 @@ use std::path::{Path, PathBuf};
 use fraud_engine::data::MISSING_CODE;
 use fraud_engine::metrics::ThresholdStrategy;
 use fraud_engine::{
-    synth, ColumnRules, Dataset, RangePolicy, RiskBands, Schema, Table, TableColumn, TrainParams,
-    Trainer, Value,
+    synth, ClassWeight, ColumnRules, Dataset, RangePolicy, RiskBands, Schema, Table, TableColumn,
+    TrainParams, Trainer, Value,
 };
-use numpy::PyArray1;
+use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyImportError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 
 use crate::arrays::{self, Shape};
-use crate::errors::{detach, invalid_param, notice_text, EngineError};
+use crate::errors::{detach, invalid_input, invalid_param, notice_text, EngineError};
 use crate::model::PyModel;
 
 /// Training parameters accepted as keyword arguments.
@@ -34,7 +34,10 @@ const PARAMS: [&str; 10] = [
 
 /// `TrainParams` from keyword arguments: each value converted to its field's
 /// type; the domains are `TrainParams::validate`'s to check.
-fn params_from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<TrainParams> {
+pub(crate) fn params_from_kwargs(
+    py: Python<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<TrainParams> {
     let mut params = TrainParams::default();
     for (key, value) in kwargs.into_iter().flat_map(|k| k.iter()) {
         let name: String = key.extract()?;
@@ -58,7 +61,7 @@ fn params_from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyR
             "class_weight" if value.is_none() => {
                 params.class_weight = fraud_engine::ClassWeight::None
             }
-            "class_weight" => params.class_weight = text(&value)?.parse().map_err(EngineError)?,
+            "class_weight" => params.class_weight = class_weight(py, &value)?,
             "bootstrap" => params.bootstrap = value.extract().map_err(|_| bad("a bool"))?,
             "max_bins" => params.max_bins = int(&value)?,
             "seed" => params.seed = value.extract().map_err(|_| bad("an int >= 0"))?,
@@ -81,6 +84,61 @@ fn params_from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyR
     Ok(params)
 }
 
+/// A class weighting: a name (`"balanced"`), or a dict of label (0 and 1,
+/// False and True) to weight, as scikit-learn's `class_weight`, a label
+/// left out weighing 1.
+fn class_weight(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<ClassWeight> {
+    let bad = || {
+        invalid_param(
+            py,
+            "class_weight",
+            &format!("expected None, \"balanced\" or a dict {{0: weight, 1: weight}}, got {value}"),
+        )
+    };
+    if let Ok(text) = value.extract::<String>() {
+        return text.parse().map_err(|e| EngineError(e).into());
+    }
+    let Ok(dict) = value.cast::<PyDict>() else {
+        return Err(bad());
+    };
+    let mut weights = [1.0, 1.0];
+    for (label, weight) in dict.iter() {
+        let class = match label.extract::<i64>() {
+            Ok(c @ (0 | 1)) => c as usize,
+            _ => {
+                return Err(invalid_param(
+                    py,
+                    "class_weight",
+                    &format!("the labels are 0 and 1, so {label} names no class"),
+                ))
+            }
+        };
+        weights[class] = weight.extract::<f64>().map_err(|_| bad())?;
+    }
+    let weight = ClassWeight::Weights {
+        legitimate: weights[0],
+        fraud: weights[1],
+    };
+    weight.validate().map_err(EngineError)?;
+    Ok(weight)
+}
+
+/// One weight per row, from any 1-D sequence of numbers.
+fn sample_weights(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+    let numpy = py.import(intern!(py, "numpy"))?;
+    let array = numpy
+        .call_method1(intern!(py, "ascontiguousarray"), (value, "float64"))
+        .map_err(|e| invalid_input(py, "sample_weight", format!("expected numbers ({e})")))?;
+    let Ok(array) = array.cast_into::<PyArray1<f64>>() else {
+        return Err(invalid_input(
+            py,
+            "sample_weight",
+            "expected one weight per row (a 1-D sequence of numbers)",
+        ));
+    };
+    Ok(array.to_vec()?)
+}
+
 /// Column names given as one name or a list of names.
 fn names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<String>> {
     match obj {
@@ -95,9 +153,60 @@ fn names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult
     }
 }
 
+/// The column rules from `train`'s keyword arguments; a schema is its
+/// file's path, or the JSON itself.
+pub(crate) fn column_rules(
+    py: Python<'_>,
+    label: &str,
+    drop: Option<&Bound<'_, PyAny>>,
+    keep: Option<&Bound<'_, PyAny>>,
+    schema: Option<&str>,
+    out_of_range: Option<&str>,
+) -> PyResult<ColumnRules> {
+    let schema = match schema {
+        None => None,
+        Some(text) if text.trim_start().starts_with('{') => {
+            Some(Schema::from_json(text, "schema").map_err(EngineError)?)
+        }
+        Some(path) => Some(detach(py, || Schema::load(Path::new(path)))?),
+    };
+    Ok(ColumnRules {
+        label: label.into(),
+        drop: names(py, drop, "drop")?,
+        keep: names(py, keep, "keep")?,
+        schema,
+        out_of_range: out_of_range
+            .map(str::parse::<RangePolicy>)
+            .transpose()
+            .map_err(EngineError)?,
+        ..ColumnRules::default()
+    })
+}
+
+/// The training table: a CSV file's path, a DataFrame (pandas, polars), an
+/// Arrow table or a dict of columns; `function` names the caller in the
+/// error for anything else.
+pub(crate) fn read_table(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    function: &str,
+) -> PyResult<Table> {
+    match (data.extract::<PathBuf>(), Shape::of(data)?) {
+        (Ok(path), _) => detach(py, || Table::read_csv(&path)),
+        (Err(_), shape @ (Shape::DataFrame | Shape::Arrow | Shape::Columns)) => {
+            arrays::table(py, data, shape, None)
+        }
+        _ => Err(PyTypeError::new_err(format!(
+            "{function}() takes a CSV path, a DataFrame (pandas, polars), an Arrow table or a dict of columns, not {}",
+            data.get_type().name()?
+        ))),
+    }
+}
+
 /// Trains a model.
 ///
-/// `data` is a CSV file path, a pandas DataFrame or a dict of columns, with
+/// `data` is a CSV file path, a pandas or polars DataFrame, a pyarrow Table
+/// or RecordBatch (anything with `__arrow_c_stream__`) or a dict of columns, with
 /// the 0/1 label in column `label` (true/false and yes/no are read too).
 /// Columns named `id` or `*_id` are left out unless listed in `keep`, as are
 /// those in `drop`; the kind of every other column is inferred (a flag when
@@ -112,10 +221,13 @@ fn names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult
 /// Keyword parameters: n_trees, max_depth, min_samples_leaf, max_features,
 /// class_weight, bootstrap, max_bins, seed, threshold_strategy, risk_bands
 /// (see docs/python.md); `threads` sets the worker threads (default: one per
-/// core). The GIL is released while the forest trains; the same data,
+/// core). `sample_weight` gives each row of `data` a weight (as
+/// scikit-learn's), used in the split criterion, the leaf values and the
+/// out-of-bag metrics; `class_weight` is None, "balanced" or a dict
+/// `{0: weight, 1: weight}`. The GIL is released while the forest trains; the same data,
 /// parameters and seed give the same model on any number of threads.
 #[pyfunction]
-#[pyo3(signature = (data, label="is_fraud", drop=None, keep=None, threads=None, schema=None, out_of_range=None, **params))]
+#[pyo3(signature = (data, label="is_fraud", drop=None, keep=None, threads=None, schema=None, out_of_range=None, sample_weight=None, **params))]
 #[allow(clippy::too_many_arguments)] // Python's keyword arguments.
 pub fn train(
     py: Python<'_>,
@@ -126,44 +238,23 @@ pub fn train(
     threads: Option<usize>,
     schema: Option<&str>,
     out_of_range: Option<&str>,
+    sample_weight: Option<&Bound<'_, PyAny>>,
     params: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyModel> {
+    let weights = sample_weight
+        .filter(|w| !w.is_none())
+        .map(|w| sample_weights(py, w))
+        .transpose()?;
     let mut trainer = Trainer::new(params_from_kwargs(py, params)?).map_err(EngineError)?;
     if let Some(threads) = threads {
         trainer = trainer.threads(threads).map_err(EngineError)?;
     }
-    // A schema is its file's path, or the JSON itself.
-    let schema = match schema {
-        None => None,
-        Some(text) if text.trim_start().starts_with('{') => {
-            Some(Schema::from_json(text, "schema").map_err(EngineError)?)
-        }
-        Some(path) => Some(detach(py, || Schema::load(Path::new(path)))?),
-    };
-    let rules = ColumnRules {
-        label: label.into(),
-        drop: names(py, drop, "drop")?,
-        keep: names(py, keep, "keep")?,
-        schema,
-        out_of_range: out_of_range
-            .map(str::parse::<RangePolicy>)
-            .transpose()
-            .map_err(EngineError)?,
-        ..ColumnRules::default()
-    };
-    let table = match (data.extract::<PathBuf>(), Shape::of(data)?) {
-        (Ok(path), _) => detach(py, || Table::read_csv(&path))?,
-        (Err(_), shape @ (Shape::DataFrame | Shape::Columns)) => {
-            arrays::table(py, data, shape, None)?
-        }
-        _ => {
-            return Err(PyTypeError::new_err(format!(
-                "train() takes a CSV path, a pandas DataFrame or a dict of columns, not {}",
-                data.get_type().name()?
-            )))
-        }
-    };
-    let loaded = detach(py, || Dataset::from_table(&table, &rules))?;
+    let rules = column_rules(py, label, drop, keep, schema, out_of_range)?;
+    let table = read_table(py, data, "train")?;
+    let mut loaded = detach(py, || Dataset::from_table(&table, &rules))?;
+    if let Some(weights) = weights {
+        loaded.dataset = loaded.dataset.with_weights(weights).map_err(EngineError)?;
+    }
     // Freed before training, which needs the memory more.
     std::mem::drop(table);
     if !loaded.notices.is_empty() {

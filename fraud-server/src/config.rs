@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::history::{HistoryError, Location};
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -13,6 +15,35 @@ pub enum LogFormat {
     Text,
     /// One JSON object per event, for log shippers.
     Json,
+}
+
+/// When a prediction is answered relative to its history record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Durability {
+    /// Answer only after the record is committed (group commit).
+    Commit,
+    /// Answer once the record is queued; a crash loses at most the queue.
+    Async,
+}
+
+/// What the server does while the history cannot be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailurePolicy {
+    /// Refuse predictions (503) and report `/ready` 503 until writes work again.
+    FailClosed,
+    /// Keep answering, mark each unrecorded answer, and report `/ready` degraded.
+    FailOpen,
+}
+
+/// How hard SQLite pushes each commit to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncMode {
+    /// WAL with `synchronous=NORMAL`: commits survive a process crash; a
+    /// power loss may lose the last ones.
+    Normal,
+    /// WAL with `synchronous=FULL`: every commit is on the disk before it
+    /// is acknowledged, so it also survives a power loss.
+    Full,
 }
 
 /// Settings for `fraud-server serve` (also the default with no subcommand).
@@ -42,9 +73,22 @@ pub struct Config {
     #[arg(long, env = "CORS_ORIGINS", default_value = "*")]
     pub cors_origins: String,
     /// Prediction history database: a SQLite file path or `sqlite://PATH`
-    /// (default `<data-dir>/history.db`).
-    #[arg(long, env = "DATABASE_URL")]
+    /// (default `<data-dir>/history.db`), or `postgres://USER:PASSWORD@HOST:PORT/DB`
+    /// (also `postgresql://`) for replicas sharing one history. Any other
+    /// scheme, or a database that cannot be reached, stops the start-up.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub history: Option<String>,
+    /// Most connections to PostgreSQL from this server (one writes, the
+    /// rest read pages); unused with SQLite.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 4)]
+    pub database_pool_size: usize,
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated
+    /// addresses or CIDR ranges, e.g. `127.0.0.1,10.0.0.0/8`; default none).
+    /// A request from one of them is attributed, for rate limits and logs,
+    /// to the rightmost address in `X-Forwarded-For` that is not itself a
+    /// trusted proxy.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: crate::proxies::TrustedProxies,
     /// Directory for the default model cache and the default history file.
     #[arg(long, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
@@ -66,6 +110,37 @@ pub struct Config {
     /// Rows the default model is trained on when no cached one exists.
     #[arg(long, env = "DEFAULT_MODEL_ROWS", default_value_t = 50_000)]
     pub default_model_rows: usize,
+    /// `commit`: a prediction is answered only after its history record is
+    /// committed. `async`: answered once queued.
+    #[arg(long, env = "HISTORY_DURABILITY", value_enum, default_value_t = Durability::Commit)]
+    pub history_durability: Durability,
+    /// While the history cannot be written: `fail-closed` answers 503,
+    /// `fail-open` keeps scoring. Default: fail-closed with `commit`,
+    /// fail-open with `async`.
+    #[arg(long, env = "HISTORY_FAILURE", value_enum)]
+    pub history_failure: Option<FailurePolicy>,
+    /// SQLite `synchronous` level: `normal` survives a crash, `full` also a
+    /// power loss.
+    #[arg(long, env = "HISTORY_SYNC", value_enum, default_value_t = SyncMode::Normal)]
+    pub history_sync: SyncMode,
+    /// Longest time a client may take to send a request's headers (from the
+    /// connection's start, or from the first byte of a later request).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "30s")]
+    pub header_read_timeout: humantime::Duration,
+    /// Longest wait between two pieces of a request body.
+    #[arg(long, env = "BODY_READ_TIMEOUT", default_value = "30s")]
+    pub body_read_timeout: humantime::Duration,
+    /// How long an idle keep-alive connection stays open (also the longest
+    /// wait for a client to read a response).
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT", default_value = "30s")]
+    pub keep_alive_timeout: humantime::Duration,
+    /// Most open connections. Past it, the oldest idle connection is closed
+    /// to make room, or the new one is refused with 503.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Most open connections from one client address (0: no limit).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 0)]
+    pub max_connections_per_address: usize,
 }
 
 impl Config {
@@ -88,18 +163,31 @@ impl Config {
         }
     }
 
-    /// The SQLite file the history is written to.
-    pub fn history_path(&self) -> PathBuf {
+    /// Where the history is written: `DATABASE_URL` read, or the default
+    /// SQLite file in the data directory.
+    pub fn history_location(&self) -> Result<Location, HistoryError> {
         match &self.history {
-            Some(url) => {
-                let path = url
-                    .strip_prefix("sqlite://")
-                    .or_else(|| url.strip_prefix("sqlite:"))
-                    .unwrap_or(url);
-                PathBuf::from(path)
-            }
-            None => self.data_dir.join("history.db"),
+            Some(url) => Location::parse(url),
+            None => Ok(Location::Sqlite(self.data_dir.join("history.db"))),
         }
+    }
+
+    /// The SQLite file the history is written to, when it is SQLite.
+    pub fn history_path(&self) -> Option<PathBuf> {
+        match self.history_location() {
+            Ok(Location::Sqlite(path)) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The failure policy in force: the one asked for, else the default for
+    /// the durability mode.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.history_failure
+            .unwrap_or(match self.history_durability {
+                Durability::Commit => FailurePolicy::FailClosed,
+                Durability::Async => FailurePolicy::FailOpen,
+            })
     }
 
     /// Where the default model is cached.
@@ -135,17 +223,68 @@ mod tests {
         assert_eq!(c.host.to_string(), "127.0.0.1");
         assert_eq!(c.rate_limit_per_minute, 100);
         assert_eq!(c.max_batch, 10_000);
-        assert_eq!(c.history_path(), PathBuf::from("data/history.db"));
+        assert_eq!(c.history_path(), Some(PathBuf::from("data/history.db")));
+        assert_eq!(c.database_pool_size, 4);
+        assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.cors_origin_list(), None);
+        assert_eq!(c.history_durability, Durability::Commit);
+        assert_eq!(c.failure_policy(), FailurePolicy::FailClosed);
+        assert_eq!(c.history_sync, SyncMode::Normal);
+        assert_eq!(*c.header_read_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(*c.body_read_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(*c.keep_alive_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.max_connections_per_address, 0);
+        let mut a = Config::defaults();
+        a.history_durability = Durability::Async;
+        assert_eq!(a.failure_policy(), FailurePolicy::FailOpen);
     }
 
     #[test]
     fn history_urls_and_origins() {
         let mut c = Config::defaults();
         c.history = Some("sqlite:///tmp/h.db".into());
-        assert_eq!(c.history_path(), PathBuf::from("/tmp/h.db"));
+        assert_eq!(c.history_path(), Some(PathBuf::from("/tmp/h.db")));
         c.history = Some("rel/h.db".into());
-        assert_eq!(c.history_path(), PathBuf::from("rel/h.db"));
+        assert_eq!(c.history_path(), Some(PathBuf::from("rel/h.db")));
+        c.history = Some("sqlite://rel/h.db".into());
+        assert_eq!(c.history_path(), Some(PathBuf::from("rel/h.db")));
+        c.history = Some("sqlite:h.db".into());
+        assert_eq!(c.history_path(), Some(PathBuf::from("h.db")));
+        c.history = Some("./odd:name.db".into());
+        assert_eq!(c.history_path(), Some(PathBuf::from("./odd:name.db")));
+        for url in [
+            "postgres://user@127.0.0.1:5432/frauddb",
+            "postgresql://user:pass@localhost/frauddb",
+            "POSTGRES://user@localhost/frauddb",
+        ] {
+            c.history = Some(url.into());
+            match c.history_location() {
+                Ok(Location::Postgres(target)) => {
+                    assert!(!target.shown().contains("pass"), "{url}");
+                    assert!(target.shown().ends_with("/frauddb"), "{url}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        for (url, says) in [
+            ("mysql://user@localhost/frauddb", "unknown scheme `mysql`"),
+            (
+                "postgress://user@localhost/db",
+                "unknown scheme `postgress`",
+            ),
+            ("redis:6379", "unknown scheme `redis`"),
+            ("sqlite://", "no file path"),
+            ("", "empty"),
+        ] {
+            c.history = Some(url.into());
+            match c.history_location() {
+                Err(e @ HistoryError::Url { .. }) => {
+                    assert!(e.to_string().contains(says), "{url}: {e}")
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
         c.cors_origins = "https://a.example, https://b.example".into();
         assert_eq!(
             c.cors_origin_list(),

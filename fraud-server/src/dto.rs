@@ -38,9 +38,13 @@ pub struct Health {
 /// `GET /ready` response.
 #[derive(Debug, Serialize)]
 pub struct Ready {
-    /// `ready` or `loading`.
+    /// `ready`, `loading`, `history_unavailable` (503, `fail-closed`) or
+    /// `degraded` (200, `fail-open`).
     pub status: &'static str,
     /// The serving model's id, once loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
+    /// Why the history cannot be written, while it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
 }

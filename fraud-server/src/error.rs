@@ -48,6 +48,10 @@ pub enum ApiError {
     },
     /// 413: the body or the batch is larger than allowed.
     PayloadTooLarge(String),
+    /// 415: a body that is not announced as JSON.
+    UnsupportedMediaType(String),
+    /// 408: the request body stalled past the body read timeout.
+    RequestTimeout(String),
     /// 401: missing or wrong `X-API-Key`.
     Unauthorized,
     /// 429: over the rate limit; retry after this many seconds.
@@ -117,6 +121,8 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ModelNotLoaded | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -133,6 +139,8 @@ impl ApiError {
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::Unprocessable { .. } => "invalid_fields",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Unauthorized => "unauthorized",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::ModelNotLoaded => "model_not_loaded",
@@ -159,6 +167,8 @@ impl ApiError {
                 details: Some(details),
             },
             ApiError::PayloadTooLarge(error)
+            | ApiError::UnsupportedMediaType(error)
+            | ApiError::RequestTimeout(error)
             | ApiError::Unavailable(error)
             | ApiError::Forbidden(error)
             | ApiError::Internal(error) => ErrorBody {
@@ -193,6 +203,12 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            // RFC 9110: a 415 to a POST says which type would be accepted.
+            response
+                .headers_mut()
+                .insert("accept-post", HeaderValue::from_static("application/json"));
         }
         response
     }

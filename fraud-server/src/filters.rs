@@ -3,13 +3,16 @@
 //! body that also bounds chunked bodies sent without `Content-Length`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderMap, Method};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use crate::connections::{BodyError, ClientAddr};
 use crate::error::ApiError;
 use crate::handlers;
 use crate::state::AppState;
@@ -43,27 +46,131 @@ pub fn valid_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// The client's address: the one the connection layer records, else
+/// warp's (set by `warp::test`).
+pub fn remote() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone {
+    warp::ext::optional::<ClientAddr>()
+        .and(warp::addr::remote())
+        .map(|ours: Option<ClientAddr>, warps: Option<SocketAddr>| ours.map(|c| c.0).or(warps))
+}
+
+/// The client's address, for rate limits and logs: the connection's peer,
+/// or, when the peer is a trusted proxy, the one its `X-Forwarded-For`
+/// names (see [`crate::proxies`]). Without trusted proxies the header is
+/// not even read.
+pub fn client(state: AppState) -> BoxedFilter<(Option<IpAddr>,)> {
+    if state.settings().trusted_proxies.is_empty() {
+        return remote()
+            .map(|peer: Option<SocketAddr>| peer.map(|a| a.ip()))
+            .boxed();
+    }
+    remote()
+        .and(warp::header::headers_cloned())
+        .and(with_state(state))
+        .map(
+            |peer: Option<SocketAddr>, headers: HeaderMap, state: AppState| {
+                peer.map(|a| {
+                    // A line that is not text stops the walk like any bad hop.
+                    let lines = headers
+                        .get_all("x-forwarded-for")
+                        .iter()
+                        .map(|v| v.to_str().unwrap_or("-"));
+                    state.settings().trusted_proxies.client(a.ip(), lines)
+                })
+            },
+        )
+        .boxed()
+}
+
 /// API key and rate limit, for every `/api/*` route.
 pub fn api_guard(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::header::optional::<String>("x-api-key")
         .or(warp::any().map(|| None))
         .unify()
-        .and(warp::addr::remote())
+        .and(client(state.clone()))
         .and(with_state(state))
         .and_then(
-            |key: Option<String>, remote: Option<SocketAddr>, state: AppState| async move {
+            |key: Option<String>, client: Option<IpAddr>, state: AppState| async move {
                 state
-                    .admit(key.as_deref(), remote.map(|a| a.ip()))
+                    .admit(key.as_deref(), client)
                     .map_err(warp::reject::custom)
             },
         )
         .untuple_one()
 }
 
-/// The request body, at most `limit` bytes. A declared `Content-Length` over
-/// the limit is refused before reading; a chunked body is counted as it
-/// arrives and refused as soon as it passes the limit.
-pub fn json_body(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+/// Methods some route serves; a request with any other method is checked
+/// like an API request (key and rate limit) before it is refused, so
+/// unserved methods cost an attacker the same as any request.
+pub const SERVED_METHODS: [Method; 3] = [Method::GET, Method::POST, Method::OPTIONS];
+
+/// The API guard for requests whose method no route serves; other requests
+/// pass untouched.
+pub fn unserved_method(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::method()
+        .and(
+            warp::header::optional::<String>("x-api-key")
+                .or(warp::any().map(|| None))
+                .unify(),
+        )
+        .and(client(state.clone()))
+        .and(with_state(state))
+        .and_then(
+            |method: Method, key: Option<String>, client: Option<IpAddr>, state: AppState| async move {
+                if SERVED_METHODS.contains(&method) {
+                    return Ok(());
+                }
+                state
+                    .admit(key.as_deref(), client)
+                    .map_err(warp::reject::custom)
+            },
+        )
+        .untuple_one()
+}
+
+/// Requires a JSON body: `Content-Type: application/json`, with no charset
+/// or `charset=utf-8`. Anything else is 415, before the body is read.
+pub fn json_content_type() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("content-type")
+        .or(warp::any().map(|| None))
+        .unify()
+        .and_then(|given: Option<String>| async move {
+            check_json_content_type(given.as_deref()).map_err(warp::reject::custom)
+        })
+        .untuple_one()
+}
+
+/// Whether a `Content-Type` value announces JSON (see [`json_content_type`]).
+pub fn check_json_content_type(given: Option<&str>) -> Result<(), ApiError> {
+    let refuse = |what: String| {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/json ({what})"
+        )))
+    };
+    let Some(given) = given else {
+        return refuse("none was given".into());
+    };
+    let shown: String = given.chars().take(80).collect();
+    let mut parts = given.split(';');
+    let media = parts.next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return refuse(format!("got `{shown}`"));
+    }
+    for parameter in parts {
+        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+        if name.trim().eq_ignore_ascii_case("charset") {
+            let charset = value.trim().trim_matches('"');
+            if !(charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")) {
+                return refuse(format!("got `{shown}`; JSON is read as UTF-8 only"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a declared `Content-Length` over `limit` (413) before anything
+/// else is read.
+pub fn declared_length_within(limit: u64) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
         .and_then(move |declared: Option<u64>| async move {
             match declared {
@@ -72,8 +179,28 @@ pub fn json_body(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejectio
             }
         })
         .untuple_one()
+}
+
+/// The request body, at most `limit` bytes. A declared `Content-Length` over
+/// the limit is refused before reading; a chunked body is counted as it
+/// arrives and refused as soon as it passes the limit.
+pub fn json_body(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    declared_length_within(limit)
         .and(warp::body::stream())
         .and_then(move |stream| collect_limited(stream, limit))
+}
+
+/// A body that stalled past the body read timeout is 408; another read
+/// failure (the client went away) is 400.
+fn body_read_error(e: &warp::Error) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(timeout @ BodyError::TimedOut(_)) = err.downcast_ref::<BodyError>() {
+            return ApiError::RequestTimeout(timeout.to_string());
+        }
+        source = err.source();
+    }
+    ApiError::bad_field("body", format!("cannot read the request body: {e}"))
 }
 
 fn too_large(limit: u64) -> ApiError {
@@ -88,12 +215,7 @@ where
     let mut stream = std::pin::pin!(stream);
     let mut body = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|e| {
-            warp::reject::custom(ApiError::bad_field(
-                "body",
-                format!("cannot read the request body: {e}"),
-            ))
-        })?;
+        let mut chunk = chunk.map_err(|e| warp::reject::custom(body_read_error(&e)))?;
         if (body.len() + chunk.remaining()) as u64 > limit {
             return Err(warp::reject::custom(too_large(limit)));
         }
@@ -113,6 +235,8 @@ pub fn predict(state: AppState) -> impl Filter<Extract = (Response,), Error = Re
     warp::path!("api" / "predict")
         .and(warp::post())
         .and(api_guard(state.clone()))
+        .and(declared_length_within(limit))
+        .and(json_content_type())
         .and(with_state(state.clone()))
         .and(request_id(state))
         .and(warp::query::<handlers::ExplainQuery>())
@@ -128,6 +252,8 @@ pub fn predict_batch(
     warp::path!("api" / "predict" / "batch")
         .and(warp::post())
         .and(api_guard(state.clone()))
+        .and(declared_length_within(limit))
+        .and(json_content_type())
         .and(with_state(state.clone()))
         .and(request_id(state))
         .and(warp::query::<handlers::ExplainQuery>())

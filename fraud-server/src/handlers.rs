@@ -11,9 +11,10 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use crate::config::FailurePolicy;
 use crate::dto::{BatchResponse, Health, PredictionDto, Ready};
 use crate::error::{ApiError, FieldError};
-use crate::history::NewRecord;
+use crate::history::{Filter, NewRecord, Recorded, Writability};
 use crate::state::{AppState, LoadedModel};
 
 /// Field errors listed in one response at most (the summary gives the total).
@@ -61,6 +62,12 @@ fn transaction_id<'o, 'a>(
 ) -> Result<Option<&'o Json<'a>>, FieldError> {
     match object.get("transaction_id") {
         None | Some(Json::Null) => Ok(None),
+        // PostgreSQL text cannot hold U+0000; refused on every backend so
+        // the API does not depend on which one stores the history.
+        Some(Json::String(id)) if id.contains('\0') => Err(FieldError::new(
+            field,
+            "contains the NUL character (U+0000), which the history cannot store",
+        )),
         Some(v @ (Json::String(_) | Json::Number(..))) => Ok(Some(v)),
         Some(other) => Err(FieldError::new(
             field,
@@ -223,8 +230,22 @@ fn unprocessable(details: Vec<FieldError>, total: usize) -> ApiError {
 
 fn history_error(e: crate::history::HistoryError) -> Rejection {
     reject(ApiError::Unavailable(format!(
-        "the prediction was not recorded: {e}"
+        "the prediction was not recorded, so it is not answered: {e}"
     )))
+}
+
+/// The header that marks an answer whose history record was not stored
+/// (`fail-open` while the history cannot be written).
+pub const HISTORY_HEADER: &str = "x-history";
+
+/// Marks `response` when its records were not stored.
+fn mark_recorded(mut response: Response, recorded: Recorded) -> Response {
+    if recorded == Recorded::NotStored {
+        response
+            .headers_mut()
+            .insert(HISTORY_HEADER, HeaderValue::from_static("not-recorded"));
+    }
+    response
 }
 
 /// One transaction's answer: the response body and what the history and
@@ -314,12 +335,12 @@ pub async fn predict(
         .metrics()
         .prediction(answered.risk_level, answered.is_fraud);
     let response = json_bytes_response(Bytes::from(answered.body), Some(&request_id));
-    state
+    let recorded = state
         .history()
         .record(vec![answered.record])
         .await
         .map_err(history_error)?;
-    Ok(response)
+    Ok(mark_recorded(response, recorded))
 }
 
 /// `POST /api/predict/batch`: parses, scores (and, with `explain`, explains)
@@ -349,12 +370,12 @@ pub async fn predict_batch(
         state.metrics().prediction(level, *is_fraud);
     }
     let response = json_bytes_response(scored.body, Some(&request_id));
-    state
+    let recorded = state
         .history()
         .record(scored.records)
         .await
         .map_err(history_error)?;
-    Ok(response)
+    Ok(mark_recorded(response, recorded))
 }
 
 struct ScoredBatch {
@@ -498,17 +519,42 @@ pub async fn model(state: AppState) -> Result<Response, Rejection> {
     Ok(json_bytes_response(loaded.info.clone(), None))
 }
 
-/// The query of `GET /api/predictions`: `limit` (1 to 1000, default 50)
-/// and `offset` (default 0); other parameters are ignored.
+/// The query of `GET /api/predictions`: `limit` (1 to 1000, default 50),
+/// `offset` (default 0), and the filters `risk_level` (LOW, MEDIUM or
+/// HIGH), `is_fraud` (0/1 or true/false), `since` and `until` (RFC 3339
+/// timestamps, or dates: `until` a date means to the end of that day);
+/// other parameters are ignored.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct PageQuery {
     limit: Option<String>,
     offset: Option<String>,
+    risk_level: Option<String>,
+    is_fraud: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// A time bound of a history filter as the history stores times (RFC 3339
+/// UTC with milliseconds): a timestamp as given, or a date's first (or,
+/// with `end_of_day`, last) millisecond.
+fn time_bound(text: &str, end_of_day: bool) -> Option<String> {
+    let text = text.trim();
+    let time = if text.len() == 10 {
+        let day = humantime::parse_rfc3339(&format!("{text}T00:00:00Z")).ok()?;
+        if end_of_day {
+            day + std::time::Duration::from_millis(86_400_000 - 1)
+        } else {
+            day
+        }
+    } else {
+        humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).ok()?
+    };
+    Some(humantime::format_rfc3339_millis(time).to_string())
 }
 
 impl PageQuery {
-    /// `(limit, offset)`, or a 400 naming each bad parameter.
-    pub fn page(&self) -> Result<(u32, u64), ApiError> {
+    /// `(limit, offset, filter)`, or a 400 naming each bad parameter.
+    pub fn page(&self) -> Result<(u32, u64, Filter), ApiError> {
         let mut details = Vec::new();
         let limit = match self.limit.as_deref() {
             None => 50,
@@ -539,8 +585,50 @@ impl PageQuery {
                 }
             },
         };
+        let mut filter = Filter::default();
+        if let Some(level) = self.risk_level.as_deref() {
+            filter.risk_level = ["LOW", "MEDIUM", "HIGH"]
+                .into_iter()
+                .find(|l| l.eq_ignore_ascii_case(level.trim()));
+            if filter.risk_level.is_none() {
+                details.push(FieldError::new(
+                    "risk_level",
+                    format!("`{}` is not LOW, MEDIUM or HIGH", truncate(level)),
+                ));
+            }
+        }
+        if let Some(flag) = self.is_fraud.as_deref() {
+            filter.is_fraud = match flag.trim() {
+                "1" | "true" => Some(true),
+                "0" | "false" => Some(false),
+                other => {
+                    details.push(FieldError::new(
+                        "is_fraud",
+                        format!("`{}` is not 0, 1, true or false", truncate(other)),
+                    ));
+                    None
+                }
+            };
+        }
+        for (name, given, end_of_day, slot) in [
+            ("since", &self.since, false, &mut filter.since),
+            ("until", &self.until, true, &mut filter.until),
+        ] {
+            if let Some(text) = given.as_deref() {
+                *slot = time_bound(text, end_of_day);
+                if slot.is_none() {
+                    details.push(FieldError::new(
+                        name,
+                        format!(
+                            "`{}` is not a date (2026-11-30) or an RFC 3339 time (2026-11-30T14:05:00Z)",
+                            truncate(text)
+                        ),
+                    ));
+                }
+            }
+        }
         if details.is_empty() {
-            return Ok((limit, offset));
+            return Ok((limit, offset, filter));
         }
         let names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
         Err(ApiError::BadRequest {
@@ -556,10 +644,10 @@ fn truncate(s: &str) -> String {
 
 /// `GET /api/predictions`.
 pub async fn predictions(state: AppState, query: PageQuery) -> Result<Response, Rejection> {
-    let (limit, offset) = query.page().map_err(reject)?;
+    let (limit, offset, filter) = query.page().map_err(reject)?;
     let page = state
         .history()
-        .list(limit, offset)
+        .list(limit, offset, filter)
         .await
         .map_err(|e| reject(ApiError::Unavailable(e.to_string())))?;
     Ok(json_response(&page, StatusCode::OK, None))
@@ -586,30 +674,60 @@ pub fn health(state: AppState) -> Response {
     )
 }
 
-/// `GET /ready`: 200 once a model serves, 503 before.
+/// `GET /ready`: 200 once a model serves and the history can be written;
+/// 503 while the model loads, or while the history cannot be written under
+/// `fail-closed`. Under `fail-open` a failing history is 200 `degraded`.
 pub fn ready(state: AppState) -> Response {
-    match state.model() {
-        Some(loaded) => json_response(
+    let Some(loaded) = state.model() else {
+        return json_response(
+            &Ready {
+                status: "loading",
+                model_version: None,
+                history: None,
+            },
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+        );
+    };
+    let model_version = Some(loaded.version.to_string());
+    match state.history().writability() {
+        Writability::Writable => json_response(
             &Ready {
                 status: "ready",
-                model_version: Some(loaded.version.to_string()),
+                model_version,
+                history: None,
             },
             StatusCode::OK,
             None,
         ),
-        None => json_response(
-            &Ready {
-                status: "loading",
-                model_version: None,
-            },
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-        ),
+        Writability::Failing(reason) => {
+            let (status, code) = match state.history().policy().failure {
+                FailurePolicy::FailClosed => {
+                    ("history_unavailable", StatusCode::SERVICE_UNAVAILABLE)
+                }
+                FailurePolicy::FailOpen => ("degraded", StatusCode::OK),
+            };
+            json_response(
+                &Ready {
+                    status,
+                    model_version,
+                    history: Some(format!(
+                        "the prediction history cannot be written: {reason}"
+                    )),
+                },
+                code,
+                None,
+            )
+        }
     }
 }
 
 /// `GET /metrics`.
 pub async fn metrics(state: AppState) -> Result<Response, Rejection> {
+    state
+        .metrics()
+        .history_queue
+        .set(state.history().queued() as i64);
     let text = state
         .metrics()
         .render()
@@ -641,9 +759,33 @@ mod tests {
     use super::*;
 
     fn page_query(query: &str) -> Result<(u32, u64), ApiError> {
+        filtered_query(query).map(|(limit, offset, _)| (limit, offset))
+    }
+
+    fn filtered_query(query: &str) -> Result<(u32, u64, Filter), ApiError> {
         serde_urlencoded::from_str::<PageQuery>(query)
             .expect("a query")
             .page()
+    }
+
+    #[test]
+    fn page_query_reads_filters() {
+        let (_, _, filter) =
+            filtered_query("risk_level=high&is_fraud=1&since=2026-11-30&until=2026-11-30")
+                .expect("valid");
+        assert_eq!(filter.risk_level, Some("HIGH"));
+        assert_eq!(filter.is_fraud, Some(true));
+        assert_eq!(filter.since.as_deref(), Some("2026-11-30T00:00:00.000Z"));
+        assert_eq!(filter.until.as_deref(), Some("2026-11-30T23:59:59.999Z"));
+        let (_, _, filter) = filtered_query("since=2026-11-30T14:05:00Z").expect("valid");
+        assert_eq!(filter.since.as_deref(), Some("2026-11-30T14:05:00.000Z"));
+        match filtered_query("risk_level=SEVERE&is_fraud=maybe&until=yesterday") {
+            Err(ApiError::BadRequest { details, .. }) => {
+                let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+                assert_eq!(fields, ["risk_level", "is_fraud", "until"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

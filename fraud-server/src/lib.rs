@@ -9,12 +9,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod dto;
 pub mod error;
 pub mod filters;
 pub mod handlers;
 pub mod history;
 pub mod metrics;
+pub mod proxies;
 pub mod state;
 pub mod ui;
 
@@ -29,12 +31,13 @@ use warp::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-pub use config::{Config, LogFormat};
+pub use config::{Config, Durability, FailurePolicy, LogFormat, SyncMode};
+pub use connections::ConnectionLimits;
 pub use state::{AppState, Limits, Settings};
 
 use crate::error::{handle_rejection, ErrorKind};
 use crate::filters::with_state;
-use crate::history::{History, HistoryError};
+use crate::history::{BackendOptions, History, HistoryError, Policy};
 use crate::metrics::Metrics;
 
 /// Why the server could not start or stop cleanly.
@@ -72,7 +75,8 @@ pub enum ServerError {
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let endpoints = filters::predict(state.clone())
+    let endpoints = filters::unserved_method(state.clone())
+        .and(filters::predict(state.clone()))
         .or(filters::predict_batch(state.clone()))
         .unify()
         .or(filters::model(state.clone()))
@@ -100,6 +104,11 @@ pub fn routes(
         .map(Reply::into_response)
         .recover(handle_rejection)
         .unify();
+    let served = warp::header::optional::<String>("accept")
+        .or(warp::any().map(|| None))
+        .unify()
+        .and(served)
+        .map(ui::not_found_for_browsers);
     warp::any()
         .map(Instant::now)
         .and(warp::method())
@@ -109,7 +118,12 @@ pub fn routes(
                 .or(warp::any().map(|| None))
                 .unify(),
         )
-        .and(warp::addr::remote())
+        .and(filters::remote())
+        .and(
+            filters::client(state.clone())
+                .or(warp::any().map(|| None))
+                .unify(),
+        )
         .and(with_state(state))
         .and(served)
         .map(finish)
@@ -128,13 +142,35 @@ fn cors(origins: Option<&[String]>) -> warp::filters::cors::Cors {
     .build()
 }
 
+/// What warp's CORS filter leaves to us: with any origin allowed, the
+/// literal `*` (warp echoes the caller's origin, `null` included); with an
+/// allow-list, `Vary: Origin` on every response, so a cache never serves one
+/// origin's answer to another.
+fn cors_origin_headers(headers: &mut warp::http::HeaderMap, allow_list: bool) {
+    use warp::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, VARY};
+    if allow_list {
+        let varies = headers.get_all(VARY).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.to_ascii_lowercase().contains("origin"))
+        });
+        if !varies {
+            headers.append(VARY, HeaderValue::from_static("Origin"));
+        }
+    } else if headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
+}
+
 /// Request id, security headers, metrics and the request log line.
+// warp hands each extracted value to the function as its own argument.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     started: Instant,
     method: Method,
     path: FullPath,
     given_id: Option<String>,
     remote: Option<SocketAddr>,
+    client: Option<std::net::IpAddr>,
     state: AppState,
     mut response: Response,
 ) -> Response {
@@ -163,6 +199,7 @@ fn finish(
     );
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    cors_origin_headers(headers, state.settings().cors_origins.is_some());
     let elapsed = started.elapsed();
     state
         .metrics()
@@ -178,7 +215,8 @@ fn finish(
         status,
         latency_us = elapsed.as_micros() as u64,
         request_id = %request_id,
-        client = %remote.map_or_else(|| "-".to_owned(), |a| a.ip().to_string()),
+        client = %client.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        peer = %remote.map_or_else(|| "-".to_owned(), |a| a.ip().to_string()),
     );
     response
 }
@@ -300,11 +338,24 @@ async fn reload_on_hangup(state: AppState, path: PathBuf) {
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let _log_guard = init_logging(config.log_format);
     let metrics = Metrics::new()?;
-    let history = History::open(
-        &config.history_path(),
-        config.history_queue,
-        metrics.clone(),
-    )?;
+    let location = config.history_location()?;
+    let policy = Policy {
+        queue: config.history_queue,
+        durability: config.history_durability,
+        failure: config.failure_policy(),
+    };
+    let options = BackendOptions {
+        sync: config.history_sync,
+        pool_size: config.database_pool_size,
+    };
+    tracing::info!(history = %location.shown(), "opening the prediction history");
+    // Opening connects and migrates, which blocks: off the async threads.
+    let opening = metrics.clone();
+    let history = tokio::task::spawn_blocking(move || {
+        History::open_location(&location, policy, options, opening)
+    })
+    .await
+    .map_err(|e| ServerError::Runtime(std::io::Error::other(e)))??;
     let state = AppState::new(history.clone(), metrics, Settings::from_config(&config));
 
     let model_path = match &config.model {
@@ -381,11 +432,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     #[cfg(not(unix))]
     let _ = model_path;
 
-    warp::serve(routes(state))
-        .incoming(listener)
-        .graceful(shutdown_signal())
-        .run()
-        .await;
+    let limits = ConnectionLimits::from_config(&config);
+    let metrics = state.metrics().clone();
+    connections::serve(listener, routes(state), limits, metrics, shutdown_signal()).await;
 
     pruner.abort();
     #[cfg(unix)]

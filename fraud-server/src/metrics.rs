@@ -22,6 +22,10 @@ pub struct Metrics {
     pub history_failed: IntCounter,
     /// Requests waiting in the history queue.
     pub history_queue: IntGauge,
+    /// 1 while the history can be written, 0 while writes fail.
+    pub history_writable: IntGauge,
+    connections_open: IntGauge,
+    connections_closed: IntCounterVec,
 }
 
 /// Every route the server answers (besides `/static/*`): the metric labels,
@@ -47,6 +51,64 @@ pub fn route_label(path: &str) -> &'static str {
         "/static"
     } else {
         "other"
+    }
+}
+
+/// HTTP methods kept as metric labels; any other method is `other`.
+pub const METHODS: [&str; 9] = [
+    "GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE",
+];
+
+/// A method as a metric label: one of [`METHODS`], or `other`.
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// Why a client connection ended: the fixed label set of
+/// `fraud_connections_closed_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionEnd {
+    /// The client or the server closed it after complete exchanges.
+    Closed,
+    /// The client went away in the middle of a request or response.
+    ClientGone,
+    /// No complete request head within the header read timeout.
+    HeaderTimeout,
+    /// Idle (or not reading a response) past the keep-alive timeout.
+    IdleTimeout,
+    /// A request body stalled past the body read timeout.
+    BodyTimeout,
+    /// Closed to make room for a new connection at the connection limit.
+    Evicted,
+    /// Refused: the connection limit was reached and nothing could be closed.
+    RefusedLimit,
+    /// Refused: the client address had its most connections open.
+    RefusedPerAddress,
+    /// The client sent something that is not HTTP.
+    ProtocolError,
+    /// Ended by a server shutdown.
+    Shutdown,
+}
+
+impl ConnectionEnd {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectionEnd::Closed => "closed",
+            ConnectionEnd::ClientGone => "client_gone",
+            ConnectionEnd::HeaderTimeout => "header_timeout",
+            ConnectionEnd::IdleTimeout => "idle_timeout",
+            ConnectionEnd::BodyTimeout => "body_timeout",
+            ConnectionEnd::Evicted => "evicted",
+            ConnectionEnd::RefusedLimit => "refused_limit",
+            ConnectionEnd::RefusedPerAddress => "refused_per_address",
+            ConnectionEnd::ProtocolError => "protocol_error",
+            ConnectionEnd::Shutdown => "shutdown",
+        }
     }
 }
 
@@ -99,6 +161,19 @@ impl Metrics {
             "fraud_history_queue_requests",
             "Requests whose predictions wait to be written",
         )?;
+        let history_writable = IntGauge::new(
+            "fraud_history_writable",
+            "1 while the history can be written, 0 while writes fail",
+        )?;
+        let connections_open =
+            IntGauge::new("fraud_connections_open", "Client connections open now")?;
+        let connections_closed = IntCounterVec::new(
+            Opts::new(
+                "fraud_connections_closed_total",
+                "Client connections ended, by why (refused ones included)",
+            ),
+            &["reason"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(predictions.clone()))?;
@@ -107,6 +182,9 @@ impl Metrics {
         registry.register(Box::new(history_written.clone()))?;
         registry.register(Box::new(history_failed.clone()))?;
         registry.register(Box::new(history_queue.clone()))?;
+        registry.register(Box::new(history_writable.clone()))?;
+        registry.register(Box::new(connections_open.clone()))?;
+        registry.register(Box::new(connections_closed.clone()))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
@@ -120,17 +198,36 @@ impl Metrics {
             history_written,
             history_failed,
             history_queue,
+            history_writable,
+            connections_open,
+            connections_closed,
         })
     }
 
-    /// Counts one finished request.
+    /// Counts one finished request. `method` is folded to a fixed set
+    /// (anything else is `other`), so a client cannot grow the label space.
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let code = itoa_status(status);
         let status = std::str::from_utf8(&code).unwrap_or("000");
         self.requests
-            .with_label_values(&[route, method, status])
+            .with_label_values(&[route, method_label(method), status])
             .inc();
         self.latency.with_label_values(&[route]).observe(seconds);
+    }
+
+    /// Counts a connection opened.
+    pub fn connection_opened(&self) {
+        self.connections_open.inc();
+    }
+
+    /// Counts a connection ended (`was_open`: it had been counted open).
+    pub fn connection_ended(&self, end: ConnectionEnd, was_open: bool) {
+        if was_open {
+            self.connections_open.dec();
+        }
+        self.connections_closed
+            .with_label_values(&[end.label()])
+            .inc();
     }
 
     /// Counts one prediction.
@@ -188,5 +285,14 @@ mod tests {
         assert!(text.contains(r#"fraud_api_errors_total{kind="invalid_fields"} 1"#));
         assert!(text.contains(r#"fraud_model_info{engine_version="0.1.0",model_version="abc"} 1"#));
         assert_eq!(route_label("/api/../etc"), "other");
+        m.request("/api/predict", "XYZZY", 405, 0.001);
+        m.request("/api/predict", "get", 405, 0.001);
+        let text = m.render().expect("render");
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="other",route="/api/predict",status="405"} 2"#
+            ),
+            "{text}"
+        );
     }
 }

@@ -77,6 +77,8 @@ pub struct Settings {
     pub cors_origins: Option<Vec<String>>,
     /// Size limits.
     pub limits: Limits,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::proxies::TrustedProxies,
 }
 
 impl Settings {
@@ -91,6 +93,7 @@ impl Settings {
                 batch_body_bytes: config.max_batch_body_bytes,
                 max_batch: config.max_batch,
             },
+            trusted_proxies: config.trusted_proxies.clone(),
         }
     }
 }
@@ -245,7 +248,16 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
 mod tests {
     use super::*;
 
-    fn state(key: Option<&str>, per_minute: u32) -> AppState {
+    /// Removes the test's history directory when the test ends.
+    struct Cleanup(std::path::PathBuf);
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn state(key: Option<&str>, per_minute: u32) -> (AppState, Cleanup) {
         let dir = std::env::temp_dir().join(format!(
             "fraud-state-{}-{per_minute}-{}",
             std::process::id(),
@@ -253,7 +265,7 @@ mod tests {
         ));
         let metrics = Metrics::new().expect("metrics");
         let history = History::open(&dir.join("h.db"), 8, metrics.clone()).expect("history");
-        AppState::new(
+        let state = AppState::new(
             history,
             metrics,
             Settings {
@@ -265,13 +277,15 @@ mod tests {
                     batch_body_bytes: 4096,
                     max_batch: 10,
                 },
+                trusted_proxies: Default::default(),
             },
-        )
+        );
+        (state, Cleanup(dir))
     }
 
     #[test]
     fn api_key_is_required_and_checked() {
-        let s = state(Some("secret"), 0);
+        let (s, _dir) = state(Some("secret"), 0);
         assert_eq!(s.admit(None, None), Err(ApiError::Unauthorized));
         assert_eq!(s.admit(Some("secreT"), None), Err(ApiError::Unauthorized));
         assert_eq!(s.admit(Some(""), None), Err(ApiError::Unauthorized));
@@ -280,7 +294,7 @@ mod tests {
 
     #[test]
     fn rate_limit_is_per_client_and_pruned() {
-        let s = state(None, 3);
+        let (s, _dir) = state(None, 3);
         let a: IpAddr = "10.0.0.1".parse().expect("ip");
         let b: IpAddr = "10.0.0.2".parse().expect("ip");
         for _ in 0..3 {

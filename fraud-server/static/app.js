@@ -80,6 +80,23 @@ function fmtProb(p) { return (p * 100).toFixed(2) + "%"; }
 
 // ---- score one transaction ----
 
+// The value of the "other (unknown)" choice of a category select.
+const OTHER = "\u0000other";
+
+// A feature's valid values, in words.
+function describeValues(f) {
+  if (f.kind === "flag") return "flag: 0 or 1";
+  if (f.kind === "categorical") {
+    return f.allowed_categories ? "one of " + f.allowed_categories.length + " categories"
+      : (f.categories || []).length + " categories seen in training";
+  }
+  const lo = f.min, hi = f.max;
+  if (lo !== undefined && hi !== undefined) return "a number between " + lo + " and " + hi;
+  if (lo !== undefined) return "a number of at least " + lo;
+  if (hi !== undefined) return "a number of at most " + hi;
+  return "a number";
+}
+
 function buildForm(info) {
   const box = $("fields");
   clear(box);
@@ -90,48 +107,74 @@ function buildForm(info) {
     label.setAttribute("for", id);
     wrap.appendChild(label);
     let input;
+    let other = null;
     if (f.kind === "flag") {
       input = el("select");
       for (const [v, t] of [["0", "0 (no)"], ["1", "1 (yes)"]]) {
         const o = el("option", t); o.value = v; input.appendChild(o);
       }
+    } else if (f.kind === "categorical") {
+      // The model's categories, and a way to send one it never saw.
+      input = el("select");
+      for (const c of f.allowed_categories || f.categories || []) {
+        const o = el("option", c); o.value = c; input.appendChild(o);
+      }
+      if (!f.allowed_categories) {
+        const o = el("option", "other (unknown to the model)"); o.value = OTHER; input.appendChild(o);
+        other = el("input");
+        other.type = "text";
+        other.id = id + "-other";
+        other.hidden = true;
+        other.setAttribute("aria-label", f.name + ": a category the model never saw");
+        other.placeholder = "the category";
+      }
     } else {
       input = el("input");
-      if (f.kind === "numeric") {
-        input.type = "number";
-        input.step = "any";
-        if (f.min !== undefined) input.min = String(f.min);
-        if (f.max !== undefined) input.max = String(f.max);
-      } else {
-        input.type = "text";
-        const list = el("datalist");
-        list.id = id + "-options";
-        for (const c of f.categories || []) { const o = el("option"); o.value = c; list.appendChild(o); }
-        wrap.appendChild(list);
-        input.setAttribute("list", list.id);
-      }
+      input.type = "number";
+      input.step = "any";
+      if (f.min !== undefined) input.min = String(f.min);
+      if (f.max !== undefined) input.max = String(f.max);
     }
     input.id = id;
     input.name = f.name;
     input.dataset.kind = f.kind;
-    if (DEFAULTS[f.name] !== undefined) input.value = DEFAULTS[f.name];
-    else if (f.kind === "categorical" && f.categories && f.categories.length) input.value = f.categories[0];
-    else if (f.kind === "numeric") input.value = String(f.min !== undefined ? f.min : 0);
+    // The documented transaction's values where this model has the field
+    // (and, for a select, the choice); else the first choice or the minimum.
+    const preset = DEFAULTS[f.name];
+    if (preset !== undefined && (input.tagName !== "SELECT" || [...input.options].some((o) => o.value === preset))) {
+      input.value = preset;
+    } else if (f.kind === "numeric") input.value = String(f.min !== undefined ? f.min : 0);
     wrap.appendChild(input);
-    let hint = f.kind;
-    if (f.kind === "numeric" && (f.min !== undefined || f.max !== undefined)) {
-      hint += " " + (f.min !== undefined ? f.min : "") + "…" + (f.max !== undefined ? f.max : "");
+    const hint = el("span", describeValues(f) + (f.required ? ", required" : ", optional"), "hint");
+    hint.id = id + "-hint";
+    wrap.appendChild(hint);
+    const problem = el("span", null, "field-error");
+    problem.id = id + "-error";
+    problem.hidden = true;
+    wrap.appendChild(problem);
+    input.setAttribute("aria-describedby", hint.id + " " + problem.id);
+    if (other) {
+      wrap.appendChild(other);
+      const note = el("span", "A category the model never saw is scored through its unknown bucket, with a warning.", "hint");
+      note.id = id + "-other-note";
+      note.hidden = true;
+      wrap.appendChild(note);
+      input.addEventListener("change", () => {
+        const chosen = input.value === OTHER;
+        other.hidden = !chosen;
+        note.hidden = !chosen;
+        if (chosen) other.focus();
+      });
     }
-    if (f.kind === "categorical") hint += ", " + (f.categories || []).length + " known";
-    wrap.appendChild(el("span", hint, "hint"));
     box.appendChild(wrap);
   }
 }
 
 function formTransaction() {
   const tx = {};
-  for (const input of $("fields").querySelectorAll("input, select")) {
-    const raw = input.value.trim();
+  for (const input of $("fields").querySelectorAll("input:not([id$='-other']), select")) {
+    let raw = input.value.trim();
+    if (input.value === OTHER) raw = $(input.id + "-other").value.trim() || "other";
     if (raw === "") { tx[input.name] = null; continue; }
     if (input.dataset.kind === "categorical") tx[input.name] = raw;
     else {
@@ -142,6 +185,27 @@ function formTransaction() {
   return tx;
 }
 
+// Marks the form's fields a 422 names, and moves the focus to the first.
+function markFields(details) {
+  let first = null;
+  for (const input of $("fields").querySelectorAll("input, select")) {
+    input.removeAttribute("aria-invalid");
+    input.classList.remove("invalid");
+  }
+  for (const box of $("fields").querySelectorAll(".field-error")) { box.textContent = ""; box.hidden = true; }
+  for (const d of details || []) {
+    const input = $("field-" + d.field);
+    if (!input) continue;
+    input.setAttribute("aria-invalid", "true");
+    input.classList.add("invalid");
+    const box = $("field-" + d.field + "-error");
+    box.textContent = d.reason;
+    box.hidden = false;
+    if (!first) first = input;
+  }
+  if (first) first.focus();
+}
+
 function showPrediction(p) {
   const risk = $("result-risk");
   risk.textContent = p.risk_level;
@@ -149,11 +213,12 @@ function showPrediction(p) {
   $("result-probability").textContent = fmtProb(p.fraud_probability);
   $("result-bar").style.width = Math.max(0, Math.min(100, p.fraud_probability * 100)) + "%";
   $("result-decision").textContent = p.is_fraud ? "1 — flagged as fraud" : "0 — not flagged";
+  $("result-risk").setAttribute("aria-label", "risk level " + p.risk_level);
   $("result-threshold").textContent = fmtProb(p.threshold);
   $("result-model").textContent = p.model_version;
   const warnings = $("result-warnings");
   clear(warnings);
-  for (const w of p.warnings || []) warnings.appendChild(el("li", w.field + ": " + w.message));
+  for (const w of p.warnings || []) warnings.appendChild(el("li", "Warning: " + w.field + ": " + w.message));
   showExplanation(p);
   $("predict-result").hidden = false;
 }
@@ -188,7 +253,8 @@ function showExplanation(p) {
   for (const r of p.reasons) {
     const item = el("li");
     item.appendChild(el("span", r.text, "reason-text"));
-    const bar = svg("svg", { viewBox: "0 0 260 16", width: 260, height: 16, role: "img" });
+    const bar = svg("svg", { viewBox: "0 0 260 16", width: 260, height: 16, role: "img",
+      "aria-label": r.feature + ": " + fmtContribution(r.contribution) });
     bar.appendChild(svg("line", { x1: 130, y1: 0, x2: 130, y2: 16, stroke: "#9aa6b2" }));
     signedBar(bar, r.contribution, max, 0, 260, 2, 12, "reason-bar", r.feature);
     item.appendChild(bar);
@@ -206,7 +272,8 @@ function showExplanation(p) {
   entries.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
   const rowH = 24, L = 170, W = 620, barW = W - L - 90;
   const H = entries.length * rowH + 10;
-  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img" });
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
+    "aria-label": "each feature's contribution: " + entries.map(([n, c]) => n + " " + fmtContribution(c)).join(", ") });
   root.appendChild(svg("line", { x1: L + barW / 2, y1: 0, x2: L + barW / 2, y2: H, stroke: "#9aa6b2" }));
   entries.forEach(([name, c], i) => {
     const y = 5 + i * rowH;
@@ -227,10 +294,12 @@ async function onPredict(event) {
     // The query parameter, not a body key, so the history keeps the
     // transaction exactly as typed.
     const p = await api("/api/predict?explain=true", { method: "POST", body: formTransaction() });
+    markFields([]);
     showPrediction(p);
   } catch (err) {
     $("predict-result").hidden = true;
     showError($("predict-error"), err);
+    markFields(err.details);
   } finally {
     button.disabled = false;
   }
@@ -266,6 +335,36 @@ function csvCell(v) {
 }
 
 let downloadUrl = null;
+let sampleUrl = null;
+
+// A small CSV with the model's columns: the documented transaction's values
+// where the model has the field, its first category otherwise.
+function sampleCsv(info) {
+  const names = info.schema.features.map((f) => f.name);
+  const value = (f, i) => {
+    if (f.kind === "categorical") {
+      const choices = f.allowed_categories || f.categories || [];
+      return choices.length ? choices[i % choices.length] : "";
+    }
+    if (DEFAULTS[f.name] !== undefined) return DEFAULTS[f.name];
+    return f.kind === "flag" ? "0" : String(f.min !== undefined ? f.min : 0);
+  };
+  const rows = [0, 1, 2].map((i) => info.schema.features.map((f) => value(f, i)));
+  return [names].concat(rows).map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
+}
+
+function offerSample(info) {
+  if (sampleUrl) URL.revokeObjectURL(sampleUrl);
+  sampleUrl = URL.createObjectURL(new Blob([sampleCsv(info)], { type: "text/csv" }));
+  $("batch-sample").href = sampleUrl;
+}
+
+function setProgress(done, total) {
+  $("batch-progress-box").hidden = false;
+  const bar = $("batch-progress");
+  bar.max = total;
+  bar.value = done;
+}
 
 async function onBatchFile() {
   const file = $("batch-file").files[0];
@@ -273,6 +372,8 @@ async function onBatchFile() {
   const status = $("batch-status");
   showError($("batch-error"), null);
   $("batch-download").hidden = true;
+  $("batch-summary").hidden = true;
+  $("batch-progress-box").hidden = true;
   clear($("batch-table"));
   try {
     const rows = parseCsv(await file.text());
@@ -288,6 +389,7 @@ async function onBatchFile() {
       return tx;
     });
     const predictions = [];
+    setProgress(0, transactions.length);
     for (let start = 0; start < transactions.length; start += BATCH_CHUNK) {
       status.textContent = "Scoring rows " + (start + 1) + "–" +
         Math.min(start + BATCH_CHUNK, transactions.length) + " of " + transactions.length + "…";
@@ -304,11 +406,14 @@ async function onBatchFile() {
         throw err;
       }
       predictions.push(...result.predictions);
+      setProgress(predictions.length, transactions.length);
     }
-    const outHeader = header.concat(["fraud_probability", "is_fraud", "risk_level"]);
+    // The verdict is predicted_is_fraud: a label column of the file stays as it is.
+    const outHeader = header.concat(["fraud_probability", "predicted_is_fraud", "risk_level"]);
     const outRows = data.map((r, i) => header.map((_, j) => r[j] === undefined ? "" : r[j])
       .concat([predictions[i].fraud_probability, predictions[i].is_fraud, predictions[i].risk_level]));
     renderBatchTable(outHeader, outRows, predictions);
+    renderBatchSummary(predictions);
     const csv = [outHeader].concat(outRows).map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
     if (downloadUrl) URL.revokeObjectURL(downloadUrl);
     downloadUrl = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
@@ -321,8 +426,45 @@ async function onBatchFile() {
       (predictions.length > TABLE_ROWS ? " Showing the first " + TABLE_ROWS + "." : "");
   } catch (err) {
     status.textContent = "";
+    $("batch-progress-box").hidden = true;
     showError($("batch-error"), err);
   }
+}
+
+// Counts by risk level, and a histogram of the probabilities in tenths.
+function renderBatchSummary(predictions) {
+  const table = $("batch-counts");
+  clear(table);
+  const head = el("tr");
+  for (const h of ["risk level", "rows", "share"]) head.appendChild(el("th", h));
+  table.appendChild(head);
+  for (const level of ["HIGH", "MEDIUM", "LOW"]) {
+    const n = predictions.filter((p) => p.risk_level === level).length;
+    const tr = el("tr");
+    tr.appendChild(el("td")).appendChild(el("span", level, "risk risk-" + level));
+    tr.appendChild(el("td", n, "count"));
+    tr.appendChild(el("td", (100 * n / predictions.length).toFixed(1) + "%"));
+    table.appendChild(tr);
+  }
+  const bins = new Array(10).fill(0);
+  for (const p of predictions) bins[Math.min(9, Math.floor(p.fraud_probability * 10))]++;
+  const box = $("batch-histogram");
+  clear(box);
+  const W = 520, H = 210, L = 44, B = 34, T = 18;
+  const most = Math.max(1, ...bins);
+  const bw = (W - L - 8) / bins.length;
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
+    "aria-label": "histogram of fraud probabilities: " + bins.map((n, i) => (i * 10) + "–" + (i * 10 + 10) + "%: " + n).join(", ") });
+  bins.forEach((n, i) => {
+    const h = (H - B - T) * n / most;
+    root.appendChild(svg("rect", { x: (L + i * bw + 2).toFixed(1), y: (H - B - h).toFixed(1), width: (bw - 4).toFixed(1),
+      height: h.toFixed(1), fill: "#3d6fa8", class: "histogram-bar", "data-count": n }));
+    root.appendChild(svg("text", { x: (L + i * bw + bw / 2).toFixed(1), y: H - B + 14, "text-anchor": "middle" }, i * 10 + "%"));
+    if (n) root.appendChild(svg("text", { x: (L + i * bw + bw / 2).toFixed(1), y: (H - B - h - 3).toFixed(1), "text-anchor": "middle" }, n));
+  });
+  root.appendChild(svg("text", { x: (L + W) / 2, y: H - 4, "text-anchor": "middle" }, "fraud probability"));
+  box.appendChild(root);
+  $("batch-summary").hidden = false;
 }
 
 function renderBatchTable(header, rows, predictions) {
@@ -344,30 +486,67 @@ function renderBatchTable(header, rows, predictions) {
 
 // ---- history ----
 
+// The filter form's query parameters.
+function historyFilters() {
+  const params = new URLSearchParams();
+  const risk = $("filter-risk").value, fraud = $("filter-fraud").value;
+  const since = $("filter-since").value, until = $("filter-until").value;
+  if (risk) params.set("risk_level", risk);
+  if (fraud) params.set("is_fraud", fraud);
+  if (since) params.set("since", since);
+  if (until) params.set("until", until);
+  return params;
+}
+
+// One history row, and a hidden row below it with the transaction's fields.
+function historyRows(r) {
+  const tr = el("tr");
+  const detailsId = "history-details-" + r.id;
+  const toggle = el("button", "Show", "toggle");
+  toggle.type = "button";
+  toggle.setAttribute("aria-expanded", "false");
+  toggle.setAttribute("aria-controls", detailsId);
+  toggle.setAttribute("aria-label", "Show the fields of prediction " + r.id);
+  tr.appendChild(el("td")).appendChild(toggle);
+  tr.appendChild(el("td", r.id));
+  tr.appendChild(el("td", r.timestamp));
+  tr.appendChild(el("td", r.transaction_id === null ? "" : r.transaction_id));
+  tr.appendChild(el("td", fmtProb(r.fraud_probability)));
+  tr.appendChild(el("td")).appendChild(el("span", r.risk_level, "risk risk-" + r.risk_level));
+  tr.appendChild(el("td", r.is_fraud ? "1 (flagged)" : "0"));
+  tr.appendChild(el("td", r.model_version));
+  tr.appendChild(el("td", r.latency_ms.toFixed(3) + " ms"));
+  const details = el("tr", null, "details");
+  details.id = detailsId;
+  details.hidden = true;
+  const cell = el("td");
+  cell.colSpan = 9;
+  cell.appendChild(el("pre", JSON.stringify(r.features, null, 2), "features"));
+  details.appendChild(cell);
+  toggle.addEventListener("click", () => {
+    details.hidden = !details.hidden;
+    toggle.textContent = details.hidden ? "Show" : "Hide";
+    toggle.setAttribute("aria-label", toggle.textContent + " the fields of prediction " + r.id);
+    toggle.setAttribute("aria-expanded", String(!details.hidden));
+  });
+  return [tr, details];
+}
+
 async function loadHistory() {
   showError($("history-error"), null);
   try {
-    const page = await api("/api/predictions?limit=" + HISTORY_PAGE + "&offset=" + historyOffset);
+    const params = historyFilters();
+    params.set("limit", HISTORY_PAGE);
+    params.set("offset", historyOffset);
+    const page = await api("/api/predictions?" + params.toString());
     const table = $("history-table");
     clear(table);
     const head = el("tr");
-    for (const h of ["#", "time", "transaction", "probability", "risk", "is_fraud", "model", "latency", "features"]) head.appendChild(el("th", h));
+    for (const h of ["fields", "#", "time", "transaction", "probability", "risk", "decision", "model", "latency"]) head.appendChild(el("th", h));
     table.appendChild(head);
-    for (const r of page.predictions) {
-      const tr = el("tr");
-      tr.appendChild(el("td", r.id));
-      tr.appendChild(el("td", r.timestamp));
-      tr.appendChild(el("td", r.transaction_id === null ? "" : r.transaction_id));
-      tr.appendChild(el("td", fmtProb(r.fraud_probability)));
-      tr.appendChild(el("td")).appendChild(el("span", r.risk_level, "risk risk-" + r.risk_level));
-      tr.appendChild(el("td", r.is_fraud));
-      tr.appendChild(el("td", r.model_version));
-      tr.appendChild(el("td", r.latency_ms.toFixed(3) + " ms"));
-      tr.appendChild(el("td", JSON.stringify(r.features), "features"));
-      table.appendChild(tr);
-    }
+    for (const r of page.predictions) for (const row of historyRows(r)) table.appendChild(row);
     const last = Math.min(page.offset + page.predictions.length, page.total);
-    $("history-status").textContent = page.total === 0 ? "No predictions yet." :
+    $("history-status").textContent = page.total === 0 ? "No predictions match." :
       "Showing " + (page.offset + 1) + "–" + last + " of " + page.total + ", newest first.";
     $("history-newer").disabled = historyOffset === 0;
     $("history-older").disabled = last >= page.total;
@@ -385,7 +564,8 @@ function lineChart(box, xs, ys, xLabel, yLabel, marker) {
   const W = 360, H = 300, L = 48, B = 40, T = 10, R = 12;
   const sx = (x) => L + x * (W - L - R);
   const sy = (y) => H - B - y * (H - B - T);
-  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img" });
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
+    "aria-label": yLabel + " against " + xLabel });
   root.appendChild(svg("rect", { x: L, y: T, width: W - L - R, height: H - B - T, fill: "#fafbfc", stroke: "#c9d1da" }));
   for (const t of [0, 0.25, 0.5, 0.75, 1]) {
     root.appendChild(svg("line", { x1: sx(t), y1: sy(0), x2: sx(t), y2: sy(1), stroke: "#eceff3" }));
@@ -408,7 +588,8 @@ function importanceChart(box, features) {
   const sorted = features.slice().sort((a, b) => b.importance - a.importance);
   const max = Math.max(1e-9, ...sorted.map((f) => f.importance));
   const rowH = 24, L = 170, W = 620;
-  const root = svg("svg", { viewBox: "0 0 " + W + " " + (sorted.length * rowH + 10), width: W, height: sorted.length * rowH + 10, role: "img" });
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + (sorted.length * rowH + 10), width: W, height: sorted.length * rowH + 10, role: "img",
+    "aria-label": "importance of each feature: " + sorted.map((f) => f.name + " " + f.importance.toFixed(4)).join(", ") });
   sorted.forEach((f, i) => {
     const y = 5 + i * rowH;
     const w = (W - L - 70) * f.importance / max;
@@ -459,11 +640,19 @@ async function showModel() {
 const PAGES = ["predict", "batch", "history", "model"];
 
 function route() {
-  const name = PAGES.includes(location.hash.slice(1)) ? location.hash.slice(1) : "predict";
+  const asked = location.hash.slice(1);
+  // No hash is the score page; a hash that names no page says so.
+  const name = asked === "" ? "predict" : asked;
+  const known = PAGES.includes(name);
   for (const p of PAGES) {
     $("page-" + p).hidden = p !== name;
-    $("nav-" + p).classList.toggle("active", p === name);
+    const link = $("nav-" + p);
+    link.classList.toggle("active", p === name);
+    if (p === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
+  $("page-missing").hidden = known;
+  if (!known) $("missing-name").textContent = "#" + name;
   if (name === "history") loadHistory();
   if (name === "model") showModel();
 }
@@ -475,9 +664,19 @@ async function start() {
     sessionStorage.setItem("apiKey", keyInput.value);
     init();
   });
+  // The skip link moves the focus without changing the page.
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    $("main").focus();
+  });
   $("predict-form").addEventListener("submit", onPredict);
   $("batch-file").addEventListener("change", onBatchFile);
   $("history-refresh").addEventListener("click", loadHistory);
+  $("history-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    historyOffset = 0;
+    loadHistory();
+  });
   $("history-newer").addEventListener("click", () => { historyOffset = Math.max(0, historyOffset - HISTORY_PAGE); loadHistory(); });
   $("history-older").addEventListener("click", () => { historyOffset += HISTORY_PAGE; loadHistory(); });
   window.addEventListener("hashchange", route);
@@ -488,7 +687,9 @@ async function start() {
 async function init() {
   showError($("global-error"), null);
   try {
-    buildForm(await loadModel(true));
+    const info = await loadModel(true);
+    buildForm(info);
+    offerSample(info);
     document.body.dataset.ready = "true";
   } catch (err) {
     showError($("global-error"), err);

@@ -2,7 +2,8 @@
 //! WebDriver HTTP API: fill the form and read the result and its explanation
 //! (reasons and every contribution as signed bars), upload a CSV and
 //! read the scored table, check that user data is rendered as text, draw the
-//! model page, and save a screenshot of each page to
+//! model page, filter the history, audit every page with axe-core, and save
+//! screenshots of each page at a desktop and a phone width to
 //! `target/ui-artifacts/`. Without chromium and chromedriver (install them
 //! with `tests/setup-browser.sh`) the test says it was skipped, unless
 //! `FRAUD_REQUIRE_BROWSER=1` makes that a failure.
@@ -169,6 +170,69 @@ impl Driver {
         std::fs::write(dir.join(name), png).expect("write screenshot");
     }
 
+    /// Selects the option whose value is `value` in a `<select>`, as a
+    /// person choosing it would (the page hears a change).
+    fn choose(&self, css: &str, value: &str) {
+        let script = "const s = document.querySelector(arguments[0]); s.value = arguments[1]; \
+                      s.dispatchEvent(new Event('change', { bubbles: true })); return s.value === arguments[1]";
+        let chosen = self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(&json!({ "script": script, "args": [css, value] })),
+        );
+        assert_eq!(chosen, true, "{css} has no option {value:?}");
+    }
+
+    /// Runs the axe-core accessibility checker on the page; any serious or
+    /// critical violation fails the test, naming the rule and the elements.
+    fn audit(&self, what: &str) {
+        let axe = axe_source();
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(&json!({ "script": format!("{axe}; return true;"), "args": [] })),
+        );
+        let v = self.cmd(
+            "POST",
+            "/execute/async",
+            Some(&json!({
+                "script": "const done = arguments[arguments.length - 1]; \
+                    axe.run(document, { resultTypes: ['violations'] }).then(r => done(r.violations.map(v => ({ \
+                      id: v.id, impact: v.impact, help: v.help, \
+                      nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5) })))).catch(e => done('error: ' + e))",
+                "args": [],
+            })),
+        );
+        let violations = v
+            .as_array()
+            .unwrap_or_else(|| panic!("axe failed on {what}: {v}"));
+        let serious: Vec<&Value> = violations
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(
+            serious.is_empty(),
+            "accessibility violations on {what}: {serious:#?}"
+        );
+    }
+
+    /// Screenshots of the page at a desktop and a phone width.
+    fn screenshots(&self, dir: &Path, name: &str) {
+        for (size, width, height) in [("desktop", 1280, 1100), ("phone", 390, 844)] {
+            self.cmd(
+                "POST",
+                "/window/rect",
+                Some(&json!({ "width": width, "height": height })),
+            );
+            self.screenshot(dir, &format!("{name}-{size}.png"));
+        }
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(&json!({ "width": 1280, "height": 1100 })),
+        );
+    }
+
     fn text(&self, css: &str) -> String {
         let id = self.find(css);
         self.cmd("GET", &format!("/element/{id}/text"), None)
@@ -188,6 +252,24 @@ fn call(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Val
         text.as_deref().map(str::as_bytes),
     );
     serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+/// The axe-core script that `tests/setup-browser.sh` installs with npm.
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("target dir")
+            .to_owned();
+        let path = target.join("axe-core/node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "axe-core is not installed at {} ({e}): run fraud-server/tests/setup-browser.sh",
+                path.display()
+            )
+        })
+    })
 }
 
 fn artifacts_dir() -> PathBuf {
@@ -229,28 +311,51 @@ fn web_ui_in_headless_chromium() {
     driver.wait("the form", "return document.body.dataset.ready === 'true'");
     let n_fields = driver.js("return document.querySelectorAll('#fields .field').length");
     assert_eq!(n_fields, 8);
+    // Every input has a label tied to it, and a hint in words.
+    assert_eq!(
+        driver.js("return [...document.querySelectorAll('#fields input:not([hidden]), #fields select')].every(i => i.labels.length > 0 || i.getAttribute('aria-label'))"),
+        true
+    );
+    let hint = driver.text("#field-transaction_hour-hint");
+    assert_eq!(hint, "a number between 0 and 23, required");
+    // A categorical feature is a select of the model's categories, and "other".
+    let options = driver.js(
+        "return [...document.getElementById('field-merchant_category').options].map(o => o.textContent)",
+    );
+    let options: Vec<&str> = options
+        .as_array()
+        .expect("options")
+        .iter()
+        .map(|o| o.as_str().expect("text"))
+        .collect();
+    let categories = model()
+        .category_codes("merchant_category")
+        .expect("categorical");
+    assert_eq!(options.len(), categories.categories.len() + 1);
+    assert!(options.contains(&"Online"));
+    assert_eq!(options.last(), Some(&"other (unknown to the model)"));
     let inputs = [
         ("amount", "4999.5"),
         ("transaction_hour", "3"),
         ("device_trust_score", "8"),
         ("velocity_last_24h", "14"),
         ("cardholder_age", "22"),
-        ("merchant_category", "Online"),
     ];
     for (name, value) in inputs {
         driver.type_into(&format!("#field-{name}"), value);
     }
+    driver.choose("#field-merchant_category", "Online");
     driver.click("#predict-submit");
     driver.wait(
         "the result",
         "return !document.getElementById('predict-result').hidden",
     );
     let mut tx = common::documented();
-    for (name, value) in inputs {
+    for (name, value) in inputs.iter().chain(&[("merchant_category", "Online")]) {
         let v = value
             .parse::<f64>()
             .map_or_else(|_| json!(value), |n| json!(n));
-        tx.insert(name.into(), v);
+        tx.insert((*name).into(), v);
     }
     let expected = model().predict(&tx).expect("scores");
     let shown = driver.text("#result-probability");
@@ -260,13 +365,15 @@ fn web_ui_in_headless_chromium() {
         "{shown} vs {}",
         expected.fraud_probability
     );
+    // The risk level is a word as well as a colour.
     assert_eq!(driver.text("#result-risk"), expected.risk_level.as_str());
     let class = driver.js("return document.getElementById('result-risk').className");
     assert_eq!(class, format!("risk risk-{}", expected.risk_level.as_str()));
     let colour = driver
         .js("return getComputedStyle(document.getElementById('result-risk')).backgroundColor");
     assert_ne!(colour, "rgba(0, 0, 0, 0)", "the risk level is coloured");
-    driver.screenshot(&artifacts, "predict.png");
+    driver.audit("the scored transaction");
+    driver.screenshots(&artifacts, "predict");
 
     // --- the explanation: reasons and every contribution as signed bars ---
     let explained = model().explain(&tx).expect("explains");
@@ -349,13 +456,26 @@ fn web_ui_in_headless_chromium() {
     driver.js("document.getElementById('result-explanation').scrollIntoView(); return true");
     driver.screenshot(&artifacts, "predict-explanation.png");
 
-    // --- user data is rendered as text, never as HTML ---
+    // --- "other": a category the model never saw, shown as text, warned about ---
     let hostile = "<img id=\"injected\" src=x onerror=\"document.title='pwned'\">";
-    driver.type_into("#field-merchant_category", hostile);
+    driver.choose("#field-merchant_category", "\u{0}other");
+    assert_eq!(
+        driver.js("return document.getElementById('field-merchant_category-other').hidden"),
+        false
+    );
+    assert_eq!(
+        driver.js("return document.activeElement.id"),
+        "field-merchant_category-other"
+    );
+    driver.type_into("#field-merchant_category-other", hostile);
     driver.click("#predict-submit");
-    driver.wait(
+    let warning = driver.wait(
         "the warning",
-        "return document.getElementById('result-warnings').children.length > 0",
+        "const w = document.getElementById('result-warnings'); return w.children.length > 0 ? w.textContent : ''",
+    );
+    assert!(
+        warning.as_str().expect("text").contains("unknown bucket"),
+        "{warning}"
     );
     assert_eq!(
         driver.js("return document.getElementById('injected') === null"),
@@ -363,24 +483,47 @@ fn web_ui_in_headless_chromium() {
     );
     assert_ne!(driver.js("return document.title"), "pwned");
 
-    // --- a form error names the field ---
+    // --- a form error names the field, in words, marks it and focuses it ---
+    driver.choose("#field-merchant_category", "Online");
     driver.type_into("#field-transaction_hour", "99");
     driver.click("#predict-submit");
     let error = driver.wait(
         "the error",
         "const e = document.getElementById('predict-error'); return e.hidden ? '' : e.textContent",
     );
+    let error = error.as_str().expect("text");
+    assert!(error.contains("transaction_hour"), "{error}");
     assert!(
-        error.as_str().expect("text").contains("transaction_hour"),
+        error.contains("between 0 and 23") && !error.contains("..="),
         "{error}"
     );
-    driver.screenshot(&artifacts, "predict-error.png");
+    assert_eq!(
+        driver.js(
+            "return document.getElementById('field-transaction_hour').getAttribute('aria-invalid')"
+        ),
+        "true"
+    );
+    assert!(driver
+        .text("#field-transaction_hour-error")
+        .contains("must be between 0 and 23"));
+    assert_eq!(
+        driver.js("return document.activeElement.id"),
+        "field-transaction_hour"
+    );
+    driver.audit("the form with an error");
+    driver.screenshots(&artifacts, "predict-error");
+    driver.type_into("#field-transaction_hour", "3");
+    driver.click("#predict-submit");
+    driver.wait(
+        "the error to clear",
+        "return document.getElementById('predict-error').hidden && !document.getElementById('field-transaction_hour').hasAttribute('aria-invalid')",
+    );
 
-    // --- history, with the hostile input shown as text ---
+    // --- history: features in an expandable row, filters, paging ---
     driver.go(&format!("{base}/#history"));
     driver.wait(
         "history rows",
-        "return document.querySelectorAll('#history-table tr').length > 1",
+        "return document.querySelectorAll('#history-table tr:not(.details)').length > 1",
     );
     let page_text = driver.js("return document.getElementById('history-table').textContent");
     assert!(page_text
@@ -391,12 +534,70 @@ fn web_ui_in_headless_chromium() {
         driver.js("return document.getElementById('injected') === null"),
         true
     );
-    driver.screenshot(&artifacts, "history.png");
+    assert_eq!(
+        driver.js("return document.querySelector('#history-table tr.details').hidden"),
+        true
+    );
+    driver.click("#history-table button.toggle");
+    assert_eq!(
+        driver.js("return [document.querySelector('#history-table tr.details').hidden, document.querySelector('#history-table button.toggle').getAttribute('aria-expanded')]"),
+        json!([false, "true"])
+    );
+    let rows_before =
+        driver.js("return document.querySelectorAll('#history-table tr.details').length");
+    driver.audit("the history");
+    driver.screenshots(&artifacts, "history");
+    driver.choose("#filter-risk", expected.risk_level.as_str());
+    driver.click("#filter-apply");
+    let levels = driver.wait(
+        "filtered rows",
+        "const s = document.getElementById('history-status').textContent; \
+         return s.includes('of') ? [...document.querySelectorAll('#history-table .risk')].map(r => r.textContent) : ''",
+    );
+    let levels = levels.as_array().expect("levels");
+    assert!(!levels.is_empty());
+    assert!(
+        levels.iter().all(|l| *l == expected.risk_level.as_str()),
+        "{levels:?}"
+    );
+    driver.choose("#filter-risk", "");
+    driver.js("document.getElementById('filter-until').value = '1999-12-31'; return true");
+    driver.click("#filter-apply");
+    driver.wait(
+        "no rows",
+        "return document.getElementById('history-status').textContent === 'No predictions match.'",
+    );
+    driver.js("document.getElementById('filter-until').value = ''; return true");
+    driver.click("#filter-apply");
+    driver.wait(
+        "every row again",
+        &format!("return document.querySelectorAll('#history-table tr.details').length === {rows_before}"),
+    );
 
-    // --- upload a CSV ---
-    let csv_path = common::temp_dir("csv").join("transactions.csv");
-    fraud_engine::synth::write_csv(&csv_path, 40, 5).expect("csv");
+    // --- batch: a sample file, progress, a summary, and the scored file ---
     driver.go(&format!("{base}/#batch"));
+    let sample = driver.wait(
+        "the sample link",
+        "const a = document.getElementById('batch-sample'); return a.href.startsWith('blob:') ? a.href : ''",
+    );
+    assert!(sample.as_str().expect("href").starts_with("blob:"));
+    // The page's CSP keeps it from fetching its own blob: URL back, so the
+    // text is read from the function that made it.
+    let sample_text = driver
+        .js("return sampleCsv(modelInfo)")
+        .as_str()
+        .expect("text")
+        .to_owned();
+    let sample_header: Vec<&str> = sample_text
+        .lines()
+        .next()
+        .expect("header")
+        .split(',')
+        .collect();
+    assert_eq!(sample_header, names, "the sample has the model's columns");
+    let csv_dir = common::temp_dir("csv");
+    let csv_path = csv_dir.join("transactions.csv");
+    fraud_engine::synth::write_csv(&csv_path, 40, 5).expect("csv");
     let file_input = driver.find("#batch-file");
     driver.cmd(
         "POST",
@@ -411,21 +612,56 @@ fn web_ui_in_headless_chromium() {
         status.as_str().expect("text").starts_with("Scored 40 rows"),
         "{status}"
     );
+    assert_eq!(
+        driver.js("const p = document.getElementById('batch-progress'); return [p.value, p.max]"),
+        json!([40, 40])
+    );
     let rows = driver.js("return document.querySelectorAll('#batch-table tr').length");
     assert_eq!(rows, 41);
+    // The file's own is_fraud label is kept; the verdict is predicted_is_fraud.
+    let header = driver.js(
+        "return [...document.querySelectorAll('#batch-table tr:first-child th')].map(h => h.textContent)",
+    );
+    let header: Vec<&str> = header
+        .as_array()
+        .expect("header")
+        .iter()
+        .map(|h| h.as_str().expect("text"))
+        .collect();
+    assert_eq!(header.iter().filter(|h| **h == "is_fraud").count(), 1);
+    assert_eq!(
+        &header[header.len() - 3..],
+        ["fraud_probability", "predicted_is_fraud", "risk_level"]
+    );
     let href = driver.js("return document.getElementById('batch-download').href");
     assert!(href.as_str().expect("href").starts_with("blob:"), "{href}");
-    // The first row's risk level is what the engine says for that CSV row.
     let table = fraud_engine::Table::read_csv(&csv_path).expect("read csv");
-    let first_risk = model()
+    let predictions = model()
         .predict_many(fraud_engine::Rows::Table(&table))
-        .expect("scores")[0]
-        .risk_level;
+        .expect("scores");
     let shown = driver.js(
         "const r = document.querySelectorAll('#batch-table tr')[1].children; return r[r.length - 1].textContent",
     );
-    assert_eq!(shown, first_risk.as_str());
-    driver.screenshot(&artifacts, "batch.png");
+    assert_eq!(shown, predictions[0].risk_level.as_str());
+    // The summary counts each level and bins every probability.
+    let counts = driver.js(
+        "return Object.fromEntries([...document.querySelectorAll('#batch-counts tr')].slice(1).map(tr => \
+           [tr.querySelector('.risk').textContent, Number(tr.querySelector('.count').textContent)]))",
+    );
+    for level in [
+        fraud_engine::RiskLevel::Low,
+        fraud_engine::RiskLevel::Medium,
+        fraud_engine::RiskLevel::High,
+    ] {
+        let n = predictions.iter().filter(|p| p.risk_level == level).count();
+        assert_eq!(counts[level.as_str()], n, "{level}");
+    }
+    let binned = driver.js(
+        "return [...document.querySelectorAll('#batch-histogram rect.histogram-bar')].reduce((a, r) => a + Number(r.dataset.count), 0)",
+    );
+    assert_eq!(binned, 40);
+    driver.audit("the scored batch");
+    driver.screenshots(&artifacts, "batch");
 
     // --- model page: metrics, importance bars, ROC and PR curves ---
     driver.go(&format!("{base}/#model"));
@@ -440,9 +676,31 @@ fn web_ui_in_headless_chromium() {
     );
     let metrics = driver.js("return document.getElementById('model-metrics').textContent");
     assert!(metrics.as_str().expect("text").contains("ROC-AUC"));
-    driver.screenshot(&artifacts, "model.png");
+    // The PR curve starts at recall 0, precision 1 (the plot's top left).
+    let start = driver.js("return document.querySelector('#pr-chart svg path.curve').getAttribute('d').split(' L')[0]");
+    assert_eq!(start, "M48.0 10.0");
+    driver.audit("the model page");
+    driver.screenshots(&artifacts, "model");
     driver.js("document.querySelector('.curves').scrollIntoView(); return true");
     driver.screenshot(&artifacts, "model-curves.png");
+
+    // --- addresses that are not pages ---
+    driver.go(&format!("{base}/#nowhere"));
+    driver.wait(
+        "the missing-page notice",
+        "return !document.getElementById('page-missing').hidden",
+    );
+    assert_eq!(driver.text("#missing-name"), "#nowhere");
+    assert_eq!(
+        driver.js("return document.getElementById('page-predict').hidden"),
+        true
+    );
+    driver.audit("the missing page");
+    driver.screenshots(&artifacts, "missing-page");
+    driver.go(&format!("{base}/nope"));
+    assert_eq!(driver.text("h1"), "Page not found");
+    driver.audit("the not-found page");
+    driver.screenshots(&artifacts, "not-found");
 
     // No Content-Security-Policy violations were reported.
     let logs = call(
@@ -460,14 +718,21 @@ fn web_ui_in_headless_chromium() {
             );
         }
     }
-    for name in [
-        "predict.png",
-        "predict-explanation.png",
-        "batch.png",
-        "history.png",
-        "model.png",
+    for page in [
+        "predict",
+        "predict-error",
+        "batch",
+        "history",
+        "model",
+        "missing-page",
+        "not-found",
     ] {
-        assert!(artifacts.join(name).exists());
+        for size in ["desktop", "phone"] {
+            assert!(
+                artifacts.join(format!("{page}-{size}.png")).exists(),
+                "{page}-{size}"
+            );
+        }
     }
     println!("screenshots in {}", artifacts.display());
 }

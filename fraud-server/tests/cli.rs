@@ -1,7 +1,7 @@
 //! The command line end to end: generate -> train -> evaluate -> predict ->
 //! inspect through the real binary, and bad input failing cleanly.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn bin() -> Command {
@@ -12,12 +12,8 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("the binary runs")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fraud-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+mod common;
+use common::temp_dir;
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -122,10 +118,17 @@ fn generate_train_evaluate_predict_inspect() {
     let mut reader = csv::Reader::from_path(&scored).expect("scored CSV");
     let headers = reader.headers().expect("header").clone();
     assert_eq!(headers.get(0), Some("transaction_id"), "input columns kept");
+    // The file's own label column is kept; the verdict is predicted_is_fraud,
+    // so no header repeats (it was a second is_fraud).
     assert_eq!(
         &headers.iter().rev().take(3).collect::<Vec<_>>(),
-        &["risk_level", "is_fraud", "fraud_probability"]
+        &["risk_level", "predicted_is_fraud", "fraud_probability"]
     );
+    assert_eq!(headers.iter().filter(|h| *h == "is_fraud").count(), 1);
+    let mut distinct: Vec<&str> = headers.iter().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), headers.len(), "no repeated header");
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
     assert_eq!(rows.len(), 3000);
     let threshold: f64 = {
@@ -399,7 +402,10 @@ fn explain_tune_export_and_the_threshold_table() {
         serde_json::from_slice(&run(&["inspect", "--model", s(m), "--json"]).stdout).expect("JSON")
     };
     let (before, after) = (inspect(&model), inspect(&tuned));
-    assert_eq!(before["model_version"], after["model_version"]);
+    // A new decision layer is a new version, derived from the old one (the
+    // version was the same before it became a hash of the whole model).
+    assert_ne!(before["model_version"], after["model_version"]);
+    assert_eq!(after["parent_version"], before["model_version"]);
     assert!(
         after["threshold_strategy"]
             .as_str()
@@ -489,4 +495,135 @@ fn explain_tune_export_and_the_threshold_table() {
         assert!(all[0][key].is_array(), "{key}");
     }
     assert_eq!(export["features"][2]["kind"], "categorical");
+}
+
+/// `fraud-server inspect ... | head -1`: a reader that goes away ends the
+/// program quietly with status 0, as coreutils do.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = temp_dir("pipe");
+    let model = dir.join("model.fem");
+    let csv = dir.join("tx.csv");
+    assert!(run(&["generate", "--rows", "2000", "--out", s(&csv)])
+        .status
+        .success());
+    assert!(run(&[
+        "train",
+        "--data",
+        s(&csv),
+        "--trees",
+        "3",
+        "--out",
+        s(&model)
+    ])
+    .status
+    .success());
+    for args in [
+        vec!["inspect", "--model", s(&model)],
+        vec!["inspect", "--model", s(&model), "--json"],
+    ] {
+        let mut child = bin()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        // Closed before the program has loaded the model, so its first write
+        // finds no reader.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().expect("finishes");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}
+
+#[test]
+fn train_takes_a_weight_column() {
+    let dir = temp_dir("weights");
+    let (plain_csv, weighted_csv, bad_csv) = (
+        dir.join("plain.csv"),
+        dir.join("weighted.csv"),
+        dir.join("bad.csv"),
+    );
+    assert!(run(&[
+        "generate",
+        "--rows",
+        "4000",
+        "--seed",
+        "8",
+        "--out",
+        s(&plain_csv)
+    ])
+    .status
+    .success());
+    let text = std::fs::read_to_string(&plain_csv).expect("csv");
+    let with_weight = |weight: &dyn Fn(usize, &str) -> String| -> String {
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| {
+                if i == 0 {
+                    format!("{line},w")
+                } else {
+                    format!("{line},{}", weight(i, line))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    let train = |csv: &Path, model: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(csv),
+            "--trees",
+            "10",
+            "--out",
+            s(model),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let inspect = |model: &Path| -> serde_json::Value {
+        let o = run(&["inspect", "--model", s(model), "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).expect("json")
+    };
+    // Weights of 1 train the unweighted model; the column is not a feature.
+    std::fs::write(&weighted_csv, with_weight(&|_, _| "1".into())).expect("write");
+    let (plain, ones) = (dir.join("plain.fem"), dir.join("ones.fem"));
+    assert!(train(&plain_csv, &plain, &[]).status.success());
+    let o = train(&weighted_csv, &ones, &["--weight", "w"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b) = (inspect(&plain), inspect(&ones));
+    assert_eq!(a["oob_metrics"], b["oob_metrics"]);
+    assert_eq!(a["schema"]["features"].as_array().map(Vec::len), Some(8));
+    assert_eq!(b["schema"]["features"].as_array().map(Vec::len), Some(8));
+    // Frauds weighing 10 change the model and its out-of-bag metrics.
+    std::fs::write(
+        &weighted_csv,
+        with_weight(&|_, line| {
+            if line.ends_with(",1") {
+                "10".into()
+            } else {
+                "1".into()
+            }
+        }),
+    )
+    .expect("write");
+    let heavy = dir.join("heavy.fem");
+    assert!(train(&weighted_csv, &heavy, &["--weight", "w"])
+        .status
+        .success());
+    assert_ne!(inspect(&heavy)["oob_metrics"], a["oob_metrics"]);
+    // A bad weight is named by row and column.
+    std::fs::write(
+        &bad_csv,
+        with_weight(&|i, _| if i == 3 { "-2".into() } else { "1".into() }),
+    )
+    .expect("write");
+    let o = train(&bad_csv, &dir.join("bad.fem"), &["--weight", "w"]);
+    assert_clean_failure(&o, "row 3, column `w`");
+    let o = train(&bad_csv, &dir.join("bad.fem"), &["--weight", "nope"]);
+    assert_clean_failure(&o, "no weight column `nope`");
 }

@@ -142,7 +142,7 @@ fn api_key_and_cors_over_tcp() {
         server.addr,
         "POST",
         "/api/predict",
-        &[("X-API-Key", "k-123")],
+        &[("X-API-Key", "k-123"), ("Content-Type", "application/json")],
         Some(DOCUMENTED.as_bytes()),
     );
     assert_eq!(r.status, 200);
@@ -191,6 +191,8 @@ fn default_model_is_trained_cached_and_reused() {
     assert!(dir.join("data/history.db").exists());
     let server = Server::start_in(&dir, &[], &env);
     server.wait_ready(30);
+    // The log is written by a background thread: give it a moment.
+    wait_for(|| server.stderr().contains("loaded the cached default model"));
     assert!(server.stderr().contains("loaded the cached default model"));
     assert_eq!(
         server.get("/ready").json()["model_version"],
@@ -251,7 +253,10 @@ fn json_logs_carry_the_request_fields() {
         server.addr,
         "POST",
         "/api/predict",
-        &[("X-Request-Id", "trace-42")],
+        &[
+            ("X-Request-Id", "trace-42"),
+            ("Content-Type", "application/json"),
+        ],
         Some(DOCUMENTED.as_bytes()),
     );
     assert_eq!(r.header("x-request-id"), Some("trace-42"));
@@ -326,7 +331,7 @@ fn sigterm_finishes_requests_and_flushes_every_prediction() {
                     n += 1;
                     let body = DOCUMENTED.replacen('{', &format!("{{\"transaction_id\":\"w{w}-{n}\","), 1);
                     let req = format!(
-                        "POST /api/predict HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
+                        "POST /api/predict HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
                     );
                     if stream.write_all(req.as_bytes()).is_err() {

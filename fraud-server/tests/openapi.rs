@@ -135,7 +135,7 @@ fn the_document_is_what_the_server_serves() {
     let served = rt.block_on(
         warp::test::request()
             .path("/api/openapi.json")
-            .reply(&routes(state)),
+            .reply(&routes(state.clone())),
     );
     assert_eq!(served.status(), 200);
     let body: Value = serde_json::from_slice(served.body()).expect("JSON");
@@ -200,6 +200,7 @@ async fn documented_error_responses_match_their_schema() {
         let r = warp::test::request()
             .method("POST")
             .path(path)
+            .header("content-type", "application/json")
             .body(body)
             .reply(&routes(state.clone()))
             .await;

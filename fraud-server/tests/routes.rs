@@ -71,6 +71,7 @@ async fn a_caller_request_id_is_echoed_and_a_bad_one_replaced() {
         .method("POST")
         .path("/api/predict")
         .header("x-request-id", "abc-123")
+        .header("content-type", "application/json")
         .body(DOCUMENTED)
         .reply(&routes(state.clone()))
         .await;
@@ -78,7 +79,7 @@ async fn a_caller_request_id_is_echoed_and_a_bad_one_replaced() {
     let r = warp::test::request()
         .path("/health")
         .header("x-request-id", "has spaces and <html>")
-        .reply(&routes(state))
+        .reply(&routes(state.clone()))
         .await;
     let id = r.headers()["x-request-id"].to_str().expect("ascii");
     assert!(!id.contains(' ') && !id.is_empty(), "{id}");
@@ -366,6 +367,7 @@ async fn api_key_guards_api_routes_only() {
         .method("POST")
         .path("/api/predict")
         .header("x-api-key", "s3cret")
+        .header("content-type", "application/json")
         .body(DOCUMENTED)
         .reply(&routes(state.clone()))
         .await;
@@ -389,6 +391,7 @@ async fn rate_limit_per_client_with_retry_after() {
             .method("POST")
             .path("/api/predict")
             .remote_addr(format!("{ip}:4000").parse().expect("addr"))
+            .header("content-type", "application/json")
             .body(DOCUMENTED)
     };
     for _ in 0..3 {
@@ -432,10 +435,9 @@ async fn cors_preflight_and_origins() {
         .reply(&routes(state.clone()))
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.headers()["access-control-allow-origin"],
-        "https://app.example"
-    );
+    // Any origin is allowed with the literal `*` (it echoed the origin
+    // before issue 11).
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
     let methods = r.headers()["access-control-allow-methods"]
         .to_str()
         .expect("ascii");
@@ -458,8 +460,9 @@ async fn cors_preflight_and_origins() {
         .method("POST")
         .path("/api/predict")
         .header("origin", "https://good.example")
+        .header("content-type", "application/json")
         .body("{}")
-        .reply(&routes(restricted))
+        .reply(&routes(restricted.clone()))
         .await;
     // Errors carry CORS headers too, so a browser can read them.
     assert_eq!(r.status(), 422);
@@ -504,6 +507,83 @@ async fn history_is_written_and_read_back_newest_first() {
     let r = get(&state, "/api/predictions?limit=0&offset=x").await;
     assert_eq!(r.status(), 400);
     assert_eq!(fields(&body(&r)), ["limit", "offset"]);
+}
+
+#[tokio::test]
+async fn history_filters_by_risk_decision_and_time() {
+    let state = state_with(settings());
+    let risky = r#"{"amount":4999.0,"transaction_hour":3,"merchant_category":"Electronics","foreign_transaction":1,"location_mismatch":1,"device_trust_score":5,"velocity_last_24h":9,"cardholder_age":22}"#;
+    let mut levels = Vec::new();
+    for body_text in [DOCUMENTED, risky, DOCUMENTED] {
+        let r = post(&state, "/api/predict", body_text).await;
+        levels.push(body(&r)["risk_level"].as_str().expect("level").to_owned());
+    }
+    assert_ne!(levels[0], levels[1], "the two transactions differ in risk");
+    let listed = |v: &Value| -> Vec<String> {
+        v["predictions"]
+            .as_array()
+            .expect("predictions")
+            .iter()
+            .map(|p| p["risk_level"].as_str().expect("level").to_owned())
+            .collect()
+    };
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?risk_level={}", levels[1].to_lowercase()),
+        )
+        .await,
+    );
+    assert_eq!(v["total"], 1);
+    assert_eq!(listed(&v), [levels[1].clone()]);
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?risk_level={}", levels[0]),
+        )
+        .await,
+    );
+    assert_eq!(v["total"], 2);
+    let flagged = model()
+        .predict(&common::documented())
+        .expect("scores")
+        .is_fraud;
+    let v = body(
+        &get(
+            &state,
+            &format!("/api/predictions?is_fraud={}", u8::from(flagged)),
+        )
+        .await,
+    );
+    assert!(v["total"].as_u64().expect("total") >= 2);
+    // Every record is from today (UTC); none is from before 2000 or after 2999.
+    let today = &now_utc_date();
+    assert_eq!(
+        body(
+            &get(
+                &state,
+                &format!("/api/predictions?since={today}&until={today}")
+            )
+            .await
+        )["total"],
+        3
+    );
+    assert_eq!(
+        body(&get(&state, "/api/predictions?until=1999-12-31").await)["total"],
+        0
+    );
+    assert_eq!(
+        body(&get(&state, "/api/predictions?since=2999-01-01T00:00:00Z").await)["total"],
+        0
+    );
+    let r = get(&state, "/api/predictions?risk_level=SEVERE&since=soon").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(fields(&body(&r)), ["risk_level", "since"]);
+}
+
+/// Today's date in UTC, as the history stores it.
+fn now_utc_date() -> String {
+    humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_owned()
 }
 
 #[tokio::test]
@@ -894,4 +974,473 @@ async fn a_model_feature_named_explain_keeps_the_body_key() {
         v["reasons"],
         serde_json::to_value(&engine.reasons).expect("serializes")
     );
+}
+
+/// A browser asking for an address that is not here gets a page; an API
+/// client gets the JSON error.
+#[tokio::test]
+async fn unknown_addresses_are_a_page_for_browsers_and_json_for_clients() {
+    let state = state_with(settings());
+    let r = warp::test::request()
+        .path("/nope%3Cscript%3E")
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+        .reply(&routes(state.clone()))
+        .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let page = String::from_utf8_lossy(r.body());
+    assert!(page.contains("Page not found"), "{page}");
+    assert!(
+        !page.contains("<script>"),
+        "nothing of the address is shown back"
+    );
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut request = warp::test::request().path("/nope");
+        if let Some(a) = accept {
+            request = request.header("accept", a);
+        }
+        let r = request.reply(&routes(state.clone())).await;
+        assert_eq!(r.status(), 404);
+        assert_eq!(body(&r), json!({"error": "Not found"}), "{accept:?}");
+    }
+}
+/// A request to `routes(state)` with the given method, path and headers.
+async fn send(
+    state: &fraud_server::AppState,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response<bytes::Bytes> {
+    let mut req = warp::test::request().method(method).path(path).body(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.reply(&routes(state.clone())).await
+}
+
+#[tokio::test]
+async fn cors_any_origin_is_a_literal_star_and_never_credentials() {
+    let state = state_with(settings());
+    for origin in ["https://app.example", "null", "http://localhost:8080"] {
+        let preflight = send(
+            &state,
+            "OPTIONS",
+            "/api/predict",
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+            "",
+        )
+        .await;
+        assert_eq!(preflight.status(), 200, "{origin}");
+        assert_eq!(
+            preflight.headers()["access-control-allow-origin"],
+            "*",
+            "{origin}"
+        );
+        assert!(!preflight
+            .headers()
+            .contains_key("access-control-allow-credentials"));
+        let r = send(
+            &state,
+            "POST",
+            "/api/predict",
+            &[("origin", origin), ("content-type", "application/json")],
+            DOCUMENTED,
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{origin}");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "{origin}");
+        assert!(!r.headers().contains_key("access-control-allow-credentials"));
+    }
+}
+
+#[tokio::test]
+async fn cors_allow_list_echoes_only_allowed_origins_and_varies_on_origin() {
+    let state = state_with(Settings {
+        cors_origins: Some(vec!["https://good.example".into()]),
+        ..settings()
+    });
+    let vary = |r: &Response<bytes::Bytes>| -> Vec<String> {
+        r.headers()
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect()
+    };
+    let preflight = send(
+        &state,
+        "OPTIONS",
+        "/api/predict",
+        &[
+            ("origin", "https://good.example"),
+            ("access-control-request-method", "POST"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://good.example"
+    );
+    assert!(vary(&preflight).iter().any(|v| v.contains("Origin")));
+    let ok = send(
+        &state,
+        "POST",
+        "/api/predict",
+        &[
+            ("origin", "https://good.example"),
+            ("content-type", "application/json"),
+        ],
+        DOCUMENTED,
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://good.example"
+    );
+    assert!(vary(&ok).iter().any(|v| v.contains("Origin")));
+    assert!(!ok
+        .headers()
+        .contains_key("access-control-allow-credentials"));
+    // Refused origins get no Allow-Origin at all, and still the Vary.
+    for origin in ["https://evil.example", "null"] {
+        let r = send(
+            &state,
+            "POST",
+            "/api/predict",
+            &[("origin", origin), ("content-type", "application/json")],
+            DOCUMENTED,
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{origin}");
+        assert!(
+            !r.headers().contains_key("access-control-allow-origin"),
+            "{origin}"
+        );
+        assert!(vary(&r).iter().any(|v| v.contains("Origin")), "{origin}");
+    }
+    // Without an Origin, the answer still varies on it (a cache may hold it).
+    let plain = get(&state, "/health").await;
+    assert!(!plain.headers().contains_key("access-control-allow-origin"));
+    assert!(vary(&plain).iter().any(|v| v.contains("Origin")));
+}
+
+#[tokio::test]
+async fn scoring_needs_a_json_content_type() {
+    let state = state_with(settings());
+    for path in ["/api/predict", "/api/predict/batch"] {
+        let body = if path.ends_with("batch") {
+            format!(r#"{{"transactions":[{DOCUMENTED}]}}"#)
+        } else {
+            DOCUMENTED.to_owned()
+        };
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/json; charset=iso-8859-1"),
+            Some("application/jsonx"),
+        ] {
+            let headers: Vec<(&str, &str)> = content_type
+                .map(|c| ("content-type", c))
+                .into_iter()
+                .collect();
+            let r = send(&state, "POST", path, &headers, &body).await;
+            assert_eq!(r.status(), 415, "{path} {content_type:?}");
+            assert_eq!(r.headers()["accept-post"], "application/json");
+            let error = body_of(&r)["error"].as_str().expect("error").to_owned();
+            assert!(error.contains("application/json"), "{error}");
+        }
+        for content_type in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=\"UTF-8\"",
+        ] {
+            let r = send(
+                &state,
+                "POST",
+                path,
+                &[("content-type", content_type)],
+                &body,
+            )
+            .await;
+            assert_eq!(r.status(), 200, "{path} {content_type}");
+        }
+    }
+    // Nothing unannounced reached the history.
+    let page = body_of(&get(&state, "/api/predictions").await);
+    assert_eq!(page["total"], 6);
+    // The key is checked first: an unauthenticated caller learns nothing more.
+    let locked = state_with(Settings {
+        api_key: Some("k".into()),
+        ..settings()
+    });
+    let r = send(
+        &locked,
+        "POST",
+        "/api/predict",
+        &[("content-type", "text/plain")],
+        DOCUMENTED,
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+}
+
+fn body_of(r: &Response<bytes::Bytes>) -> Value {
+    body(r)
+}
+
+#[tokio::test]
+async fn unknown_methods_are_one_metric_label_and_rate_limited() {
+    let state = state_with(Settings {
+        rate_limit_per_minute: 5,
+        ..settings()
+    });
+    let from = |method: String| {
+        warp::test::request()
+            .method(&method)
+            .path("/health")
+            .remote_addr("10.9.9.9:4000".parse().expect("addr"))
+    };
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let r = from(format!("M{i}XYZ")).reply(&routes(state.clone())).await;
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses[..5], [405; 5]);
+    assert_eq!(statuses[5..], [429; 3]);
+    let text = String::from_utf8_lossy(get(&state, "/metrics").await.body()).into_owned();
+    assert!(
+        !text.contains("XYZ"),
+        "a method name leaked into the metrics"
+    );
+    assert!(
+        text.contains(r#"http_requests_total{method="other",route="/health",status="405"} 5"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"http_requests_total{method="other",route="/health",status="429"} 3"#));
+    // With an API key configured, an unknown method without it is refused.
+    let locked = state_with(Settings {
+        api_key: Some("k".into()),
+        ..settings()
+    });
+    let r = warp::test::request()
+        .method("BREW")
+        .path("/")
+        .reply(&routes(locked.clone()))
+        .await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn ready_reports_a_history_that_cannot_be_written() {
+    use fraud_server::history::{
+        Filter, History, HistoryError, NewRecord, Page, Pages, Policy, Store,
+    };
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// A store whose disk is full while `full` is set.
+    struct Switchable {
+        full: Arc<AtomicBool>,
+        rows: Arc<std::sync::Mutex<usize>>,
+    }
+    impl Store for Switchable {
+        fn write(&mut self, batch: &[NewRecord]) -> Result<(), HistoryError> {
+            if self.full.load(Ordering::SeqCst) {
+                return Err(HistoryError::Io {
+                    path: "test store".into(),
+                    source: std::io::Error::other("database or disk is full"),
+                });
+            }
+            *self.rows.lock().expect("rows") += batch.len();
+            Ok(())
+        }
+        fn probe(&mut self) -> Result<(), HistoryError> {
+            self.write(&[])
+        }
+        fn describe(&self) -> String {
+            "test store".into()
+        }
+    }
+    struct NoPages;
+    impl Pages for NoPages {
+        fn page(&self, limit: u32, offset: u64, _: &Filter) -> Result<Page, HistoryError> {
+            Ok(Page {
+                predictions: Vec::new(),
+                total: 0,
+                limit,
+                offset,
+            })
+        }
+    }
+
+    for failure in [
+        fraud_server::FailurePolicy::FailClosed,
+        fraud_server::FailurePolicy::FailOpen,
+    ] {
+        let full = Arc::new(AtomicBool::new(false));
+        let rows = Arc::new(std::sync::Mutex::new(0));
+        let metrics = fraud_server::metrics::Metrics::new().expect("metrics");
+        let history = History::start(
+            Box::new(Switchable {
+                full: full.clone(),
+                rows: rows.clone(),
+            }),
+            Arc::new(NoPages),
+            Policy {
+                queue: 16,
+                durability: fraud_server::Durability::Commit,
+                failure,
+            },
+            metrics.clone(),
+        )
+        .expect("history");
+        let state = fraud_server::AppState::new(history, metrics, settings());
+        state.set_model(model().clone()).expect("model");
+        assert_eq!(post(&state, "/api/predict", DOCUMENTED).await.status(), 200);
+        full.store(true, Ordering::SeqCst);
+        let r = post(&state, "/api/predict", DOCUMENTED).await;
+        let ready = get(&state, "/ready").await;
+        let v = body(&ready);
+        match failure {
+            fraud_server::FailurePolicy::FailClosed => {
+                assert_eq!(r.status(), 503);
+                assert!(body(&r)["error"]
+                    .as_str()
+                    .expect("error")
+                    .contains("disk is full"));
+                assert_eq!(ready.status(), 503);
+                assert_eq!(v["status"], "history_unavailable");
+            }
+            fraud_server::FailurePolicy::FailOpen => {
+                assert_eq!(r.status(), 200);
+                assert_eq!(r.headers()["x-history"], "not-recorded");
+                assert_eq!(ready.status(), 200);
+                assert_eq!(v["status"], "degraded");
+            }
+        }
+        assert!(v["history"]
+            .as_str()
+            .expect("history")
+            .contains("disk is full"));
+        // Space returns: the writer's probe notices without any request.
+        full.store(false, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while get(&state, "/ready").await.status() != 200
+            || body(&get(&state, "/ready").await)["status"] != "ready"
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{failure:?}: not ready again"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let r = post(&state, "/api/predict", DOCUMENTED).await;
+        assert_eq!(r.status(), 200);
+        assert!(!r.headers().contains_key("x-history"));
+        assert_eq!(*rows.lock().expect("rows"), 2, "{failure:?}");
+        let text = String::from_utf8_lossy(get(&state, "/metrics").await.body()).into_owned();
+        assert!(text.contains("fraud_history_failed_total 1"), "{text}");
+        assert!(text.contains("fraud_history_writable 1"));
+        assert!(text.contains("fraud_history_queue_requests 0"));
+    }
+}
+
+#[tokio::test]
+async fn trusted_proxies_name_the_client_and_others_cannot() {
+    let state = state_with(Settings {
+        rate_limit_per_minute: 2,
+        trusted_proxies: "127.0.0.1".parse().expect("a list"),
+        ..settings()
+    });
+    let routes = routes(state.clone());
+    let send = |peer: &str, forwarded: Option<&str>| {
+        let mut r = warp::test::request()
+            .method("POST")
+            .path("/api/predict")
+            .remote_addr(format!("{peer}:4000").parse().expect("addr"))
+            .header("content-type", "application/json")
+            .body(DOCUMENTED);
+        if let Some(f) = forwarded {
+            r = r.header("x-forwarded-for", f);
+        }
+        let routes = routes.clone();
+        async move { r.reply(&routes).await }
+    };
+    // Through the proxy, each client has its own bucket, whatever it
+    // wrote into the header itself (the rightmost untrusted hop counts).
+    for _ in 0..2 {
+        assert_eq!(send("127.0.0.1", Some("203.0.113.1")).await.status(), 200);
+    }
+    assert_eq!(send("127.0.0.1", Some("203.0.113.1")).await.status(), 429);
+    assert_eq!(
+        send("127.0.0.1", Some("203.0.113.1, 203.0.113.1"))
+            .await
+            .status(),
+        429,
+        "a client cannot leave its bucket by adding a hop"
+    );
+    assert_eq!(
+        send("127.0.0.1", Some("198.51.100.9, 203.0.113.2"))
+            .await
+            .status(),
+        200
+    );
+    // A direct client's header is ignored: spoofing changes nothing.
+    for n in 0..2 {
+        assert_eq!(
+            send("192.0.2.50", Some(&format!("10.0.0.{n}")))
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(send("192.0.2.50", Some("10.0.0.99")).await.status(), 429);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_forwarded_for_is_ignored() {
+    let state = state_with(Settings {
+        rate_limit_per_minute: 1,
+        ..settings()
+    });
+    let routes = routes(state.clone());
+    let send = |forwarded: &str| {
+        let r = warp::test::request()
+            .method("POST")
+            .path("/api/predict")
+            .remote_addr("127.0.0.1:4000".parse().expect("addr"))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(DOCUMENTED);
+        let routes = routes.clone();
+        async move { r.reply(&routes).await }
+    };
+    assert_eq!(send("203.0.113.1").await.status(), 200);
+    assert_eq!(send("203.0.113.2").await.status(), 429);
+}
+
+#[tokio::test]
+async fn a_transaction_id_with_nul_is_refused_on_every_backend() {
+    let state = state_with(settings());
+    let r = post(
+        &state,
+        "/api/predict",
+        &DOCUMENTED.replacen('{', r#"{"transaction_id":"a\u0000b","#, 1),
+    )
+    .await;
+    assert_eq!(r.status(), 422, "{}", String::from_utf8_lossy(r.body()));
+    assert_eq!(fields(&body(&r)), ["transaction_id"]);
+    assert!(body(&r).to_string().contains("NUL"));
 }

@@ -17,9 +17,11 @@ loads, and every front end gives the same probability for the same row.
 use, so ``import fraud_engine`` stays fast in a web server.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from . import types
 from ._native import (
+    DEFAULT_TRAIN_PARAMS,
     ENGINE_VERSION,
     FORMAT_VERSION,
     CorruptModelError,
@@ -38,10 +40,8 @@ from ._native import (
     train,
 )
 
-if TYPE_CHECKING:
-    from .estimator import FraudForestClassifier
-
 __all__ = [
+    "DEFAULT_TRAIN_PARAMS",
     "ENGINE_VERSION",
     "FORMAT_VERSION",
     "CorruptModelError",
@@ -59,13 +59,18 @@ __all__ = [
     "generate",
     "load",
     "train",
+    "types",
 ]
 
+if TYPE_CHECKING:
+    from .estimator import FraudForestClassifier
+else:
+    # Hidden from type checkers, which see the import above: a module-level
+    # __getattr__ would let any misspelt name (fraud_engine.laod) type-check.
+    def __getattr__(name: str) -> object:
+        # Importing scikit-learn takes about a second; only the estimator needs it.
+        if name == "FraudForestClassifier":
+            from .estimator import FraudForestClassifier
 
-def __getattr__(name: str) -> Any:
-    # Importing scikit-learn takes about a second; only the estimator needs it.
-    if name == "FraudForestClassifier":
-        from .estimator import FraudForestClassifier
-
-        return FraudForestClassifier
-    raise AttributeError(f"module 'fraud_engine' has no attribute {name!r}")
+            return FraudForestClassifier
+        raise AttributeError(f"module 'fraud_engine' has no attribute {name!r}")

@@ -110,3 +110,90 @@ def test_bad_estimator_params(xy):
             FraudForestClassifier(**bad).fit(X, y)
     clf = FraudForestClassifier(n_estimators=3, max_features="log2", n_jobs=-1, random_state=np.random.RandomState(0))
     assert clf.fit(X, y).model_.metadata["params"]["max_features"] == 3
+
+
+def test_integer_column_names_predict(xy):
+    """pd.DataFrame(ndarray) names its columns 0, 1, ...: fit and predict on them."""
+    import pandas as pd
+
+    X, y = xy
+    numeric = pd.DataFrame(X.drop(columns=["transaction_id", "merchant_category"]).to_numpy())
+    clf = FraudForestClassifier(n_estimators=5).fit(numeric, y)
+    assert not hasattr(clf, "feature_names_in_")
+    proba = clf.predict_proba(numeric)
+    np.testing.assert_array_equal(proba, clf.predict_proba(numeric.to_numpy()))
+    assert proba.shape == (len(numeric), 2)
+
+
+def test_sample_weight_trains_a_weighted_forest_in_the_engine(xy, holdout):
+    X, y = xy
+    Xh = holdout.drop(columns=["is_fraud"])
+    plain = FraudForestClassifier(n_estimators=10, random_state=1).fit(X, y)
+    ones = FraudForestClassifier(n_estimators=10, random_state=1).fit(X, y, sample_weight=np.ones(len(y)))
+    np.testing.assert_array_equal(ones.predict_proba(Xh), plain.predict_proba(Xh))
+    heavy = np.where(y == 1, 20.0, 1.0)
+    weighted = FraudForestClassifier(n_estimators=10, random_state=1).fit(X, y, sample_weight=heavy)
+    # The engine trained it (the model file serves the same probabilities),
+    # and frauds weighing 20 raise every fraud probability's scale.
+    direct = fraud_engine.train(X.assign(is_fraud=y), n_trees=10, seed=1, sample_weight=heavy)
+    np.testing.assert_array_equal(direct.predict_proba(Xh), weighted.predict_proba(Xh)[:, 1])
+    assert weighted.predict_proba(Xh)[:, 1].mean() > 3 * plain.predict_proba(Xh)[:, 1].mean()
+    # A class_weight dict is the same weighting, by class label.
+    by_class = FraudForestClassifier(n_estimators=10, random_state=1, class_weight={1: 20.0}).fit(X, y)
+    np.testing.assert_array_equal(by_class.predict_proba(Xh), weighted.predict_proba(Xh))
+    # Out-of-bag metrics are weighted: frauds count 20 times.
+    assert weighted.model_.metadata["oob_metrics"]["precision"] > plain.model_.metadata["oob_metrics"]["precision"]
+    with pytest.raises(ValueError, match="sample_weight"):
+        FraudForestClassifier(n_estimators=3).fit(X, y, sample_weight=np.ones(5))
+    with pytest.raises(fraud_engine.InvalidInputError, match="weights must be finite"):
+        FraudForestClassifier(n_estimators=3).fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(fraud_engine.InvalidParamsError, match="not classes of y"):
+        FraudForestClassifier(n_estimators=3, class_weight={"fraud": 2.0}).fit(X, y)
+
+
+def test_feature_importances(xy):
+    X, y = xy
+    clf = FraudForestClassifier(n_estimators=10).fit(X, y)
+    importances = clf.feature_importances_
+    assert importances.shape == (X.shape[1],)
+    assert abs(importances.sum() - 1.0) < 1e-9
+    # transaction_id is left out by train(), so it has no importance.
+    assert importances[list(X.columns).index("transaction_id")] == 0.0
+    assert importances[list(X.columns).index("device_trust_score")] > 0.0
+
+
+def test_labels_in_scikit_learns_words(xy):
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = xy
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        clf = FraudForestClassifier(n_estimators=3).fit(X, y.to_numpy().reshape(-1, 1))
+    assert clf.predict(X).shape == (len(X),)
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        FraudForestClassifier().fit(X)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        FraudForestClassifier().fit(X, np.linspace(0, 1, len(X)))
+    with pytest.raises(ValueError, match="Only binary classification is supported"):
+        FraudForestClassifier().fit(X, np.arange(len(X)) % 3)
+    numeric = X.drop(columns=["transaction_id", "merchant_category"]).to_numpy(np.float64)
+    with pytest.raises(ValueError, match="Reshape your data"):
+        FraudForestClassifier(n_estimators=3).fit(numeric, y).predict(numeric[0])
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="Sparse input is not supported"):
+        FraudForestClassifier().fit(scipy_sparse.csr_matrix(numeric), y)
+
+
+def test_polars_and_arrow_input(xy):
+    import polars as pl
+    import pyarrow as pa
+
+    X, y = xy
+    clf = FraudForestClassifier(n_estimators=5, random_state=2).fit(X, y)
+    expected = clf.predict_proba(X)
+    for frame in (pl.from_pandas(X), pa.Table.from_pandas(X, preserve_index=False)):
+        np.testing.assert_array_equal(clf.predict_proba(frame), expected)
+        refit = FraudForestClassifier(n_estimators=5, random_state=2).fit(frame, y)
+        assert list(refit.feature_names_in_) == list(X.columns)
+        np.testing.assert_array_equal(refit.predict_proba(X), expected)
+    with pytest.raises(TypeError, match=r"collect\(\) it first"):
+        clf.predict(pl.from_pandas(X).lazy())

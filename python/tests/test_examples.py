@@ -73,9 +73,22 @@ def test_notebook_runs_headless(tmp_path, monkeypatch):
         resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()
-    saved = fraud_engine.load(tmp_path / "fraud_model.fem")
+    # Its files go into the folder it names, not the working directory.
+    out = tmp_path / "fraud_notebook_output"
+    saved = fraud_engine.load(out / "fraud_model.fem")
     assert saved.metadata["n_trees"] == 100
-    assert (tmp_path / "transactions.csv").exists()
+    assert (out / "transactions.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fraud_notebook_output"]
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert any("image/png" in o.get("data", {}) for o in outputs), "the ROC plot was not drawn"
     assert not [o for o in outputs if o.output_type == "error"]
+    # Importances, ROC and PR curves, one explanation, the summary of many.
+    plots = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(plots) >= 4, len(plots)
+    cards = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    card = next(c for c in cards if "fraud-engine-model" in c)
+    for part in ("Schema", "Out-of-bag metrics", "Decision", "merchant_category", "max-f1"):
+        assert part in card, part
+    reasons = next(o for cell in notebook.cells if "explained[\"reasons\"]" in cell.source
+                   for o in cell.outputs if o.output_type == "execute_result")
+    assert "raised the risk" in reasons["data"]["text/plain"]

@@ -77,7 +77,7 @@ def test_every_python_path_matches_the_cli(scored):
 def test_decisions_match_the_cli(scored):
     model, cli_rows = scored["model"], scored["cli_rows"]
     many = model.predict_many(scored["text_rows"])
-    assert [str(r["is_fraud"]) for r in many] == [row["is_fraud"] for row in cli_rows]
+    assert [str(r["is_fraud"]) for r in many] == [row["predicted_is_fraud"] for row in cli_rows]
     assert [r["risk_level"] for r in many] == [row["risk_level"] for row in cli_rows]
     assert any(row["risk_level"] != "LOW" for row in cli_rows)
 

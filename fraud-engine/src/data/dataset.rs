@@ -74,6 +74,7 @@ pub struct Dataset {
     schema: Schema,
     columns: Vec<Column>,
     labels: Option<Vec<u8>>,
+    weights: Option<Vec<f64>>,
     rows: usize,
 }
 
@@ -142,8 +143,53 @@ impl Dataset {
             schema,
             columns,
             labels,
+            weights: None,
             rows,
         })
+    }
+
+    /// The same rows with a weight each, as scikit-learn's `sample_weight`:
+    /// training counts a row of weight 2 as two in the split criterion, the
+    /// leaf values and the out-of-bag metrics (`min_samples_leaf` still
+    /// counts rows). Every weight must be a finite number, zero or more, and
+    /// at least one above zero.
+    pub fn with_weights(mut self, weights: Vec<f64>) -> Result<Self> {
+        if weights.len() != self.rows {
+            return Err(Error::input(
+                "sample_weight",
+                format!(
+                    "{} weights for {} rows; give one weight per row",
+                    weights.len(),
+                    self.rows
+                ),
+            ));
+        }
+        if let Some((row, bad)) = weights
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !w.is_finite() || **w < 0.0)
+        {
+            return Err(Error::input(
+                "sample_weight",
+                format!(
+                    "the weight of row {} is {bad}; weights must be finite numbers, zero or more",
+                    row + 1
+                ),
+            ));
+        }
+        if !weights.iter().any(|&w| w > 0.0) {
+            return Err(Error::input(
+                "sample_weight",
+                "every weight is zero; at least one row must weigh more than zero",
+            ));
+        }
+        self.weights = Some(weights);
+        Ok(self)
+    }
+
+    /// The rows' weights, when given (see [`Dataset::with_weights`]).
+    pub fn weights(&self) -> Option<&[f64]> {
+        self.weights.as_deref()
     }
 
     /// Reads a table by the column rules (see [`infer_schema`]): every value
@@ -257,6 +303,46 @@ pub fn read_labels(column: &crate::data::TableColumn, name: &str, source: &str) 
         .collect();
     log.into_result(source)?;
     Ok(labels)
+}
+
+/// Reads the row weights in column `name` of a table (scikit-learn's
+/// `sample_weight` kept as a column; see [`Dataset::with_weights`]): each a
+/// number, zero or more; every bad one reported with its row.
+pub fn read_weights(table: &Table, name: &str) -> Result<Vec<f64>> {
+    let Some(column) = table.column(name) else {
+        return Err(Error::schema(
+            table.source(),
+            format!(
+                "no weight column `{name}` (columns: {})",
+                table.names().join(", ")
+            ),
+        ));
+    };
+    let mut log = RejectionLog::new();
+    let weights = (0..column.len())
+        .map(|row| {
+            let value = column.value(row);
+            let weight = match value {
+                Value::Number(x) => Some(x),
+                Value::Text(t) => crate::data::value::parse_number(t),
+                _ => None,
+            };
+            match weight {
+                Some(w) if w.is_finite() && w >= 0.0 => w,
+                _ => {
+                    log.add(
+                        row as u64 + 1,
+                        name,
+                        value,
+                        "a weight must be a number, zero or more".into(),
+                    );
+                    0.0
+                }
+            }
+        })
+        .collect();
+    log.into_result(table.source())?;
+    Ok(weights)
 }
 
 /// Accumulates one column from values.

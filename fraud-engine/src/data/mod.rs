@@ -15,7 +15,7 @@ mod rejections;
 mod table;
 mod value;
 
-pub use dataset::{read_csv, read_labels, Column, Dataset, Loaded};
+pub use dataset::{read_csv, read_labels, read_weights, Column, Dataset, Loaded};
 pub use infer::{infer_schema, ColumnRules, Inferred, Notice};
 pub use rejections::RejectionLog;
 pub use table::{Cell, Table, TableColumn, Texts, MISSING_CODE};

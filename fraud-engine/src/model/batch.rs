@@ -41,12 +41,36 @@ pub type RowOutcome = std::result::Result<Prediction, Vec<FieldProblem>>;
 /// Rows per block when encoding or explaining in parallel.
 const BLOCK: usize = 4096;
 
-/// One table column encoded: its values, the notes of its rows, and every
-/// value it rejected.
-struct EncodedColumn {
-    values: Vec<f64>,
-    notes: Vec<(usize, Note)>,
-    problems: Vec<Rejection>,
+/// A note on one value: `(row, feature, note)`.
+type RowNote = (usize, usize, Note);
+
+/// One table column, ready to encode row by row as one feature.
+struct ColumnEncoder<'t> {
+    source: &'t TableColumn,
+    /// Each dictionary level's encoding (`None` where it is rejected).
+    levels: Vec<Option<(f64, Option<Note>)>>,
+    /// Whether a number is the feature's value (numeric and flag features),
+    /// so a numeric column skips building a `Value` per row.
+    numbers_are_values: bool,
+}
+
+impl ColumnEncoder<'_> {
+    fn encode(&self, model: &Model, i: usize, row: usize) -> Result<(f64, Option<Note>)> {
+        match self.source {
+            TableColumn::Numbers(numbers) if self.numbers_are_values => {
+                model.pipeline.encode_number(&model.schema, i, numbers[row])
+            }
+            TableColumn::Dictionary { codes, .. } => {
+                match self.levels.get(codes[row] as usize).copied().flatten() {
+                    Some(known) => Ok(known),
+                    None => model
+                        .pipeline
+                        .encode(&model.schema, i, self.source.value(row)),
+                }
+            }
+            source => model.pipeline.encode(&model.schema, i, source.value(row)),
+        }
+    }
 }
 
 /// Encoded rows with the notes for warnings: `(row, feature, note)`, in
@@ -81,29 +105,79 @@ impl Model {
 
     /// Encodes a table, keeping going past bad values: the encoded rows
     /// (a bad value left `NaN`) and every rejected value, in row order.
+    ///
+    /// Blocks of rows are encoded in parallel, each straight into its part
+    /// of the row-major output: no column is copied twice.
     fn encode_table_leniently(&self, table: &Table) -> Result<(EncodedRows, Vec<Rejection>)> {
         let positions = table.positions(self.schema.feature_names())?;
         let n = self.n_features();
         let n_rows = table.n_rows();
-        // Column by column (one column's values share one encoder), in parallel.
-        let encoded: Vec<EncodedColumn> = positions
-            .par_iter()
+        let columns: Vec<ColumnEncoder<'_>> = positions
+            .iter()
             .enumerate()
-            .map(|(i, &position)| self.encode_column(i, &table.columns()[position]))
+            .map(|(i, &position)| self.column_encoder(i, &table.columns()[position]))
             .collect();
         let mut values = vec![0.0; n_rows * n];
+        let encode_block = |block: usize, out: &mut [f64]| {
+            let first = block * BLOCK;
+            let mut notes = Vec::new();
+            let mut problems = Vec::new();
+            for (i, column) in columns.iter().enumerate() {
+                let slots = out.iter_mut().skip(i).step_by(n);
+                let mut put = |row: usize, slot: &mut f64, encoded: Result<(f64, Option<Note>)>| {
+                    match encoded {
+                        Ok((x, note)) => {
+                            *slot = x;
+                            if let Some(note) = note {
+                                notes.push((row, i, note));
+                            }
+                        }
+                        Err(e) => {
+                            *slot = f64::NAN;
+                            problems.push(Rejection {
+                                row: row as u64 + 1,
+                                column: self.schema.features[i].name.clone(),
+                                value: column.source.value(row).display(),
+                                reason: e.reason(),
+                            });
+                        }
+                    }
+                };
+                // The column's kind is matched once per block, not per value.
+                match column.source {
+                    TableColumn::Numbers(numbers) if column.numbers_are_values => {
+                        for ((row, slot), &x) in (first..).zip(slots).zip(&numbers[first..]) {
+                            put(row, slot, self.pipeline.encode_number(&self.schema, i, x));
+                        }
+                    }
+                    _ => {
+                        for (row, slot) in (first..).zip(slots) {
+                            put(row, slot, column.encode(self, i, row));
+                        }
+                    }
+                }
+            }
+            // Stable sorts: within a row, features keep their order.
+            notes.sort_by_key(|&(row, _, _)| row);
+            problems.sort_by_key(|p: &Rejection| p.row);
+            (notes, problems)
+        };
+        // One block needs no thread pool (see `encode_rows`).
+        let blocks: Vec<(Vec<RowNote>, Vec<Rejection>)> = if n_rows <= BLOCK {
+            vec![encode_block(0, &mut values)]
+        } else {
+            values
+                .par_chunks_mut(BLOCK * n)
+                .enumerate()
+                .map(|(b, v)| encode_block(b, v))
+                .collect()
+        };
         let mut notes = Vec::new();
         let mut problems = Vec::new();
-        for (i, column) in encoded.into_iter().enumerate() {
-            for (r, x) in column.values.into_iter().enumerate() {
-                values[r * n + i] = x;
-            }
-            notes.extend(column.notes.into_iter().map(|(r, note)| (r, i, note)));
-            problems.extend(column.problems);
+        for (block_notes, block_problems) in blocks {
+            notes.extend(block_notes);
+            problems.extend(block_problems);
         }
-        // Stable sorts: within a row, features keep their order.
-        notes.sort_by_key(|&(row, _, _)| row);
-        problems.sort_by_key(|p| p.row);
         Ok((
             EncodedRows {
                 values,
@@ -114,17 +188,11 @@ impl Model {
         ))
     }
 
-    /// Encodes one table column as feature `i`.
-    fn encode_column(&self, i: usize, column: &TableColumn) -> EncodedColumn {
-        let name = &self.schema.features[i].name;
-        let mut encoded = EncodedColumn {
-            values: Vec::with_capacity(column.len()),
-            notes: Vec::new(),
-            problems: Vec::new(),
-        };
-        // A dictionary's levels are encoded once, not once per row.
-        // A level that fails is encoded again per row, to report each row.
-        let levels: Vec<Option<(f64, Option<Note>)>> = match column {
+    /// How table column `column` encodes as feature `i`; a dictionary's
+    /// levels are encoded here, once, not once per row (a level that fails
+    /// is encoded again per row, to report each row).
+    fn column_encoder<'t>(&self, i: usize, column: &'t TableColumn) -> ColumnEncoder<'t> {
+        let levels = match column {
             TableColumn::Dictionary { levels, .. } => levels
                 .iter()
                 .map(|level| {
@@ -135,33 +203,11 @@ impl Model {
                 .collect(),
             _ => Vec::new(),
         };
-        for row in 0..column.len() {
-            let known = match column {
-                TableColumn::Dictionary { codes, .. } => {
-                    levels.get(codes[row] as usize).copied().flatten()
-                }
-                _ => None,
-            };
-            let value = column.value(row);
-            match known.map_or_else(|| self.pipeline.encode(&self.schema, i, value), Ok) {
-                Ok((x, note)) => {
-                    if let Some(note) = note {
-                        encoded.notes.push((row, note));
-                    }
-                    encoded.values.push(x);
-                }
-                Err(e) => {
-                    encoded.problems.push(Rejection {
-                        row: row as u64 + 1,
-                        column: name.clone(),
-                        value: value.display(),
-                        reason: e.reason(),
-                    });
-                    encoded.values.push(f64::NAN);
-                }
-            }
+        ColumnEncoder {
+            source: column,
+            levels,
+            numbers_are_values: self.pipeline.reads_numbers_as_values(i),
         }
-        encoded
     }
 
     /// Checks encoded rows and fills their missing (`NaN`) values, in

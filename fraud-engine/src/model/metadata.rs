@@ -28,8 +28,13 @@ pub struct FeatureStats {
 /// What is known about how a model was made and how well it ranks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
-    /// Short content-derived identifier.
+    /// The model's version: the first 16 hex digits of the SHA-256 of the
+    /// whole model file's payload (with this field empty), so two models
+    /// that differ in anything, the decision layer included, differ here.
     pub model_id: String,
+    /// The version of the model this one was derived from (a re-chosen
+    /// decision layer, a retraining), if any.
+    pub parent_version: Option<String>,
     /// Version of the engine that trained the model.
     pub engine_version: String,
     /// When training finished (RFC 3339, UTC).
@@ -59,12 +64,24 @@ pub struct Metadata {
     pub n_nodes: u64,
     /// Deepest tree's depth.
     pub max_depth: u32,
+    /// The parts a forest trained apart was merged from, in tree order
+    /// (see [`crate::merge`]); a part lists itself; empty for a forest
+    /// trained in one piece.
+    pub parts: Vec<crate::merge::PartRecord>,
 }
 
 /// The two kinds of global importance training computes.
 pub(crate) struct Importances {
     pub shap: Vec<f64>,
     pub impurity: Vec<f64>,
+}
+
+/// Out-of-bag scores of the training rows that have them.
+pub(crate) struct OutOfBag<'a> {
+    pub scores: &'a [f64],
+    pub labels: &'a [u8],
+    /// The rows' sample weights, when training had them.
+    pub weights: Option<&'a [f64]>,
 }
 
 /// Points kept per stored curve.
@@ -76,25 +93,27 @@ impl Metadata {
         params: &TrainParams,
         trees: &[Tree],
         importances: Importances,
-        oob: Option<(&[f64], &[u8])>,
+        oob: Option<OutOfBag<'_>>,
         threshold: f64,
     ) -> Self {
         let labels = data.labels().unwrap_or(&[]);
-        let (roc, pr) = match oob {
-            Some((scores, labels)) => {
-                let (roc, pr) = metrics::curves(scores, labels, CURVE_POINTS);
+        let (roc, pr) = match &oob {
+            Some(o) => {
+                let (roc, pr) =
+                    metrics::weighted_curves(o.scores, o.labels, o.weights, CURVE_POINTS);
                 (Some(roc), Some(pr))
             }
             None => (None, None),
         };
         Metadata {
             model_id: String::new(),
+            parent_version: None,
             engine_version: crate::VERSION.into(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             training_rows: data.n_rows() as u64,
             training_frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
             params: params.clone(),
-            oob: oob.map(|(scores, labels)| Evaluation::new(scores, labels, threshold)),
+            oob: oob.map(|o| Evaluation::weighted(o.scores, o.labels, o.weights, threshold)),
             roc_curve: roc,
             pr_curve: pr,
             feature_importances: importances.shap,
@@ -102,6 +121,7 @@ impl Metadata {
             feature_stats: data.columns().iter().map(feature_stats).collect(),
             n_nodes: trees.iter().map(|t| t.len() as u64).sum(),
             max_depth: 0,
+            parts: Vec::new(),
         }
     }
 }

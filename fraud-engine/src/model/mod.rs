@@ -17,11 +17,11 @@ mod score;
 pub use batch::{Explanations, RowOutcome, Rows};
 
 pub use decision::{Decision, RiskBands, RiskLevel};
-pub(crate) use metadata::Importances;
 pub use metadata::{FeatureStats, Metadata};
+pub(crate) use metadata::{Importances, OutOfBag, CURVE_POINTS};
 pub use output::{
     Contributions, EvaluationReport, FeatureSummary, ModelSummary, PrCurve, PredictionOutput,
-    RocCurve, SchemaSummary, TreeArrays,
+    RocCurve, SchemaSummary, TreeArrays, SCORED_COLUMNS,
 };
 pub use score::{Encoded, Explained, Fields, Prediction, Row, MAX_REASONS};
 
@@ -104,17 +104,11 @@ impl Model {
         }
         let forest = Forest::from_trees(&trees, n_features).map_err(structural)?;
         metadata.max_depth = forest.max_depth();
-        if metadata.model_id.is_empty() {
-            let mut hasher = crc32fast::Hasher::new();
-            hasher.update(metadata.created.as_bytes());
-            for tree in &trees {
-                for (t, v) in tree.threshold.iter().zip(&tree.value) {
-                    hasher.update(&t.to_le_bytes());
-                    hasher.update(&v.to_le_bytes());
-                }
-            }
-            metadata.model_id = format!("{:08x}", hasher.finalize());
-        }
+        // The version is derived from everything else, never trusted from
+        // a file: a model whose payload changed is another version.
+        metadata.model_id.clear();
+        metadata.model_id =
+            crate::format::content_id(&schema, &pipeline, &trees, &decision, &metadata)?;
         let base_value =
             trees.iter().map(explain::expected_value).sum::<f64>() / trees.len() as f64;
         Ok(Model {
@@ -174,13 +168,18 @@ impl Model {
         self.base_value
     }
 
-    /// The same model with another decision layer (threshold and risk bands).
+    /// The same model with another decision layer (threshold and risk
+    /// bands): a new version, whose parent is this one.
     pub fn with_decision(&self, decision: Decision) -> Result<Model> {
-        decision.validate()?;
-        Ok(Model {
+        let mut metadata = self.metadata.clone();
+        metadata.parent_version = Some(self.metadata.model_id.clone());
+        Model::assemble(
+            self.schema.clone(),
+            self.pipeline.clone(),
+            self.trees.clone(),
             decision,
-            ..self.clone()
-        })
+            metadata,
+        )
     }
 
     /// The position and codes of the categorical feature `feature`; an

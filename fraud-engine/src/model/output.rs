@@ -73,6 +73,12 @@ impl Serialize for Contributions<'_> {
     }
 }
 
+/// The columns a scored table gains, in order (the command line's `predict`
+/// and the web UI's batch download). The decision is `predicted_is_fraud`,
+/// not `is_fraud`: a labelled file already has an `is_fraud` column, which
+/// is kept as it was, beside the model's verdict.
+pub const SCORED_COLUMNS: [&str; 3] = ["fraud_probability", "predicted_is_fraud", "risk_level"];
+
 /// A ROC curve for plotting: false-positive rate against true-positive rate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RocCurve {
@@ -193,8 +199,11 @@ pub struct SchemaSummary {
 /// Python's `Model.metadata`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSummary {
-    /// The version every prediction names.
+    /// The version every prediction names: a hash of the whole model.
     pub model_version: String,
+    /// The version this model was derived from (by re-choosing its decision
+    /// layer, or retraining), if any.
+    pub parent_version: Option<String>,
     /// When training finished (RFC 3339).
     pub created: String,
     /// Engine version that trained it.
@@ -229,6 +238,9 @@ pub struct ModelSummary {
     pub roc_curve: Option<RocCurve>,
     /// Out-of-bag precision-recall curve.
     pub pr_curve: Option<PrCurve>,
+    /// The parts a forest trained apart was merged from, in tree order;
+    /// empty for a forest trained in one piece (see [`crate::merge`]).
+    pub parts: Vec<crate::merge::PartRecord>,
 }
 
 /// One tree's node arrays in scikit-learn's `tree_` layout, root first: a
@@ -337,6 +349,7 @@ impl Model {
             .collect();
         ModelSummary {
             model_version: meta.model_id.clone(),
+            parent_version: meta.parent_version.clone(),
             created: meta.created.clone(),
             engine_version: meta.engine_version.clone(),
             format_version: crate::format::FORMAT_VERSION,
@@ -358,6 +371,7 @@ impl Model {
             oob_metrics: meta.oob.clone(),
             roc_curve: meta.roc_curve.as_ref().map(RocCurve::from),
             pr_curve: meta.pr_curve.as_ref().map(PrCurve::from),
+            parts: meta.parts.clone(),
         }
     }
 

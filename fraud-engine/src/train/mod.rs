@@ -13,33 +13,85 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::forest::{Tree, NO_CHILD};
+use crate::merge::OobPool;
 use crate::metrics::{self, ThresholdStrategy};
 use crate::model::{Decision, Metadata, Model, RiskBands};
 use crate::preprocess::Pipeline;
 use crate::rng::Rng;
 
-/// How classes are weighted in the split criterion and leaf values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How classes are weighted in the split criterion and leaf values (on top
+/// of any per-row weights, see [`Dataset::with_weights`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum ClassWeight {
     /// Every row counts once.
     None,
     /// Each class weighs `rows / (2 * rows of that class)`, as scikit-learn's
     /// `class_weight="balanced"`.
     Balanced,
+    /// Given weights, as scikit-learn's `class_weight={0: .., 1: ..}`;
+    /// written `legitimate:fraud`, such as `1:20`. Like sample weights, they
+    /// also weigh the rows in the out-of-bag metrics and the threshold
+    /// chosen from them.
+    Weights {
+        /// Weight of a legitimate row.
+        legitimate: f64,
+        /// Weight of a fraud.
+        fraud: f64,
+    },
+}
+
+impl ClassWeight {
+    /// Checks that given weights are finite, zero or more, and not both zero.
+    pub fn validate(&self) -> Result<()> {
+        if let ClassWeight::Weights { legitimate, fraud } = *self {
+            let fine = |w: f64| w.is_finite() && w >= 0.0;
+            if !fine(legitimate) || !fine(fraud) || legitimate + fraud <= 0.0 {
+                return Err(Error::InvalidParams {
+                    name: "class_weight",
+                    reason: format!(
+                        "weights {legitimate} (legitimate) and {fraud} (fraud) must be finite, \
+                         zero or more, and not both zero"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for ClassWeight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClassWeight::None => f.write_str("none"),
+            ClassWeight::Balanced => f.write_str("balanced"),
+            ClassWeight::Weights { legitimate, fraud } => write!(f, "{legitimate}:{fraud}"),
+        }
+    }
 }
 
 impl std::str::FromStr for ClassWeight {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "none" => Ok(ClassWeight::None),
-            "balanced" => Ok(ClassWeight::Balanced),
-            other => Err(Error::InvalidParams {
+        let text = text.trim().to_ascii_lowercase();
+        let weights = text.split_once(':').and_then(|(legitimate, fraud)| {
+            Some(ClassWeight::Weights {
+                legitimate: legitimate.trim().parse().ok()?,
+                fraud: fraud.trim().parse().ok()?,
+            })
+        });
+        let weight = match text.as_str() {
+            "none" => ClassWeight::None,
+            "balanced" => ClassWeight::Balanced,
+            _ => weights.ok_or_else(|| Error::InvalidParams {
                 name: "class_weight",
-                reason: format!("`{other}` is not none or balanced"),
-            }),
-        }
+                reason: format!(
+                    "`{text}` is not none, balanced, or two weights legitimate:fraud such as 1:20"
+                ),
+            })?,
+        };
+        weight.validate()?;
+        Ok(weight)
     }
 }
 
@@ -114,6 +166,7 @@ impl TrainParams {
         if !(2..=256).contains(&self.max_bins) {
             return bad("max_bins", "must be between 2 and 256");
         }
+        self.class_weight.validate()?;
         if let Some(bands) = self.risk_bands {
             bands.validate()?;
         }
@@ -195,6 +248,17 @@ impl<'p> Trainer<'p> {
 
     /// Trains a model on a labelled dataset.
     pub fn train(&self, data: &Dataset) -> Result<Model> {
+        Ok(self.train_planned(data, None)?.0)
+    }
+
+    /// Trains a whole model, or with a `part` plan one part of a forest
+    /// trained apart (see [`crate::merge`]); returns the part's out-of-bag
+    /// predictions too.
+    pub(crate) fn train_planned(
+        &self,
+        data: &Dataset,
+        part: Option<&PartPlan<'_>>,
+    ) -> Result<(Model, OobPool)> {
         let labels = data.labels().ok_or_else(|| {
             Error::schema(
                 "dataset",
@@ -203,7 +267,10 @@ impl<'p> Trainer<'p> {
         })?;
         let n = data.n_rows();
         let frauds = labels.iter().filter(|&&y| y == 1).count();
-        if frauds == 0 || frauds == n {
+        // A part sees one partition: the classes must both be present in
+        // the data as a whole (its encoding), not in every partition.
+        let (all_rows, all_frauds) = part.map_or((n as u64, frauds as u64), |p| p.class_counts);
+        if all_frauds == 0 || all_frauds == all_rows {
             return Err(Error::schema(
                 "dataset",
                 format!(
@@ -212,13 +279,27 @@ impl<'p> Trainer<'p> {
                 ),
             ));
         }
+        if let Some(weights) = data.weights() {
+            let weighs = |class: u8| {
+                labels
+                    .iter()
+                    .zip(weights)
+                    .any(|(&y, &w)| y == class && w > 0.0)
+            };
+            if !weighs(0) || !weighs(1) {
+                return Err(Error::input(
+                    "sample_weight",
+                    "every row of one class weighs zero; both classes need weight to learn from",
+                ));
+            }
+        }
         if n > u32::MAX as usize {
             return Err(Error::InvalidParams {
                 name: "rows",
                 reason: "more than 2^32 rows".into(),
             });
         }
-        let run = || train_in_pool(data, labels, &self.params, self.progress);
+        let run = || train_in_pool(data, labels, &self.params, self.progress, part);
         match self.threads {
             Some(t) => rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
@@ -239,14 +320,31 @@ pub fn train(data: &Dataset, params: &TrainParams) -> Result<Model> {
     Trainer::new(params.clone())?.train(data)
 }
 
+/// What one part of a forest trained apart is given: the encoding fitted
+/// once for every part, the class counts of all the data, and the global
+/// indices of its trees (each tree's random stream is its global index, so
+/// the same seed and partitioning give the same forest).
+pub(crate) struct PartPlan<'a> {
+    pub pipeline: &'a Pipeline,
+    pub schema: &'a crate::schema::Schema,
+    pub class_counts: (u64, u64),
+    pub trees: std::ops::Range<usize>,
+}
+
 fn train_in_pool(
     data: &Dataset,
     labels: &[u8],
     params: &TrainParams,
     progress: Option<Progress<'_>>,
-) -> Result<Model> {
+    part: Option<&PartPlan<'_>>,
+) -> Result<(Model, OobPool)> {
     let n = labels.len();
-    let pipeline = Pipeline::fit(data)?;
+    let pipeline = match part {
+        Some(plan) => plan.pipeline.clone(),
+        None => Pipeline::fit(data)?,
+    };
+    let tree_range = part.map_or(0..params.n_trees, |p| p.trees.clone());
+    let n_trees = tree_range.len();
     let columns = pipeline.transform_columns(data);
     let bins = binning::bin_columns(&columns, params.max_bins);
     // Rows whose out-of-bag SHAP values give the global importances: evenly
@@ -259,14 +357,20 @@ fn train_in_pool(
         .map(|&r| columns.iter().map(|c| c[r]).collect())
         .collect();
     drop(columns);
-    let frauds = labels.iter().filter(|&&y| y == 1).count() as f64;
+    // A part weighs the classes by their counts in all of the data.
+    let (n_weighted, frauds) = part.map_or(
+        (n as f64, labels.iter().filter(|&&y| y == 1).count() as f64),
+        |p| (p.class_counts.0 as f64, p.class_counts.1 as f64),
+    );
     let class_weight = match params.class_weight {
         ClassWeight::None => [1.0, 1.0],
         ClassWeight::Balanced => [
-            n as f64 / (2.0 * (n as f64 - frauds)),
-            n as f64 / (2.0 * frauds),
+            n_weighted / (2.0 * (n_weighted - frauds)),
+            n_weighted / (2.0 * frauds),
         ],
+        ClassWeight::Weights { legitimate, fraud } => [legitimate, fraud],
     };
+    let weights = data.weights();
     let n_features = bins.n_features;
     let grow_params = tree::GrowParams {
         max_depth: params.max_depth,
@@ -285,12 +389,17 @@ fn train_in_pool(
         .collect();
     let shap_count: Vec<AtomicU32> = (0..shap_rows.len()).map(|_| AtomicU32::new(0)).collect();
 
-    let grown: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
+    let grown: Vec<(Tree, Vec<f64>)> = tree_range
         .into_par_iter()
         .map(|t| {
             let mut rng = Rng::new(params.seed, t as u64);
             let counts = bootstrap(n, params.bootstrap, &mut rng);
-            let grown = tree::grow(&bins, labels, &counts, &grow_params, &mut rng);
+            let grown = match weights {
+                None => tree::grow::<[u32; 2]>(&bins, labels, &[], &counts, &grow_params, &mut rng),
+                Some(w) => {
+                    tree::grow::<tree::Weighted>(&bins, labels, w, &counts, &grow_params, &mut rng)
+                }
+            };
             let out_of_bag: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] == 0).collect();
             add_oob_values(&grown, &bins, &out_of_bag, &oob_sum, &oob_count);
             let paths = explain::TreePaths::new(&grown.tree);
@@ -307,10 +416,7 @@ fn train_in_pool(
                 }
             }
             if let Some(report) = progress {
-                report(
-                    done.fetch_add(1, Ordering::Relaxed) as usize + 1,
-                    params.n_trees,
-                );
+                report(done.fetch_add(1, Ordering::Relaxed) as usize + 1, n_trees);
             }
             let total: f64 = grown.importance.iter().sum();
             let importance = grown
@@ -325,7 +431,7 @@ fn train_in_pool(
     let mut impurity_importances = vec![0.0; n_features];
     for (_, tree_importance) in &grown {
         for (sum, v) in impurity_importances.iter_mut().zip(tree_importance) {
-            *sum += v / params.n_trees as f64;
+            *sum += v / n_trees as f64;
         }
     }
     // Mean |SHAP| over the sampled rows, each row's SHAP values averaged over
@@ -362,6 +468,24 @@ fn train_in_pool(
         })
         .collect();
     let oob_labels: Vec<u8> = oob_rows.iter().map(|&r| labels[r]).collect();
+    // Given class weights say what a row of each class is worth, as sample
+    // weights do, so they weigh in the out-of-bag metrics and threshold too;
+    // "balanced" only evens out training, and the metrics count rows.
+    let metric_class_weight = match params.class_weight {
+        ClassWeight::Weights { legitimate, fraud } => Some([legitimate, fraud]),
+        ClassWeight::None | ClassWeight::Balanced => None,
+    };
+    let oob_weights: Option<Vec<f64>> = match (weights, metric_class_weight) {
+        (None, None) => None,
+        (w, by_class) => Some(
+            oob_rows
+                .iter()
+                .map(|&r| {
+                    w.map_or(1.0, |w| w[r]) * by_class.map_or(1.0, |c| c[usize::from(labels[r])])
+                })
+                .collect(),
+        ),
+    };
     let has_oob = oob_labels.contains(&0) && oob_labels.contains(&1);
     let amounts = params
         .threshold_strategy
@@ -370,9 +494,10 @@ fn train_in_pool(
         .flatten();
     let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob_rows.iter().map(|&r| a[r]).collect());
     let threshold = if has_oob {
-        metrics::select_threshold(
+        metrics::select_weighted_threshold(
             &oob_scores,
             &oob_labels,
+            oob_weights.as_deref(),
             oob_amounts.as_deref(),
             params.threshold_strategy,
         )?
@@ -394,21 +519,41 @@ fn train_in_pool(
         shap: shap_importances,
         impurity: impurity_importances,
     };
-    let metadata = Metadata::describe(
+    let mut metadata = Metadata::describe(
         data,
         params,
         &trees,
         importances,
-        has_oob.then_some((&oob_scores[..], &oob_labels[..])),
+        has_oob.then_some(crate::model::OutOfBag {
+            scores: &oob_scores,
+            labels: &oob_labels,
+            weights: oob_weights.as_deref(),
+        }),
         threshold,
     );
     // A feature the schema left open is required when training never saw it
     // missing: the model has learned nothing about a missing value there.
-    let mut schema = data.schema().clone();
+    // A part's encoding decided that from all of the data.
+    let mut schema = part.map_or_else(|| data.schema().clone(), |p| p.schema.clone());
     for (feature, column) in schema.features.iter_mut().zip(data.columns()) {
         feature.required.get_or_insert(column.missing_count() == 0);
     }
-    Model::assemble(schema, pipeline, trees, decision, metadata)
+    if let Some(plan) = part {
+        metadata.parts = vec![crate::merge::PartRecord::of_plan(
+            plan,
+            &metadata,
+            oob_labels.len(),
+        )];
+    }
+    let oob = OobPool {
+        scores: oob_scores,
+        labels: oob_labels,
+        amounts: oob_amounts,
+    };
+    Ok((
+        Model::assemble(schema, pipeline, trees, decision, metadata)?,
+        oob,
+    ))
 }
 
 /// The feature whose value a missed fraud costs under a cost strategy.

@@ -6,9 +6,11 @@
 //! a split partitions the node's samples in place (so every node's samples are
 //! one contiguous run, scanned sequentially), and a node's histograms are
 //! built only for the smaller child, the larger child's being the parent's
-//! minus the smaller's. Histograms count bootstrap samples per class in
-//! integers (class weights are applied when a split is scored), which keeps
-//! them small, exact, and the subtraction lossless.
+//! minus the smaller's. Without sample weights, histograms count bootstrap
+//! samples per class in integers (class weights are applied when a split is
+//! scored), which keeps them small, exact, and the subtraction lossless. With
+//! sample weights ([`Weighted`]) they also sum each class's weight; the
+//! subtraction then rounds, but identically on every run and thread count.
 
 use crate::forest::{Tree, NO_CHILD};
 use crate::rng::Rng;
@@ -33,40 +35,124 @@ pub(crate) struct GrownTree {
     pub importance: Vec<f64>,
 }
 
-/// Bootstrap samples per class: `[legitimate, fraud]`.
-type Counts = [u32; 2];
-
-fn add(a: Counts, b: Counts) -> Counts {
-    [a[0] + b[0], a[1] + b[1]]
+/// What a histogram bin (or a node) adds up about its samples: how many
+/// there are (for `min_samples_leaf`) and each class's weight before class
+/// weights (for the split criterion and leaf values).
+pub(crate) trait Tally: Copy + PartialEq + Send + Sync {
+    /// Nothing.
+    const ZERO: Self;
+    /// Whether samples carry their own weights (read from the weights slice).
+    const WEIGHTED: bool;
+    /// `count` bootstrap copies of one sample of `class` whose weight is `weight`.
+    fn sample(class: usize, count: u32, weight: f64) -> Self;
+    fn add(self, other: Self) -> Self;
+    fn sub(self, other: Self) -> Self;
+    /// Bootstrap samples.
+    fn samples(self) -> u32;
+    /// Weight per class: `[legitimate, fraud]`.
+    fn class_sums(self) -> [f64; 2];
 }
 
-fn sub(a: Counts, b: Counts) -> Counts {
-    [a[0] - b[0], a[1] - b[1]]
+/// Unweighted rows: bootstrap samples per class, `[legitimate, fraud]`.
+impl Tally for [u32; 2] {
+    const ZERO: Self = [0, 0];
+    const WEIGHTED: bool = false;
+    #[inline(always)]
+    fn sample(class: usize, count: u32, _weight: f64) -> Self {
+        let mut c = [0, 0];
+        c[class] = count;
+        c
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        [self[0] + b[0], self[1] + b[1]]
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        [self[0] - b[0], self[1] - b[1]]
+    }
+    fn samples(self) -> u32 {
+        self[0] + self[1]
+    }
+    fn class_sums(self) -> [f64; 2] {
+        [f64::from(self[0]), f64::from(self[1])]
+    }
 }
 
-struct Split {
+/// Rows with sample weights: the samples, and each class's summed weight
+/// (bootstrap copies times the row's weight).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Weighted {
+    samples: u32,
+    sums: [f64; 2],
+}
+
+impl Tally for Weighted {
+    const ZERO: Self = Weighted {
+        samples: 0,
+        sums: [0.0, 0.0],
+    };
+    const WEIGHTED: bool = true;
+    #[inline(always)]
+    fn sample(class: usize, count: u32, weight: f64) -> Self {
+        let mut sums = [0.0, 0.0];
+        sums[class] = f64::from(count) * weight;
+        Weighted {
+            samples: count,
+            sums,
+        }
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        Weighted {
+            samples: self.samples + b.samples,
+            sums: [self.sums[0] + b.sums[0], self.sums[1] + b.sums[1]],
+        }
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        // Rounding can leave a hair below zero where a class is gone.
+        Weighted {
+            samples: self.samples - b.samples,
+            sums: [
+                (self.sums[0] - b.sums[0]).max(0.0),
+                (self.sums[1] - b.sums[1]).max(0.0),
+            ],
+        }
+    }
+    fn samples(self) -> u32 {
+        self.samples
+    }
+    fn class_sums(self) -> [f64; 2] {
+        self.sums
+    }
+}
+
+struct Split<T> {
     feature: usize,
     bin: u8,
-    left: Counts,
+    left: T,
     gain: f64,
 }
 
 /// A node waiting to be split: its samples are `start..end`, its histograms
 /// (all features, concatenated) are in `histograms`.
-struct Pending {
+struct Pending<T> {
     node: usize,
     start: usize,
     end: usize,
     depth: usize,
-    totals: Counts,
-    histograms: Vec<Counts>,
+    totals: T,
+    histograms: Vec<T>,
 }
 
 /// Grows one tree. `counts[row]` is the row's bootstrap multiplicity (0 =
-/// out of bag).
-pub(crate) fn grow(
+/// out of bag); `weights[row]` its sample weight, read only when `T` is
+/// [`Weighted`] (and may be empty otherwise).
+pub(crate) fn grow<T: Tally>(
     binned: &BinnedMatrix,
     labels: &[u8],
+    weights: &[f64],
     counts: &[u32],
     params: &GrowParams,
     rng: &mut Rng,
@@ -77,13 +163,18 @@ pub(crate) fn grow(
     // meta = bootstrap count << 1 | label.
     let mut meta: Vec<u32> = Vec::with_capacity(in_bag);
     let mut bins: Vec<u64> = Vec::with_capacity(in_bag * w);
-    let mut root: Counts = [0, 0];
+    let mut sample_weights: Vec<f64> = Vec::new();
+    let mut root = T::ZERO;
     for (row, &count) in counts.iter().enumerate() {
         if count > 0 {
             let y = labels[row];
             meta.push(count << 1 | u32::from(y));
             bins.extend_from_slice(binned.row(row));
-            root[usize::from(y)] += count;
+            let weight = if T::WEIGHTED { weights[row] } else { 1.0 };
+            if T::WEIGHTED {
+                sample_weights.push(weight);
+            }
+            root = root.add(T::sample(usize::from(y), count, weight));
         }
     }
     let mut offsets = Vec::with_capacity(p + 1);
@@ -109,11 +200,12 @@ pub(crate) fn grow(
         spare: Vec::new(),
         scratch_meta: Vec::new(),
         scratch_bins: Vec::new(),
+        scratch_weights: Vec::new(),
     };
     let root_node = grower.push_node(root);
     let mut stack = Vec::new();
     if grower.can_split(root, 0) {
-        let histograms = grower.histograms(&meta, &bins);
+        let histograms = grower.histograms(&meta, &bins, &sample_weights);
         stack.push(Pending {
             node: root_node,
             start: 0,
@@ -136,9 +228,19 @@ pub(crate) fn grow(
             grower.spare.push(histograms);
             continue;
         };
-        let mid =
-            start + grower.partition(&mut meta[start..end], &mut bins[start * w..end * w], &split);
-        let right_totals = sub(totals, split.left);
+        let node_weights = if T::WEIGHTED {
+            &mut sample_weights[start..end]
+        } else {
+            &mut []
+        };
+        let mid = start
+            + grower.partition(
+                &mut meta[start..end],
+                &mut bins[start * w..end * w],
+                node_weights,
+                &split,
+            );
+        let right_totals = totals.sub(split.left);
         let left = grower.push_node(split.left);
         let right = grower.push_node(right_totals);
         let tree = &mut grower.tree;
@@ -156,17 +258,25 @@ pub(crate) fn grow(
             continue;
         }
         // Histograms for the child with fewer samples; the other's by subtraction.
-        let left_is_smaller = split.left[0] + split.left[1] <= right_totals[0] + right_totals[1];
+        let left_is_smaller = split.left.samples() <= right_totals.samples();
         let small = if left_is_smaller {
             start..mid
         } else {
             mid..end
         };
-        let small_hist =
-            grower.histograms(&meta[small.clone()], &bins[small.start * w..small.end * w]);
+        let small_weights = if T::WEIGHTED {
+            &sample_weights[small.clone()]
+        } else {
+            &[]
+        };
+        let small_hist = grower.histograms(
+            &meta[small.clone()],
+            &bins[small.start * w..small.end * w],
+            small_weights,
+        );
         let mut large_hist = histograms;
         for (l, s) in large_hist.iter_mut().zip(&small_hist) {
-            *l = sub(*l, *s);
+            *l = l.sub(*s);
         }
         let (left_hist, right_hist) = if left_is_smaller {
             (small_hist, large_hist)
@@ -206,7 +316,7 @@ pub(crate) fn grow(
     }
 }
 
-struct Grower<'a> {
+struct Grower<'a, T> {
     binned: &'a BinnedMatrix,
     params: &'a GrowParams,
     tree: Tree,
@@ -216,21 +326,23 @@ struct Grower<'a> {
     /// Feature `f`'s histogram is `offsets[f]..offsets[f + 1]` of a histogram set.
     offsets: Vec<usize>,
     /// Histogram sets no longer needed, reused to avoid allocation.
-    spare: Vec<Vec<Counts>>,
+    spare: Vec<Vec<T>>,
     scratch_meta: Vec<u32>,
     scratch_bins: Vec<u64>,
+    scratch_weights: Vec<f64>,
 }
 
-impl Grower<'_> {
-    fn weights(&self, c: Counts) -> (f64, f64) {
+impl<T: Tally> Grower<'_, T> {
+    fn weights(&self, c: T) -> (f64, f64) {
         let [w0, w1] = self.params.class_weight;
-        let fraud = f64::from(c[1]) * w1;
-        (f64::from(c[0]) * w0 + fraud, fraud)
+        let [legit, fraud] = c.class_sums();
+        let fraud = fraud * w1;
+        (legit * w0 + fraud, fraud)
     }
 
     /// sum over classes of (class weight)^2 / weight: larger means purer; the
     /// weighted Gini impurity is `weight - purity`.
-    fn purity(&self, c: Counts) -> f64 {
+    fn purity(&self, c: T) -> f64 {
         let (weight, fraud) = self.weights(c);
         if weight <= 0.0 {
             return 0.0;
@@ -239,7 +351,7 @@ impl Grower<'_> {
         (fraud * fraud + legit * legit) / weight
     }
 
-    fn push_node(&mut self, c: Counts) -> usize {
+    fn push_node(&mut self, c: T) -> usize {
         let (weight, fraud) = self.weights(c);
         let t = &mut self.tree;
         t.left.push(NO_CHILD);
@@ -257,59 +369,68 @@ impl Grower<'_> {
     }
 
     /// Whether a node with these counts at this depth may be split at all.
-    fn can_split(&self, totals: Counts, depth: usize) -> bool {
+    fn can_split(&self, totals: T, depth: usize) -> bool {
+        let [legit, fraud] = totals.class_sums();
         depth < self.params.max_depth
-            && totals[0] > 0
-            && totals[1] > 0
-            && totals[0] + totals[1] >= 2 * self.params.min_samples_leaf
+            && legit > 0.0
+            && fraud > 0.0
+            && totals.samples() >= 2 * self.params.min_samples_leaf
     }
 
-    /// Class counts per bin of every feature over the given samples.
-    fn histograms(&mut self, meta: &[u32], bins: &[u64]) -> Vec<Counts> {
+    /// Class tallies per bin of every feature over the given samples
+    /// (`weights` parallel to them when `T` is weighted).
+    fn histograms(&mut self, meta: &[u32], bins: &[u64], weights: &[f64]) -> Vec<T> {
         let total = self.offsets[self.offsets.len() - 1];
         let mut hist = self.spare.pop().unwrap_or_default();
         hist.clear();
-        hist.resize(total, [0, 0]);
+        hist.resize(total, T::ZERO);
         let stride = self.binned.stride;
         let p = self.binned.n_features;
-        for (&m, row) in meta.iter().zip(bins.chunks_exact(stride)) {
-            let (class, count) = ((m & 1) as usize, m >> 1);
-            for f in 0..p {
-                hist[self.offsets[f] + usize::from(bin_of(row, f))][class] += count;
+        let rows = meta.iter().zip(bins.chunks_exact(stride));
+        if T::WEIGHTED {
+            for ((&m, row), &weight) in rows.zip(weights) {
+                let sample = T::sample((m & 1) as usize, m >> 1, weight);
+                for f in 0..p {
+                    let h = &mut hist[self.offsets[f] + usize::from(bin_of(row, f))];
+                    *h = h.add(sample);
+                }
+            }
+        } else {
+            for (&m, row) in rows {
+                let sample = T::sample((m & 1) as usize, m >> 1, 1.0);
+                for f in 0..p {
+                    let h = &mut hist[self.offsets[f] + usize::from(bin_of(row, f))];
+                    *h = h.add(sample);
+                }
             }
         }
         hist
     }
 
-    fn best_split(
-        &mut self,
-        histograms: &[Counts],
-        totals: Counts,
-        rng: &mut Rng,
-    ) -> Option<Split> {
+    fn best_split(&mut self, histograms: &[T], totals: T, rng: &mut Rng) -> Option<Split<T>> {
         let min_leaf = self.params.min_samples_leaf;
         let p = self.binned.n_features;
         let parent_purity = self.purity(totals);
         // Gains below this are rounding noise, not structure.
         let min_gain = 1e-12 * self.weights(totals).0.max(1.0);
-        let mut best: Option<Split> = None;
+        let mut best: Option<Split<T>> = None;
         for k in 0..self.params.max_features.min(p) {
             // Partial Fisher-Yates: a fresh draw of features without replacement.
             let pick = k + rng.below(p - k);
             self.features.swap(k, pick);
             let feature = self.features[k];
             let histogram = &histograms[self.offsets[feature]..self.offsets[feature + 1]];
-            let mut left: Counts = [0, 0];
+            let mut left = T::ZERO;
             for (bin, &h) in histogram.iter().enumerate().take(histogram.len() - 1) {
-                left = add(left, h);
-                if left[0] + left[1] < min_leaf {
+                left = left.add(h);
+                if left.samples() < min_leaf {
                     continue;
                 }
-                let right = sub(totals, left);
-                if right[0] + right[1] < min_leaf {
+                let right = totals.sub(left);
+                if right.samples() < min_leaf {
                     break;
                 }
-                if h == [0, 0] {
+                if h.samples() == 0 {
                     continue;
                 }
                 let gain = self.purity(left) + self.purity(right) - parent_purity;
@@ -331,7 +452,14 @@ impl Grower<'_> {
     /// Branch-free: every sample is written to both the left run (in place)
     /// and the right scratch run, and only the matching cursor advances, so
     /// the unpredictable split direction costs no mispredicted branches.
-    fn partition(&mut self, meta: &mut [u32], bins: &mut [u64], split: &Split) -> usize {
+    /// `weights` (empty when unweighted) move with their samples.
+    fn partition(
+        &mut self,
+        meta: &mut [u32],
+        bins: &mut [u64],
+        weights: &mut [f64],
+        split: &Split<T>,
+    ) -> usize {
         let w = self.binned.stride;
         let n = meta.len();
         // Sized once for the largest node (the root) and never cleared: every
@@ -339,6 +467,25 @@ impl Grower<'_> {
         if self.scratch_meta.len() < n {
             self.scratch_meta.resize(n, 0);
             self.scratch_bins.resize(n * w, 0);
+        }
+        if T::WEIGHTED {
+            // The same stable partition, for the weights.
+            if self.scratch_weights.len() < n {
+                self.scratch_weights.resize(n, 0.0);
+            }
+            let (word, shift) = (split.feature / 8, 8 * (split.feature % 8));
+            let (mut kept, mut moved) = (0, 0);
+            for i in 0..n {
+                let x = weights[i];
+                if (bins[i * w + word] >> shift) as u8 <= split.bin {
+                    weights[kept] = x;
+                    kept += 1;
+                } else {
+                    self.scratch_weights[moved] = x;
+                    moved += 1;
+                }
+            }
+            weights[kept..].copy_from_slice(&self.scratch_weights[..moved]);
         }
         let (word, shift) = (split.feature / 8, 8 * (split.feature % 8));
         let (mut kept, mut moved) = (0, 0);

@@ -46,8 +46,23 @@ pub fn library_dir() -> &'static Path {
             None => panic!("no profile directory in {}", exe.display()),
         };
         let parent = profile_dir.parent().expect("target directory");
-        // Cargo tags the root of every target directory.
-        let (target_dir, triple) = if parent.join("CACHEDIR.TAG").exists() {
+        // Cargo gives integration tests `<target-dir>/tmp`. Unit tests (which
+        // include this module too) get no such variable; there, the target
+        // directory's marker file (CACHEDIR.TAG) decides, which is missing
+        // only when something else created the directory before cargo did.
+        let at_root = match option_env!("CARGO_TARGET_TMPDIR") {
+            Some(tmp) => {
+                let target_dir = Path::new(tmp)
+                    .parent()
+                    .expect("CARGO_TARGET_TMPDIR is <target-dir>/tmp");
+                match (parent.canonicalize(), target_dir.canonicalize()) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => parent == target_dir,
+                }
+            }
+            None => parent.join("CACHEDIR.TAG").exists(),
+        };
+        let (target_dir, triple) = if at_root {
             (parent, None)
         } else {
             (

@@ -44,7 +44,8 @@ pub enum Command {
     /// Train a model on a labelled CSV and print its out-of-bag metrics.
     Train(TrainArgs),
     /// Score every row of a CSV, keeping its columns and adding
-    /// fraud_probability, is_fraud and risk_level.
+    /// fraud_probability, predicted_is_fraud and risk_level (a label column
+    /// the file has is kept as it is).
     Predict(PredictArgs),
     /// Evaluate a model on a labelled CSV.
     Evaluate(EvaluateArgs),
@@ -58,6 +59,39 @@ pub enum Command {
     Tune(TuneArgs),
     /// Write the forest as documented JSON (for shap, treelite, notebooks).
     ExportTrees(ExportTreesArgs),
+    /// Bring the history database's schema up to date (`serve` also does
+    /// this at start-up; run it first to migrate once before a rollout).
+    Migrate(MigrateArgs),
+    /// Ask a running server's `/ready` and exit 0 only on 200 (a container
+    /// health check that needs no curl in the image).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `migrate` flags.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The history database, as `serve` takes it: a SQLite path,
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`
+    /// (default `<data-dir>/history.db`).
+    #[arg(long = "history", env = "DATABASE_URL", hide_env_values = true)]
+    pub history: Option<String>,
+    /// Directory of the default history file.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+/// `healthcheck` flags.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The URL to ask (default `http://127.0.0.1:$PORT/ready`).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The port of the default URL.
+    #[arg(long, env = "PORT", default_value_t = 5000)]
+    pub port: u16,
+    /// Longest wait for the answer, in seconds.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
 }
 
 /// `explain` flags.
@@ -183,6 +217,10 @@ pub struct TrainArgs {
     /// the schema file's `out_of_range`.
     #[arg(long)]
     pub out_of_range: Option<fraud_engine::RangePolicy>,
+    /// A column of row weights (numbers, zero or more), used in the split
+    /// criterion, the leaf values and the out-of-bag metrics; not a feature.
+    #[arg(long)]
+    pub weight: Option<String>,
     /// Number of trees.
     #[arg(long, default_value_t = TrainParams::default().n_trees)]
     pub trees: usize,
@@ -195,7 +233,8 @@ pub struct TrainArgs {
     /// Split candidates per node (default: sqrt of the feature count).
     #[arg(long)]
     pub max_features: Option<usize>,
-    /// none or balanced.
+    /// none, balanced, or the weights of a legitimate row and a fraud,
+    /// such as 1:20 (they also weigh the out-of-bag metrics).
     #[arg(long, default_value = "none")]
     pub class_weight: ClassWeight,
     /// Seed.

@@ -1,19 +1,22 @@
 //! The `fraud-server` command line: `generate`, `train`, `predict`,
-//! `evaluate`, `inspect`, `explain`, `tune` and `export-trees`. Each
+//! `evaluate`, `inspect`, `explain`, `tune`, `export-trees`, and the
+//! operations commands `migrate` and `healthcheck`. Each
 //! subcommand converts its flags and files into engine calls and the
 //! engine's results into text; every data decision is the engine's.
 
 mod args;
 mod decision;
 mod inspect;
+mod ops;
 mod score;
 mod train;
 
 use std::io::Write;
 
 pub use args::{
-    Cli, Command, CostArgs, EvaluateArgs, ExplainArgs, ExportTreesArgs, GenerateArgs, InspectArgs,
-    Invocation, PredictArgs, StrategyName, TrainArgs, TuneArgs,
+    Cli, Command, CostArgs, EvaluateArgs, ExplainArgs, ExportTreesArgs, GenerateArgs,
+    HealthcheckArgs, InspectArgs, Invocation, MigrateArgs, PredictArgs, StrategyName, TrainArgs,
+    TuneArgs,
 };
 use fraud_engine::{Error as EngineError, Hint};
 
@@ -24,6 +27,10 @@ pub enum CliError {
     Engine(EngineError),
     /// Writing to the terminal or a file failed.
     Output(std::io::Error),
+    /// The history database refused or could not be reached.
+    History(crate::history::HistoryError),
+    /// A server asked by `healthcheck` is not ready, or did not answer.
+    NotReady(String),
     /// The work was done, but not all of it: the message says what is left.
     Incomplete(String),
 }
@@ -31,6 +38,12 @@ pub enum CliError {
 impl From<EngineError> for CliError {
     fn from(e: EngineError) -> Self {
         CliError::Engine(e)
+    }
+}
+
+impl From<crate::history::HistoryError> for CliError {
+    fn from(e: crate::history::HistoryError) -> Self {
+        CliError::History(e)
     }
 }
 
@@ -48,6 +61,8 @@ impl std::fmt::Display for CliError {
                 None => write!(f, "{e}"),
             },
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
+            CliError::History(e) => write!(f, "{e}"),
+            CliError::NotReady(message) => f.write_str(message),
             CliError::Incomplete(message) => f.write_str(message),
         }
     }
@@ -100,6 +115,8 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Tune(args) => decision::tune(args, out)?,
         Command::Inspect(args) => inspect::inspect(args, out)?,
         Command::ExportTrees(args) => inspect::export_trees(args, out)?,
+        Command::Migrate(args) => ops::migrate(args, out)?,
+        Command::Healthcheck(args) => ops::healthcheck(args, out)?,
     }
     Ok(())
 }

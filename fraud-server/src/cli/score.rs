@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use fraud_engine::model::SCORED_COLUMNS;
 use fraud_engine::{Model, Rows, Table, TableColumn};
 
 use super::{CliError, ExplainArgs, PredictArgs};
@@ -44,8 +45,8 @@ fn write_with_columns(
     Ok(())
 }
 
-/// `predict`: every input column plus fraud_probability, is_fraud,
-/// risk_level. A row that cannot be scored keeps its place with empty
+/// `predict`: every input column plus fraud_probability, predicted_is_fraud
+/// and risk_level ([`fraud_engine::model::SCORED_COLUMNS`]). A row that cannot be scored keeps its place with empty
 /// results and, in an `error` column (only written when some row needs it),
 /// each bad field and why; the run then ends with an error naming how many.
 pub fn predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), CliError> {
@@ -53,9 +54,7 @@ pub fn predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let table = Table::read_csv(&args.data)?;
     let outcomes = model.predict_each(&table)?;
     let failed = outcomes.iter().filter(|o| o.is_err()).count();
-    let mut headers = ["fraud_probability", "is_fraud", "risk_level"]
-        .map(String::from)
-        .to_vec();
+    let mut headers: Vec<String> = SCORED_COLUMNS.map(String::from).to_vec();
     if failed > 0 {
         headers.push("error".into());
     }

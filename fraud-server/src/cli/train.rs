@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::time::Instant;
 
-use fraud_engine::{read_csv, ColumnRules, Schema, TrainParams, Trainer};
+use fraud_engine::data::read_weights;
+use fraud_engine::{ColumnRules, Dataset, Schema, Table, TrainParams, Trainer};
 
 use super::{note, write_evaluation, CliError, TrainArgs};
 
@@ -11,20 +12,34 @@ use super::{note, write_evaluation, CliError, TrainArgs};
 pub fn run(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
     let schema = args.schema.as_deref().map(Schema::load).transpose()?;
+    let table = Table::read_csv(&args.data)?;
+    let weights = args
+        .weight
+        .as_deref()
+        .map(|column| read_weights(&table, column))
+        .transpose()?;
+    // The weight column is not a feature.
+    let mut left_out = args.drop;
+    left_out.extend(args.weight);
     let rules = ColumnRules {
         label: schema
             .as_ref()
             .filter(|_| args.label == fraud_engine::schema::DEFAULT_LABEL)
             .map_or(args.label, |s| s.label.clone()),
-        drop: args.drop,
+        drop: left_out,
         keep: args.keep,
         schema,
         out_of_range: args.out_of_range,
         ..ColumnRules::default()
     };
-    let loaded = read_csv(&args.data, &rules)?;
+    let loaded = Dataset::from_table(&table, &rules)?;
     loaded.notices.iter().for_each(note);
-    let data = loaded.dataset;
+    let data = match weights {
+        None => loaded.dataset,
+        Some(weights) => loaded.dataset.with_weights(weights)?,
+    };
+    // Freed before training, which needs the memory more.
+    drop(table);
     let params = TrainParams {
         n_trees: args.trees,
         max_depth: args.max_depth,

@@ -16,6 +16,8 @@ use fraud_server::history::History;
 use fraud_server::metrics::Metrics;
 use fraud_server::{AppState, Limits, Settings};
 
+pub mod postgres;
+
 /// The documented request body.
 pub const DOCUMENTED: &str = r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
 
@@ -23,8 +25,37 @@ pub fn documented() -> serde_json::Map<String, serde_json::Value> {
     serde_json::from_str(DOCUMENTED).expect("documented body parses")
 }
 
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(name: &str) -> PathBuf {
+/// A fresh directory under the system temp dir, removed when dropped; kept
+/// when the test fails (it is dropped while panicking), with its path
+/// printed, so the logs and files in it can be looked into.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept {} for the failing test", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A fresh [`TempDir`].
+pub fn temp_dir(name: &str) -> TempDir {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
@@ -33,7 +64,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    TempDir(dir)
 }
 
 /// A small model trained once per test binary (fast in debug builds).
@@ -53,11 +84,14 @@ pub fn small_model(seed: u64) -> Model {
     train(&data, &params).expect("training works")
 }
 
-/// The small model saved to a file.
+/// The small model saved to a file, under the target directory (a static
+/// lives as long as the process, so a temp dir would never be removed).
 pub fn model_file() -> &'static Path {
     static FILE: OnceLock<PathBuf> = OnceLock::new();
     FILE.get_or_init(|| {
-        let path = temp_dir("model").join("model.fem");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fraud-server-tests");
+        std::fs::create_dir_all(&dir).expect("target tmp dir");
+        let path = dir.join(format!("model-{}.fem", std::process::id()));
         model().save(&path).expect("save model");
         path
     })
@@ -73,21 +107,122 @@ pub fn settings() -> Settings {
             batch_body_bytes: 4 * 1024 * 1024,
             max_batch: 100,
         },
+        trusted_proxies: Default::default(),
+    }
+}
+
+/// In-process state and the directory of its history file, removed with it.
+pub struct TestState {
+    state: AppState,
+    _dir: TempDir,
+}
+
+impl TestState {
+    /// A handle to the state ([`AppState`] is a cheap shared handle).
+    #[allow(clippy::should_implement_trait)] // It clones the handle, not the directory.
+    pub fn clone(&self) -> AppState {
+        self.state.clone()
+    }
+}
+
+impl std::ops::Deref for TestState {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.state
     }
 }
 
 /// In-process state with the small model loaded and its own history file.
-pub fn state_with(settings: Settings) -> AppState {
+pub fn state_with(settings: Settings) -> TestState {
     let state = state_without_model(settings);
     state.set_model(model().clone()).expect("a servable model");
     state
 }
 
-pub fn state_without_model(settings: Settings) -> AppState {
+pub fn state_without_model(settings: Settings) -> TestState {
+    let dir = temp_dir("state");
     let metrics = Metrics::new().expect("metrics");
-    let history = History::open(&temp_dir("state").join("history.db"), 64, metrics.clone())
-        .expect("history opens");
-    AppState::new(history, metrics, settings)
+    let history =
+        History::open(&dir.join("history.db"), 64, metrics.clone()).expect("history opens");
+    TestState {
+        state: AppState::new(history, metrics, settings),
+        _dir: dir,
+    }
+}
+
+// ---- the routes behind the real connection layer, in this process ----
+
+/// Connection limits for tests: the defaults, with the given timeouts.
+pub fn limits(
+    header: Duration,
+    body: Duration,
+    keep_alive: Duration,
+) -> fraud_server::ConnectionLimits {
+    fraud_server::ConnectionLimits {
+        header_read: header,
+        body_read: body,
+        keep_alive,
+        max_connections: 1024,
+        max_per_address: 0,
+    }
+}
+
+/// `routes(state)` served by `fraud_server::connections::serve` on a
+/// loopback port, on a runtime of its own; stopped on drop.
+pub struct InProcess {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    pub fn start(state: AppState, limits: fraud_server::ConnectionLimits) -> InProcess {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound, addr) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind loopback");
+                bound
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("report the address");
+                let metrics = state.metrics().clone();
+                fraud_server::connections::serve(
+                    listener,
+                    fraud_server::routes(state),
+                    limits,
+                    metrics,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                )
+                .await;
+            });
+        });
+        InProcess {
+            addr: addr.recv().expect("the server binds"),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 // ---- the real binary ----
@@ -98,13 +233,18 @@ pub struct Server {
     pub addr: SocketAddr,
     pub dir: PathBuf,
     pub stderr_path: PathBuf,
+    /// The directory [`Server::start`] made, removed after the server stops.
+    owned_dir: Option<TempDir>,
 }
 
 impl Server {
     /// Starts `fraud-server serve --port 0 ...extra` with its data in a
     /// fresh directory, waiting until it prints its address.
     pub fn start(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        Self::start_in(&temp_dir(name), extra, env)
+        let dir = temp_dir(name);
+        let mut server = Self::start_in(&dir, extra, env);
+        server.owned_dir = Some(dir);
+        server
     }
 
     pub fn start_in(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
@@ -150,6 +290,7 @@ impl Server {
             addr,
             dir: dir.to_owned(),
             stderr_path,
+            owned_dir: None,
         }
     }
 

@@ -1,0 +1,345 @@
+//! The real binary with its history on a real PostgreSQL (started by the
+//! tests from Debian's package): URLs checked at start-up, migrations from
+//! replicas starting together, and a database killed and restarted under
+//! load, under both failure policies.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::postgres::{shared, TempPostgres};
+use common::{model_file, temp_dir, Server, DOCUMENTED};
+
+fn model_arg() -> &'static str {
+    model_file().to_str().expect("utf-8 path")
+}
+
+/// Runs `fraud-server serve` expecting it to refuse to start; its stderr.
+fn refused_start(dir: &std::path::Path, url: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+        .args(["serve", "--port", "0", "--model", model_arg()])
+        .current_dir(dir)
+        .env("DATABASE_URL", url)
+        .env_remove("DATA_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started with DATABASE_URL={url}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert!(!out.status.success(), "{url} was accepted");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_database_urls_stop_the_start_up_and_create_nothing() {
+    let dir = temp_dir("bad-urls");
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    // The seed's own setting, with nothing listening: before, it made a
+    // folder named `postgres:` holding a SQLite file and served.
+    let seed = format!("postgres://user@127.0.0.1:{closed_port}/frauddb");
+    let err = refused_start(&dir, &seed);
+    assert!(
+        err.contains(&format!("postgres://user@127.0.0.1:{closed_port}/frauddb")),
+        "{err}"
+    );
+    assert!(err.contains("refused"), "{err}");
+    let err = refused_start(&dir, "mysql://user:hunter2@localhost/frauddb");
+    assert!(err.contains("unknown scheme `mysql`"), "{err}");
+    assert!(!err.contains("hunter2"), "the password is not shown: {err}");
+    let err = refused_start(&dir, "postgresql://user@[::1/frauddb");
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "nothing is created: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn replicas_and_migrate_starting_together_share_one_schema() {
+    let pg = shared();
+    let url = pg.create_database("replicas_start_together");
+    let migrators: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+                .args(["migrate", "--history", &url])
+                .output()
+        })
+        .collect();
+    let servers: Vec<Server> = (0..2)
+        .map(|n| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                Server::start(
+                    &format!("replica-{n}"),
+                    &["--model", model_arg()],
+                    &[
+                        ("DATABASE_URL", url.as_str()),
+                        ("RATE_LIMIT_PER_MINUTE", "0"),
+                    ],
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().expect("started"))
+        .collect();
+    for out in migrators {
+        let out = out.expect("migrate runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("schema"), "{text}");
+        assert!(!text.contains(common::postgres::PASSWORD), "{text}");
+    }
+    assert_eq!(
+        pg.psql(
+            "replicas_start_together",
+            "SELECT count(*), max(version) FROM schema_migrations"
+        ),
+        format!("{n}|{n}", n = fraud_server::history::schema::latest())
+    );
+    // Both replicas write one history and each lists the other's records.
+    for (n, server) in servers.iter().enumerate() {
+        server.wait_ready(60);
+        for k in 0..3 {
+            let r = server.post(
+                "/api/predict",
+                &DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"r{n}-{k}","#), 1),
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    }
+    for server in &servers {
+        let page = server.get("/api/predictions?limit=10").json();
+        assert_eq!(page["total"], 6);
+        let ids: HashSet<&str> = page["predictions"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .map(|r| r["transaction_id"].as_str().expect("an id"))
+            .collect();
+        assert_eq!(ids.len(), 6);
+        assert_eq!(
+            page["predictions"][0]["features"]["merchant_category"],
+            "Electronics"
+        );
+    }
+    assert_eq!(
+        pg.psql(
+            "replicas_start_together",
+            "SELECT count(*) FROM predictions"
+        ),
+        "6"
+    );
+    // `migrate` again: nothing to do.
+    let out = Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+        .args(["migrate", "--history", &url])
+        .output()
+        .expect("migrate runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to apply"));
+}
+
+/// What the clients saw while the database went away and came back.
+#[derive(Default)]
+struct Seen {
+    /// Transaction ids answered 200 whose record the server says it stored.
+    stored: HashSet<String>,
+    /// Answered 200 but marked `X-History: not-recorded` (fail-open).
+    not_recorded: HashSet<String>,
+    /// Refused with 503 (fail-closed).
+    refused: usize,
+    /// Anything else (must stay 0).
+    other: Vec<String>,
+}
+
+/// Drives predictions with unique transaction ids from `clients` threads
+/// until `stop`.
+fn load(
+    server: &Server,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Seen>>,
+    tag: &str,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..clients)
+        .map(|c| {
+            let addr = server.addr;
+            let stop = Arc::clone(&stop);
+            let seen = Arc::clone(&seen);
+            let tag = tag.to_owned();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let id = format!("{tag}-{c}-{n}");
+                    n += 1;
+                    let body =
+                        DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"{id}","#), 1);
+                    let r = common::request(
+                        addr,
+                        "POST",
+                        "/api/predict",
+                        &[("Content-Type", "application/json")],
+                        Some(body.as_bytes()),
+                    );
+                    let mut seen = seen.lock().expect("lock");
+                    match (r.status, r.header("x-history")) {
+                        (200, None) => {
+                            seen.stored.insert(id);
+                        }
+                        (200, Some("not-recorded")) => {
+                            seen.not_recorded.insert(id);
+                        }
+                        (503, _) => seen.refused += 1,
+                        (status, _) => seen.other.push(format!("{status}: {}", r.text())),
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Kills PostgreSQL under load, checks `/ready` and the answers while it is
+/// down, restarts it, and checks that the server recovered by itself and
+/// that every answered record is in the database.
+fn restart_under_load(pg: &mut TempPostgres, policy: &str) -> String {
+    let db = format!("restart_{}", policy.replace('-', "_"));
+    let url = pg.create_database(&db);
+    let server = Server::start(
+        &format!("pg-restart-{policy}"),
+        &["--model", model_arg(), "--history-failure", policy],
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+        ],
+    );
+    server.wait_ready(60);
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let clients = load(&server, 4, Arc::clone(&stop), Arc::clone(&seen), policy);
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = seen.lock().expect("lock").stored.len();
+    assert!(before > 0, "predictions were answered before the kill");
+
+    pg.kill();
+    let down = Instant::now();
+    // While it is down, /ready says so and the policy is followed.
+    let mut ready_while_down = None;
+    while down.elapsed() < Duration::from_secs(10) {
+        let r = server.get("/ready");
+        let body = r.text();
+        if body.contains("history") && (r.status == 503 || body.contains("degraded")) {
+            ready_while_down = Some((r.status, body));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ready_status, ready_body) = ready_while_down.expect("/ready reports the failing history");
+    std::thread::sleep(Duration::from_millis(1500));
+    pg.start_again();
+    let up = Instant::now();
+    let mut recovered = None;
+    while up.elapsed() < Duration::from_secs(30) {
+        if server.get("/ready").status == 200 && !server.get("/ready").text().contains("degraded") {
+            recovered = Some(up.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let recovered = recovered.unwrap_or_else(|| {
+        panic!(
+            "not ready again 30 s after PostgreSQL came back: {}",
+            server.stderr()
+        )
+    });
+    let answered_after = seen.lock().expect("lock").stored.len();
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().expect("client");
+    }
+    let seen = seen.lock().expect("lock");
+    assert!(
+        seen.other.is_empty(),
+        "unexpected answers: {:?}",
+        &seen.other[..seen.other.len().min(5)]
+    );
+    assert!(
+        seen.stored.len() > answered_after,
+        "predictions are stored again after recovery"
+    );
+    let rows: HashSet<String> = pg
+        .psql(&db, "SELECT transaction_id FROM predictions")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let missing: Vec<&String> = seen
+        .stored
+        .iter()
+        .filter(|id| !rows.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} answered records missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    match policy {
+        "fail-closed" => {
+            assert_eq!(ready_status, 503, "{ready_body}");
+            assert!(
+                seen.refused > 0,
+                "predictions were refused while the database was down"
+            );
+            assert!(seen.not_recorded.is_empty());
+        }
+        _ => {
+            assert_eq!(ready_status, 200, "{ready_body}");
+            assert!(ready_body.contains("degraded"), "{ready_body}");
+            assert!(
+                !seen.not_recorded.is_empty(),
+                "answers while down say they were not recorded"
+            );
+            assert_eq!(seen.refused, 0);
+        }
+    }
+    let report = format!(
+        "postgres restart ({policy}): {} answered and stored, all {} in PostgreSQL; {} refused with 503; {} answered as not recorded; /ready {} while down; ready again {:.1} s after PostgreSQL restarted",
+        seen.stored.len(),
+        seen.stored.len(),
+        seen.refused,
+        seen.not_recorded.len(),
+        ready_status,
+        recovered.as_secs_f64()
+    );
+    println!("{report}");
+    report
+}
+
+#[test]
+fn killing_postgres_under_load_recovers_by_itself_and_loses_nothing() {
+    let mut pg = TempPostgres::start("restart");
+    restart_under_load(&mut pg, "fail-closed");
+    restart_under_load(&mut pg, "fail-open");
+}
