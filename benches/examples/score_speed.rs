@@ -46,10 +46,7 @@ fn thread_cpu_ns() -> f64 {
 /// `calls` times each), run in turn within each round so that all see the
 /// same machine. A round should take 100 ms or more: the kernel's count
 /// moves on at scheduler events.
-fn interleaved_cpu_ns(
-    rounds: usize,
-    paths: &mut [(usize, &mut dyn FnMut(usize))],
-) -> Vec<f64> {
+fn interleaved_cpu_ns(rounds: usize, paths: &mut [(usize, &mut dyn FnMut(usize))]) -> Vec<f64> {
     let mut samples = vec![Vec::with_capacity(rounds); paths.len()];
     for _ in 0..rounds {
         for ((calls, path), samples) in paths.iter_mut().zip(&mut samples) {
