@@ -96,6 +96,11 @@ if ours and sk10:
     x = ours["batch_rows_per_s"] / sk10["batch_rows_per_s"]
     print(f"| 2. batch at least 10x scikit-learn predict_proba, n_jobs=2 (ours with row checks) | {ours['batch_rows_per_s']:,.0f} vs "
           f"{sk10['batch_rows_per_s']:,.0f} rows/s: {x:.1f}x | {verdict(x >= 10)} |")
+if python:
+    x = python["predict_proba_array_rows_per_s"] / python["sklearn_batch_rows_per_s"]
+    print(f"| 2. the same, in one Python process in alternate rounds (numpy array; scikit-learn min_samples_leaf=5) | "
+          f"{python['predict_proba_array_rows_per_s']:,.0f} vs {python['sklearn_batch_rows_per_s']:,.0f} rows/s: {x:.1f}x | "
+          f"{verdict(x >= 10)} |")
 if ours:
     x = ours["json_over_encoded"]
     print(f"| 3. engine: JSON body (parse, validate, encode, score) at most 1.3x an encoded row | {ours['json_cpu_us']:.3f} vs "
@@ -108,6 +113,26 @@ if python:
     x = python["dict_over_encoded_row"]
     print(f"| 3. Python: predict(dict) at most 1.3x predict_proba of a one-row array | {python['predict_dict_cpu_us']:.3f} vs "
           f"{python['predict_proba_one_row_cpu_us']:.3f} us: {x:.3f}x | {verdict(x <= 1.3)} |")
+if python and "predict_dict_over_many_row" in python:
+    x = python["predict_dict_over_many_row"]
+    print(f"| 3. Python: predict(dict) against predict_many of a one-row array (the same result dict) | "
+          f"predict_many {python['predict_many_one_row_cpu_us']:.3f} us: {x:.3f}x | {verdict(x <= 1.3)} |")
+http = one("http", "default")
+if http:
+    x = http["predict_rps"] / http["health_rps"]
+    y = http["predict_p99_ms"] / http["health_p99_ms"]
+    print(f"| 4. HTTP: POST /api/predict at least 0.7x GET /health throughput (64 connections, durability commit, history on) | "
+          f"{http['predict_rps']:,.0f} vs {http['health_rps']:,.0f} req/s: {x:.2f}x | {verdict(x >= 0.7)} |")
+    print(f"| 4. HTTP: p99 at most 2x /health's | {http['predict_p99_ms']:.2f} vs {http['health_p99_ms']:.2f} ms: {y:.2f}x | "
+          f"{verdict(y <= 2)} |")
+frames = one("frames", "10k")
+if frames:
+    r = frames["ratio_to_numpy"]
+    c = frames["cpu_time_ratio_to_numpy"]
+    for name in ("pandas", "pandas_categorical", "polars", "pyarrow"):
+        print(f"| 5. predict_proba on {name} at least 0.8x the numpy float64 matrix (200k rows; wall, CPU time) | "
+              f"{frames['rows_per_s'][name]:,} vs {frames['rows_per_s']['numpy_float64']:,} rows/s: {r[name]:.2f}x, "
+              f"CPU {c[name]:.2f}x | {verdict(r[name] >= 0.8)} |")
 if ours800 and sk800:
     worst = min(sk800, key=lambda r: r["fit_s"])
     x = worst["fit_s"] / ours800["fit_s"]

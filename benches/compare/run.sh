@@ -8,8 +8,9 @@
 # forest) and ONNX Runtime's TreeEnsemble (our forest and scikit-learn's).
 #
 #   benches/compare/run.sh            # 15-30 minutes on 2 cores
+#   SKLEARN_LEAVES=20 LOAD_SECONDS=8 benches/compare/run.sh   # about 10 minutes
 #
-# Installs scikit-learn, pandas, shap, onnx, onnxruntime, skl2onnx and
+# Installs scikit-learn, pandas, polars, pyarrow, shap, onnx, onnxruntime, skl2onnx and
 # maturin into target/compare-venv, and builds the wheel into it. Data:
 # 1,000,000 generated rows (seed 1): the first 800k (and the first 10k)
 # train, the last 200k are held out. Results land in target/compare/ as JSON
@@ -25,7 +26,7 @@ VENV="$REPO/target/compare-venv"
 mkdir -p "$OUT"
 
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
-"$VENV/bin/python" -m pip install --quiet scikit-learn pandas numpy shap maturin
+"$VENV/bin/python" -m pip install --quiet scikit-learn pandas polars pyarrow numpy shap maturin
 # ONNX Runtime is compared where it installs; the report says so when not.
 "$VENV/bin/python" -m pip install --quiet onnx onnxruntime skl2onnx || echo "onnxruntime did not install" >&2
 
@@ -75,6 +76,28 @@ done
 "$VENV/bin/python" python/benchmarks/bench_predict.py --train-rows 10000 \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); d.update(engine="python", size="10k"); print(json.dumps(d))' \
   >> "$OUT/results.jsonl"
+# Target 5: predict_proba on pandas, polars and pyarrow against the numpy
+# float64 matrix of the same rows, in alternate rounds.
+"$VENV/bin/python" python/benchmarks/bench_frames.py --train-rows 10000 \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); d.update(engine="frames", size="10k"); print(json.dumps(d))' \
+  >> "$OUT/results.jsonl"
+# Target 4: POST /api/predict against GET /health at 64 connections, default
+# durability, history on, rate limit off (benches/load/run.sh).
+benches/load/run.sh "${LOAD_SECONDS:-10}" > "$OUT/http.txt" 2>/dev/null
+python3 - "$OUT/http.txt" >> "$OUT/results.jsonl" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+def ms(v):
+    n, unit = re.fullmatch(r"([0-9.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+rates = re.findall(r"Requests/sec:\s+([0-9.]+)", text)
+p99 = re.findall(r"^\s+99%\s+(\S+)", text, re.M)
+errors = re.findall(r"non-2xx responses: (\d+)", text)
+print(json.dumps({"engine": "http", "size": "default", "health_rps": float(rates[0]),
+                  "predict_rps": float(rates[1]), "health_p99_ms": ms(p99[0]),
+                  "predict_p99_ms": ms(p99[1]), "predict_non_2xx": int(errors[0]) if errors else None,
+                  "history_rows": int(re.search(r"history rows written: (\d+)", text).group(1))}))
+PY
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"
 
 python3 benches/compare/report.py "$OUT/results.jsonl"
