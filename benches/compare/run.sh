@@ -34,8 +34,12 @@ cargo build --release --quiet -p fraud-server -p fraud-ffi
 cargo build --release --quiet -p fraud-benches --example score_speed
 BIN="$TARGET/release/fraud-server"
 SPEED="$TARGET/release/examples/score_speed"
+# The shared library carries the SONAME libfraud_engine.so.0, which the
+# program then asks for: give it that name beside the program.
+mkdir -p "$OUT/lib"
+ln -sf "$TARGET/release/libfraud_engine.so" "$OUT/lib/libfraud_engine.so.0"
 cc -O2 -std=c99 -Wall -Wextra -Werror -Iinclude benches/compare/ffi_ratio.c -o "$OUT/ffi_ratio" \
-  -L"$TARGET/release" -lfraud_engine -Wl,-rpath,"$TARGET/release"
+  -L"$TARGET/release" -lfraud_engine -Wl,-rpath,"$OUT/lib"
 (cd python && CARGO_TARGET_DIR="$TARGET" "$VENV/bin/maturin" build --release --quiet -o "$OUT/wheels" >/dev/null)
 "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$OUT"/wheels/fraud_engine-*.whl
 
