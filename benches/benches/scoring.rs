@@ -1,11 +1,13 @@
-//! Scoring speed: single row (both tree walks), batch, JSON, and explanations.
+//! Scoring speed: single row (both tree walks), batch (both walks and the
+//! leaf masks many rows are scored with), JSON, and
+//! explanations (three exact TreeSHAP formulations side by side).
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 //!
 //! `cargo bench -p fraud-benches --bench scoring`
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fraud_benches::{documented_request, encoded_rows, model};
-use fraud_engine::bench::{self, Walk};
+use fraud_engine::bench::{self, PreparedShap, Shap, Walk};
 use fraud_engine::{Encoded, Rows};
 
 fn single_row(c: &mut Criterion) {
@@ -65,6 +67,7 @@ fn batch(c: &mut Criterion) {
     for (walk_name, walk) in [
         ("branchy", Walk::Branchy),
         ("branch_free", Walk::BranchFree),
+        ("leaf_masks", Walk::LeafMasks),
     ] {
         group.bench_function(BenchmarkId::new("forest_2_threads", walk_name), |b| {
             b.iter(|| bench::predict_batch_with(&model, walk, &filled, &mut out))
@@ -76,5 +79,37 @@ fn batch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_row, batch);
+/// The exact TreeSHAP formulations on the same rows: the model's
+/// (quadrature) against the per-leaf closed form it replaced and per-leaf
+/// tables keyed by the hot set.
+fn explain(c: &mut Criterion) {
+    for (name, rows) in [("10k", 10_000), ("800k", 800_000)] {
+        let model = model(rows);
+        let encoded = encoded_rows(&model, 256);
+        let filled = bench::encode_rows(&model, &encoded).expect("valid rows");
+        let n = model.schema().features.len();
+        let mut group = c.benchmark_group(format!("explain/{name}"));
+        for (shap_name, shap) in [
+            ("per_leaf", Shap::PerLeaf),
+            ("leaf_tables", Shap::LeafTables),
+            ("quadrature", Shap::Quadrature),
+        ] {
+            let Some(prepared) = PreparedShap::new(&model, shap) else {
+                continue;
+            };
+            let mut phi = vec![0.0; n];
+            group.bench_function(shap_name, |b| {
+                let mut i = 0;
+                b.iter(|| {
+                    i = (i + 1) % 256;
+                    prepared.shap_values(black_box(&filled[i * n..(i + 1) * n]), &mut phi);
+                    phi[0]
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, single_row, batch, explain);
 criterion_main!(benches);

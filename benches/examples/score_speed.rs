@@ -3,7 +3,14 @@
 //! median single-row latency (encoded row, JSON object, explanation) and batch
 //! throughput on the rayon pool.
 //!
-//! `cargo run --release -p fraud-benches --example score_speed -- MODEL CSV`
+//! The ratios between our own paths are measured in interleaved rounds, by
+//! the thread's CPU time (`*_cpu_*`): on a shared machine wall time also
+//! counts the time other processes held the core, unevenly between rounds.
+//!
+//! `cargo run --release -p fraud-benches --example score_speed -- MODEL CSV [ROWS_OUT]`
+//!
+//! With `ROWS_OUT`, also writes the first 1,000 rows there, each as its
+//! encoded values, a tab and its JSON body, for `benches/compare/ffi_ratio.c`.
 
 use std::time::Instant;
 
@@ -27,6 +34,33 @@ fn time_calls(rounds: usize, per_round: usize, mut f: impl FnMut(usize)) -> f64 
     median_ns(samples)
 }
 
+/// This thread's CPU time so far, in nanoseconds.
+fn thread_cpu_ns() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Median over `rounds` of the CPU time per call of each of `paths` (made
+/// `calls` times each), run in turn within each round so that all see the
+/// same machine. A round should take 100 ms or more: the kernel's count
+/// moves on at scheduler events.
+fn interleaved_cpu_ns(rounds: usize, paths: &mut [(usize, &mut dyn FnMut(usize))]) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(rounds); paths.len()];
+    for _ in 0..rounds {
+        for ((calls, path), samples) in paths.iter_mut().zip(&mut samples) {
+            let calls = *calls;
+            let start = thread_cpu_ns();
+            for i in 0..calls {
+                path(i);
+            }
+            samples.push((thread_cpu_ns() - start) / calls as f64);
+        }
+    }
+    samples.into_iter().map(median_ns).collect()
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (Some(model_path), Some(csv_path)) = (args.next(), args.next()) else {
@@ -44,6 +78,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut encoded = Vec::with_capacity(rows * n);
     let mut values = Vec::new();
     let mut objects = Vec::new();
+    // Request bodies in the documented field order, as clients send them.
+    let mut bodies: Vec<String> = Vec::new();
     for row in 0..rows {
         data.row_values(row, &mut values);
         let mut object = serde_json::Map::new();
@@ -61,10 +97,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             object.insert(name.clone(), json);
         }
         if objects.len() < 1_000 {
+            let fields: Vec<String> = model
+                .feature_names()
+                .iter()
+                .map(|name| format!("\"{name}\":{}", object[*name]))
+                .collect();
+            bodies.push(format!("{{{}}}", fields.join(",")));
             objects.push(object);
         }
     }
     let sample = rows.min(1_000);
+    // For the C ABI's comparison (benches/compare/ffi_ratio.c): each row's
+    // encoded values, a tab, and its body, one row a line.
+    if let Some(path) = args.next() {
+        let mut text = String::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let values: Vec<String> = encoded[i * n..(i + 1) * n]
+                .iter()
+                .map(|x| format!("{x:?}"))
+                .collect();
+            text.push_str(&format!("{}\t{body}\n", values.join(" ")));
+        }
+        std::fs::write(path, text)?;
+    }
     let mut sink = 0.0;
     let single_ns = time_calls(200, 1_000, |i| {
         let r = i % sample;
@@ -82,6 +137,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .explain(&objects[i % objects.len()])
             .map_or(0.0, |e| e.explanation.base_value);
     });
+    // Our own paths side by side, by CPU time: an encoded row, a JSON body
+    // (parse, validate, encode, score), an explanation.
+    let cpu_sink = std::cell::Cell::new(0.0);
+    let row = |i: usize| &encoded[(i % sample) * n..(i % sample + 1) * n];
+    let (mut encoded_path, mut json_path) = (
+        |i: usize| {
+            let p = model.predict(&fraud_engine::Encoded(row(i)));
+            cpu_sink.set(cpu_sink.get() + p.map_or(0.0, |p| p.fraud_probability));
+        },
+        |i: usize| {
+            let body = fraud_engine::json::Object::parse(bodies[i % bodies.len()].as_bytes());
+            let p = body.ok().and_then(|body| model.predict(&body).ok());
+            cpu_sink.set(cpu_sink.get() + p.map_or(0.0, |p| p.fraud_probability));
+        },
+    );
+    let single_cpu = interleaved_cpu_ns(
+        15,
+        &mut [(100_000, &mut encoded_path), (100_000, &mut json_path)],
+    );
+    let mut predict_once = |i: usize| {
+        let p = model.predict(&fraud_engine::Encoded(row(i)));
+        cpu_sink.set(cpu_sink.get() + p.map_or(0.0, |p| p.fraud_probability));
+    };
+    let mut explain_once = |i: usize| {
+        let e = model.explain(&fraud_engine::Encoded(row(i)));
+        cpu_sink.set(cpu_sink.get() + e.map_or(0.0, |e| e.explanation.base_value));
+    };
+    let explain_cpu = interleaved_cpu_ns(
+        11,
+        &mut [(100_000, &mut predict_once), (3_000, &mut explain_once)],
+    );
+
     let mut out = vec![0.0; rows];
     let mut batch = Vec::new();
     for _ in 0..7 {
@@ -90,17 +177,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batch.push(rows as f64 / start.elapsed().as_secs_f64());
     }
     let filled = fraud_engine::bench::encode_rows(&model, &encoded)?;
-    let mut forest_batch = Vec::new();
-    for _ in 0..7 {
-        let start = Instant::now();
-        fraud_engine::bench::predict_batch_with(
-            &model,
-            fraud_engine::bench::Walk::BranchFree,
-            &filled,
-            &mut out,
-        )?;
-        forest_batch.push(rows as f64 / start.elapsed().as_secs_f64());
+    // The batch scorer against the previous one (the branch-free walk), in
+    // alternate runs on the rayon pool, by wall time (two threads).
+    let (mut masks_batch, mut walk_batch) = (Vec::new(), Vec::new());
+    for _ in 0..9 {
+        for (walk, samples) in [
+            (fraud_engine::bench::Walk::LeafMasks, &mut masks_batch),
+            (fraud_engine::bench::Walk::BranchFree, &mut walk_batch),
+        ] {
+            let start = Instant::now();
+            fraud_engine::bench::predict_batch_with(&model, walk, &filled, &mut out)?;
+            samples.push(rows as f64 / start.elapsed().as_secs_f64());
+        }
     }
+    let forest_batch = masks_batch.clone();
     println!(
         "{}",
         serde_json::json!({
@@ -113,7 +203,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "explain_us": explain_ns / 1e3,
             "batch_rows_per_s": median_ns(batch),
             "forest_batch_rows_per_s": median_ns(forest_batch),
-            "checksum": sink,
+            "walk_batch_rows_per_s": median_ns(walk_batch),
+            "encoded_cpu_us": single_cpu[0] / 1e3,
+            "json_cpu_us": single_cpu[1] / 1e3,
+            "json_over_encoded": single_cpu[1] / single_cpu[0],
+            "predict_cpu_us": explain_cpu[0] / 1e3,
+            "explain_cpu_us": explain_cpu[1] / 1e3,
+            "explain_over_predict": explain_cpu[1] / explain_cpu[0],
+            "checksum": sink + cpu_sink.get(),
         })
     );
     Ok(())

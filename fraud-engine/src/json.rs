@@ -22,6 +22,17 @@ use crate::model::Fields;
 /// Deepest nesting of arrays and objects accepted.
 pub const MAX_DEPTH: usize = 128;
 
+/// 10^0 to 10^22: every one an exact double.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Members an object has room for before its vector grows: a transaction's
+/// fields, usually, so that reading one allocates once (and little enough,
+/// 864 bytes, for the allocator's per-thread cache).
+const MEMBERS: usize = 12;
+
 /// Objects with more members than this check for repeated keys with a hash
 /// set instead of a scan, so a hostile object of a million keys costs a
 /// million steps, not a trillion.
@@ -63,6 +74,7 @@ impl Json<'_> {
     }
 
     /// The value as a scoring input.
+    #[inline]
     pub fn as_value(&self) -> Value<'_> {
         match self {
             Json::Null => Value::Missing,
@@ -128,6 +140,16 @@ pub type Body<'a> = Object<'a>;
 impl<'a> Object<'a> {
     /// Parses a body that must be one JSON object (see [`parse`]).
     pub fn parse(json: &'a [u8]) -> Result<Self, JsonError> {
+        // An object is read straight into its type; anything else is read
+        // as a value, to be named in the error.
+        let text = utf8(json)?;
+        let mut parser = Parser { text, at: 0 };
+        parser.skip_space();
+        if parser.peek() == Some(b'{') {
+            let object = parser.object(1)?;
+            parser.end()?;
+            return Ok(object);
+        }
         match parse(json)? {
             Json::Object(object) => Ok(object),
             other => Err(JsonError {
@@ -141,7 +163,7 @@ impl<'a> Object<'a> {
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         self.members
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, value)| value)
     }
 
@@ -201,6 +223,14 @@ impl Fields for Object<'_> {
     fn field(&self, name: &str) -> Option<Value<'_>> {
         self.get(name).map(Json::as_value)
     }
+
+    #[inline]
+    fn field_at(&self, index: usize, name: &str) -> Option<Value<'_>> {
+        match self.members.get(index) {
+            Some((key, value)) if same_key(key, name) => Some(value.as_value()),
+            _ => self.field(name),
+        }
+    }
 }
 
 /// Why a body is not the JSON it should be, and where.
@@ -224,18 +254,22 @@ impl std::error::Error for JsonError {}
 /// The text must be UTF-8; nesting is limited to [`MAX_DEPTH`]; a key given
 /// twice in one object is an error naming the key.
 pub fn parse(json: &[u8]) -> Result<Json<'_>, JsonError> {
-    let text = std::str::from_utf8(json).map_err(|e| JsonError {
-        offset: e.valid_up_to(),
-        reason: "the body is not UTF-8".into(),
-    })?;
-    let mut parser = Parser { text, at: 0 };
+    let mut parser = Parser {
+        text: utf8(json)?,
+        at: 0,
+    };
     parser.skip_space();
     let value = parser.value(0)?;
-    parser.skip_space();
-    if parser.at < text.len() {
-        return Err(parser.error("unexpected text after the JSON value"));
-    }
+    parser.end()?;
     Ok(value)
+}
+
+/// The body as text, or where it stops being UTF-8.
+fn utf8(json: &[u8]) -> Result<&str, JsonError> {
+    std::str::from_utf8(json).map_err(|e| JsonError {
+        offset: e.valid_up_to(),
+        reason: "the body is not UTF-8".into(),
+    })
 }
 
 struct Parser<'a> {
@@ -243,12 +277,105 @@ struct Parser<'a> {
     at: usize,
 }
 
+/// How many bytes `bytes` starts with that need no attention in a string:
+/// none is a quote, a backslash or a control character. Eight bytes at a
+/// time (a transaction's keys are 6 to 19 bytes long).
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while let Some(chunk) = bytes[at..].first_chunk::<8>() {
+        let word = u64::from_le_bytes(*chunk);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        // A byte's high bit is set where it is zero (`quote`, `backslash`)
+        // or below 0x20 (`word`). Borrows can flag bytes above the first
+        // such byte, never below it, so the lowest flag is exact.
+        let found = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGHS;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(bytes.len() - at)
+}
+
+/// Reads the run of digits at `bytes[*at..]` into `value` (`value * 10 +
+/// digit`, wrapping: callers check the count before trusting it), moving
+/// `at` past it; returns how many there were.
+#[inline]
+fn accumulate(bytes: &[u8], at: &mut usize, value: &mut u64) -> usize {
+    let start = *at;
+    while let Some(&digit @ b'0'..=b'9') = bytes.get(*at) {
+        *value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
+        *at += 1;
+    }
+    *at - start
+}
+
+/// Pushes a member whose value is a number, from its parts (see
+/// [`Parser::object`]).
+#[inline(never)]
+fn push_number<'a>(
+    members: &mut Vec<(Cow<'a, str>, Json<'a>)>,
+    key: Cow<'a, str>,
+    x: f64,
+    token: &'a str,
+) {
+    members.push((key, Json::Number(x, token)));
+}
+
+/// `a == b` for keys: by length, then eight bytes at a time (the last
+/// eight overlapping the others) rather than through a call to `memcmp`.
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        bytes[at..]
+            .first_chunk::<8>()
+            .map(|w| u64::from_le_bytes(*w))
+    };
+    if a.len() < 8 {
+        return a == b;
+    }
+    let mut at = 0;
+    while at + 8 < a.len() {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(a, a.len() - 8) == word(b, b.len() - 8)
+}
+
 impl<'a> Parser<'a> {
     fn error(&self, reason: impl Into<String>) -> JsonError {
+        self.error_at(self.at, reason)
+    }
+
+    fn error_at(&self, offset: usize, reason: impl Into<String>) -> JsonError {
         JsonError {
-            offset: self.at,
+            offset,
             reason: reason.into(),
         }
+    }
+
+    /// Checks that nothing but space follows the value read.
+    fn end(&mut self) -> Result<(), JsonError> {
+        self.skip_space();
+        if self.at < self.text.len() {
+            return Err(self.error("unexpected text after the JSON value"));
+        }
+        Ok(())
     }
 
     fn peek(&self) -> Option<u8> {
@@ -306,42 +433,37 @@ impl<'a> Parser<'a> {
         Ok(Json::NotFinite(&self.text[start..self.at]))
     }
 
-    fn digits(&mut self) -> usize {
-        let start = self.at;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.at += 1;
-        }
-        self.at - start
-    }
-
     fn number(&mut self) -> Result<Json<'a>, JsonError> {
         let start = self.at;
-        if self.peek() == Some(b'-') {
-            self.at += 1;
+        if let Some(x) = self.fast_number() {
+            return Ok(Json::Number(x, &self.text[start..self.at]));
         }
-        match self.peek() {
-            Some(b'0') => self.at += 1,
+        let bytes = self.text.as_bytes();
+        let mut at = start;
+        at += usize::from(bytes.get(at) == Some(&b'-'));
+        let mut ignored = 0u64;
+        match bytes.get(at) {
+            Some(b'0') => at += 1,
             Some(b'1'..=b'9') => {
-                self.digits();
+                accumulate(bytes, &mut at, &mut ignored);
             }
-            _ => return Err(self.error("expected a digit")),
+            _ => return Err(self.error_at(at, "expected a digit")),
         }
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            if self.digits() == 0 {
-                return Err(self.error("expected a digit after the decimal point"));
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.at += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.at += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.error("expected a digit in the exponent"));
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            if accumulate(bytes, &mut at, &mut ignored) == 0 {
+                return Err(self.error_at(at, "expected a digit after the decimal point"));
             }
         }
-        let token = &self.text[start..self.at];
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            at += usize::from(matches!(bytes.get(at), Some(b'+' | b'-')));
+            if accumulate(bytes, &mut at, &mut ignored) == 0 {
+                return Err(self.error_at(at, "expected a digit in the exponent"));
+            }
+        }
+        self.at = at;
+        let token = &self.text[start..at];
         match token.parse::<f64>() {
             Ok(x) if x.is_finite() => Ok(Json::Number(x, token)),
             // The grammar above is a subset of what `parse` reads, so only
@@ -350,25 +472,112 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A number token at `self.at` that Clinger's fast path reads: a
+    /// mantissa up to 2^53 and a power of ten up to 22 are both exact
+    /// doubles, so one multiplication or division rounds once, correctly,
+    /// to the double `str::parse` gives (it takes this same path first).
+    /// Moves past the token and returns its value; `None`, moving nothing,
+    /// for any other token (then [`Parser::number`] reads it, or names
+    /// what is wrong with it).
+    #[inline]
+    fn fast_number(&mut self) -> Option<f64> {
+        let bytes = self.text.as_bytes();
+        let mut at = self.at;
+        let negative = bytes.get(at) == Some(&b'-');
+        at += usize::from(negative);
+        let mut mantissa = 0u64;
+        let mut digits = match bytes.get(at) {
+            Some(b'0') => {
+                at += 1;
+                0
+            }
+            Some(b'1'..=b'9') => accumulate(bytes, &mut at, &mut mantissa),
+            _ => return None,
+        };
+        let mut power = 0i64;
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            let fraction = accumulate(bytes, &mut at, &mut mantissa);
+            if fraction == 0 {
+                return None;
+            }
+            digits += fraction;
+            power -= fraction as i64;
+        }
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            let negative_exponent = bytes.get(at) == Some(&b'-');
+            at += usize::from(matches!(bytes.get(at), Some(b'+' | b'-')));
+            let mut exponent = 0u64;
+            let exponent_digits = accumulate(bytes, &mut at, &mut exponent);
+            if exponent_digits == 0 || exponent_digits > 2 {
+                return None;
+            }
+            power += if negative_exponent {
+                -(exponent as i64)
+            } else {
+                exponent as i64
+            };
+        }
+        // `digits` counts the digits read into `mantissa`, which wraps past
+        // 19 of them.
+        if digits > 19 || mantissa > 1 << 53 || !(-22..=22).contains(&power) {
+            return None;
+        }
+        let magnitude = if power >= 0 {
+            mantissa as f64 * POWERS_OF_TEN[power as usize]
+        } else {
+            mantissa as f64 / POWERS_OF_TEN[(-power) as usize]
+        };
+        self.at = at;
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    /// A string at `self.at` with no escape in it: moves past it and
+    /// returns where its text starts (it ends before the closing quote at
+    /// `self.at - 1`); `None`, moving nothing, for any other (then
+    /// [`Parser::string`] reads it, or names what is wrong with it).
+    #[inline]
+    fn plain_string(&mut self) -> Option<usize> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let start = self.at + 1;
+        let bytes = self.text.as_bytes().get(start..)?;
+        let run = plain_run(bytes);
+        if bytes.get(run) == Some(&b'"') {
+            self.at = start + run + 1;
+            Some(start)
+        } else {
+            None
+        }
+    }
+
+    #[inline]
     fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.at += 1;
         let start = self.at;
-        // Borrowed until the first escape.
-        loop {
-            match self.peek() {
-                None => return Err(self.error("the body ends inside a string")),
-                Some(b'"') => {
-                    let s = &self.text[start..self.at];
-                    self.at += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(c) if c < 0x20 => {
-                    return Err(self.error("a control character inside a string"))
-                }
-                Some(_) => self.at += 1,
+        // Borrowed until the first escape: one scan for the bytes that end
+        // the plain run (quote, backslash, control), all ASCII, so the cut
+        // is a char boundary.
+        let bytes = &self.text.as_bytes()[start..];
+        let run = plain_run(bytes);
+        self.at = start + run;
+        match bytes.get(run) {
+            None => Err(self.error("the body ends inside a string")),
+            Some(b'"') => {
+                self.at += 1;
+                Ok(Cow::Borrowed(&self.text[start..start + run]))
             }
+            Some(b'\\') => self.escaped_string(start),
+            Some(_) => Err(self.error("a control character inside a string")),
         }
+    }
+
+    /// The rest of a string from its first escape on (`start` is where the
+    /// string's text began, `self.at` at the backslash): owned.
+    #[cold]
+    fn escaped_string(&mut self, start: usize) -> Result<Cow<'a, str>, JsonError> {
         let mut owned = String::from(&self.text[start..self.at]);
         loop {
             match self.peek() {
@@ -447,6 +656,23 @@ impl<'a> Parser<'a> {
             .map_err(|_| self.error("expected four hex digits after \\u"))
     }
 
+    /// Reads a member's value that is not a fast-path number and pushes
+    /// the member (see [`Parser::object`]).
+    #[inline(never)]
+    fn other_member(
+        &mut self,
+        members: &mut Vec<(Cow<'a, str>, Json<'a>)>,
+        key: Cow<'a, str>,
+        depth: usize,
+    ) -> Result<(), JsonError> {
+        let value = match self.plain_string() {
+            Some(text) => Json::String(Cow::Borrowed(&self.text[text..self.at - 1])),
+            None => self.value(depth)?,
+        };
+        members.push((key, value));
+        Ok(())
+    }
+
     fn check_depth(&self, depth: usize) -> Result<(), JsonError> {
         if depth > MAX_DEPTH {
             Err(self.error(format!("nested deeper than {MAX_DEPTH} levels")))
@@ -483,8 +709,10 @@ impl<'a> Parser<'a> {
         self.check_depth(depth)?;
         let start = self.at;
         self.at += 1;
-        let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
+        let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(MEMBERS);
         let mut keys: Option<std::collections::HashSet<Cow<'a, str>>> = None;
+        // Bit n: a key of n bytes (63 and more share bit 63) was read.
+        let mut lengths = 0u64;
         self.skip_space();
         if self.peek() == Some(b'}') {
             self.at += 1;
@@ -499,11 +727,18 @@ impl<'a> Parser<'a> {
                 self.expect(b'"', "a key in quotes")?;
             }
             let key_at = self.at;
-            let key = self.string()?;
+            let key = match self.plain_string() {
+                Some(start) => Cow::Borrowed(&self.text[start..self.at - 1]),
+                None => self.string()?,
+            };
+            // Only a key of a length seen before can repeat one.
+            let length_bit = 1u64 << key.len().min(63);
+            let seen_length = lengths & length_bit != 0 || key.len() >= 63;
+            lengths |= length_bit;
             let repeated = match &mut keys {
                 Some(set) => !set.insert(key.clone()),
                 None => {
-                    let repeated = members.iter().any(|(k, _)| *k == key);
+                    let repeated = seen_length && members.iter().any(|(k, _)| same_key(k, &key));
                     if members.len() >= SCAN_LIMIT {
                         keys = Some(members.iter().map(|(k, _)| k.clone()).collect());
                     }
@@ -519,11 +754,21 @@ impl<'a> Parser<'a> {
             self.skip_space();
             self.expect(b':', "`:` after a key")?;
             self.skip_space();
-            let value = self.value(depth)?;
             if let Some(set) = &mut keys {
                 set.insert(key.clone());
             }
-            members.push((key, value));
+            // Most of a transaction's values are numbers: those are pushed
+            // from their parts, other values in a function of their own.
+            // (A member built in code shared by several kinds of value was
+            // moved through the stack, and the move's wide loads of what
+            // had just been stored in narrow pieces stalled store
+            // forwarding: it cost more than the rest of reading it.)
+            let value_at = self.at;
+            if let Some(x) = self.fast_number() {
+                push_number(&mut members, key, x, &self.text[value_at..self.at]);
+            } else {
+                self.other_member(&mut members, key, depth)?;
+            }
             self.skip_space();
             match self.peek() {
                 Some(b',') => self.at += 1,
@@ -590,6 +835,68 @@ mod tests {
                 theirs["x"].as_f64().expect("f64").to_bits(),
                 "{token}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any string (quotes, backslashes, control characters, non-ASCII,
+        /// at any position) reads back as serde_json wrote it; a raw control
+        /// character is an error at its byte.
+        #[test]
+        fn strings_read_back_exactly(text in "\\PC*[\"\\\\\u{1}-\u{1f}é😀]?\\PC*", at in 0usize..40) {
+            let body = serde_json::json!({ "k": text }).to_string();
+            let object = Object::parse(body.as_bytes()).expect("parses");
+            proptest::prop_assert_eq!(object.get("k"), Some(&Json::String(Cow::Borrowed(&*text))));
+            let mut raw = String::from("{\"k\": \"");
+            let plain: String = text.chars().filter(|&c| c != '"' && c != '\\' && c >= ' ').collect();
+            let cut = plain.char_indices().map(|(i, _)| i).nth(at).unwrap_or(plain.len());
+            raw.push_str(&plain[..cut]);
+            let offset = raw.len();
+            raw.push('\u{7}');
+            raw.push_str(&plain[cut..]);
+            raw.push_str("\"}");
+            let err = Object::parse(raw.as_bytes()).expect_err("a raw control character");
+            proptest::prop_assert_eq!(err.offset, offset);
+        }
+
+        /// Every number token reads as the double `str::parse` gives, the
+        /// fast path (short mantissas, small powers of ten) and the slow one
+        /// alike.
+        #[test]
+        fn numbers_read_as_str_parse_reads_them(
+            negative in proptest::bool::ANY,
+            integer in "(0|[1-9][0-9]{0,20})",
+            fraction in proptest::option::of("[0-9]{1,20}"),
+            exponent in proptest::option::of(("[eE]", "[+-]?", "[0-9]{1,4}")),
+        ) {
+            let mut token = String::new();
+            if negative {
+                token.push('-');
+            }
+            token.push_str(&integer);
+            if let Some(fraction) = &fraction {
+                token.push('.');
+                token.push_str(fraction);
+            }
+            if let Some((e, sign, digits)) = &exponent {
+                token.push_str(e);
+                token.push_str(sign);
+                token.push_str(digits);
+            }
+            let json = format!("{{\"x\": {token}}}");
+            let object = Object::parse(json.as_bytes()).expect("parses");
+            let expected: f64 = token.parse().expect("a number");
+            match object.get("x") {
+                Some(Json::Number(x, text)) => {
+                    proptest::prop_assert_eq!(x.to_bits(), expected.to_bits(), "{}", token);
+                    proptest::prop_assert_eq!(*text, token.as_str());
+                }
+                Some(Json::NotFinite(text)) => {
+                    proptest::prop_assert!(!expected.is_finite(), "{}", token);
+                    proptest::prop_assert_eq!(*text, token.as_str());
+                }
+                other => proptest::prop_assert!(false, "{:?}", other),
+            }
         }
     }
 

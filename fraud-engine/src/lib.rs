@@ -150,4 +150,78 @@ pub mod bench {
     pub fn n_nodes(model: &Model) -> usize {
         model.forest.n_nodes()
     }
+
+    /// The exact TreeSHAP formulations the benchmark compares (see
+    /// `fraud_engine::explain`); all give the same values up to rounding.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Shap {
+        /// Each leaf's closed form, O(k + |hot|^2) per leaf (the previous
+        /// explanation path).
+        PerLeaf,
+        /// Per-leaf tables keyed by the hot set, 2^k numbers per leaf
+        /// (FastTreeSHAP v2's precomputation).
+        LeafTables,
+        /// Two passes over each tree's edges with Gauss-Legendre quadrature
+        /// (Linear TreeSHAP's and XGBoost's formulation): what the model uses.
+        Quadrature,
+    }
+
+    /// A model's trees prepared for one formulation.
+    pub struct PreparedShap {
+        prepared: Prepared,
+        scale: f64,
+    }
+
+    enum Prepared {
+        PerLeaf(Vec<crate::explain::TreePaths>),
+        LeafTables(crate::explain::leaf_tables::LeafTables),
+        Quadrature(crate::explain::QuadratureForest),
+    }
+
+    impl PreparedShap {
+        /// Prepares `model`'s trees; `None` when the formulation cannot
+        /// take them (leaf tables of paths longer than 12 features).
+        pub fn new(model: &Model, shap: Shap) -> Option<Self> {
+            let trees = &model.trees;
+            let prepared = match shap {
+                Shap::PerLeaf => {
+                    Prepared::PerLeaf(trees.iter().map(crate::explain::TreePaths::new).collect())
+                }
+                Shap::LeafTables => {
+                    Prepared::LeafTables(crate::explain::leaf_tables::LeafTables::new(trees)?)
+                }
+                Shap::Quadrature => Prepared::Quadrature(crate::explain::QuadratureForest::new(
+                    trees,
+                    model.n_features(),
+                )),
+            };
+            Some(PreparedShap {
+                prepared,
+                scale: 1.0 / trees.len() as f64,
+            })
+        }
+
+        /// Bytes of precomputed tables (leaf tables only; 0 otherwise).
+        pub fn table_bytes(&self) -> usize {
+            match &self.prepared {
+                Prepared::LeafTables(tables) => tables.table_bytes(),
+                _ => 0,
+            }
+        }
+
+        /// Writes the SHAP values of a checked, filled row (see
+        /// [`encode_rows`]) into `phi`, one per feature.
+        pub fn shap_values(&self, row: &[f64], phi: &mut [f64]) {
+            phi.fill(0.0);
+            match &self.prepared {
+                Prepared::PerLeaf(paths) => {
+                    for tree in paths {
+                        tree.add_shap(row, phi, self.scale);
+                    }
+                }
+                Prepared::LeafTables(tables) => tables.add_shap(row, phi, self.scale),
+                Prepared::Quadrature(forest) => forest.add_shap(row, phi, self.scale),
+            }
+        }
+    }
 }

@@ -96,6 +96,10 @@ impl Note {
     }
 }
 
+/// Categorical features with at most this many levels look a category up
+/// by a scan rather than a hash.
+const SCANNED_LEVELS: usize = 16;
+
 /// The fitted per-feature encoders, in schema order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "Vec<Encoder>", into = "Vec<Encoder>")]
@@ -242,9 +246,21 @@ impl Pipeline {
     /// The code a category scores as: its own, or the unknown bucket's (then `true`).
     pub(crate) fn category_code(&self, feature: usize, text: &str) -> Option<(u32, bool)> {
         match &self.encoders[feature] {
-            Encoder::Categorical { unknown, .. } => {
-                Some(match self.lookup[feature].get(text.trim()) {
-                    Some(&code) => (code, false),
+            Encoder::Categorical {
+                levels,
+                codes,
+                unknown,
+            } => {
+                let text = text.trim();
+                // A few levels are found faster by a scan than by hashing
+                // (levels are distinct, so both find the same one).
+                let code = if levels.len() <= SCANNED_LEVELS {
+                    levels.iter().position(|l| l == text).map(|i| codes[i])
+                } else {
+                    self.lookup[feature].get(text).copied()
+                };
+                Some(match code {
+                    Some(code) => (code, false),
                     None => (*unknown, true),
                 })
             }
@@ -263,6 +279,15 @@ impl Pipeline {
         index: usize,
         value: Value<'_>,
     ) -> Result<(f64, Option<Note>)> {
+        // A number for a numeric or flag feature is checked as an encoded
+        // row's is (for a category, a number names a level, not a code).
+        if let (Value::Number(x), Encoder::Numeric { .. } | Encoder::Flag { .. }) =
+            (value, &self.encoders[index])
+        {
+            if !x.is_nan() {
+                return self.encode_number(schema, index, x);
+            }
+        }
         let feature = &schema.features[index];
         let bad = |reason: String| Error::input(&feature.name, reason);
         if value.is_missing() {
@@ -418,6 +443,7 @@ impl Pipeline {
 
 /// Whether `x`, a valid number, lies outside the training `range`: a note
 /// under [`RangePolicy::Warn`], an error under [`RangePolicy::Reject`].
+#[inline]
 fn range_note(
     policy: RangePolicy,
     x: f64,

@@ -64,22 +64,25 @@ fn shadow_score(shadow: Option<&LoadedModel>, row: &Object<'_>) -> Option<(Arc<s
     Some((Arc::clone(&shadow.version), prediction.fraud_probability))
 }
 
-/// The `transaction_id` to echo: a string or a number, or nothing.
+/// The `transaction_id` to echo: a string or a number, or nothing. `prefix`
+/// goes before the field's name in an error (the name is only formatted
+/// then: this runs on every prediction).
 fn transaction_id<'o, 'a>(
     object: &'o Object<'a>,
-    field: &str,
+    prefix: &str,
 ) -> Result<Option<&'o Json<'a>>, FieldError> {
+    let field = || format!("{prefix}transaction_id");
     match object.get("transaction_id") {
         None | Some(Json::Null) => Ok(None),
         // PostgreSQL text cannot hold U+0000; refused on every backend so
         // the API does not depend on which one stores the history.
         Some(Json::String(id)) if id.contains('\0') => Err(FieldError::new(
-            field,
+            field(),
             "contains the NUL character (U+0000), which the history cannot store",
         )),
         Some(v @ (Json::String(_) | Json::Number(..))) => Ok(Some(v)),
         Some(other) => Err(FieldError::new(
-            field,
+            field(),
             format!("expected a string or a number, got {}", other.type_name()),
         )),
     }
@@ -194,7 +197,7 @@ fn score(
     explain: bool,
     extra: Option<FieldError>,
 ) -> Result<Scored, Unscored> {
-    let id_problem = transaction_id(object, &format!("{prefix}transaction_id")).err();
+    let id_problem = transaction_id(object, prefix).err();
     let outcome = if explain {
         loaded.model.explain(object).map(Scored::Explained)
     } else {

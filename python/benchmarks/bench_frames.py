@@ -24,17 +24,21 @@ import pyarrow as pa
 import fraud_engine
 
 
-def rows_per_s(call, rows, repeats, clock=time.perf_counter):
-    """Median rows per second over `repeats` calls (one warm-up first), by
-    `clock`: wall time, or the process's CPU time (all threads), which a
-    busy machine disturbs less."""
-    call()
-    runs = []
-    for _ in range(repeats):
-        start = clock()
+def interleaved_rows_per_s(calls, rows, repeats, clock=time.perf_counter):
+    """Median rows per second of each of `calls` (a dict of name to call)
+    over `repeats` rounds, the calls run in turn within each round so that
+    all see the same machine (one warm-up round first), by `clock`: wall
+    time, or the process's CPU time (all threads), which a busy machine
+    disturbs less."""
+    for call in calls.values():
         call()
-        runs.append(rows / (clock() - start))
-    return statistics.median(runs)
+    runs = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = clock()
+            call()
+            runs[name].append(rows / (clock() - start))
+    return {name: statistics.median(r) for name, r in runs.items()}
 
 
 def main():
@@ -62,11 +66,9 @@ def main():
     for name, x in inputs.items():
         assert np.array_equal(model.predict_proba(x), expected), f"{name} scores differently"
 
-    speed = {name: rows_per_s(lambda x=x: model.predict_proba(x), args.rows, args.repeats)
-             for name, x in inputs.items()}
-    cpu = {name: rows_per_s(lambda x=x: model.predict_proba(x), args.rows, args.repeats,
-                            clock=time.process_time)
-           for name, x in inputs.items()}
+    calls = {name: (lambda x=x: model.predict_proba(x)) for name, x in inputs.items()}
+    speed = interleaved_rows_per_s(calls, args.rows, args.repeats)
+    cpu = interleaved_rows_per_s(calls, args.rows, args.repeats, clock=time.process_time)
     base = speed["numpy_float64"]
     print(json.dumps({
         "cpus": os.cpu_count(),

@@ -49,6 +49,22 @@ def per_call_us(call, calls, repeats):
     return statistics.median(runs)
 
 
+def interleaved_cpu_us(calls_a, calls_b, calls, rounds):
+    """Median CPU time per call of two calls run in alternate rounds, by this
+    thread's CPU time (on a shared machine wall time counts other processes)."""
+    a, b = [], []
+    for _ in range(rounds):
+        start = time.thread_time()
+        for _ in range(calls):
+            calls_a()
+        middle = time.thread_time()
+        for _ in range(calls):
+            calls_b()
+        a.append((middle - start) / calls * 1e6)
+        b.append((time.thread_time() - middle) / calls * 1e6)
+    return statistics.median(a), statistics.median(b)
+
+
 def rows_per_s(call, rows, repeats):
     runs = []
     for _ in range(repeats):
@@ -92,10 +108,24 @@ def main():
     ours_encoded_row = matrix[:1].copy()
     ours_single_array = per_call_us(lambda: model.predict_proba(ours_encoded_row), calls=2_000, repeats=15)
     sk_single = per_call_us(lambda: sk.predict_proba(one_row), calls=20, repeats=5)
+    # The dict path against the encoded-row path of the same wheel.
+    encoded_cpu, dict_cpu = interleaved_cpu_us(
+        lambda: model.predict_proba(ours_encoded_row), lambda: model.predict(TRANSACTION),
+        calls=20_000, rounds=11)
+    # predict_many on the same encoded row returns the dict predict returns:
+    # what is left between the two is reading the dict.
+    many_cpu, dict_cpu_again = interleaved_cpu_us(
+        lambda: model.predict_many(ours_encoded_row), lambda: model.predict(TRANSACTION),
+        calls=20_000, rounds=11)
 
-    ours_batch = rows_per_s(lambda: model.predict_proba(matrix), len(matrix), repeats=5)
-    ours_frame = rows_per_s(lambda: model.predict_proba(batch), len(batch), repeats=3)
-    sk_batch = rows_per_s(lambda: sk.predict_proba(x_batch), len(x_batch), repeats=3)
+    # Ours and scikit-learn's batches in alternate rounds, so that both see
+    # the same machine.
+    ours_runs, frame_runs, sk_runs = [], [], []
+    for _ in range(5):
+        ours_runs.append(rows_per_s(lambda: model.predict_proba(matrix), len(matrix), repeats=1))
+        frame_runs.append(rows_per_s(lambda: model.predict_proba(batch), len(batch), repeats=1))
+        sk_runs.append(rows_per_s(lambda: sk.predict_proba(x_batch), len(x_batch), repeats=1))
+    ours_batch, ours_frame, sk_batch = (statistics.median(r) for r in (ours_runs, frame_runs, sk_runs))
 
     print(json.dumps({
         "cpus": os.cpu_count(),
@@ -105,6 +135,11 @@ def main():
                   "sklearn": int(sum(e.tree_.node_count for e in sk.estimators_))},
         "predict_dict_median_us": round(ours_single, 2),
         "predict_proba_one_row_median_us": round(ours_single_array, 2),
+        "predict_dict_cpu_us": round(dict_cpu, 3),
+        "predict_proba_one_row_cpu_us": round(encoded_cpu, 3),
+        "dict_over_encoded_row": round(dict_cpu / encoded_cpu, 3),
+        "predict_many_one_row_cpu_us": round(many_cpu, 3),
+        "predict_dict_over_many_row": round(dict_cpu_again / many_cpu, 3),
         "sklearn_one_row_dataframe_median_us": round(sk_single, 1),
         "single_row_speedup": round(sk_single / ours_single, 1),
         "batch_rows": len(matrix),

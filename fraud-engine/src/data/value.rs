@@ -113,6 +113,7 @@ pub(crate) fn describe_range(min: Option<f64>, max: Option<f64>) -> String {
 }
 
 /// Checks a numeric value against a feature, returning the value to store or why not.
+#[inline]
 pub(crate) fn check_number(kind: &FeatureKind, x: f64) -> std::result::Result<f64, String> {
     if !x.is_finite() {
         return Err(format!("{x} is not a finite number"));
@@ -135,6 +136,7 @@ pub(crate) fn check_number(kind: &FeatureKind, x: f64) -> std::result::Result<f6
 }
 
 /// Reads `value` as the number a numeric or flag feature stores (`NaN` = missing).
+#[inline]
 pub(crate) fn numeric_value(
     kind: &FeatureKind,
     value: Value<'_>,

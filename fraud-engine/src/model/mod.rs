@@ -43,9 +43,9 @@ pub struct Model {
     pub(crate) forest: Forest,
     /// Mean over trees of each tree's expected output: the explanations' base value.
     pub(crate) base_value: f64,
-    /// Leaf paths for explanations, prepared on the first explanation so
+    /// The trees prepared for explanations, on the first explanation so
     /// models that only score never pay for them.
-    pub(crate) paths: std::sync::OnceLock<Vec<explain::TreePaths>>,
+    pub(crate) shap: std::sync::OnceLock<explain::QuadratureForest>,
 }
 
 impl PartialEq for Model {
@@ -161,7 +161,7 @@ impl Model {
             metadata,
             forest,
             base_value,
-            paths: std::sync::OnceLock::new(),
+            shap: std::sync::OnceLock::new(),
         })
     }
 

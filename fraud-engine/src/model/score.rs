@@ -12,6 +12,15 @@ use crate::preprocess::Warning;
 pub trait Fields {
     /// The value of `name`, or `None` when the field is absent.
     fn field(&self, name: &str) -> Option<Value<'_>>;
+
+    /// The value of `name`, the model's feature number `index`: sources
+    /// that keep their fields in order may look there first (a request
+    /// usually lists them in the model's order). The same answer as
+    /// [`Fields::field`].
+    fn field_at(&self, index: usize, name: &str) -> Option<Value<'_>> {
+        let _ = index;
+        self.field(name)
+    }
 }
 
 impl Fields for serde_json::Map<String, serde_json::Value> {
@@ -75,7 +84,7 @@ impl<F: Fields + ?Sized> Row for F {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
         for (i, (feature, slot)) in model.schema.features.iter().zip(out).enumerate() {
-            let value = self.field(&feature.name).unwrap_or(Value::Absent);
+            let value = self.field_at(i, &feature.name).unwrap_or(Value::Absent);
             match model.pipeline.encode(&model.schema, i, value) {
                 Ok((x, note)) => {
                     *slot = x;
@@ -220,16 +229,10 @@ impl Model {
     /// TreeSHAP contributions for a checked, encoded row, added into `phi`
     /// (one per feature). Returns the probability the forest gives the row.
     pub(crate) fn shap_into(&self, row: &[f64], phi: &mut [f64]) -> f64 {
-        let paths = self.paths.get_or_init(|| {
-            self.trees
-                .iter()
-                .map(crate::explain::TreePaths::new)
-                .collect()
-        });
-        let scale = 1.0 / self.trees.len() as f64;
-        for tree in paths {
-            tree.add_shap(row, phi, scale);
-        }
+        let shap = self
+            .shap
+            .get_or_init(|| crate::explain::QuadratureForest::new(&self.trees, self.n_features()));
+        shap.add_shap(row, phi, 1.0 / self.trees.len() as f64);
         self.forest.predict(row)
     }
 

@@ -126,6 +126,25 @@ impl TestState {
     }
 }
 
+impl Drop for TestState {
+    /// Stops the history's writer before the directory goes: a writer (or
+    /// SQLite's WAL files) still busy in it would leave the directory behind.
+    fn drop(&mut self) {
+        let state = self.state.clone();
+        // A thread of its own: this may run inside a test's runtime, where
+        // blocking on another runtime is not allowed.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(state.history().close());
+            }
+        })
+        .join();
+    }
+}
+
 impl std::ops::Deref for TestState {
     type Target = AppState;
 

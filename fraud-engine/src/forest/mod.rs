@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod leaf_masks;
+
+use leaf_masks::LeafMasks;
+
 /// Child index marking a leaf in [`Tree`].
 pub const NO_CHILD: u32 = u32::MAX;
 /// Deepest tree the loader accepts (the trainer never builds deeper ones).
@@ -108,13 +112,19 @@ impl Tree {
     }
 
     /// The leaf `row` reaches, by a plain walk (the reference the flat layout is
-    /// tested against).
+    /// tested against). A row goes right when `x > threshold`, so a NaN
+    /// (which scoring never passes: missing values are filled first) goes
+    /// left, as in the flat layout.
     #[cfg(test)]
     pub fn leaf(&self, row: &[f64]) -> usize {
         let mut i = 0;
         while !self.is_leaf(i) {
-            let go_left = row[self.feature[i] as usize] <= self.threshold[i];
-            i = if go_left { self.left[i] } else { self.right[i] } as usize;
+            let go_right = row[self.feature[i] as usize] > self.threshold[i];
+            i = if go_right {
+                self.right[i]
+            } else {
+                self.left[i]
+            } as usize;
         }
         i
     }
@@ -134,9 +144,10 @@ struct Node {
     left: u32,
 }
 
-/// How trees are walked. Both reach the same leaves and add their values in
+/// How trees are walked. All reach the same leaves and add their values in
 /// the same order, so they give bit-identical results; they differ in speed.
-/// The branchy walk stays for the benchmark that chose the branch-free one.
+/// One row takes the branch-free walk, many rows the leaf masks; the others
+/// stay for the benchmarks that chose them.
 #[cfg_attr(not(any(test, feature = "bench")), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Walk {
@@ -147,6 +158,9 @@ pub enum Walk {
     /// number of steps (leaves loop to themselves): independent walks overlap
     /// their memory latency and nothing is mispredicted.
     BranchFree,
+    /// No walk: each row's bin per feature picks precomputed leaf masks
+    /// (see `leaf_masks`); the branch-free walk when the forest has none.
+    LeafMasks,
 }
 
 /// Trees walked together for one row in the branch-free walk (16 hid the
@@ -165,6 +179,9 @@ pub struct Forest {
     /// Deepest tree of each group of `TREE_LANES` trees.
     group_depths: Vec<u32>,
     n_features: usize,
+    /// The leaf-mask table many rows are scored with (shared, as it is the
+    /// largest part), or `None` when the trees are too large for it.
+    masks: Option<std::sync::Arc<LeafMasks>>,
 }
 
 /// Rows per block in the batch path: enough independent walks to hide memory
@@ -252,6 +269,7 @@ impl Forest {
             depths,
             group_depths,
             n_features,
+            masks: LeafMasks::new(trees, n_features).map(std::sync::Arc::new),
         })
     }
 
@@ -311,6 +329,14 @@ impl Forest {
         let row = &row[..self.n_features];
         let mut sum = 0.0;
         match walk {
+            Walk::LeafMasks => {
+                if let Some(masks) = &self.masks {
+                    let mut out = [0.0];
+                    masks.predict_block(row, self.n_features.max(1), &mut out);
+                    return out[0];
+                }
+                return self.predict_with(Walk::BranchFree, row);
+            }
             Walk::Branchy => {
                 for &root in &self.roots {
                     sum += self.values[self.leaf_branchy(root, row)];
@@ -365,7 +391,7 @@ impl Forest {
     /// the values [`Forest::predict`] gives, row by row. Rows and outputs
     /// that do not match in number are an error, not a partial result.
     pub fn predict_batch(&self, rows: &[f64], out: &mut [f64]) -> crate::Result<()> {
-        self.predict_batch_with(Walk::BranchFree, rows, out)
+        self.predict_batch_with(Walk::LeafMasks, rows, out)
     }
 
     /// [`Forest::predict_batch`] with a chosen walk (for the benchmarks).
@@ -402,6 +428,11 @@ impl Forest {
     /// while many independent walks overlap their memory latency.
     fn predict_block(&self, walk: Walk, rows: &[f64], out: &mut [f64]) {
         let width = self.n_features.max(1);
+        let walk = match (walk, &self.masks) {
+            (Walk::LeafMasks, Some(masks)) => return masks.predict_block(rows, width, out),
+            (Walk::LeafMasks, None) => Walk::BranchFree,
+            (walk, _) => walk,
+        };
         // Rows are copied into a power-of-two array, a row every
         // `1 << shift` slots, so that the walk can index it through a mask.
         let stride = width.next_power_of_two();
@@ -426,7 +457,7 @@ impl Forest {
                             *sum += self.values[self.leaf_branchy(root, &row[..self.n_features])];
                         }
                     }
-                    Walk::BranchFree => {
+                    Walk::BranchFree | Walk::LeafMasks => {
                         let mut at = [root; BLOCK_ROWS];
                         if let Some(shift) = padded_shift {
                             for _ in 0..depth {
@@ -570,6 +601,53 @@ mod tests {
         })
     }
 
+    /// A random tree of up to 150 leaves over `n_features` features, with
+    /// thresholds on a coarse grid (so trees share them and rows hit them),
+    /// -0.0 and 0.0 among them.
+    fn arb_wide_tree(n_features: usize) -> impl Strategy<Value = Tree> {
+        prop::collection::vec((0u8..10, 0..n_features, -6i32..6, 0.0f64..=1.0), 1..300).prop_map(
+            move |plan| {
+                let mut tree = Tree {
+                    left: vec![NO_CHILD],
+                    right: vec![NO_CHILD],
+                    feature: vec![0],
+                    threshold: vec![0.0],
+                    value: vec![0.5],
+                    cover: vec![1.0],
+                };
+                let mut frontier = std::collections::VecDeque::from([(0usize, 0usize)]);
+                for &(split, feature, grid, value) in &plan {
+                    let Some((node, depth)) = frontier.pop_front() else {
+                        break;
+                    };
+                    if split == 0 || depth >= 10 {
+                        continue;
+                    }
+                    for v in [value, 1.0 - value] {
+                        tree.left.push(NO_CHILD);
+                        tree.right.push(NO_CHILD);
+                        tree.feature.push(0);
+                        tree.threshold.push(0.0);
+                        tree.value.push(v);
+                        tree.cover.push(1.0);
+                    }
+                    let l = tree.left.len() - 2;
+                    tree.left[node] = l as u32;
+                    tree.right[node] = l as u32 + 1;
+                    tree.feature[node] = feature as u32;
+                    tree.threshold[node] = if grid == 0 {
+                        -0.0
+                    } else {
+                        f64::from(grid) / 4.0
+                    };
+                    frontier.push_back((l, depth + 1));
+                    frontier.push_back((l + 1, depth + 1));
+                }
+                tree
+            },
+        )
+    }
+
     use proptest::prelude::*;
 
     proptest! {
@@ -593,6 +671,66 @@ mod tests {
                 prop_assert_eq!(forest.predict(row), expected);
                 prop_assert_eq!(forest.predict_with(Walk::Branchy, row), expected);
                 prop_assert_eq!(b, expected);
+            }
+        }
+
+        /// The leaf masks give exactly the walk's scores: on rows whose
+        /// values equal thresholds, fall between them, are -0.0, 0.0, NaN or
+        /// infinite, and on trees wide enough to need 2 and 4 mask words.
+        #[test]
+        fn leaf_masks_equal_the_walk_bit_for_bit(
+            trees in prop::collection::vec(arb_wide_tree(5), 1..20),
+            picks in prop::collection::vec(
+                prop::collection::vec((0usize..6, any::<prop::sample::Index>(), -1.0f64..1.0), 5),
+                1..40,
+            ),
+        ) {
+            let forest = Forest::from_trees(&trees, 5).expect("valid trees");
+            // Trees of one leaf each, and trees of more than 128 leaves, have
+            // no masks (and keep the walk).
+            let leaves = |t: &Tree| (0..t.len()).filter(|&i| t.is_leaf(i)).count();
+            prop_assert_eq!(
+                forest.masks.is_some(),
+                trees.iter().any(|t| t.len() > 1) && trees.iter().all(|t| leaves(t) <= 128)
+            );
+            let mut thresholds: Vec<f64> =
+                trees.iter().flat_map(|t| t.threshold.iter().copied()).collect();
+            thresholds.sort_by(f64::total_cmp);
+            let rows: Vec<Vec<f64>> = picks
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|&(kind, index, noise)| {
+                            let t = *index.get(&thresholds);
+                            match kind {
+                                0 => t,
+                                // Between t and the next representable value.
+                                1 => t + t.abs().max(1e-300) * f64::EPSILON * noise.abs(),
+                                2 => t + noise,
+                                3 => [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][index.index(3)],
+                                4 => [-0.0, 0.0][index.index(2)],
+                                _ => f64::from_bits(t.to_bits().wrapping_sub(1)),
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+            let mut masked = vec![0.0; rows.len()];
+            forest.predict_batch(&flat, &mut masked).expect("scores");
+            let mut walked = vec![0.0; rows.len()];
+            forest
+                .predict_batch_with(Walk::BranchFree, &flat, &mut walked)
+                .expect("scores");
+            for ((row, &m), &w) in rows.iter().zip(&masked).zip(&walked) {
+                let mut sum = 0.0;
+                for tree in &trees {
+                    sum += tree.value[tree.leaf(row)];
+                }
+                let expected = sum / trees.len() as f64;
+                prop_assert_eq!(m.to_bits(), expected.to_bits(), "{:?}", row);
+                prop_assert_eq!(w.to_bits(), expected.to_bits());
+                prop_assert_eq!(forest.predict_with(Walk::LeafMasks, row).to_bits(), expected.to_bits());
             }
         }
 

@@ -1,18 +1,11 @@
-//! Explanations: exact path-dependent TreeSHAP values and reason codes.
+//! Path-dependent TreeSHAP leaf by leaf: the formulation explanations used
+//! before the quadrature pass, kept for training's out-of-bag importances
+//! (a few hundred rows per tree, where preparing a tree's paths is most of
+//! the cost) and as the candidate the benchmark compares against.
 //!
-//! For one row, every feature gets a contribution such that
-//! `base_value + sum(contributions) == fraud_probability` (local accuracy).
-//! The values are those of `shap.TreeExplainer(model,
-//! feature_perturbation="tree_path_dependent")` (Lundberg et al., 2018): the
-//! expectation of the model with the features outside a coalition `S` unknown
-//! follows every branch in proportion to the training cover.
-//!
-//! The computation is per leaf rather than the paper's recursion. A leaf with
-//! value `v` whose root path tests the distinct features `U` (|U| = k) adds
-//! `v * prod_{i in U} (i in S ? o_i : z_i)` to the coalition value, where
-//! `z_i` is the product of the cover ratios along the path's splits on `i`
-//! and `o_i` is 1 when the row satisfies all of them. Its Shapley share for
-//! `j in U` is therefore
+//! A leaf with value `v` whose root path tests the distinct features `U`
+//! (|U| = k) adds `v * prod_{i in U} (i in S ? o_i : z_i)` to the coalition
+//! value. Its Shapley share for `j in U` is therefore
 //!
 //! ```text
 //! v * (o_j - z_j) * sum_{S ⊆ U\{j}} |S|! (k-|S|-1)! / k! * prod_{i in S} o_i * prod_{i in U\S\{j}} z_i
@@ -21,23 +14,20 @@
 //! Only coalitions of "hot" features (`o_i = 1`, set `H`) survive, so with `C`
 //! the cold ones the sum is `prod_{C\{j}} z * sum_m w(m, k) e_{h'-m}`, where
 //! `e_r` are the elementary symmetric polynomials of the hot `z`s (without
-//! `j`). Each leaf costs O(k + |H|^2) instead of the recursion's O(k^2) path
-//! unwinding per leaf, and the paths are prepared once per model.
-
-use serde::{Deserialize, Serialize};
+//! `j`). Each leaf costs O(k + |H|^2).
 
 use crate::forest::Tree;
 
 /// One distinct feature on a leaf's root path.
 #[derive(Debug, Clone, Copy)]
-struct PathFeature {
-    feature: u32,
+pub(crate) struct PathFeature {
+    pub(crate) feature: u32,
     /// The row satisfies every split on this feature along the path when
     /// `lo < x <= hi`.
-    lo: f64,
-    hi: f64,
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
     /// Product of the cover ratios of the path's splits on this feature.
-    zero: f64,
+    pub(crate) zero: f64,
 }
 
 /// Every leaf of one tree with its path, prepared for explanations.
@@ -53,7 +43,7 @@ const MAX_PATH: usize = 66;
 
 /// `SHAPLEY_WEIGHTS[k][m] == m! (k-m-1)! / k!`, computed at compile time as
 /// `1 / (k * C(k-1, m))` so that no factorial overflows.
-static SHAPLEY_WEIGHTS: [[f64; MAX_PATH]; MAX_PATH + 1] = {
+pub(crate) static SHAPLEY_WEIGHTS: [[f64; MAX_PATH]; MAX_PATH + 1] = {
     let mut table = [[0.0; MAX_PATH]; MAX_PATH + 1];
     let mut k = 1;
     while k <= MAX_PATH {
@@ -79,6 +69,17 @@ impl TreePaths {
         let mut current: Vec<PathFeature> = Vec::new();
         paths.visit(tree, 0, &mut current);
         paths
+    }
+
+    /// Each leaf's value and path features.
+    #[cfg(any(test, feature = "bench"))]
+    pub(crate) fn leaves(&self) -> impl Iterator<Item = (f64, &[PathFeature])> + '_ {
+        self.leaves.iter().map(|&(value, start, len)| {
+            (
+                value,
+                &self.features[start as usize..(start + len) as usize],
+            )
+        })
     }
 
     fn visit(&mut self, tree: &Tree, node: usize, current: &mut Vec<PathFeature>) {
@@ -199,42 +200,4 @@ impl TreePaths {
             }
         }
     }
-}
-
-/// The tree's expected output over its training cover: the base value of
-/// its explanations.
-pub(crate) fn expected_value(tree: &Tree) -> f64 {
-    let root_cover = tree.cover[0];
-    if root_cover <= 0.0 {
-        return tree.value[0];
-    }
-    (0..tree.len())
-        .filter(|&i| tree.is_leaf(i))
-        .map(|i| tree.cover[i] / root_cover * tree.value[i])
-        .sum()
-}
-
-/// Why the model scored a transaction as it did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Explanation {
-    /// The model's average output over its training data.
-    pub base_value: f64,
-    /// Each input feature's contribution, in schema order; they sum to
-    /// `fraud_probability - base_value`.
-    pub contributions: Vec<f64>,
-    /// The probability explained.
-    pub fraud_probability: f64,
-}
-
-/// One readable reason: a feature whose value raised the risk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reason {
-    /// The feature's name.
-    pub feature: String,
-    /// The input value (a number, or the category's name).
-    pub value: serde_json::Value,
-    /// Its contribution to the fraud probability.
-    pub contribution: f64,
-    /// The sentence shown to an analyst.
-    pub text: String,
 }
