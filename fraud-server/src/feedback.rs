@@ -60,6 +60,12 @@ fn id_value(value: &Json<'_>, field: &str) -> Result<String, FieldError> {
             ))
         }
     };
+    storable_text(text, field, MAX_ID)
+}
+
+/// `text` when the history can store it: not empty, no NUL character, at
+/// most `max` characters.
+fn storable_text(text: String, field: &str, max: usize) -> Result<String, FieldError> {
     if text.is_empty() {
         return Err(FieldError::new(field, "is empty"));
     }
@@ -69,10 +75,10 @@ fn id_value(value: &Json<'_>, field: &str) -> Result<String, FieldError> {
             "contains the NUL character (U+0000), which the history cannot store",
         ));
     }
-    if text.chars().count() > MAX_ID {
+    if text.chars().count() > max {
         return Err(FieldError::new(
             field,
-            format!("is longer than {MAX_ID} characters"),
+            format!("is longer than {max} characters"),
         ));
     }
     Ok(text)
@@ -81,22 +87,7 @@ fn id_value(value: &Json<'_>, field: &str) -> Result<String, FieldError> {
 /// Checks a `labelled_by` value (from a body or a CSV).
 pub fn check_labelled_by(text: &str, field: &str) -> Result<String, FieldError> {
     let text = text.trim();
-    if text.is_empty() {
-        return Err(FieldError::new(field, "is empty"));
-    }
-    if text.contains('\0') {
-        return Err(FieldError::new(
-            field,
-            "contains the NUL character (U+0000), which the history cannot store",
-        ));
-    }
-    if text.chars().count() > MAX_LABELLED_BY {
-        return Err(FieldError::new(
-            field,
-            format!("is longer than {MAX_LABELLED_BY} characters"),
-        ));
-    }
-    Ok(text.to_owned())
+    storable_text(text.to_owned(), field, MAX_LABELLED_BY)
 }
 
 /// Reads one label object: `transaction_id` or `request_id` (one of

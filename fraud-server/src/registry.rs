@@ -133,6 +133,26 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Makes `version` active (and no longer the shadow), recording who did
+    /// it; false, and nothing recorded, when it already is active.
+    fn record_activation(&mut self, version: &str, by: &str) -> bool {
+        if self.active.as_deref() == Some(version) {
+            return false;
+        }
+        let previous = self.active.replace(version.to_owned());
+        if self.shadow.as_deref() == Some(version) {
+            self.shadow = None;
+        }
+        self.history.push(Change {
+            action: Action::Activate,
+            version: Some(version.to_owned()),
+            previous,
+            by: by.to_owned(),
+            at: now(),
+        });
+        true
+    }
+
     /// The version a rollback returns to: the one that was active just
     /// before the current one became active. Two rollbacks in a row swap
     /// back, as `kubectl rollout undo` does.
@@ -341,23 +361,7 @@ impl Registry {
     /// first; a model that fails leaves the manifest untouched.
     pub fn activate(&self, version: &str, by: &str) -> Result<(Model, Manifest)> {
         let model = self.load(version)?;
-        let manifest = self.change(|manifest| {
-            if manifest.active.as_deref() == Some(version) {
-                return Ok(false);
-            }
-            let previous = manifest.active.replace(version.to_owned());
-            if manifest.shadow.as_deref() == Some(version) {
-                manifest.shadow = None;
-            }
-            manifest.history.push(Change {
-                action: Action::Activate,
-                version: Some(version.to_owned()),
-                previous,
-                by: by.to_owned(),
-                at: now(),
-            });
-            Ok(true)
-        })?;
+        let manifest = self.change(|manifest| Ok(manifest.record_activation(version, by)))?;
         Ok((model, manifest))
     }
 
@@ -459,20 +463,7 @@ impl Registry {
             manifest
                 .model_files
                 .insert(file.to_owned(), version.to_owned());
-            if manifest.active.as_deref() != Some(version) {
-                activated = true;
-                let previous = manifest.active.replace(version.to_owned());
-                if manifest.shadow.as_deref() == Some(version) {
-                    manifest.shadow = None;
-                }
-                manifest.history.push(Change {
-                    action: Action::Activate,
-                    version: Some(version.to_owned()),
-                    previous,
-                    by: by.to_owned(),
-                    at: now(),
-                });
-            }
+            activated = manifest.record_activation(version, by);
             Ok(true)
         })?;
         Ok((manifest, activated))

@@ -209,6 +209,31 @@ fn read_shadow_pairs(
     rows.collect()
 }
 
+/// A stored record from a row of the columns the listings select, in
+/// order (the input is NULL when a labelled read left it out).
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    let features: Option<String> = r.get(5)?;
+    Ok(Record {
+        id: r.get(0)?,
+        timestamp: r.get(1)?,
+        request_id: r.get(2)?,
+        transaction_id: r.get(3)?,
+        model_version: r.get(4)?,
+        features: features.map_or(serde_json::Value::Null, |text| {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        }),
+        fraud_probability: r.get(6)?,
+        is_fraud: r.get(7)?,
+        risk_level: r.get(8)?,
+        latency_ms: r.get(9)?,
+        shadow_version: r.get(10)?,
+        shadow_probability: r.get(11)?,
+        label: r.get(12)?,
+        labelled_by: r.get(13)?,
+        labelled_at: r.get(14)?,
+    })
+}
+
 /// The `WHERE ...` clause (or nothing) for `filter` and its parameters,
 /// numbered from `?1`. Timestamps are stored as RFC 3339 UTC text with
 /// milliseconds, so comparing the text compares the times.
@@ -255,27 +280,7 @@ fn read_page(
     ))?;
     values.push(Box::new(limit));
     values.push(Box::new(i64::try_from(offset).unwrap_or(i64::MAX)));
-    let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
-        let features: String = r.get(5)?;
-        Ok(Record {
-            id: r.get(0)?,
-            timestamp: r.get(1)?,
-            request_id: r.get(2)?,
-            transaction_id: r.get(3)?,
-            model_version: r.get(4)?,
-            features: serde_json::from_str(&features)
-                .unwrap_or(serde_json::Value::String(features)),
-            fraud_probability: r.get(6)?,
-            is_fraud: r.get(7)?,
-            risk_level: r.get(8)?,
-            latency_ms: r.get(9)?,
-            shadow_version: r.get(10)?,
-            shadow_probability: r.get(11)?,
-            label: r.get(12)?,
-            labelled_by: r.get(13)?,
-            labelled_at: r.get(14)?,
-        })
-    })?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), record)?;
     Ok(Page {
         predictions: rows.collect::<rusqlite::Result<_>>()?,
         total: u64::try_from(total).unwrap_or(0),
@@ -362,27 +367,6 @@ fn read_labelled(conn: &Connection, query: &LabelledQuery) -> rusqlite::Result<V
            AND (?1 IS NULL OR timestamp >= ?1) AND (?2 IS NULL OR timestamp < ?2)
          ORDER BY timestamp, id"
     ))?;
-    let rows = stmt.query_map(params![query.since, query.before], |r| {
-        let features: Option<String> = r.get(5)?;
-        Ok(Record {
-            id: r.get(0)?,
-            timestamp: r.get(1)?,
-            request_id: r.get(2)?,
-            transaction_id: r.get(3)?,
-            model_version: r.get(4)?,
-            features: features.map_or(serde_json::Value::Null, |text| {
-                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
-            }),
-            fraud_probability: r.get(6)?,
-            is_fraud: r.get(7)?,
-            risk_level: r.get(8)?,
-            latency_ms: r.get(9)?,
-            shadow_version: r.get(10)?,
-            shadow_probability: r.get(11)?,
-            label: r.get(12)?,
-            labelled_by: r.get(13)?,
-            labelled_at: r.get(14)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![query.since, query.before], record)?;
     rows.collect()
 }
