@@ -133,6 +133,21 @@ pub enum Error {
         /// The version this build reads and writes.
         supported: u32,
     },
+    /// A model scores the training rows stored with it differently from when
+    /// it was made (a damaged file, or a build that scores differently): it
+    /// must not serve.
+    #[error(
+        "the model scores its golden set differently on this build: row {row} gives {got}, \
+         the model file says {expected}"
+    )]
+    GoldenSetMismatch {
+        /// The golden row, counted from 0.
+        row: usize,
+        /// The probability recorded when the model was made.
+        expected: f64,
+        /// The probability this build gives.
+        got: f64,
+    },
     /// A value could not be serialized (a model file, a JSON document).
     #[error("cannot write the {what}: {reason}")]
     Serialization {

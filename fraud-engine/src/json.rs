@@ -88,6 +88,35 @@ impl Json<'_> {
     }
 }
 
+/// A table of JSON objects, one column per name in `names` and one row per
+/// object, each value as the object has it (a name an object lacks is
+/// absent): how stored transactions become rows to train on again.
+pub fn table_of_objects(
+    source: &str,
+    names: &[&str],
+    objects: &[Object<'_>],
+) -> crate::Result<crate::data::Table> {
+    use crate::data::{Cell, TableColumn};
+    let cell = |value: Option<&Json<'_>>| match value {
+        None => Cell::Absent,
+        Some(Json::Null) => Cell::Missing,
+        Some(Json::Bool(b)) => Cell::Bool(*b),
+        Some(Json::Number(x, _)) => Cell::Number(*x),
+        Some(Json::String(s)) => Cell::Text(s.to_string()),
+        Some(other) => match other.as_value() {
+            Value::Unsupported(what) => Cell::Unsupported(what),
+            _ => Cell::Unsupported(other.type_name()),
+        },
+    };
+    crate::data::Table::from_columns(
+        source,
+        names.iter().map(|&name| {
+            let cells = objects.iter().map(|o| cell(o.get(name))).collect();
+            (name.to_owned(), TableColumn::Cells(cells))
+        }),
+    )
+}
+
 /// How a number that is not finite is named in messages.
 fn not_finite_name(token: &str) -> &'static str {
     match token.trim_start_matches('-') {

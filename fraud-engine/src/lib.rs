@@ -81,12 +81,14 @@
 //! ```
 
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod explain;
 pub mod export;
 mod forest;
 pub mod format;
 pub mod json;
+pub mod lifecycle;
 pub mod merge;
 pub mod metrics;
 pub mod model;

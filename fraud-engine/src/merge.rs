@@ -873,6 +873,14 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
             .collect(),
         n_nodes: models.iter().map(|m| m.metadata.n_nodes).sum(),
         max_depth: 0,
+        reference: crate::drift::Reference::pooled(
+            &models
+                .iter()
+                .map(|m| (&m.metadata.reference, m.metadata.training_rows))
+                .collect::<Vec<_>>(),
+            &scores,
+        ),
+        golden: pooled_golden_rows(&models, n_features),
         parts: records,
     };
     Model::assemble(
@@ -882,6 +890,31 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
         decision,
         metadata,
     )
+}
+
+/// Golden rows for a merged forest: evenly spaced rows from the parts'
+/// golden sets, as many as one part keeps. Their probabilities are left for
+/// [`Model::assemble`] to record, since the merged forest scores them anew.
+fn pooled_golden_rows(models: &[&Model], n_features: usize) -> crate::model::GoldenSet {
+    let rows: Vec<&[f64]> = models
+        .iter()
+        .flat_map(|m| m.metadata.golden.rows.chunks_exact(n_features.max(1)))
+        .collect();
+    let keep = models
+        .iter()
+        .map(|m| m.metadata.golden.rows.len() / n_features.max(1))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let stride = rows.len().div_ceil(keep).max(1);
+    crate::model::GoldenSet {
+        rows: rows
+            .iter()
+            .step_by(stride)
+            .flat_map(|r| r.iter().copied())
+            .collect(),
+        probabilities: Vec::new(),
+    }
 }
 
 /// What the parts chose for parameters left `auto`. Each part chose on its

@@ -306,6 +306,22 @@ impl PyModel {
         Ok(pythonize(py, &report)?)
     }
 
+    /// How far `X` moved from the training data, as `fraud-server drift
+    /// --json` reports it: `rows`, then for every feature (`features`, in
+    /// schema order) and for the score (`score`) the population stability
+    /// index `psi`, its `band` (below 0.1 `stable`, 0.1 to 0.25 `moderate`,
+    /// above 0.25 `significant`) and the `top_moving_bins` (training share
+    /// `expected`, share in X `actual`). `X` is a table with named columns
+    /// (a DataFrame, a pyarrow Table, a dict of columns or a list of dicts);
+    /// every row is scored for the score's drift. The GIL is released
+    /// meanwhile.
+    fn drift<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let table = arrays::table(py, x, Shape::of(x)?, Some(&self.names))?;
+        let model = &self.inner;
+        let report = detach(py, || model.drift(&table))?;
+        Ok(pythonize(py, &report)?)
+    }
+
     /// The codes of a categorical feature's categories, for encoded 2-D
     /// arrays. A value not in the dict (never seen in training) scores
     /// through the unknown bucket, whose code is `unknown_code(feature)`;

@@ -64,6 +64,19 @@ pub struct Config {
     /// When set, every `/api/*` request needs this value in `X-API-Key`.
     #[arg(long, env = "API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// Turns the admin API (`/admin/*`: upload, activate, roll back and
+    /// shadow models) on; every admin request needs this value in
+    /// `X-Admin-Key`. Without it every `/admin/*` address is 404.
+    #[arg(long, env = "ADMIN_API_KEY", hide_env_values = true)]
+    pub admin_api_key: Option<String>,
+    /// The model registry directory (default `<data-dir>/models`): model
+    /// files by version and the manifest naming the active and shadow ones.
+    #[arg(long, env = "MODEL_REGISTRY")]
+    pub registry: Option<PathBuf>,
+    /// Transactions in the rolling window `GET /api/drift` compares with
+    /// the training data.
+    #[arg(long, env = "DRIFT_WINDOW", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub drift_window: u32,
     /// Requests a minute per API key (or per client address without a key);
     /// 0 turns rate limiting off.
     #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
@@ -195,6 +208,15 @@ impl Config {
         self.data_dir.join("default-model.fem")
     }
 
+    /// The model registry directory: the one given, else `models` in the
+    /// data directory (so a service whose data directory is elsewhere keeps
+    /// its registry beside its history).
+    pub fn registry_dir(&self) -> PathBuf {
+        self.registry
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models"))
+    }
+
     /// The allowed CORS origins, or `None` for any origin.
     pub fn cors_origin_list(&self) -> Option<Vec<String>> {
         let origins: Vec<String> = self
@@ -235,6 +257,9 @@ mod tests {
         assert_eq!(*c.keep_alive_timeout, std::time::Duration::from_secs(30));
         assert_eq!(c.max_connections, 1024);
         assert_eq!(c.max_connections_per_address, 0);
+        assert_eq!(c.registry_dir(), PathBuf::from("data/models"));
+        assert_eq!(c.drift_window, 10_000);
+        assert_eq!(c.admin_api_key, None);
         let mut a = Config::defaults();
         a.history_durability = Durability::Async;
         assert_eq!(a.failure_policy(), FailurePolicy::FailOpen);

@@ -71,6 +71,22 @@ pub enum ApiError {
     Forbidden(String),
     /// 500: a bug or an environment failure; the message is logged and returned.
     Internal(String),
+    /// 401: missing or wrong `X-Admin-Key` on an `/admin/*` request.
+    AdminUnauthorized,
+    /// 404: a thing the request names (a model version) does not exist; the
+    /// message names it.
+    NoSuch(String),
+    /// 409: the request cannot be done in the current state (nothing to roll
+    /// back to, no shadow model set).
+    Conflict(String),
+    /// 404: the route exists, but what the request names does not (a label
+    /// for an id no stored prediction has); each one is listed.
+    Unknown {
+        /// Summary.
+        error: String,
+        /// Each unknown item.
+        details: Vec<FieldError>,
+    },
 }
 
 impl Reject for ApiError {}
@@ -126,10 +142,13 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ModelNotLoaded | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Unknown { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NoSuch(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -149,6 +168,10 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Internal(_) => "internal",
+            ApiError::AdminUnauthorized => "admin_unauthorized",
+            ApiError::NoSuch(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unknown { .. } => "unknown_id",
         }
     }
 
@@ -162,7 +185,8 @@ impl ApiError {
         };
         let body = match self {
             ApiError::BadRequest { error, details }
-            | ApiError::Unprocessable { error, details } => ErrorBody {
+            | ApiError::Unprocessable { error, details }
+            | ApiError::Unknown { error, details } => ErrorBody {
                 error,
                 details: Some(details),
             },
@@ -171,12 +195,18 @@ impl ApiError {
             | ApiError::RequestTimeout(error)
             | ApiError::Unavailable(error)
             | ApiError::Forbidden(error)
+            | ApiError::NoSuch(error)
+            | ApiError::Conflict(error)
             | ApiError::Internal(error) => ErrorBody {
                 error,
                 details: None,
             },
             ApiError::Unauthorized => ErrorBody {
                 error: "Invalid API key".into(),
+                details: None,
+            },
+            ApiError::AdminUnauthorized => ErrorBody {
+                error: "Invalid admin key (X-Admin-Key)".into(),
                 details: None,
             },
             ApiError::RateLimited { .. } => ErrorBody {

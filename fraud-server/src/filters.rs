@@ -105,9 +105,18 @@ pub fn api_guard(state: AppState) -> impl Filter<Extract = (), Error = Rejection
 pub const SERVED_METHODS: [Method; 3] = [Method::GET, Method::POST, Method::OPTIONS];
 
 /// The API guard for requests whose method no route serves; other requests
-/// pass untouched.
+/// pass untouched, and so do `/admin/*` requests, which the admin key guards
+/// (they must never be rate-limited away by prediction traffic).
 pub fn unserved_method(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::method()
+        .and(warp::path::full())
+        .map(|method: Method, path: warp::path::FullPath| {
+            if is_admin_path(path.as_str()) {
+                Method::GET
+            } else {
+                method
+            }
+        })
         .and(
             warp::header::optional::<String>("x-api-key")
                 .or(warp::any().map(|| None))
@@ -126,6 +135,11 @@ pub fn unserved_method(state: AppState) -> impl Filter<Extract = (), Error = Rej
             },
         )
         .untuple_one()
+}
+
+/// Whether a request path is the admin API's.
+pub fn is_admin_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
 }
 
 /// Requires a JSON body: `Content-Type: application/json`, with no charset
@@ -312,6 +326,110 @@ pub fn metrics(state: AppState) -> impl Filter<Extract = (Response,), Error = Re
         .and(warp::get())
         .and(with_state(state))
         .and_then(handlers::metrics)
+}
+
+// ---- model lifecycle: the admin API, the shadow comparison and drift ----
+
+/// The admin key, for every `/admin/*` route: 404 while the admin API is
+/// off, 401 without the right `X-Admin-Key`. Neither the API key nor the
+/// rate limit applies.
+fn admin_guard(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("x-admin-key")
+        .or(warp::any().map(|| None))
+        .unify()
+        .and(with_state(state))
+        .and_then(|key: Option<String>, state: AppState| async move {
+            state
+                .admit_admin(key.as_deref())
+                .map_err(warp::reject::custom)
+        })
+        .untuple_one()
+}
+
+/// Who made an admin change, for the registry's history: `X-Admin-User`
+/// when given, else `admin@<client address>`.
+fn admin_user(state: AppState) -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("x-admin-user")
+        .or(warp::any().map(|| None))
+        .unify()
+        .and(client(state))
+        .and_then(|user: Option<String>, client: Option<IpAddr>| async move {
+            crate::admin::who(user.as_deref(), client).map_err(warp::reject::custom)
+        })
+}
+
+/// The admin API: `POST /admin/models` (a model file as the body), `GET
+/// /admin/models`, `POST /admin/models/{version}/activate`, `POST
+/// /admin/rollback`, `POST /admin/models/{version}/shadow` and `DELETE
+/// /admin/shadow`.
+pub fn admin(state: AppState) -> BoxedFilter<(Response,)> {
+    let limit = crate::admin::MAX_MODEL_BYTES;
+    let upload = warp::path!("models")
+        .and(warp::post())
+        .and(declared_length_within(limit))
+        .and(with_state(state.clone()))
+        .and(admin_user(state.clone()))
+        .and(json_body(limit))
+        .and_then(crate::admin::upload);
+    let list = warp::path!("models")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and_then(crate::admin::list);
+    let activate = warp::path!("models" / String / "activate")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(admin_user(state.clone()))
+        .and_then(crate::admin::activate);
+    let shadow = warp::path!("models" / String / "shadow")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(admin_user(state.clone()))
+        .and_then(crate::admin::shadow);
+    let rollback = warp::path!("rollback")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(admin_user(state.clone()))
+        .and_then(crate::admin::rollback);
+    let unshadow = warp::path!("shadow")
+        .and(warp::delete())
+        .and(with_state(state.clone()))
+        .and(admin_user(state.clone()))
+        .and_then(crate::admin::unshadow);
+    warp::path("admin")
+        .and(admin_guard(state))
+        .and(
+            upload
+                .or(list)
+                .unify()
+                .or(activate)
+                .unify()
+                .or(shadow)
+                .unify()
+                .or(rollback)
+                .unify()
+                .or(unshadow)
+                .unify(),
+        )
+        .boxed()
+}
+
+/// `GET /api/shadow?limit=`.
+pub fn shadow(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "shadow")
+        .and(warp::get())
+        .and(api_guard(state.clone()))
+        .and(with_state(state))
+        .and(warp::query::<handlers::ShadowQuery>())
+        .and_then(handlers::shadow)
+}
+
+/// `GET /api/drift`.
+pub fn drift(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "drift")
+        .and(warp::get())
+        .and(api_guard(state.clone()))
+        .and(with_state(state))
+        .and_then(handlers::drift)
 }
 
 /// The web UI: `GET /` and `GET /static/<file>`.

@@ -55,6 +55,15 @@ fn parse_object(body: &[u8]) -> Result<Object<'_>, ApiError> {
     Object::parse(body).map_err(|e| ApiError::bad_field("body", format!("invalid JSON {e}")))
 }
 
+/// The shadow model's version and probability for a transaction the live
+/// model scored; none when no shadow is set, or when the shadow cannot score
+/// it (a shadow with another schema): the live answer never depends on it.
+fn shadow_score(shadow: Option<&LoadedModel>, row: &Object<'_>) -> Option<(Arc<str>, f64)> {
+    let shadow = shadow?;
+    let prediction = shadow.model.predict(row).ok()?;
+    Some((Arc::clone(&shadow.version), prediction.fraud_probability))
+}
+
 /// The `transaction_id` to echo: a string or a number, or nothing. `prefix`
 /// goes before the field's name in an error (the name is only formatted
 /// then: this runs on every prediction).
@@ -266,6 +275,7 @@ struct Answer {
 /// blocking thread.
 fn answer(
     loaded: &LoadedModel,
+    shadow: Option<&LoadedModel>,
     body: &[u8],
     explain: bool,
     request_id: &str,
@@ -289,6 +299,11 @@ fn answer(
     let echoed = object.get("transaction_id").filter(|v| **v != Json::Null);
     let response = serde_json::to_vec(&scored.to_dto(loaded, echoed))
         .map_err(|e| ApiError::Internal(format!("cannot encode the response: {e}")))?;
+    let shadow = shadow_score(shadow, &object);
+    let bins = loaded
+        .model
+        .drift_bins(&object, prediction.fraud_probability);
+    loaded.observe_drift([bins.as_slice()]);
     Ok(Some(Answer {
         body: response,
         record: NewRecord {
@@ -301,6 +316,7 @@ fn answer(
             is_fraud: prediction.is_fraud,
             risk_level: prediction.risk_level.as_str(),
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
+            shadow,
         },
         risk_level: prediction.risk_level.as_str(),
         is_fraud: prediction.is_fraud,
@@ -321,17 +337,29 @@ pub async fn predict(
     let loaded = state
         .model()
         .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
+    let shadow = state.shadow();
     let explain_asked = query.explain().map_err(reject)?;
-    let answered = match answer(&loaded, &body, false, &request_id, started).map_err(reject)? {
+    let answered = match answer(
+        &loaded,
+        shadow.as_deref(),
+        &body,
+        false,
+        &request_id,
+        started,
+    )
+    .map_err(reject)?
+    {
         Some(answered) if !explain_asked => answered,
         _ => {
             let model = Arc::clone(&loaded);
             let rid = request_id.clone();
-            tokio::task::spawn_blocking(move || answer(&model, &body, true, &rid, started))
-                .await
-                .map_err(|e| reject(ApiError::Internal(format!("explaining failed: {e}"))))?
-                .map_err(reject)?
-                .ok_or_else(|| reject(ApiError::Internal("the explanation was not made".into())))?
+            tokio::task::spawn_blocking(move || {
+                answer(&model, shadow.as_deref(), &body, true, &rid, started)
+            })
+            .await
+            .map_err(|e| reject(ApiError::Internal(format!("explaining failed: {e}"))))?
+            .map_err(reject)?
+            .ok_or_else(|| reject(ApiError::Internal("the explanation was not made".into())))?
         }
     };
     state
@@ -362,9 +390,19 @@ pub async fn predict_batch(
     let max_batch = state.limits().max_batch;
     let explain_asked = query.explain().map_err(reject)?;
     let model = Arc::clone(&loaded);
+    let shadow = state.shadow();
     let rid = request_id.clone();
     let scored = tokio::task::spawn_blocking(move || {
-        score_batch(&model, &body, &rid, started, explain_asked, max_batch)
+        let shadow = shadow.as_deref();
+        score_batch(
+            &model,
+            shadow,
+            &body,
+            &rid,
+            started,
+            explain_asked,
+            max_batch,
+        )
     })
     .await
     .map_err(|e| reject(ApiError::Internal(format!("batch scoring failed: {e}"))))?
@@ -444,6 +482,7 @@ fn batch_rows<'b>(
 
 fn score_batch(
     loaded: &LoadedModel,
+    shadow: Option<&LoadedModel>,
     body: &[u8],
     request_id: &str,
     started: Instant,
@@ -474,10 +513,28 @@ fn score_batch(
         return Err(unprocessable(details, total_problems));
     }
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let mut shadows: Vec<Option<(Arc<str>, f64)>> = match shadow {
+        Some(_) => rows
+            .par_iter()
+            .map(|row| shadow_score(shadow, row))
+            .collect(),
+        None => Vec::new(),
+    };
+    shadows.resize(rows.len(), None);
+    let bins: Vec<Vec<u16>> = rows
+        .iter()
+        .zip(predictions.iter().map(Scored::prediction))
+        .map(|(row, p)| loaded.model.drift_bins(row, p.fraud_probability))
+        .collect();
+    loaded.observe_drift(bins.iter().map(Vec::as_slice));
     let timestamp = now_rfc3339();
     let mut records = Vec::with_capacity(rows.len());
     let mut counts = Vec::with_capacity(rows.len());
-    for (row, p) in rows.iter().zip(predictions.iter().map(Scored::prediction)) {
+    for ((row, p), shadow) in rows
+        .iter()
+        .zip(predictions.iter().map(Scored::prediction))
+        .zip(shadows)
+    {
         counts.push((p.risk_level.as_str(), p.is_fraud));
         records.push(NewRecord {
             timestamp: timestamp.clone(),
@@ -493,6 +550,7 @@ fn score_batch(
             is_fraud: p.is_fraud,
             risk_level: p.risk_level.as_str(),
             latency_ms,
+            shadow,
         });
     }
     let response = BatchResponse {
@@ -656,6 +714,150 @@ pub async fn predictions(state: AppState, query: PageQuery) -> Result<Response, 
     Ok(json_response(&page, StatusCode::OK, None))
 }
 
+// ---- model lifecycle: the shadow comparison and drift ----
+
+/// Records `GET /api/shadow` compares when no `limit` is given.
+pub const SHADOW_WINDOW: u32 = 10_000;
+
+/// The query of `GET /api/shadow`: `limit`, the newest records compared
+/// (1 to 1,000,000, default 10,000).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ShadowQuery {
+    limit: Option<String>,
+}
+
+impl ShadowQuery {
+    /// The number of records to compare, or a 400 naming `limit`.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit.as_deref() {
+            None => Ok(SHADOW_WINDOW),
+            Some(value) => match value.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+                _ => Err(ApiError::bad_field(
+                    "limit",
+                    format!(
+                        "`{}` is not a whole number between 1 and 1000000",
+                        truncate(value)
+                    ),
+                )),
+            },
+        }
+    }
+}
+
+/// `GET /api/shadow` answer: the engine's comparison, and what was compared.
+#[derive(Debug, Serialize)]
+pub struct ShadowReport {
+    /// The serving model.
+    pub live_version: String,
+    /// The shadow model.
+    pub shadow_version: String,
+    /// The most records compared (the newest ones both models scored).
+    pub limit: u32,
+    /// The comparison.
+    #[serde(flatten)]
+    pub comparison: fraud_engine::lifecycle::ShadowComparison,
+}
+
+/// `GET /api/shadow`: the serving model against the shadow over the newest
+/// records both scored; 409 when no shadow is set.
+pub async fn shadow(state: AppState, query: ShadowQuery) -> Result<Response, Rejection> {
+    let limit = query.limit().map_err(reject)?;
+    let live = state
+        .model()
+        .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
+    let shadow = state.shadow().ok_or_else(|| {
+        reject(ApiError::Conflict(
+            "no shadow model is set; POST /admin/models/{version}/shadow sets one".into(),
+        ))
+    })?;
+    let pairs = state
+        .history()
+        .shadow_pairs(&live.version, &shadow.version, limit)
+        .await
+        .map_err(|e| reject(ApiError::Unavailable(e.to_string())))?;
+    let comparison = fraud_engine::lifecycle::compare_shadow(
+        &pairs,
+        live.model.threshold(),
+        shadow.model.threshold(),
+    );
+    Ok(json_response(
+        &ShadowReport {
+            live_version: live.version.to_string(),
+            shadow_version: shadow.version.to_string(),
+            limit,
+            comparison,
+        },
+        StatusCode::OK,
+        None,
+    ))
+}
+
+/// The rolling window a drift report covers.
+#[derive(Debug, Serialize)]
+pub struct DriftWindow {
+    /// The most transactions it holds.
+    pub capacity: usize,
+    /// The transactions it holds now.
+    pub transactions: usize,
+    /// When the oldest of them was scored (RFC 3339 UTC), if any.
+    pub from: Option<String>,
+    /// When the newest was scored.
+    pub to: Option<String>,
+}
+
+/// `GET /api/drift` answer: the engine's report on the serving model's
+/// window.
+#[derive(Debug, Serialize)]
+pub struct DriftResponse {
+    /// The serving model, whose training data the window is compared with.
+    pub model_version: String,
+    /// The window.
+    pub window: DriftWindow,
+    /// PSI per feature and for the score.
+    #[serde(flatten)]
+    pub report: fraud_engine::drift::DriftReport,
+}
+
+fn millis_rfc3339(millis: u64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// The serving model's drift report, and how many transactions it covers.
+pub fn drift_report(state: &AppState, loaded: &LoadedModel) -> DriftResponse {
+    let (report, transactions, span) = {
+        let window = loaded
+            .drift
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (window.report(&loaded.model), window.len(), window.span())
+    };
+    DriftResponse {
+        model_version: loaded.version.to_string(),
+        window: DriftWindow {
+            capacity: state.drift_window(),
+            transactions,
+            from: span.map(|(from, _)| millis_rfc3339(from)),
+            to: span.map(|(_, to)| millis_rfc3339(to)),
+        },
+        report,
+    }
+}
+
+/// `GET /api/drift`: how far the latest transactions moved from the
+/// serving model's training data.
+pub async fn drift(state: AppState) -> Result<Response, Rejection> {
+    let loaded = state
+        .model()
+        .ok_or_else(|| reject(ApiError::ModelNotLoaded))?;
+    Ok(json_response(
+        &drift_report(&state, &loaded),
+        StatusCode::OK,
+        None,
+    ))
+}
+
 /// The OpenAPI description, embedded at build time.
 pub const OPENAPI: &str = include_str!("../static/openapi.json");
 
@@ -731,6 +933,16 @@ pub async fn metrics(state: AppState) -> Result<Response, Rejection> {
         .metrics()
         .history_queue
         .set(state.history().queued() as i64);
+    match state.model() {
+        Some(loaded) => {
+            let drift = drift_report(&state, &loaded);
+            state.metrics().set_drift(
+                &drift.model_version,
+                (drift.window.transactions > 0).then_some(&drift.report),
+            );
+        }
+        None => state.metrics().set_drift("", None),
+    }
     let text = state
         .metrics()
         .render()

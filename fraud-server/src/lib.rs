@@ -7,16 +7,20 @@
 //! serves until SIGTERM or Ctrl-C, then drains requests and flushes the
 //! history.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod dto;
 pub mod error;
+pub mod feedback;
 pub mod filters;
 pub mod handlers;
 pub mod history;
+pub mod lifecycle;
 pub mod metrics;
 pub mod proxies;
+pub mod registry;
 pub mod state;
 pub mod ui;
 
@@ -33,12 +37,13 @@ use warp::{Filter, Reply};
 
 pub use config::{Config, Durability, FailurePolicy, LogFormat, SyncMode};
 pub use connections::ConnectionLimits;
-pub use state::{AppState, Limits, Settings};
+pub use state::{AppState, Lifecycle, Limits, Settings};
 
 use crate::error::{handle_rejection, ErrorKind};
 use crate::filters::with_state;
 use crate::history::{BackendOptions, History, HistoryError, Policy};
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +59,10 @@ pub enum ServerError {
     /// The prediction history could not be opened or flushed.
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// A model the registry names cannot serve, or the registry cannot be
+    /// read.
+    #[error(transparent)]
+    Deploy(#[from] lifecycle::DeployError),
     /// The metrics registry refused a metric (a bug).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -90,6 +99,18 @@ pub fn routes(
         .or(filters::ready(state.clone()))
         .unify()
         .or(filters::metrics(state.clone()))
+        .unify()
+        // Model lifecycle: the admin API, the shadow comparison and drift.
+        .or(filters::admin(state.clone()))
+        .unify()
+        .or(filters::shadow(state.clone()))
+        .unify()
+        .or(filters::drift(state.clone()))
+        .unify()
+        // Labels and performance (issue 12).
+        .or(feedback::feedback_route(state.clone()))
+        .unify()
+        .or(feedback::performance_route(state.clone()))
         .unify()
         .or(filters::ui())
         .unify()
@@ -300,35 +321,17 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests and flushing the history");
 }
 
-/// Reloads the model file on SIGHUP; a file that fails to load leaves the
-/// serving model in place.
+/// On SIGHUP, re-reads the `--model` file (if any) and the registry's
+/// manifest and serves what they name (see [`lifecycle`]); a model that
+/// fails leaves the serving one in place.
 #[cfg(unix)]
-async fn reload_on_hangup(state: AppState, path: PathBuf) {
+async fn reload_on_hangup(state: AppState, path: Option<PathBuf>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         tracing::warn!("cannot watch SIGHUP; model reload is off");
         return;
     };
     while hup.recv().await.is_some() {
-        let file = path.clone();
-        match tokio::task::spawn_blocking(move || Model::load(&file)).await {
-            Ok(Ok(model)) => {
-                let version = model.version().to_owned();
-                match state.set_model(model) {
-                    Ok(()) => {
-                        tracing::info!(path = %path.display(), model_version = %version, "reloaded the model")
-                    }
-                    Err(e) => {
-                        tracing::error!(path = %path.display(), error = %e, "model reload failed; the previous model keeps serving")
-                    }
-                }
-            }
-            Ok(Err(e)) => {
-                tracing::error!(path = %path.display(), error = %e, "model reload failed; the previous model keeps serving");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "model reload task failed; the previous model keeps serving");
-            }
-        }
+        lifecycle::reload(&state, path.as_deref()).await;
     }
 }
 
@@ -356,36 +359,69 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     })
     .await
     .map_err(|e| ServerError::Runtime(std::io::Error::other(e)))??;
-    let state = AppState::new(history.clone(), metrics, Settings::from_config(&config));
+    let registry_dir = config.registry_dir();
+    let registry = tokio::task::spawn_blocking(move || Registry::open(registry_dir))
+        .await
+        .map_err(|e| ServerError::Runtime(std::io::Error::other(e)))?
+        .map_err(lifecycle::DeployError::from)?;
+    tracing::info!(registry = %registry.dir().display(), "opened the model registry");
+    let state = AppState::with_lifecycle(
+        history.clone(),
+        metrics,
+        Settings::from_config(&config),
+        Lifecycle {
+            registry: Some(registry.clone()),
+            drift_window: config.drift_window as usize,
+        },
+    );
 
-    let model_path = match &config.model {
-        Some(path) => {
-            let file = path.clone();
-            let model = tokio::task::spawn_blocking(move || Model::load(&file))
-                .await
-                .map_err(|e| ServerError::Runtime(std::io::Error::other(e)))?
-                .map_err(|source| ServerError::Model {
-                    path: path.clone(),
-                    source,
-                })?;
-            tracing::info!(path = %path.display(), model_version = %model.version(), "loaded the model");
-            state
-                .set_model(model)
-                .map_err(|source| ServerError::Model {
-                    path: path.clone(),
-                    source,
-                })?;
-            path.clone()
+    // The start-up rule (see `lifecycle`): the --model file when it changed,
+    // else what the manifest names. Anything named that cannot serve stops
+    // the start-up, saying which version and why.
+    let model_path = config.model.clone();
+    let file = model_path.clone();
+    let planning = state.clone();
+    let deploying = registry.clone();
+    let plan = tokio::task::spawn_blocking(move || {
+        if let Some(path) = &file {
+            if let Some(version) = lifecycle::deploy_model_file(&deploying, path, "startup")? {
+                tracing::info!(path = %path.display(), model_version = %version, "activated the model file");
+            }
+        }
+        let manifest = deploying.manifest()?;
+        lifecycle::plan(&deploying, &manifest, &planning, Vec::new())
+    })
+    .await
+    .map_err(|e| ServerError::Runtime(std::io::Error::other(e)))?
+    .map_err(|e| match e {
+        lifecycle::DeployError::File { path, source } => ServerError::Model { path, source },
+        other => ServerError::Deploy(other),
+    })?;
+    lifecycle::apply(&state, plan)?;
+    match state.model() {
+        Some(serving) => {
+            tracing::info!(model_version = %serving.version, "loaded the model from the registry")
         }
         None => {
             let path = config.default_model_path();
             let rows = config.default_model_rows;
             let loading = state.clone();
-            let file = path.clone();
             // In the background, so /health and /ready answer while it trains.
             tokio::spawn(async move {
-                match tokio::task::spawn_blocking(move || load_or_train_default(&file, rows)).await
-                {
+                let trained = tokio::task::spawn_blocking(move || {
+                    let model = load_or_train_default(&path, rows)?;
+                    // The registry records the default model like any other,
+                    // so later activations can roll back to it.
+                    if let Err(e) = registry
+                        .add(&model)
+                        .and_then(|()| registry.activate(model.version(), "startup").map(|_| ()))
+                    {
+                        tracing::error!(error = %e, "cannot record the default model in the registry; it serves anyway");
+                    }
+                    Ok::<_, fraud_engine::Error>(model)
+                })
+                .await;
+                match trained {
                     Ok(Ok(model)) => {
                         if let Err(e) = loading.set_model(model) {
                             tracing::error!(error = %e, "cannot serve the default model; /ready stays 503")
@@ -399,9 +435,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
                     }
                 }
             });
-            path
         }
-    };
+    }
 
     let addr = SocketAddr::new(config.host, config.port);
     let listener = tokio::net::TcpListener::bind(addr)

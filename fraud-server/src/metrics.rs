@@ -2,8 +2,8 @@
 //! version, the history writer, and this process's memory and CPU.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The server's metrics, registered in their own registry (so tests can
@@ -26,26 +26,47 @@ pub struct Metrics {
     pub history_writable: IntGauge,
     connections_open: IntGauge,
     connections_closed: IntCounterVec,
+    feature_psi: GaugeVec,
+    score_psi: GaugeVec,
 }
 
 /// Every route the server answers (besides `/static/*`): the metric labels,
 /// and what the OpenAPI description must cover.
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 18] = [
     "/api/predict",
     "/api/predict/batch",
     "/api/model",
     "/api/predictions",
     "/api/openapi.json",
+    // Labels and performance (issue 12).
+    "/api/feedback",
+    "/api/performance",
     "/health",
     "/ready",
     "/metrics",
     "/",
+    // Model lifecycle.
+    "/api/shadow",
+    "/api/drift",
+    "/admin/models",
+    "/admin/models/{version}/activate",
+    "/admin/models/{version}/shadow",
+    "/admin/rollback",
+    "/admin/shadow",
 ];
 
 /// Routes as metric labels: a fixed set, so a client cannot grow the label space.
 pub fn route_label(path: &str) -> &'static str {
     if let Some(route) = ROUTES.iter().find(|r| **r == path) {
         return route;
+    }
+    // A route with a version in it is labelled by its pattern.
+    if let Some(rest) = path.strip_prefix("/admin/models/") {
+        match rest.split_once('/') {
+            Some((_, "activate")) => return "/admin/models/{version}/activate",
+            Some((_, "shadow")) => return "/admin/models/{version}/shadow",
+            _ => {}
+        }
     }
     if path.starts_with("/static/") {
         "/static"
@@ -174,6 +195,22 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let feature_psi = GaugeVec::new(
+            Opts::new(
+                "fraud_feature_psi",
+                "Population stability index of each feature over the drift window, against the serving model's training data",
+            ),
+            &["feature", "model_version"],
+        )?;
+        let score_psi = GaugeVec::new(
+            Opts::new(
+                "fraud_score_psi",
+                "Population stability index of the serving model's score over the drift window",
+            ),
+            &["model_version"],
+        )?;
+        registry.register(Box::new(feature_psi.clone()))?;
+        registry.register(Box::new(score_psi.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(predictions.clone()))?;
@@ -201,6 +238,8 @@ impl Metrics {
             history_writable,
             connections_open,
             connections_closed,
+            feature_psi,
+            score_psi,
         })
     }
 
@@ -250,6 +289,28 @@ impl Metrics {
             .set(1);
     }
 
+    /// Records the serving model's drift; `None` (an empty window) removes
+    /// the figures, which mean nothing without transactions.
+    pub fn set_drift(
+        &self,
+        model_version: &str,
+        report: Option<&fraud_engine::drift::DriftReport>,
+    ) {
+        self.feature_psi.reset();
+        self.score_psi.reset();
+        let Some(report) = report else {
+            return;
+        };
+        for psi in &report.features {
+            self.feature_psi
+                .with_label_values(&[psi.feature.as_str(), model_version])
+                .set(psi.psi);
+        }
+        self.score_psi
+            .with_label_values(&[model_version])
+            .set(report.score.psi);
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut buf = Vec::new();
@@ -285,6 +346,11 @@ mod tests {
         assert!(text.contains(r#"fraud_api_errors_total{kind="invalid_fields"} 1"#));
         assert!(text.contains(r#"fraud_model_info{engine_version="0.1.0",model_version="abc"} 1"#));
         assert_eq!(route_label("/api/../etc"), "other");
+        assert_eq!(
+            route_label("/admin/models/0123456789abcdef/activate"),
+            "/admin/models/{version}/activate"
+        );
+        assert_eq!(route_label("/admin/models/x/other"), "other");
         m.request("/api/predict", "XYZZY", 405, 0.001);
         m.request("/api/predict", "get", 405, 0.001);
         let text = m.render().expect("render");

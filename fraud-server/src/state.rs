@@ -4,10 +4,11 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use fraud_engine::drift::Window;
 use fraud_engine::Model;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -17,6 +18,10 @@ use subtle::ConstantTimeEq;
 use crate::error::ApiError;
 use crate::history::History;
 use crate::metrics::Metrics;
+use crate::registry::Registry;
+
+/// Transactions in a drift window when nothing else is configured.
+pub const DEFAULT_DRIFT_WINDOW: usize = 10_000;
 
 /// A model ready to serve, with what the API says about it precomputed.
 #[derive(Debug)]
@@ -31,11 +36,21 @@ pub struct LoadedModel {
     /// False when the model has a feature of that name: the key is then
     /// that feature's value, and only `?explain=true` asks.
     pub explain_key_is_option: bool,
+    /// The latest transactions this model scored, counted into its
+    /// training reference's bins (`GET /api/drift`). Each model has its
+    /// own, so activating another model starts a fresh window.
+    pub drift: Mutex<Window>,
 }
 
 impl LoadedModel {
-    /// Wraps a model, rendering its description once.
+    /// Wraps a model, rendering its description once, with a drift window
+    /// of the default size.
     pub fn new(model: Model) -> Result<Self, fraud_engine::Error> {
+        Self::with_drift_window(model, DEFAULT_DRIFT_WINDOW)
+    }
+
+    /// Wraps a model with a drift window of `capacity` transactions.
+    pub fn with_drift_window(model: Model, capacity: usize) -> Result<Self, fraud_engine::Error> {
         let info = serde_json::to_vec(&model.summary()).map_err(|e| {
             fraud_engine::Error::Serialization {
                 what: "model summary",
@@ -50,8 +65,24 @@ impl LoadedModel {
                 .features
                 .iter()
                 .any(|f| f.name == crate::handlers::EXPLAIN),
+            drift: Mutex::new(Window::new(&model, capacity)),
             model,
         })
+    }
+
+    /// Counts scored transactions (each as [`Model::drift_bins`] gives it)
+    /// into the drift window. The lock is held only for the counting.
+    pub fn observe_drift<'b>(&self, bins: impl IntoIterator<Item = &'b [u16]>) {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut window = self
+            .drift
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for b in bins {
+            window.observe(b, at);
+        }
     }
 }
 
@@ -79,6 +110,9 @@ pub struct Settings {
     pub limits: Limits,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::proxies::TrustedProxies,
+    /// Required `X-Admin-Key` value for `/admin/*`; `None` turns the admin
+    /// API off (every `/admin/*` address is 404).
+    pub admin_key: Option<String>,
 }
 
 impl Settings {
@@ -94,6 +128,26 @@ impl Settings {
                 max_batch: config.max_batch,
             },
             trusted_proxies: config.trusted_proxies.clone(),
+            admin_key: config.admin_api_key.clone().filter(|k| !k.is_empty()),
+        }
+    }
+}
+
+/// What the server needs to manage models, beyond serving one: the
+/// registry and the size of each model's drift window.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    /// The model registry; without one the admin API answers 503.
+    pub registry: Option<Registry>,
+    /// Transactions in each model's drift window.
+    pub drift_window: usize,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            registry: None,
+            drift_window: DEFAULT_DRIFT_WINDOW,
         }
     }
 }
@@ -111,6 +165,12 @@ pub enum RateKey {
 
 struct Inner {
     model: ArcSwapOption<LoadedModel>,
+    shadow: ArcSwapOption<LoadedModel>,
+    lifecycle: Lifecycle,
+    /// Held while the serving models change (admin API, SIGHUP), so the
+    /// models in memory follow the manifest's changes in their order.
+    changing: tokio::sync::Mutex<()>,
+    admin_key: Option<[u8; 32]>,
     history: History,
     metrics: Metrics,
     limiter: Option<DefaultKeyedRateLimiter<RateKey>>,
@@ -131,8 +191,19 @@ fn digest(key: &str) -> [u8; 32] {
 }
 
 impl AppState {
-    /// State with no model loaded yet.
+    /// State with no model loaded yet, no registry and drift windows of the
+    /// default size.
     pub fn new(history: History, metrics: Metrics, settings: Settings) -> Self {
+        Self::with_lifecycle(history, metrics, settings, Lifecycle::default())
+    }
+
+    /// State with no model loaded yet, managing models with `lifecycle`.
+    pub fn with_lifecycle(
+        history: History,
+        metrics: Metrics,
+        settings: Settings,
+        lifecycle: Lifecycle,
+    ) -> Self {
         let limiter = NonZeroU32::new(settings.rate_limit_per_minute)
             .map(|n| RateLimiter::keyed(Quota::per_minute(n)));
         let boot = std::time::SystemTime::now()
@@ -141,6 +212,14 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 model: ArcSwapOption::empty(),
+                shadow: ArcSwapOption::empty(),
+                lifecycle,
+                changing: tokio::sync::Mutex::new(()),
+                admin_key: settings
+                    .admin_key
+                    .as_deref()
+                    .filter(|k| !k.is_empty())
+                    .map(digest),
                 history,
                 metrics,
                 limiter,
@@ -165,11 +244,58 @@ impl AppState {
     /// one. A model that cannot be described is refused and the serving one
     /// stays.
     pub fn set_model(&self, model: Model) -> Result<(), fraud_engine::Error> {
-        let loaded = LoadedModel::new(model)?;
+        let loaded = LoadedModel::with_drift_window(model, self.inner.lifecycle.drift_window)?;
         self.inner
             .metrics
             .set_model(&loaded.version, &loaded.model.metadata().engine_version);
         self.inner.model.store(Some(Arc::new(loaded)));
+        Ok(())
+    }
+
+    /// The shadow model, if one is set: it scores every transaction the
+    /// serving model scores, for the history only.
+    pub fn shadow(&self) -> Option<Arc<LoadedModel>> {
+        self.inner.shadow.load_full()
+    }
+
+    /// Sets (`Some`) or removes (`None`) the shadow model.
+    pub fn set_shadow(&self, model: Option<Model>) -> Result<(), fraud_engine::Error> {
+        let loaded = match model {
+            // The shadow's window is never reported: the smallest will do.
+            Some(model) => Some(Arc::new(LoadedModel::with_drift_window(model, 1)?)),
+            None => None,
+        };
+        self.inner.shadow.store(loaded);
+        Ok(())
+    }
+
+    /// The model registry, when the server has one.
+    pub fn registry(&self) -> Option<&Registry> {
+        self.inner.lifecycle.registry.as_ref()
+    }
+
+    /// Transactions in each model's drift window.
+    pub fn drift_window(&self) -> usize {
+        self.inner.lifecycle.drift_window
+    }
+
+    /// Held while the serving models change.
+    pub fn changing(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.changing
+    }
+
+    /// Checks `X-Admin-Key`: 404 while the admin API is off, 401 for a
+    /// missing or wrong key. Never rate-limited.
+    pub fn admit_admin(&self, presented: Option<&str>) -> Result<(), ApiError> {
+        let Some(expected) = self.inner.admin_key else {
+            return Err(ApiError::NotFound);
+        };
+        // Hashed first, as the API key is, so the comparison takes the
+        // same time whatever the presented key.
+        let given = digest(presented.unwrap_or(""));
+        if !bool::from(given.ct_eq(&expected)) || presented.is_none() {
+            return Err(ApiError::AdminUnauthorized);
+        }
         Ok(())
     }
 
@@ -278,6 +404,7 @@ mod tests {
                     max_batch: 10,
                 },
                 trusted_proxies: Default::default(),
+                admin_key: Some("admin-secret".into()),
             },
         );
         (state, Cleanup(dir))
@@ -290,6 +417,17 @@ mod tests {
         assert_eq!(s.admit(Some("secreT"), None), Err(ApiError::Unauthorized));
         assert_eq!(s.admit(Some(""), None), Err(ApiError::Unauthorized));
         assert_eq!(s.admit(Some("secret"), None), Ok(()));
+        // The admin key is another key: neither opens the other's door.
+        assert_eq!(
+            s.admit(Some("admin-secret"), None),
+            Err(ApiError::Unauthorized)
+        );
+        assert_eq!(
+            s.admit_admin(Some("secret")),
+            Err(ApiError::AdminUnauthorized)
+        );
+        assert_eq!(s.admit_admin(None), Err(ApiError::AdminUnauthorized));
+        assert_eq!(s.admit_admin(Some("admin-secret")), Ok(()));
     }
 
     #[test]

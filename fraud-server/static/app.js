@@ -635,9 +635,60 @@ async function showModel() {
   }
 }
 
+// ---- drift ----
+
+// A PSI as a bar on a scale to 0.5 (longer values are drawn full), with
+// the band boundaries 0.1 and 0.25 marked.
+function psiBar(psi, band) {
+  const W = 160, H = 14, full = 0.5;
+  const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
+    "aria-label": "PSI " + psi.toFixed(4) + ", " + band });
+  root.appendChild(svg("rect", { x: 0, y: 2, width: W, height: H - 4, fill: "#e8edf2" }));
+  const w = Math.max(1, Math.min(1, psi / full) * W);
+  root.appendChild(svg("rect", { x: 0, y: 2, width: w.toFixed(1), height: H - 4, class: "psi-bar psi-" + band }));
+  for (const edge of [0.1, 0.25]) {
+    const x = (edge / full * W).toFixed(1);
+    root.appendChild(svg("line", { x1: x, y1: 0, x2: x, y2: H, stroke: "#1d2733", "stroke-dasharray": "2 2" }));
+  }
+  return root;
+}
+
+function driftRow(p, isScore) {
+  const tr = el("tr", null, isScore ? "drift-score" : "");
+  tr.appendChild(el("th", isScore ? "score (the model's probability)" : p.feature));
+  tr.appendChild(el("td", p.psi.toFixed(4), "psi"));
+  tr.appendChild(el("td")).appendChild(el("span", p.band, "band band-" + p.band));
+  tr.appendChild(el("td")).appendChild(psiBar(p.psi, p.band));
+  tr.appendChild(el("td", p.top_moving_bins.map((b) =>
+    b.bin + ": " + fmtProb(b.expected) + " \u2192 " + fmtProb(b.actual)).join("; ")));
+  return tr;
+}
+
+async function showDrift() {
+  showError($("drift-error"), null);
+  try {
+    const r = await api("/api/drift");
+    const w = r.window;
+    $("drift-status").textContent = w.transactions === 0
+      ? "No transactions scored by model " + r.model_version + " yet (the window holds the latest " + w.capacity + ")."
+      : w.transactions + " of the latest " + w.capacity + " transactions scored by model " + r.model_version +
+        ", from " + w.from + " to " + w.to + ".";
+    const table = $("drift-table");
+    clear(table);
+    if (w.transactions === 0) return;
+    const head = el("tr");
+    for (const h of ["feature", "PSI", "band", "PSI on a scale to 0.5", "most moved (training share \u2192 now)"]) head.appendChild(el("th", h));
+    table.appendChild(head);
+    for (const p of r.features) table.appendChild(driftRow(p, false));
+    table.appendChild(driftRow(r.score, true));
+  } catch (err) {
+    showError($("drift-error"), err);
+  }
+}
+
 // ---- navigation ----
 
-const PAGES = ["predict", "batch", "history", "model"];
+const PAGES = ["predict", "batch", "history", "model", "drift"];
 
 function route() {
   const asked = location.hash.slice(1);
@@ -655,6 +706,7 @@ function route() {
   if (!known) $("missing-name").textContent = "#" + name;
   if (name === "history") loadHistory();
   if (name === "model") showModel();
+  if (name === "drift") showDrift();
 }
 
 async function start() {
@@ -672,6 +724,7 @@ async function start() {
   $("predict-form").addEventListener("submit", onPredict);
   $("batch-file").addEventListener("change", onBatchFile);
   $("history-refresh").addEventListener("click", loadHistory);
+  $("drift-refresh").addEventListener("click", showDrift);
   $("history-filters").addEventListener("submit", (event) => {
     event.preventDefault();
     historyOffset = 0;

@@ -684,6 +684,33 @@ fn web_ui_in_headless_chromium() {
     driver.js("document.querySelector('.curves').scrollIntoView(); return true");
     driver.screenshot(&artifacts, "model-curves.png");
 
+    // --- drift page: the window of what was scored above, PSI per feature ---
+    driver.go(&format!("{base}/#drift"));
+    driver.wait(
+        "the drift table",
+        "return document.querySelectorAll('#drift-table tr').length > 1",
+    );
+    // A header, the eight features, then the score.
+    assert_eq!(
+        driver.js("return document.querySelectorAll('#drift-table tr').length"),
+        10
+    );
+    assert_eq!(
+        driver.js("return [...document.querySelectorAll('#drift-table .band')].every(b => ['stable', 'moderate', 'significant'].includes(b.textContent))"),
+        true
+    );
+    assert_eq!(
+        driver.js("return document.querySelectorAll('#drift-table svg rect.psi-bar').length"),
+        9
+    );
+    let status = driver.text("#drift-status");
+    assert!(
+        status.contains(&model().metadata().model_id),
+        "the drift page names the model: {status}"
+    );
+    driver.audit("the drift page");
+    driver.screenshots(&artifacts, "drift");
+
     // --- addresses that are not pages ---
     driver.go(&format!("{base}/#nowhere"));
     driver.wait(
@@ -724,6 +751,7 @@ fn web_ui_in_headless_chromium() {
         "batch",
         "history",
         "model",
+        "drift",
         "missing-page",
         "not-found",
     ] {

@@ -189,11 +189,28 @@ fn default_model_is_trained_cached_and_reused() {
     };
     assert!(dir.join("data/default-model.fem").exists());
     assert!(dir.join("data/history.db").exists());
+    // The default model was stored in the registry and activated there.
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("data/models/manifest.json")).expect("a manifest"),
+    )
+    .expect("JSON");
+    assert_eq!(manifest["active"], first_version.as_str());
+    assert_eq!(manifest["history"][0]["by"], "startup");
+    assert!(dir
+        .join(format!("data/models/models/{first_version}.fem"))
+        .exists());
+    // Restarted, the registry's active model serves: nothing is trained,
+    // nor read from the cache.
     let server = Server::start_in(&dir, &[], &env);
     server.wait_ready(30);
     // The log is written by a background thread: give it a moment.
-    wait_for(|| server.stderr().contains("loaded the cached default model"));
-    assert!(server.stderr().contains("loaded the cached default model"));
+    wait_for(|| {
+        server
+            .stderr()
+            .contains("loaded the model from the registry")
+    });
+    assert!(!server.stderr().contains("training the default model"));
+    assert!(!server.stderr().contains("loaded the cached default model"));
     assert_eq!(
         server.get("/ready").json()["model_version"],
         first_version.as_str()

@@ -113,6 +113,7 @@ fn record(n: usize) -> NewRecord {
         is_fraud: n % 5 == 0,
         risk_level: ["LOW", "MEDIUM", "HIGH"][n % 3],
         latency_ms: 0.001 * n as f64 + 0.1,
+        shadow: (n % 4 == 0).then(|| (Arc::from("shadow-model"), n as f64 / 1009.0)),
     }
 }
 
@@ -133,6 +134,15 @@ fn assert_stored(stored: &history::Record, written: &NewRecord) {
     assert_eq!(stored.is_fraud, u8::from(written.is_fraud));
     assert_eq!(stored.risk_level, written.risk_level);
     assert_eq!(stored.latency_ms.to_bits(), written.latency_ms.to_bits());
+    assert_eq!(
+        stored.shadow_version.as_deref(),
+        written.shadow.as_ref().map(|(v, _)| &**v)
+    );
+    assert_eq!(
+        stored.shadow_probability.map(f64::to_bits),
+        written.shadow.as_ref().map(|(_, p)| p.to_bits())
+    );
+    assert_eq!(stored.label, None);
 }
 
 history_suite! {
@@ -287,6 +297,74 @@ history_suite! {
         }
         assert_eq!(applied, schema::MIGRATIONS.len(), "each migration ran once");
     }
+
+    // Labels (issue 12).
+
+    async fn labels_are_stored_all_or_nothing_and_read_in_time_order(fixture: Fixture) {
+        use history::{Label, LabelKey, LabelOutcome, LabelledQuery};
+        // Async: a label must still find the record queued just before it.
+        let history = fixture.open(Policy {
+            durability: Durability::Async,
+            ..Policy::commit(64)
+        });
+        let written: Vec<NewRecord> = (0..30).map(record).collect();
+        assert_eq!(history.record(written.clone()).await.expect("queued"), Recorded::Queued);
+        let label = |key: LabelKey, label: u8| Label {
+            key,
+            label,
+            labelled_by: "analyst-7".into(),
+            labelled_at: "2026-12-01T10:00:00.123Z".into(),
+        };
+        let tx = |id: &str| LabelKey::TransactionId(id.into());
+        let outcome = history
+            .label(vec![
+                label(tx("tx-2"), 0),
+                label(tx("tx-1"), 1),
+                label(LabelKey::RequestId("req-3".into()), 1),
+            ])
+            .await
+            .expect("stored");
+        assert_eq!(outcome, LabelOutcome::Applied { rows: 3 });
+        // One unknown id: nothing of the set is stored.
+        let outcome = history
+            .label(vec![label(tx("tx-4"), 1), label(tx("tx-nope"), 0)])
+            .await
+            .expect("answered");
+        assert_eq!(outcome, LabelOutcome::Unknown(vec![tx("tx-nope")]));
+
+        let all = history.labelled(LabelledQuery::default()).await.expect("read");
+        let ids: Vec<&str> = all.iter().map(|r| r.request_id.as_str()).collect();
+        assert_eq!(ids, ["req-1", "req-2", "req-3"], "oldest first, tx-4 unlabelled");
+        assert_eq!(all.iter().map(|r| r.label).collect::<Vec<_>>(), [Some(1), Some(0), Some(1)]);
+        for r in &all {
+            assert_eq!(r.labelled_by.as_deref(), Some("analyst-7"));
+            assert_eq!(r.labelled_at.as_deref(), Some("2026-12-01T10:00:00.123Z"));
+            assert_eq!(r.features, serde_json::Value::Null, "not asked for");
+        }
+        let with_inputs = history
+            .labelled(LabelledQuery { features: true, ..LabelledQuery::default() })
+            .await
+            .expect("read");
+        for (stored, n) in with_inputs.iter().zip(1..) {
+            assert_stored(&history::Record { label: None, ..stored.clone() }, &written[n]);
+        }
+        // `since` includes its time, `before` excludes its own.
+        let span = history
+            .labelled(LabelledQuery {
+                since: Some(written[2].timestamp.clone()),
+                before: Some(written[3].timestamp.clone()),
+                features: false,
+            })
+            .await
+            .expect("read");
+        assert_eq!(span.len(), 1);
+        assert_eq!(span[0].request_id, "req-2");
+        // A later label overwrites an earlier one.
+        history.label(vec![label(tx("tx-1"), 0)]).await.expect("stored");
+        let again = history.labelled(LabelledQuery::default()).await.expect("read");
+        assert_eq!(again[0].label, Some(0));
+        history.close().await.expect("closed");
+    }
 }
 
 #[test]
@@ -315,4 +393,43 @@ fn a_database_that_cannot_be_reached_is_an_error_at_once() {
     assert!(text.contains("refused"), "{text}");
     assert!(!text.contains("pw@"), "{text}");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
+
+// ---- model lifecycle: the shadow comparison's reads ----
+
+mod shadow {
+    use super::*;
+
+    history_suite! {
+        async fn shadow_pairs_are_the_newest_of_one_live_and_shadow_pair(fixture: Fixture) {
+            let history = fixture.open_commit();
+            let mut records = Vec::new();
+            for n in 0..40 {
+                let mut r = record(n);
+                r.model_version = Arc::from(if n % 2 == 0 { "live-a" } else { "live-b" });
+                r.shadow = match n % 4 {
+                    0 | 1 => Some((Arc::from("shadow-s"), n as f64 / 100.0)),
+                    2 => Some((Arc::from("shadow-t"), 0.5)),
+                    _ => None,
+                };
+                records.push(r);
+            }
+            history.record(records.clone()).await.expect("stored");
+            let pairs = history.shadow_pairs("live-a", "shadow-s", 1000).await.expect("pairs");
+            // n = 0, 4, 8, ...: live-a with shadow-s; newest first.
+            let expected: Vec<(f64, f64)> = (0..40)
+                .rev()
+                .filter(|n| n % 4 == 0)
+                .map(|n| (records[n].fraud_probability, n as f64 / 100.0))
+                .collect();
+            let got: Vec<(f64, f64)> = pairs.iter().map(|p| (p.live, p.shadow)).collect();
+            assert_eq!(got, expected);
+            assert!(pairs.iter().all(|p| p.label.is_none()));
+            let newest = history.shadow_pairs("live-a", "shadow-s", 3).await.expect("pairs");
+            assert_eq!(newest.len(), 3);
+            assert_eq!(newest[0].shadow, 36.0 / 100.0);
+            assert!(history.shadow_pairs("live-a", "nobody", 10).await.expect("pairs").is_empty());
+            history.close().await.expect("closed");
+        }
+    }
 }

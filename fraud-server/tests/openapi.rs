@@ -185,7 +185,16 @@ async fn every_operation_answers_as_documented() {
             }
         }
     }
-    assert_eq!(checked, 2 * ROUTES.len());
+    // Every route is documented (see above); some routes have more than
+    // one operation (`GET` and `POST /admin/models`), each called twice.
+    let operations: usize = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|item| item.as_object().expect("operations").len())
+        .sum();
+    assert!(operations >= ROUTES.len());
+    assert_eq!(checked, 2 * operations);
 }
 
 #[tokio::test]

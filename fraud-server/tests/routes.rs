@@ -1272,6 +1272,15 @@ async fn ready_reports_a_history_that_cannot_be_written() {
         fn describe(&self) -> String {
             "test store".into()
         }
+        fn label(
+            &mut self,
+            labels: &[fraud_server::history::Label],
+        ) -> Result<fraud_server::history::LabelOutcome, HistoryError> {
+            // It keeps no predictions, so every id is unknown.
+            Ok(fraud_server::history::LabelOutcome::Unknown(
+                labels.iter().map(|l| l.key.clone()).collect(),
+            ))
+        }
     }
     struct NoPages;
     impl Pages for NoPages {
@@ -1282,6 +1291,20 @@ async fn ready_reports_a_history_that_cannot_be_written() {
                 limit,
                 offset,
             })
+        }
+        fn shadow_pairs(
+            &self,
+            _: &str,
+            _: &str,
+            _: u32,
+        ) -> Result<Vec<fraud_engine::lifecycle::PairedScore>, HistoryError> {
+            Ok(Vec::new())
+        }
+        fn labelled(
+            &self,
+            _: &fraud_server::history::LabelledQuery,
+        ) -> Result<Vec<fraud_server::history::Record>, HistoryError> {
+            Ok(Vec::new())
         }
     }
 

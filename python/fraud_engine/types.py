@@ -207,10 +207,40 @@ class GeneratedColumns(TypedDict):
     cardholder_age: Any
     is_fraud: Any
 
+PsiBand = Literal["stable", "moderate", "significant"]
+
+
+class BinShift(TypedDict):
+    """One bin's share in training (``expected``) and in the data compared."""
+
+    bin: str
+    expected: float
+    actual: float
+
+
+class Psi(TypedDict):
+    """The drift of one feature, or of the score (``feature == "score"``)."""
+
+    feature: str
+    psi: float
+    band: PsiBand
+    top_moving_bins: List[BinShift]
+
+
+class DriftReport(TypedDict):
+    """``Model.drift``: the figures of ``fraud-server drift --json``."""
+
+    rows: int
+    features: List[Psi]
+    score: Psi
+
+
 __all__ = [
     "AutoCandidate",
     "AutoChoice",
+    "BinShift",
     "Confusion",
+    "DriftReport",
     "Evaluation",
     "ExplainedPrediction",
     "FeatureInfo",
@@ -220,6 +250,8 @@ __all__ = [
     "PartRecord",
     "PrCurve",
     "Prediction",
+    "Psi",
+    "PsiBand",
     "Reason",
     "RiskBands",
     "RiskLevel",

@@ -246,6 +246,29 @@ impl Dataset {
         })
     }
 
+    /// The rows before `row` and the rows from `row` on, as two datasets
+    /// with the same schema (a categorical column keeps all its levels in
+    /// both).
+    pub(crate) fn split_at(&self, row: usize) -> Result<(Dataset, Dataset)> {
+        let row = row.min(self.rows);
+        let part = |range: std::ops::Range<usize>| {
+            let columns = self
+                .columns
+                .iter()
+                .map(|column| match column {
+                    Column::Numeric(values) => Column::Numeric(values[range.clone()].to_vec()),
+                    Column::Categorical { codes, levels } => Column::Categorical {
+                        codes: codes[range.clone()].to_vec(),
+                        levels: levels.clone(),
+                    },
+                })
+                .collect();
+            let labels = self.labels.as_ref().map(|l| l[range].to_vec());
+            Dataset::new(self.schema.clone(), columns, labels)
+        };
+        Ok((part(0..row)?, part(row..self.rows)?))
+    }
+
     /// The schema the columns follow.
     pub fn schema(&self) -> &Schema {
         &self.schema
@@ -373,7 +396,10 @@ impl<'s> ColumnBuilder<'s> {
     /// Appends `value`; on rejection appends a missing value and returns the reason.
     fn push(&mut self, value: Value<'_>) -> std::result::Result<(), String> {
         if self.feature.is_required() && value.is_missing() {
-            self.push(Value::Missing)?;
+            match &mut self.column {
+                Column::Numeric(values) => values.push(f64::NAN),
+                Column::Categorical { codes, .. } => codes.push(MISSING_CODE),
+            }
             return Err("missing value: the schema requires this column".into());
         }
         match &mut self.column {
@@ -512,6 +538,29 @@ mod tests {
         assert!(rejections[1].reason.contains("between 0 and 23"));
         assert!(rejections[2].reason.contains("maybe"));
         assert!(err.to_string().contains("row 2, column `amount`"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_required_value_is_rejected_by_row_and_column() {
+        let csv = TempCsv::new("required", "amount,kind,is_fraud\n5,a,0\n,,1\n");
+        let mut amount = Feature::numeric("amount");
+        amount.required = Some(true);
+        let mut kind = Feature::categorical("kind");
+        kind.required = Some(true);
+        let rules = ColumnRules {
+            schema: Some(Schema::new(vec![amount, kind], DEFAULT_LABEL).expect("schema")),
+            ..Default::default()
+        };
+        let err = read_csv(&csv.0, &rules).expect_err("rejects");
+        let Error::InvalidData { rejections, .. } = &err else {
+            panic!("{err}")
+        };
+        let named: Vec<(u64, &str)> = rejections
+            .iter()
+            .map(|r| (r.row, r.column.as_str()))
+            .collect();
+        assert_eq!(named, [(2, "amount"), (2, "kind")]);
+        assert!(rejections[0].reason.contains("requires"), "{err}");
     }
 
     #[test]

@@ -21,4 +21,6 @@ pub use rejections::RejectionLog;
 pub use table::{Cell, Table, TableColumn, Texts, MISSING_CODE};
 pub use value::{is_missing_text, parse_bool, parse_label, Value};
 
-pub(crate) use value::{category_text, check_number, describe_range, numeric_value};
+pub(crate) use value::{
+    category_text, check_number, describe_range, number_as_level, numeric_value, parse_number,
+};

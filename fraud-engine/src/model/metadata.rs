@@ -68,10 +68,26 @@ pub struct Metadata {
     pub n_nodes: u64,
     /// Deepest tree's depth.
     pub max_depth: u32,
+    /// The training distributions drift is measured against.
+    pub reference: crate::drift::Reference,
+    /// Training rows and the probabilities the model gave them when it was
+    /// made: loading the model scores them again and refuses a model that
+    /// does not give the same doubles, bit for bit.
+    pub golden: GoldenSet,
     /// The parts a forest trained apart was merged from, in tree order
     /// (see [`crate::merge`]); a part lists itself; empty for a forest
     /// trained in one piece.
     pub parts: Vec<crate::merge::PartRecord>,
+}
+
+/// Encoded rows with the probabilities they must score (see
+/// [`Metadata::golden`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GoldenSet {
+    /// Row-major encoded rows, one value per feature.
+    pub rows: Vec<f64>,
+    /// The probability of each row.
+    pub probabilities: Vec<f64>,
 }
 
 /// The two kinds of global importance training computes.
@@ -118,6 +134,7 @@ impl Metadata {
             training_rows: data.n_rows() as u64,
             training_frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
             params: params.clone(),
+            reference: crate::drift::Reference::of(data, oob.as_ref().map_or(&[], |o| o.scores)),
             auto,
             oob: oob.map(|o| Evaluation::weighted(o.scores, o.labels, o.weights, threshold)),
             roc_curve: roc,
@@ -127,6 +144,7 @@ impl Metadata {
             feature_stats: data.columns().iter().map(feature_stats).collect(),
             n_nodes: trees.iter().map(|t| t.len() as u64).sum(),
             max_depth: 0,
+            golden: GoldenSet::default(),
             parts: Vec::new(),
         }
     }

@@ -17,7 +17,7 @@ mod score;
 pub use batch::{Explanations, RowOutcome, Rows};
 
 pub use decision::{Decision, RiskBands, RiskLevel};
-pub use metadata::{FeatureStats, Metadata};
+pub use metadata::{FeatureStats, GoldenSet, Metadata};
 pub(crate) use metadata::{Importances, OutOfBag, CURVE_POINTS};
 pub use output::{
     Contributions, EvaluationReport, FeatureSummary, ModelSummary, PrCurve, PredictionOutput,
@@ -81,6 +81,38 @@ pub struct CategoryCode {
     pub known: bool,
 }
 
+/// Scores the golden set one row at a time and as a batch: a freshly trained
+/// model (no probabilities yet) records what it gives; a loaded one must give
+/// exactly what it recorded.
+fn check_golden_set(forest: &Forest, golden: &mut GoldenSet, n_features: usize) -> Result<()> {
+    let n_rows = golden.rows.len() / n_features.max(1);
+    let mut batch = vec![0.0; n_rows];
+    forest.predict_batch(&golden.rows, &mut batch)?;
+    let single = golden
+        .rows
+        .chunks_exact(n_features)
+        .map(|row| forest.predict(row));
+    if golden.probabilities.is_empty() {
+        golden.probabilities = single.collect();
+    } else {
+        for (row, ((got, batched), &expected)) in
+            single.zip(&batch).zip(&golden.probabilities).enumerate()
+        {
+            if got.to_bits() != expected.to_bits() {
+                return Err(Error::GoldenSetMismatch { row, expected, got });
+            }
+            if batched.to_bits() != expected.to_bits() {
+                return Err(Error::GoldenSetMismatch {
+                    row,
+                    expected,
+                    got: *batched,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Model {
     /// Checks every part against the others and lays the forest out for scoring.
     pub(crate) fn assemble(
@@ -102,8 +134,18 @@ impl Model {
                 "metadata does not match the feature count".into(),
             ));
         }
+        metadata.reference.check(n_features).map_err(structural)?;
+        let golden = &mut metadata.golden;
+        if golden.rows.len() != golden.probabilities.len() * n_features
+            && !(golden.probabilities.is_empty() && golden.rows.len() % n_features == 0)
+        {
+            return Err(structural(
+                "the golden set's rows do not match its probabilities".into(),
+            ));
+        }
         let forest = Forest::from_trees(&trees, n_features).map_err(structural)?;
         metadata.max_depth = forest.max_depth();
+        check_golden_set(&forest, &mut metadata.golden, n_features)?;
         // The version is derived from everything else, never trusted from
         // a file: a model whose payload changed is another version.
         metadata.model_id.clear();
@@ -182,6 +224,19 @@ impl Model {
         )
     }
 
+    /// The same model recorded as derived from the version `parent`.
+    pub(crate) fn with_parent(self, parent: &str) -> Result<Model> {
+        let mut metadata = self.metadata;
+        metadata.parent_version = Some(parent.to_owned());
+        Model::assemble(
+            self.schema,
+            self.pipeline,
+            self.trees,
+            self.decision,
+            metadata,
+        )
+    }
+
     /// The position and codes of the categorical feature `feature`; an
     /// error names the feature when the model has no such feature or it is
     /// not categorical.
@@ -235,5 +290,40 @@ impl Model {
             code,
             known: !unknown,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{synth, train, TrainParams};
+
+    #[test]
+    fn a_model_that_scores_its_golden_set_differently_is_refused() {
+        let params = TrainParams {
+            n_trees: 5,
+            ..TrainParams::default()
+        };
+        let model = train(&synth::generate(3_000, 2), &params).expect("trains");
+        let golden = &model.metadata.golden;
+        assert_eq!(golden.probabilities.len(), 32);
+        assert_eq!(golden.rows.len(), 32 * model.n_features());
+        let bytes = model.to_bytes().expect("serializes");
+        assert_eq!(Model::from_bytes(&bytes).expect("loads"), model);
+
+        let mut metadata = model.metadata.clone();
+        let p = &mut metadata.golden.probabilities[3];
+        *p = f64::from_bits(p.to_bits() + 1);
+        let tampered = Model::assemble(
+            model.schema.clone(),
+            model.pipeline.clone(),
+            model.trees.clone(),
+            model.decision.clone(),
+            metadata,
+        );
+        match tampered {
+            Err(Error::GoldenSetMismatch { row: 3, .. }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 }

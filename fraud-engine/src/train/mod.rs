@@ -33,6 +33,10 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 /// Training rows whose out-of-bag SHAP values make the global importances.
 const SHAP_ROWS: usize = 256;
 
+/// Of the explained rows, every this many makes the golden set (32 rows of
+/// the 256).
+const GOLDEN_STRIDE: usize = 8;
+
 /// Out-of-bag sums are kept in fixed point so that adding them in any order,
 /// from any number of threads, gives bit-identical results.
 const OOB_SCALE: f64 = (1u64 << 40) as f64;
@@ -53,6 +57,7 @@ pub struct Trainer<'p> {
     params: TrainParams,
     threads: Option<usize>,
     progress: Option<Progress<'p>>,
+    parent: Option<String>,
 }
 
 impl std::fmt::Debug for Trainer<'_> {
@@ -72,6 +77,7 @@ impl<'p> Trainer<'p> {
             params,
             threads: None,
             progress: None,
+            parent: None,
         })
     }
 
@@ -91,6 +97,13 @@ impl<'p> Trainer<'p> {
     /// Calls `progress(trees done, trees in all)` as trees finish.
     pub fn progress(mut self, progress: Progress<'p>) -> Self {
         self.progress = Some(progress);
+        self
+    }
+
+    /// Records that the model is a retraining of `parent` (its version in
+    /// the model's metadata, and so in its summary).
+    pub fn derived_from(mut self, parent: &Model) -> Self {
+        self.parent = Some(parent.version().to_owned());
         self
     }
 
@@ -152,7 +165,13 @@ impl<'p> Trainer<'p> {
                 reason: "more than 2^32 rows".into(),
             });
         }
-        let run = || train_in_pool(data, labels, &self.params, self.progress, part);
+        let run = || {
+            let (model, pool) = train_in_pool(data, labels, &self.params, self.progress, part)?;
+            match &self.parent {
+                None => Ok((model, pool)),
+                Some(parent) => Ok((model.with_parent(parent)?, pool)),
+            }
+        };
         match self.threads {
             Some(t) => rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
@@ -528,6 +547,14 @@ fn train_in_pool(
         }),
         threshold,
     );
+    // Every eighth of the evenly spaced explained rows: a golden set that
+    // spans the data; assembling the model records their probabilities.
+    metadata.golden.rows = shap_encoded
+        .iter()
+        .step_by(GOLDEN_STRIDE)
+        .flatten()
+        .copied()
+        .collect();
     // A feature the schema left open is required when training never saw it
     // missing: the model has learned nothing about a missing value there.
     // A part's encoding decided that from all of the data.

@@ -59,12 +59,183 @@ pub enum Command {
     Tune(TuneArgs),
     /// Write the forest as documented JSON (for shap, treelite, notebooks).
     ExportTrees(ExportTreesArgs),
+    /// Manage a model registry: list, add, activate, roll back, shadow.
+    Models(ModelsArgs),
+    /// Compare a CSV of transactions with the model's training data: the
+    /// population stability index of every feature and of the score.
+    Drift(DriftArgs),
     /// Bring the history database's schema up to date (`serve` also does
     /// this at start-up; run it first to migrate once before a rollout).
     Migrate(MigrateArgs),
     /// Ask a running server's `/ready` and exit 0 only on 200 (a container
     /// health check that needs no curl in the image).
     Healthcheck(HealthcheckArgs),
+    // Labels, retraining and backups (issue 12).
+    /// Attach labels from a CSV (transaction_id or request_id, is_fraud,
+    /// optional labelled_by) to the stored predictions, as POST
+    /// /api/feedback does.
+    Label(LabelArgs),
+    /// Train a successor of a model on the labelled history (rows older
+    /// than the label delay), and compare both on the newest held-out rows.
+    Retrain(RetrainArgs),
+    /// Write a consistent snapshot of the history (while the server runs)
+    /// and a copy of the model registry to a new directory.
+    Backup(BackupArgs),
+    /// Bring back a backup's history and registry, after checking every
+    /// file in it.
+    Restore(RestoreArgs),
+}
+
+// Labels, retraining and backups (issue 12).
+
+/// Where the history is, as `serve` and `migrate` take it.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The history database: a SQLite path, `sqlite://PATH` or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` (default
+    /// `<data-dir>/history.db`).
+    #[arg(long = "history", env = "DATABASE_URL", hide_env_values = true)]
+    pub history: Option<String>,
+    /// Directory of the default history file.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+/// `label` flags.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// The history.
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// CSV with a header: `transaction_id` or `request_id`, `is_fraud`
+    /// (0/1, true/false or yes/no) and optionally `labelled_by`.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Store the labels whose ids are known and list the others (without
+    /// it, one unknown id stores nothing).
+    #[arg(long)]
+    pub skip_unknown: bool,
+}
+
+/// `retrain` flags.
+#[derive(Debug, Args)]
+pub struct RetrainArgs {
+    /// The history.
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// Where to write the new model.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only predictions scored on or after this date (2026-11-30) or RFC
+    /// 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// The model to retrain (default: the registry's active version).
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// The registry whose active version is the default base.
+    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    pub registry: PathBuf,
+    /// Only predictions at least this old (7d, 36h, 0s): fraud labels
+    /// arrive late, so newer ones are mostly unlabelled yet.
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    pub label_delay: std::time::Duration,
+    /// The newest share of the rows held out to compare both models.
+    #[arg(long, default_value_t = 0.2)]
+    pub holdout: f64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `backup` flags.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The history.
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// The registry directory.
+    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    pub registry: PathBuf,
+    /// The backup directory to create (absent or empty).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `restore` flags.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A directory `backup` wrote.
+    pub backup: PathBuf,
+    /// The history to restore into (SQLite; the server must be stopped).
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// The registry directory to restore into.
+    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    pub registry: PathBuf,
+    /// Replace a history or registry that is not empty.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `models` flags.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// The registry directory.
+    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    pub registry: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+/// The registry operations.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Every stored version with its state and card summary.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every activation, rollback and shadow change, oldest first.
+    History,
+    /// Store a model file (after checking it reproduces its golden set).
+    Add {
+        /// The model file.
+        model: PathBuf,
+        /// Also make it the active model.
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Make a stored version the active model.
+    Activate {
+        /// The version.
+        version: String,
+    },
+    /// Make the previously active version active again.
+    Rollback,
+    /// Make a stored version the shadow model.
+    Shadow {
+        /// The version.
+        version: String,
+    },
+    /// Stop shadow scoring.
+    Unshadow,
+}
+
+/// `drift` flags.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// CSV of transactions to compare with the training data.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print JSON (the shape of `GET /api/drift`'s features) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `migrate` flags.

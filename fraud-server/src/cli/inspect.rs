@@ -22,6 +22,9 @@ pub fn inspect(args: InspectArgs, out: &mut dyn Write) -> Result<(), CliError> {
         "model {} (format {}, engine {}, created {})",
         summary.model_version, summary.format_version, summary.engine_version, summary.created
     )?;
+    if let Some(parent) = &summary.parent_version {
+        writeln!(out, "derived from model {parent}")?;
+    }
     writeln!(
         out,
         "trained on {} rows ({} frauds); {} trees, {} nodes, max depth {}",

@@ -1,12 +1,14 @@
 //! The `fraud-server` command line: `generate`, `train`, `predict`,
-//! `evaluate`, `inspect`, `explain`, `tune`, `export-trees`, and the
-//! operations commands `migrate` and `healthcheck`. Each
+//! `evaluate`, `inspect`, `explain`, `tune`, `export-trees`, `models`,
+//! `drift`, and the operations commands `migrate` and `healthcheck`. Each
 //! subcommand converts its flags and files into engine calls and the
 //! engine's results into text; every data decision is the engine's.
 
 mod args;
 mod decision;
 mod inspect;
+mod labels;
+mod lifecycle;
 mod ops;
 mod score;
 mod train;
@@ -14,10 +16,12 @@ mod train;
 use std::io::Write;
 
 pub use args::{
-    Cli, Command, CostArgs, EvaluateArgs, ExplainArgs, ExportTreesArgs, GenerateArgs,
-    HealthcheckArgs, InspectArgs, Invocation, MigrateArgs, PredictArgs, StrategyName, TrainArgs,
-    TuneArgs,
+    Cli, Command, CostArgs, DriftArgs, EvaluateArgs, ExplainArgs, ExportTreesArgs, GenerateArgs,
+    HealthcheckArgs, InspectArgs, Invocation, MigrateArgs, ModelsArgs, ModelsCommand, PredictArgs,
+    StrategyName, TrainArgs, TuneArgs,
 };
+// Labels, retraining and backups (issue 12).
+pub use args::{BackupArgs, HistoryArgs, LabelArgs, RestoreArgs, RetrainArgs};
 use fraud_engine::{Error as EngineError, Hint};
 
 /// Errors the command line reports, one line each.
@@ -27,12 +31,23 @@ pub enum CliError {
     Engine(EngineError),
     /// Writing to the terminal or a file failed.
     Output(std::io::Error),
+    /// The model registry refused or failed.
+    Registry(crate::registry::RegistryError),
     /// The history database refused or could not be reached.
     History(crate::history::HistoryError),
     /// A server asked by `healthcheck` is not ready, or did not answer.
     NotReady(String),
     /// The work was done, but not all of it: the message says what is left.
     Incomplete(String),
+    /// An input file or flag cannot be used (labels, a backup): the
+    /// message names the row, field or file.
+    Invalid(String),
+}
+
+impl From<crate::registry::RegistryError> for CliError {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        CliError::Registry(e)
+    }
 }
 
 impl From<EngineError> for CliError {
@@ -61,9 +76,11 @@ impl std::fmt::Display for CliError {
                 None => write!(f, "{e}"),
             },
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
+            CliError::Registry(e) => write!(f, "{e}"),
             CliError::History(e) => write!(f, "{e}"),
             CliError::NotReady(message) => f.write_str(message),
             CliError::Incomplete(message) => f.write_str(message),
+            CliError::Invalid(message) => f.write_str(message),
         }
     }
 }
@@ -120,8 +137,15 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Tune(args) => decision::tune(args, out)?,
         Command::Inspect(args) => inspect::inspect(args, out)?,
         Command::ExportTrees(args) => inspect::export_trees(args, out)?,
+        Command::Models(args) => lifecycle::models(args, out)?,
+        Command::Drift(args) => lifecycle::drift(args, out)?,
         Command::Migrate(args) => ops::migrate(args, out)?,
         Command::Healthcheck(args) => ops::healthcheck(args, out)?,
+        // Labels, retraining and backups (issue 12).
+        Command::Label(args) => labels::label(args, out)?,
+        Command::Retrain(args) => labels::retrain(args, out)?,
+        Command::Backup(args) => labels::backup(args, out)?,
+        Command::Restore(args) => labels::restore(args, out)?,
     }
     Ok(())
 }

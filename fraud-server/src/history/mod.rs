@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fraud_engine::lifecycle::PairedScore;
 use serde::Serialize;
 use tokio::sync::{oneshot, Semaphore};
 
@@ -58,6 +59,16 @@ pub struct Record {
     pub risk_level: String,
     /// Time spent scoring this request, in milliseconds.
     pub latency_ms: f64,
+    /// The shadow model that also scored it, if one was set.
+    pub shadow_version: Option<String>,
+    /// The shadow model's probability (never part of the answer).
+    pub shadow_probability: Option<f64>,
+    /// The true class, once a label arrived (1 fraud, 0 legitimate).
+    pub label: Option<u8>,
+    /// Who gave the label.
+    pub labelled_by: Option<String>,
+    /// When the label arrived (RFC 3339, UTC, milliseconds).
+    pub labelled_at: Option<String>,
 }
 
 /// A record on its way to the database: the input kept as JSON text, so the
@@ -82,6 +93,8 @@ pub struct NewRecord {
     pub risk_level: &'static str,
     /// Latency in milliseconds.
     pub latency_ms: f64,
+    /// The shadow model's version and probability, when one scored it too.
+    pub shadow: Option<(Arc<str>, f64)>,
 }
 
 /// Which records a listing shows; `None` in a field means any.
@@ -292,12 +305,37 @@ pub trait Store: Send + 'static {
     fn probe(&mut self) -> Result<(), HistoryError>;
     /// Where the records go, for log lines (no credentials).
     fn describe(&self) -> String;
+
+    // Labels (issue 12).
+
+    /// Sets the label of every prediction each label names, in one
+    /// transaction: all of them, or (when some id matches no prediction)
+    /// none, with the unknown ids in the outcome.
+    fn label(&mut self, labels: &[Label]) -> Result<LabelOutcome, HistoryError>;
 }
 
 /// A history backend's reading side.
 pub trait Pages: Send + Sync + 'static {
     /// A page of the records that pass `filter`, newest first (blocking).
     fn page(&self, limit: u32, offset: u64, filter: &Filter) -> Result<Page, HistoryError>;
+
+    // ---- model lifecycle: shadow comparison ----
+
+    /// The newest `limit` records that `live_version` answered while
+    /// `shadow_version` scored them too: both probabilities and the label,
+    /// if one arrived (blocking).
+    fn shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError>;
+
+    // Labels (issue 12).
+
+    /// Every labelled record scored in `query`'s time span, oldest first
+    /// (by time, then id), blocking.
+    fn labelled(&self, query: &LabelledQuery) -> Result<Vec<Record>, HistoryError>;
 }
 
 /// How the history behaves: when requests are answered and what happens
@@ -352,6 +390,11 @@ enum Message {
     },
     Flush(oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
+    /// Labels, applied after every record sent before them.
+    Labels {
+        labels: Vec<Label>,
+        done: oneshot::Sender<Result<LabelOutcome, String>>,
+    },
 }
 
 struct Shared {
@@ -602,6 +645,25 @@ impl History {
             .map_err(|_| HistoryError::Closed)?
     }
 
+    // ---- model lifecycle: shadow comparison ----
+
+    /// The newest `limit` records `live_version` answered with
+    /// `shadow_version` as the shadow (see [`Pages::shadow_pairs`]),
+    /// including everything recorded before this call.
+    pub async fn shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError> {
+        self.flush().await?;
+        let pages = Arc::clone(&self.pages);
+        let (live, shadow) = (live_version.to_owned(), shadow_version.to_owned());
+        tokio::task::spawn_blocking(move || pages.shadow_pairs(&live, &shadow, limit))
+            .await
+            .map_err(|_| HistoryError::Closed)?
+    }
+
     /// Writes everything queued and stops the writer. Later `record` calls fail
     /// with [`HistoryError::Closed`].
     pub async fn close(&self) -> Result<(), HistoryError> {
@@ -666,6 +728,7 @@ impl Writer {
             let mut batch = Batch::default();
             let mut next = Some(first);
             let mut stop = None;
+            let mut labels = None;
             // Requests that wait for their commit and came in a group last
             // time will likely come in a group again: wait a moment for the
             // rest of it, so one commit serves them all (group commit). Each
@@ -687,6 +750,13 @@ impl Writer {
                             stop = Some(done);
                             break;
                         }
+                        // The records before them are written first, so
+                        // a label finds a prediction sent just before it.
+                        Message::Labels { labels: list, done } => {
+                            self.room.add_permits(1);
+                            labels = Some((list, done));
+                            break;
+                        }
                     }
                     if batch.records.len() >= MAX_BATCH {
                         break;
@@ -696,6 +766,7 @@ impl Writer {
                 let wait = match linger_until {
                     Some(until)
                         if stop.is_none()
+                            && labels.is_none()
                             && !batch.waiting.is_empty()
                             && batch.waiting.len() < self.last_batch
                             && batch.records.len() < MAX_BATCH =>
@@ -711,6 +782,9 @@ impl Writer {
             }
             self.last_batch = batch.waiting.len();
             self.write(batch);
+            if let Some((list, done)) = labels {
+                let _ = done.send(self.label_with_retries(&list));
+            }
             if let Some(done) = stop {
                 // Write what was sent before the senders saw `closing`.
                 let mut late = Batch::default();
@@ -722,6 +796,11 @@ impl Writer {
                             late.waiting.extend(done);
                         }
                         Message::Flush(done) | Message::Stop(done) => late.flushes.push(done),
+                        Message::Labels { labels: list, done } => {
+                            self.room.add_permits(1);
+                            self.write(std::mem::take(&mut late));
+                            let _ = done.send(self.label_with_retries(&list));
+                        }
                     }
                 }
                 self.write(late);
@@ -812,6 +891,150 @@ impl Writer {
             Err(e) => {
                 tracing::debug!(store = %self.store.describe(), error = %e, "history still cannot be written");
                 self.shared.set_failing(e.to_string(), &self.metrics);
+            }
+        }
+    }
+}
+
+// Labels (issue 12): the true class of a prediction, learnt later (a
+// chargeback, an analyst's review). Labels go through the writer's queue,
+// like records, so they are committed in order after the predictions sent
+// before them and share the writer's retries and health.
+
+/// Which stored predictions a label is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelKey {
+    /// Every prediction with this caller's `transaction_id`.
+    TransactionId(String),
+    /// Every prediction of this request (a batch request has several).
+    RequestId(String),
+}
+
+impl LabelKey {
+    /// The id's name, as the API and the CSV call it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            LabelKey::TransactionId(_) => "transaction_id",
+            LabelKey::RequestId(_) => "request_id",
+        }
+    }
+
+    /// The id.
+    pub fn id(&self) -> &str {
+        match self {
+            LabelKey::TransactionId(id) | LabelKey::RequestId(id) => id,
+        }
+    }
+}
+
+impl std::fmt::Display for LabelKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} `{}`", self.field(), self.id())
+    }
+}
+
+/// One label to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// The predictions it is for.
+    pub key: LabelKey,
+    /// The true class: 1 fraud, 0 legitimate.
+    pub label: u8,
+    /// Who gave it.
+    pub labelled_by: String,
+    /// When (RFC 3339, UTC, milliseconds).
+    pub labelled_at: String,
+}
+
+/// What became of a set of labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelOutcome {
+    /// Every label was stored; this many predictions now carry one (a
+    /// label overwrites an earlier one: the latest review wins).
+    Applied {
+        /// Predictions labelled.
+        rows: u64,
+    },
+    /// These ids match no stored prediction, so no label was stored.
+    Unknown(Vec<LabelKey>),
+}
+
+/// Which labelled records [`Pages::labelled`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelledQuery {
+    /// Only records scored at or after this RFC 3339 UTC time.
+    pub since: Option<String>,
+    /// Only records scored before this RFC 3339 UTC time.
+    pub before: Option<String>,
+    /// Read each record's input too (retraining needs it; performance
+    /// figures do not, and leave `features` null).
+    pub features: bool,
+}
+
+impl History {
+    /// Stores `labels`, all or none, after every record handed to the
+    /// history before this call. Labels always wait for their commit,
+    /// whatever the durability: the caller needs to know which ids were
+    /// unknown.
+    pub async fn label(&self, labels: Vec<Label>) -> Result<LabelOutcome, HistoryError> {
+        if labels.is_empty() {
+            return Ok(LabelOutcome::Applied { rows: 0 });
+        }
+        if self.shared.closing.load(Ordering::SeqCst) {
+            return Err(HistoryError::Closed);
+        }
+        let permit = self
+            .room
+            .acquire()
+            .await
+            .map_err(|_| HistoryError::Closed)?;
+        permit.forget();
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Message::Labels { labels, done }).is_err() {
+            self.room.add_permits(1);
+            return Err(HistoryError::Closed);
+        }
+        match wait.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(reason)) => Err(HistoryError::Unwritable { reason }),
+            Err(_) => Err(HistoryError::Closed),
+        }
+    }
+
+    /// The labelled records `query` selects, oldest first, including
+    /// everything recorded and labelled before this call.
+    pub async fn labelled(&self, query: LabelledQuery) -> Result<Vec<Record>, HistoryError> {
+        self.flush().await?;
+        let pages = Arc::clone(&self.pages);
+        tokio::task::spawn_blocking(move || pages.labelled(&query))
+            .await
+            .map_err(|_| HistoryError::Closed)?
+    }
+}
+
+impl Writer {
+    /// Stores labels with the retries records get; an error is the
+    /// database's, in words.
+    fn label_with_retries(&mut self, labels: &[Label]) -> Result<LabelOutcome, String> {
+        let mut attempt = 0;
+        loop {
+            match self.store.label(labels) {
+                Ok(outcome) => {
+                    self.shared.set_writable(&self.metrics);
+                    return Ok(outcome);
+                }
+                Err(e) if attempt < RETRIES && !self.shared.failing.load(Ordering::SeqCst) => {
+                    attempt += 1;
+                    tracing::warn!(store = %self.store.describe(), error = %e, attempt, "storing labels failed; retrying");
+                    std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    tracing::error!(store = %self.store.describe(), error = %reason, labels = labels.len(), "storing labels failed; the caller is told");
+                    self.shared.set_failing(reason.clone(), &self.metrics);
+                    return Err(reason);
+                }
             }
         }
     }

@@ -20,10 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use fraud_engine::lifecycle::PairedScore;
 use tokio_postgres::NoTls;
 
 use super::schema::{self, MigrationReport};
-use super::{Condition, Filter, HistoryError, NewRecord, Page, Pages, Record, Store};
+use super::{
+    Condition, Filter, HistoryError, Label, LabelKey, LabelOutcome, LabelledQuery, NewRecord, Page,
+    Pages, Record, Store,
+};
 
 /// Longest wait for a connection (also the TCP connect timeout when the URL
 /// sets none).
@@ -341,6 +345,8 @@ struct Columns {
     decisions: Vec<i16>,
     risk_levels: Vec<&'static str>,
     latencies: Vec<f64>,
+    shadow_versions: Vec<Option<String>>,
+    shadow_probabilities: Vec<Option<f64>>,
 }
 
 impl Columns {
@@ -356,6 +362,10 @@ impl Columns {
             c.decisions.push(i16::from(r.is_fraud));
             c.risk_levels.push(r.risk_level);
             c.latencies.push(r.latency_ms);
+            c.shadow_versions
+                .push(r.shadow.as_ref().map(|(v, _)| v.to_string()));
+            c.shadow_probabilities
+                .push(r.shadow.as_ref().map(|(_, p)| *p));
         }
         c
     }
@@ -364,11 +374,12 @@ impl Columns {
 /// One statement for the whole batch, in the batch's order (so ids follow
 /// it, as with SQLite).
 const INSERT: &str = "INSERT INTO predictions (\"timestamp\", request_id, transaction_id,
-        model_version, features, fraud_probability, is_fraud, risk_level, latency_ms)
-    SELECT t::timestamptz, r, x, m, f, p, d, l, ms
+        model_version, features, fraud_probability, is_fraud, risk_level, latency_ms,
+        shadow_version, shadow_probability)
+    SELECT t::timestamptz, r, x, m, f, p, d, l, ms, sv, sp
     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                $6::float8[], $7::int2[], $8::text[], $9::float8[])
-         WITH ORDINALITY AS u(t, r, x, m, f, p, d, l, ms, n)
+                $6::float8[], $7::int2[], $8::text[], $9::float8[], $10::text[], $11::float8[])
+         WITH ORDINALITY AS u(t, r, x, m, f, p, d, l, ms, sv, sp, n)
     ORDER BY n";
 
 /// The writer's side of the PostgreSQL history.
@@ -399,6 +410,8 @@ impl Store for PostgresStore {
                     &c.decisions,
                     &c.risk_levels,
                     &c.latencies,
+                    &c.shadow_versions,
+                    &c.shadow_probabilities,
                 ],
             )
             .await
@@ -428,6 +441,18 @@ impl Store for PostgresStore {
     fn describe(&self) -> String {
         self.client.shown.clone()
     }
+
+    fn label(&mut self, labels: &[Label]) -> Result<LabelOutcome, HistoryError> {
+        let labels = labels.to_vec();
+        let pool = self.client.pool.clone();
+        let shown = self.client.shown.clone();
+        self.client.run(OPERATION_TIMEOUT, async move {
+            let mut conn = pool.get().await.map_err(pool_error(&shown))?;
+            store_labels(&mut conn, &labels)
+                .await
+                .map_err(pg_error(&shown))
+        })
+    }
 }
 
 /// The reader's side of the PostgreSQL history.
@@ -439,6 +464,10 @@ pub struct PostgresPages {
 /// so both backends answer byte for byte alike.
 const RFC3339_MILLIS: &str =
     "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
+/// `labelled_at` in the same form (NULL stays NULL).
+const LABELLED_AT_MILLIS: &str =
+    "to_char(labelled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
 /// The `WHERE ...` clause (or nothing) for `filter` and its parameters,
 /// numbered from `$1`. Times arrive as RFC 3339 text and are compared as
@@ -499,7 +528,9 @@ impl Pages for PostgresPages {
             let select = conn
                 .prepare_cached(&format!(
                     "SELECT id, {RFC3339_MILLIS}, request_id, transaction_id, model_version,
-                            features, fraud_probability, is_fraud, risk_level, latency_ms
+                            features, fraud_probability, is_fraud, risk_level, latency_ms,
+                            shadow_version, shadow_probability, label, labelled_by,
+                            {LABELLED_AT_MILLIS}
                      FROM predictions {condition} ORDER BY id DESC LIMIT ${} OFFSET ${}",
                     n + 1,
                     n + 2
@@ -526,10 +557,154 @@ impl Pages for PostgresPages {
             })
         })
     }
+
+    fn shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError> {
+        self.read_shadow_pairs(live_version, shadow_version, limit)
+    }
+
+    fn labelled(&self, query: &LabelledQuery) -> Result<Vec<Record>, HistoryError> {
+        self.read_labelled(query)
+    }
+}
+
+// ---- model lifecycle: shadow comparison ----
+
+impl PostgresPages {
+    fn read_shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError> {
+        let pool = self.client.pool.clone();
+        let shown = self.client.shown.clone();
+        let (live, shadow) = (live_version.to_owned(), shadow_version.to_owned());
+        self.client.run(OPERATION_TIMEOUT, async move {
+            let conn = pool.get().await.map_err(pool_error(&shown))?;
+            let select = conn
+                .prepare_cached(
+                    "SELECT fraud_probability, shadow_probability, label FROM predictions
+                     WHERE model_version = $1 AND shadow_version = $2
+                       AND shadow_probability IS NOT NULL
+                     ORDER BY id DESC LIMIT $3",
+                )
+                .await
+                .map_err(pg_error(&shown))?;
+            let rows = conn
+                .query(&select, &[&live, &shadow, &i64::from(limit)])
+                .await
+                .map_err(pg_error(&shown))?;
+            let mut pairs = Vec::with_capacity(rows.len());
+            for row in rows {
+                let pair = (|| {
+                    Ok::<_, tokio_postgres::Error>(PairedScore {
+                        live: row.try_get(0)?,
+                        shadow: row.try_get(1)?,
+                        label: row.try_get::<_, Option<i16>>(2)?.map(|l| u8::from(l != 0)),
+                    })
+                })()
+                .map_err(pg_error(&shown))?;
+                pairs.push(pair);
+            }
+            Ok(pairs)
+        })
+    }
+}
+
+// Labels (issue 12).
+
+const LABEL_BY_TRANSACTION: &str = "UPDATE predictions
+    SET label = $1, labelled_by = $2, labelled_at = $3::text::timestamptz
+    WHERE transaction_id = $4";
+
+const LABEL_BY_REQUEST: &str = "UPDATE predictions
+    SET label = $1, labelled_by = $2, labelled_at = $3::text::timestamptz
+    WHERE request_id = $4";
+
+/// Sets each label in one transaction; rolled back if any id matches no
+/// prediction, so a set of labels is stored whole or not at all.
+async fn store_labels(
+    conn: &mut deadpool_postgres::Object,
+    labels: &[Label],
+) -> Result<LabelOutcome, tokio_postgres::Error> {
+    let tx = conn.transaction().await?;
+    let by_transaction = tx.prepare_cached(LABEL_BY_TRANSACTION).await?;
+    let by_request = tx.prepare_cached(LABEL_BY_REQUEST).await?;
+    let mut rows = 0u64;
+    let mut unknown = Vec::new();
+    for l in labels {
+        let statement = match l.key {
+            LabelKey::TransactionId(_) => &by_transaction,
+            LabelKey::RequestId(_) => &by_request,
+        };
+        let changed = tx
+            .execute(
+                statement,
+                &[
+                    &i16::from(l.label),
+                    &l.labelled_by,
+                    &l.labelled_at,
+                    &l.key.id(),
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            unknown.push(l.key.clone());
+        }
+        rows += changed;
+    }
+    if unknown.is_empty() {
+        tx.commit().await?;
+        Ok(LabelOutcome::Applied { rows })
+    } else {
+        tx.rollback().await?;
+        Ok(LabelOutcome::Unknown(unknown))
+    }
+}
+
+impl PostgresPages {
+    fn read_labelled(&self, query: &LabelledQuery) -> Result<Vec<Record>, HistoryError> {
+        let pool = self.client.pool.clone();
+        let shown = self.client.shown.clone();
+        let query = query.clone();
+        self.client.run(OPERATION_TIMEOUT, async move {
+            let conn = pool.get().await.map_err(pool_error(&shown))?;
+            let features = if query.features { "features" } else { "NULL" };
+            let select = conn
+                .prepare_cached(&format!(
+                    "SELECT id, {RFC3339_MILLIS}, request_id, transaction_id, model_version,
+                            {features}, fraud_probability, is_fraud, risk_level, latency_ms,
+                            shadow_version, shadow_probability, label, labelled_by,
+                            {LABELLED_AT_MILLIS}
+                     FROM predictions
+                     WHERE label IS NOT NULL
+                       AND ($1::text IS NULL OR \"timestamp\" >= $1::text::timestamptz)
+                       AND ($2::text IS NULL OR \"timestamp\" < $2::text::timestamptz)
+                     ORDER BY \"timestamp\", id"
+                ))
+                .await
+                .map_err(pg_error(&shown))?;
+            let rows = conn
+                .query(&select, &[&query.since, &query.before])
+                .await
+                .map_err(pg_error(&shown))?;
+            let mut records = Vec::with_capacity(rows.len());
+            for row in rows {
+                records.push(record(&row).map_err(pg_error(&shown))?);
+            }
+            Ok(records)
+        })
+    }
 }
 
 fn record(row: &tokio_postgres::Row) -> Result<Record, tokio_postgres::Error> {
-    let features: String = row.try_get(5)?;
+    // NULL when a labelled read left the input out.
+    let features: Option<String> = row.try_get(5)?;
     let is_fraud: i16 = row.try_get(7)?;
     Ok(Record {
         id: row.try_get(0)?,
@@ -537,11 +712,18 @@ fn record(row: &tokio_postgres::Row) -> Result<Record, tokio_postgres::Error> {
         request_id: row.try_get(2)?,
         transaction_id: row.try_get(3)?,
         model_version: row.try_get(4)?,
-        features: serde_json::from_str(&features).unwrap_or(serde_json::Value::String(features)),
+        features: features.map_or(serde_json::Value::Null, |text| {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        }),
         fraud_probability: row.try_get(6)?,
         is_fraud: u8::from(is_fraud != 0),
         risk_level: row.try_get(8)?,
         latency_ms: row.try_get(9)?,
+        shadow_version: row.try_get(10)?,
+        shadow_probability: row.try_get(11)?,
+        label: row.try_get::<_, Option<i16>>(12)?.map(|l| u8::from(l != 0)),
+        labelled_by: row.try_get(13)?,
+        labelled_at: row.try_get(14)?,
     })
 }
 

@@ -21,12 +21,13 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "predictions and the write probe",
-    // The table as the hardened server created it without versions; `IF NOT
-    // EXISTS` adopts such a database as version 1.
-    sqlite: "CREATE TABLE IF NOT EXISTS predictions (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "predictions and the write probe",
+        // The table as the hardened server created it without versions; `IF NOT
+        // EXISTS` adopts such a database as version 1.
+        sqlite: "CREATE TABLE IF NOT EXISTS predictions (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             timestamp TEXT NOT NULL,
             request_id TEXT NOT NULL,
@@ -42,10 +43,10 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             id INTEGER PRIMARY KEY CHECK (id = 1),
             checked TEXT NOT NULL
         );",
-    // Times as timestamptz, so operators can index and bucket them; the
-    // input stays the JSON text as received (jsonb would refuse \u0000 in
-    // a string and reorder keys).
-    postgres: "CREATE TABLE IF NOT EXISTS predictions (
+        // Times as timestamptz, so operators can index and bucket them; the
+        // input stays the JSON text as received (jsonb would refuse \u0000 in
+        // a string and reorder keys).
+        postgres: "CREATE TABLE IF NOT EXISTS predictions (
             id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             \"timestamp\" TIMESTAMPTZ NOT NULL,
             request_id TEXT NOT NULL,
@@ -61,7 +62,31 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             id INTEGER PRIMARY KEY CHECK (id = 1),
             checked TIMESTAMPTZ NOT NULL
         );",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "shadow scores and labels",
+        // Nullable columns only (see the rules above). A label is the true
+        // class learnt later (a chargeback, an analyst's review); labels are
+        // set by transaction id or request id, hence the indexes.
+        sqlite: "ALTER TABLE predictions ADD COLUMN shadow_version TEXT;
+            ALTER TABLE predictions ADD COLUMN shadow_probability REAL;
+            ALTER TABLE predictions ADD COLUMN label INTEGER;
+            ALTER TABLE predictions ADD COLUMN labelled_by TEXT;
+            ALTER TABLE predictions ADD COLUMN labelled_at TEXT;
+            CREATE INDEX IF NOT EXISTS predictions_transaction_id
+                ON predictions (transaction_id);
+            CREATE INDEX IF NOT EXISTS predictions_request_id ON predictions (request_id);",
+        postgres: "ALTER TABLE predictions ADD COLUMN IF NOT EXISTS shadow_version TEXT;
+            ALTER TABLE predictions ADD COLUMN IF NOT EXISTS shadow_probability DOUBLE PRECISION;
+            ALTER TABLE predictions ADD COLUMN IF NOT EXISTS label SMALLINT;
+            ALTER TABLE predictions ADD COLUMN IF NOT EXISTS labelled_by TEXT;
+            ALTER TABLE predictions ADD COLUMN IF NOT EXISTS labelled_at TIMESTAMPTZ;
+            CREATE INDEX IF NOT EXISTS predictions_transaction_id
+                ON predictions (transaction_id);
+            CREATE INDEX IF NOT EXISTS predictions_request_id ON predictions (request_id);",
+    },
+];
 
 /// The version this build's schema ends at.
 pub fn latest() -> i64 {

@@ -5,10 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use fraud_engine::lifecycle::PairedScore;
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::schema::{self, MigrationReport};
-use super::{Condition, Filter, HistoryError, NewRecord, Page, Pages, Record, Store};
+use super::{
+    Condition, Filter, HistoryError, Label, LabelKey, LabelOutcome, LabelledQuery, NewRecord, Page,
+    Pages, Record, Store,
+};
 use crate::config::SyncMode;
 
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
@@ -135,6 +139,10 @@ impl Store for SqliteStore {
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }
+
+    fn label(&mut self, labels: &[Label]) -> Result<LabelOutcome, HistoryError> {
+        store_labels(&mut self.conn, labels).map_err(sqlite(&self.path))
+    }
 }
 
 /// The reader's side of the SQLite history.
@@ -153,6 +161,77 @@ impl Pages for SqlitePages {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         read_page(&conn, limit, offset, filter).map_err(sqlite(&self.path))
     }
+
+    // ---- model lifecycle: shadow comparison ----
+
+    fn shadow_pairs(
+        &self,
+        live_version: &str,
+        shadow_version: &str,
+        limit: u32,
+    ) -> Result<Vec<PairedScore>, HistoryError> {
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read_shadow_pairs(&conn, live_version, shadow_version, limit).map_err(sqlite(&self.path))
+    }
+
+    // Labels (issue 12).
+
+    fn labelled(&self, query: &LabelledQuery) -> Result<Vec<Record>, HistoryError> {
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read_labelled(&conn, query).map_err(sqlite(&self.path))
+    }
+}
+
+fn read_shadow_pairs(
+    conn: &Connection,
+    live_version: &str,
+    shadow_version: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<PairedScore>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT fraud_probability, shadow_probability, label FROM predictions
+         WHERE model_version = ?1 AND shadow_version = ?2 AND shadow_probability IS NOT NULL
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![live_version, shadow_version, limit], |r| {
+        Ok(PairedScore {
+            live: r.get(0)?,
+            shadow: r.get(1)?,
+            label: r.get::<_, Option<i64>>(2)?.map(|l| u8::from(l != 0)),
+        })
+    })?;
+    rows.collect()
+}
+
+/// A stored record from a row of the columns the listings select, in
+/// order (the input is NULL when a labelled read left it out).
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    let features: Option<String> = r.get(5)?;
+    Ok(Record {
+        id: r.get(0)?,
+        timestamp: r.get(1)?,
+        request_id: r.get(2)?,
+        transaction_id: r.get(3)?,
+        model_version: r.get(4)?,
+        features: features.map_or(serde_json::Value::Null, |text| {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        }),
+        fraud_probability: r.get(6)?,
+        is_fraud: r.get(7)?,
+        risk_level: r.get(8)?,
+        latency_ms: r.get(9)?,
+        shadow_version: r.get(10)?,
+        shadow_probability: r.get(11)?,
+        label: r.get(12)?,
+        labelled_by: r.get(13)?,
+        labelled_at: r.get(14)?,
+    })
 }
 
 /// The `WHERE ...` clause (or nothing) for `filter` and its parameters,
@@ -193,29 +272,15 @@ fn read_page(
     let n = values.len();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, timestamp, request_id, transaction_id, model_version, features,
-                fraud_probability, is_fraud, risk_level, latency_ms
+                fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
+                shadow_probability, label, labelled_by, labelled_at
          FROM predictions {condition} ORDER BY id DESC LIMIT ?{} OFFSET ?{}",
         n + 1,
         n + 2
     ))?;
     values.push(Box::new(limit));
     values.push(Box::new(i64::try_from(offset).unwrap_or(i64::MAX)));
-    let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
-        let features: String = r.get(5)?;
-        Ok(Record {
-            id: r.get(0)?,
-            timestamp: r.get(1)?,
-            request_id: r.get(2)?,
-            transaction_id: r.get(3)?,
-            model_version: r.get(4)?,
-            features: serde_json::from_str(&features)
-                .unwrap_or(serde_json::Value::String(features)),
-            fraud_probability: r.get(6)?,
-            is_fraud: r.get(7)?,
-            risk_level: r.get(8)?,
-            latency_ms: r.get(9)?,
-        })
-    })?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), record)?;
     Ok(Page {
         predictions: rows.collect::<rusqlite::Result<_>>()?,
         total: u64::try_from(total).unwrap_or(0),
@@ -229,8 +294,9 @@ fn insert(conn: &mut Connection, batch: &[NewRecord]) -> rusqlite::Result<()> {
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO predictions (timestamp, request_id, transaction_id, model_version,
-                features, fraud_probability, is_fraud, risk_level, latency_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                features, fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
+                shadow_probability)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for r in batch {
             stmt.execute(params![
@@ -242,9 +308,65 @@ fn insert(conn: &mut Connection, batch: &[NewRecord]) -> rusqlite::Result<()> {
                 r.fraud_probability,
                 r.is_fraud,
                 r.risk_level,
-                r.latency_ms
+                r.latency_ms,
+                r.shadow.as_ref().map(|(v, _)| &**v),
+                r.shadow.as_ref().map(|(_, p)| *p)
             ])?;
         }
     }
     tx.commit()
+}
+
+// Labels (issue 12).
+
+/// Sets each label in one transaction; rolled back if any id matches no
+/// prediction, so a set of labels is stored whole or not at all.
+fn store_labels(conn: &mut Connection, labels: &[Label]) -> rusqlite::Result<LabelOutcome> {
+    let tx = conn.transaction()?;
+    let mut rows = 0u64;
+    let mut unknown = Vec::new();
+    {
+        let mut by_transaction = tx.prepare_cached(
+            "UPDATE predictions SET label = ?1, labelled_by = ?2, labelled_at = ?3
+             WHERE transaction_id = ?4",
+        )?;
+        let mut by_request = tx.prepare_cached(
+            "UPDATE predictions SET label = ?1, labelled_by = ?2, labelled_at = ?3
+             WHERE request_id = ?4",
+        )?;
+        for l in labels {
+            let statement = match l.key {
+                LabelKey::TransactionId(_) => &mut by_transaction,
+                LabelKey::RequestId(_) => &mut by_request,
+            };
+            let changed =
+                statement.execute(params![l.label, l.labelled_by, l.labelled_at, l.key.id()])?;
+            if changed == 0 {
+                unknown.push(l.key.clone());
+            }
+            rows += changed as u64;
+        }
+    }
+    if unknown.is_empty() {
+        tx.commit()?;
+        Ok(LabelOutcome::Applied { rows })
+    } else {
+        tx.rollback()?;
+        Ok(LabelOutcome::Unknown(unknown))
+    }
+}
+
+fn read_labelled(conn: &Connection, query: &LabelledQuery) -> rusqlite::Result<Vec<Record>> {
+    let features = if query.features { "features" } else { "NULL" };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, timestamp, request_id, transaction_id, model_version, {features},
+                fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
+                shadow_probability, label, labelled_by, labelled_at
+         FROM predictions
+         WHERE label IS NOT NULL
+           AND (?1 IS NULL OR timestamp >= ?1) AND (?2 IS NULL OR timestamp < ?2)
+         ORDER BY timestamp, id"
+    ))?;
+    let rows = stmt.query_map(params![query.since, query.before], record)?;
+    rows.collect()
 }

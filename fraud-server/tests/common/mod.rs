@@ -108,6 +108,7 @@ pub fn settings() -> Settings {
             max_batch: 100,
         },
         trusted_proxies: Default::default(),
+        admin_key: None,
     }
 }
 
@@ -122,6 +123,25 @@ impl TestState {
     #[allow(clippy::should_implement_trait)] // It clones the handle, not the directory.
     pub fn clone(&self) -> AppState {
         self.state.clone()
+    }
+}
+
+impl Drop for TestState {
+    /// Stops the history's writer before the directory goes: a writer (or
+    /// SQLite's WAL files) still busy in it would leave the directory behind.
+    fn drop(&mut self) {
+        let state = self.state.clone();
+        // A thread of its own: this may run inside a test's runtime, where
+        // blocking on another runtime is not allowed.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(state.history().close());
+            }
+        })
+        .join();
     }
 }
 
@@ -262,6 +282,9 @@ impl Server {
             .env_remove("DATABASE_URL")
             .env_remove("RATE_LIMIT_PER_MINUTE")
             .env_remove("CORS_ORIGINS")
+            .env_remove("ADMIN_API_KEY")
+            .env_remove("MODEL_REGISTRY")
+            .env_remove("DRIFT_WINDOW")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
