@@ -29,6 +29,22 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Removes a test's directory when dropped (declare it before the server,
+/// so the server stops first).
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh directory, removed at the end of the test.
+fn scratch(name: &str) -> (PathBuf, Cleanup) {
+    let dir = common::temp_dir(name);
+    (dir.clone(), Cleanup(dir))
+}
+
 fn full() -> bool {
     std::env::var("FRAUD_RELIABILITY").is_ok_and(|v| v == "full")
 }
@@ -277,7 +293,8 @@ fn slowloris_slow_bodies_and_idle_floods_are_closed_within_the_timeouts() {
     };
     let mut args = vec!["--model", model_arg()];
     args.extend(timeout_args);
-    let server = Server::start("slowloris", &args, &[("RATE_LIMIT_PER_MINUTE", "0")]);
+    let (dir, _cleanup) = scratch("slowloris");
+    let server = Server::start_in(&dir, &args, &[("RATE_LIMIT_PER_MINUTE", "0")]);
     let addr = server.addr;
     let started = Instant::now();
     let mut conns: Vec<(usize, TcpStream, Option<Duration>)> = Vec::new();
@@ -380,8 +397,9 @@ fn a_flood_past_the_connection_limit_leaves_the_server_answering() {
     let _serial = serial();
     let limit: usize = if full() { 1024 } else { 256 };
     let limit_arg = limit.to_string();
-    let server = Server::start(
-        "flood",
+    let (dir, _cleanup) = scratch("flood");
+    let server = Server::start_in(
+        &dir,
         &["--model", model_arg(), "--max-connections", &limit_arg],
         &[("RATE_LIMIT_PER_MINUTE", "0")],
     );
@@ -454,7 +472,7 @@ fn a_flood_past_the_connection_limit_leaves_the_server_answering() {
 // ---- SIGKILL under load ----
 
 fn kill_cycles(durability: &str, cycles: usize) -> (usize, usize, Vec<String>) {
-    let dir = common::temp_dir(&format!("kill-{durability}"));
+    let (dir, _cleanup) = scratch(&format!("kill-{durability}"));
     let mut total_answered = 0;
     let mut total_missing = 0;
     let mut checks = Vec::new();
@@ -480,7 +498,6 @@ fn kill_cycles(durability: &str, cycles: usize) -> (usize, usize, Vec<String>) {
         total_missing += missing;
         checks.push(check);
     }
-    let _ = std::fs::remove_dir_all(&dir);
     (total_answered, total_missing, checks)
 }
 
@@ -539,7 +556,7 @@ impl Drop for Tmpfs {
 }
 
 fn full_disk(policy: &str) -> String {
-    let dir = common::temp_dir(&format!("disk-{policy}"));
+    let (dir, _cleanup) = scratch(&format!("disk-{policy}"));
     let mnt = dir.join("mnt");
     std::fs::create_dir_all(&mnt).expect("mount point");
     let fs = Tmpfs::mount(&mnt, "2m");
@@ -598,7 +615,6 @@ fn full_disk(policy: &str) -> String {
     let missing = answered.iter().filter(|id| !stored.contains(*id)).count();
     let rows = stored.len();
     drop(fs);
-    let _ = std::fs::remove_dir_all(&dir);
     let line = format!(
         "{policy}: {} answered 200 and stored, {unrecorded} answered 200 marked not-recorded, {refused} refused 503, {other} other; {rows} rows stored, {missing} answered-and-stored missing; fraud_history_failed_total {failed}; /ready while full {ready_while_full:?}; ready again {:.2} s after space returned; next prediction {after:?}; integrity_check {check}",
         answered.len(),
@@ -646,7 +662,7 @@ fn a_full_disk_loses_no_record_silently() {
 fn corrupt_hot_reloads_under_load_keep_the_model_serving() {
     let _serial = serial();
     let reloads = if full() { 200 } else { 40 };
-    let dir = common::temp_dir("reloads");
+    let (dir, _cleanup) = scratch("reloads");
     let path = dir.join("model.fem");
     let good = std::fs::read(model_file()).expect("model bytes");
     std::fs::write(&path, &good).expect("model");
@@ -709,7 +725,8 @@ fn corrupt_hot_reloads_under_load_keep_the_model_serving() {
 fn random_methods_leave_the_metrics_small() {
     let _serial = serial();
     let requests = 20_000;
-    let server = Server::start("labels", &["--model", model_arg()], &[("API_KEY", "k")]);
+    let (dir, _cleanup) = scratch("labels");
+    let server = Server::start_in(&dir, &["--model", model_arg()], &[("API_KEY", "k")]);
     let pid = server.child.id();
     let before = rss_kib(pid);
     let workers = 4;
