@@ -29,20 +29,11 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Removes a test's directory when dropped (declare it before the server,
-/// so the server stops first).
-struct Cleanup(PathBuf);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A fresh directory, removed at the end of the test.
-fn scratch(name: &str) -> (PathBuf, Cleanup) {
+/// A fresh directory, and its guard that removes it at the end of the test
+/// (declare it before the server, so the server stops first).
+fn scratch(name: &str) -> (PathBuf, common::TempDir) {
     let dir = common::temp_dir(name);
-    (dir.clone(), Cleanup(dir))
+    (dir.to_path_buf(), dir)
 }
 
 fn full() -> bool {
