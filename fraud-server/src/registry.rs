@@ -26,6 +26,15 @@ use serde::{Deserialize, Serialize};
 /// The default registry directory, relative to the working directory.
 pub const DEFAULT_DIR: &str = "data/models";
 
+/// The registry the command line uses when none is given: `models` in
+/// `DATA_DIR` when that is set, as `serve` places it, else [`DEFAULT_DIR`].
+pub fn default_dir() -> PathBuf {
+    match std::env::var_os("DATA_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("models"),
+        _ => PathBuf::from(DEFAULT_DIR),
+    }
+}
+
 const MANIFEST: &str = "manifest.json";
 const MODELS: &str = "models";
 const LOCK: &str = ".lock";

@@ -632,11 +632,12 @@ fn startup_and_sighup_follow_the_file_and_the_manifest() {
     assert_eq!(serving(&server), b);
 
     // SIGHUP with the file unchanged and the manifest changed by the CLI:
-    // the manifest's change is served.
+    // the manifest's change is served. The CLI finds the server's registry
+    // from DATA_DIR, as the server does.
     let cli = std::process::Command::new(env!("CARGO_BIN_EXE_fraud-server"))
-        .args(["models", "--registry"])
-        .arg(dir.join("data/models"))
-        .arg("rollback")
+        .args(["models", "rollback"])
+        .env("DATA_DIR", dir.join("data"))
+        .env_remove("MODEL_REGISTRY")
         .output()
         .expect("the CLI runs");
     assert!(

@@ -133,8 +133,9 @@ pub struct RetrainArgs {
     /// The model to retrain (default: the registry's active version).
     #[arg(long)]
     pub base: Option<PathBuf>,
-    /// The registry whose active version is the default base.
-    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    /// The registry whose active version is the default base (default
+    /// `$DATA_DIR/models`, else `data/models`).
+    #[arg(long, env = "MODEL_REGISTRY", default_value_os_t = crate::registry::default_dir())]
     pub registry: PathBuf,
     /// Only predictions at least this old (7d, 36h, 0s): fraud labels
     /// arrive late, so newer ones are mostly unlabelled yet.
@@ -154,8 +155,8 @@ pub struct BackupArgs {
     /// The history.
     #[command(flatten)]
     pub history: HistoryArgs,
-    /// The registry directory.
-    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    /// The registry directory (default `$DATA_DIR/models`, else `data/models`).
+    #[arg(long, env = "MODEL_REGISTRY", default_value_os_t = crate::registry::default_dir())]
     pub registry: PathBuf,
     /// The backup directory to create (absent or empty).
     #[arg(long)]
@@ -170,8 +171,9 @@ pub struct RestoreArgs {
     /// The history to restore into (SQLite; the server must be stopped).
     #[command(flatten)]
     pub history: HistoryArgs,
-    /// The registry directory to restore into.
-    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    /// The registry directory to restore into (default `$DATA_DIR/models`,
+    /// else `data/models`).
+    #[arg(long, env = "MODEL_REGISTRY", default_value_os_t = crate::registry::default_dir())]
     pub registry: PathBuf,
     /// Replace a history or registry that is not empty.
     #[arg(long)]
@@ -181,8 +183,8 @@ pub struct RestoreArgs {
 /// `models` flags.
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
-    /// The registry directory.
-    #[arg(long, env = "MODEL_REGISTRY", default_value = crate::registry::DEFAULT_DIR)]
+    /// The registry directory (default `$DATA_DIR/models`, else `data/models`).
+    #[arg(long, env = "MODEL_REGISTRY", default_value_os_t = crate::registry::default_dir())]
     pub registry: PathBuf,
     /// What to do.
     #[command(subcommand)]
