@@ -41,10 +41,15 @@ command -v podman >/dev/null || fail "podman is not installed (deploy/install-te
 PODMAN=(podman)
 RUN_OPTS=()
 WORK="$(mktemp -d /tmp/fraud-container.XXXXXX)"
+# The Dockerfile's stages leave untagged images behind; the ones this run
+# made are removed with the rest (the cached base images stay).
+podman images -q -f dangling=true | sort >"$WORK/dangling-before"
 cleanup() {
     set +e
     podman rm -f -t 0 "$NAME" "$SYSTEMD_NAME" >/dev/null 2>&1
     podman rmi -f "$IMAGE" "$SYSTEMD_IMAGE" >/dev/null 2>&1
+    podman images -q -f dangling=true | sort | comm -13 "$WORK/dangling-before" - \
+        | xargs -r podman rmi -f >/dev/null 2>&1
     rm -rf "$WORK"
 }
 trap cleanup EXIT
