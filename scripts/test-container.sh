@@ -108,7 +108,9 @@ podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q 
     || fail "the image has no HEALTHCHECK (podman keeps it only with --format docker)"
 
 # ---- 3. run it ----
-PORT=$((20000 + RANDOM % 30000))
+# Below the kernel's ephemeral range, so no outgoing connection holds it.
+EPHEMERAL_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+PORT=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
 mkdir -p "$WORK/data"
 chown 10001:10001 "$WORK/data"
 NET=(-p "127.0.0.1:$PORT:5000")

@@ -61,11 +61,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port (nothing answers a connect on it).
+# A free loopback port: below the kernel's ephemeral range (so no outgoing
+# connection holds it as its local end), none of the ports given as
+# arguments (those already chosen), and nothing answers a connect on it.
+EPHEMERAL_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
 free_port() {
     local port
     while :; do
-        port=$((20000 + RANDOM % 30000))
+        port=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
+        case " $* " in *" $port "*) continue ;; esac
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return
@@ -105,7 +109,8 @@ echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on $WORK (soc
     --out "$WORK/model.fem" >/dev/null 2>&1
 
 # ---- three replicas, started together (they race to migrate) ----
-PORTS=("$(free_port)" "$(free_port)" "$(free_port)")
+PORTS=()
+for _ in 1 2 3; do PORTS+=("$(free_port "${PORTS[@]}")"); done
 start_replica() {
     local n="$1"
     DATABASE_URL="$DATABASE_URL" TRUSTED_PROXIES=127.0.0.1 RATE_LIMIT_PER_MINUTE=0 \
@@ -128,7 +133,7 @@ done
 echo "replicas on ports ${PORTS[*]}; schema: $(psql_q 'SELECT count(*) FROM schema_migrations') migration(s) recorded once"
 
 # ---- nginx with the deployed config, ports changed ----
-NGINX_PORT="$(free_port)"
+NGINX_PORT="$(free_port "${PORTS[@]}")"
 mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
 sed -e "s/127.0.0.1:5001/127.0.0.1:${PORTS[0]}/" \
     -e "s/127.0.0.1:5002/127.0.0.1:${PORTS[1]}/" \
