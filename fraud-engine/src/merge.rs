@@ -67,7 +67,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Column, Dataset, Table, MISSING_CODE};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Evaluation};
-use crate::model::{Decision, FeatureStats, Importances, Metadata, Model, RiskBands};
+use crate::model::{Decision, FeatureStats, Importances, Metadata, Model};
 use crate::preprocess::{rank_categories, Encoder, Pipeline};
 use crate::schema::{Feature, FeatureKind, Schema};
 use crate::train::{AutoChoice, PartPlan, Trainer, TreeSettings, AMOUNT_FEATURE};
@@ -804,26 +804,17 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
         });
     }
     let threshold = if has_oob {
-        metrics::select_threshold(
+        Some(metrics::select_threshold(
             &scores,
             &labels,
             amounts.as_deref(),
             params.threshold_strategy,
-        )?
+        )?)
     } else {
-        0.5
+        None
     };
-    let decision = Decision {
-        threshold,
-        risk_bands: params
-            .risk_bands
-            .unwrap_or_else(|| RiskBands::around(threshold)),
-        strategy: if has_oob {
-            params.threshold_strategy.to_string()
-        } else {
-            "default 0.5 (no out-of-bag rows)".into()
-        },
-    };
+    let decision = Decision::trained(threshold, &params);
+    let threshold = decision.threshold;
     let tree_weight = |m: &Model| m.trees.len() as f64 / total_trees as f64;
     let n_features = base.schema.features.len();
     let mut importances = Importances {

@@ -114,6 +114,23 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The decision layer training settles on: the threshold chosen from
+    /// the out-of-bag rows, or 0.5 when there were none (`None`), and the
+    /// bands `params` gives, else bands around the threshold.
+    pub(crate) fn trained(out_of_bag_threshold: Option<f64>, params: &crate::TrainParams) -> Self {
+        let threshold = out_of_bag_threshold.unwrap_or(0.5);
+        Decision {
+            threshold,
+            risk_bands: params
+                .risk_bands
+                .unwrap_or_else(|| RiskBands::around(threshold)),
+            strategy: match out_of_bag_threshold {
+                Some(_) => params.threshold_strategy.to_string(),
+                None => "default 0.5 (no out-of-bag rows)".into(),
+            },
+        }
+    }
+
     /// Checks the threshold is a probability and the bands are ordered.
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.threshold) {

@@ -21,7 +21,7 @@ use crate::explain;
 use crate::forest::{Tree, NO_CHILD};
 use crate::merge::OobPool;
 use crate::metrics;
-use crate::model::{Decision, Metadata, Model, RiskBands};
+use crate::model::{Decision, Metadata, Model};
 use crate::preprocess::Pipeline;
 use crate::rng::Rng;
 
@@ -509,27 +509,18 @@ fn train_in_pool(
         .flatten();
     let oob_amounts: Option<Vec<f64>> = amounts.map(|a| oob.rows.iter().map(|&r| a[r]).collect());
     let threshold = if has_oob {
-        metrics::select_weighted_threshold(
+        Some(metrics::select_weighted_threshold(
             &oob.scores,
             &oob.labels,
             oob_weights.as_deref(),
             oob_amounts.as_deref(),
             params.threshold_strategy,
-        )?
+        )?)
     } else {
-        0.5
+        None
     };
-    let decision = Decision {
-        threshold,
-        risk_bands: params
-            .risk_bands
-            .unwrap_or_else(|| RiskBands::around(threshold)),
-        strategy: if has_oob {
-            params.threshold_strategy.to_string()
-        } else {
-            "default 0.5 (no out-of-bag rows)".into()
-        },
-    };
+    let decision = Decision::trained(threshold, params);
+    let threshold = decision.threshold;
     let importances = crate::model::Importances {
         shap: shap_importances,
         impurity: impurity_importances,
