@@ -217,22 +217,8 @@ impl Registry {
         {
             return Admission::Refused(ConnectionEnd::RefusedPerAddress);
         }
-        if self.slots.len() >= limits.max_connections {
-            let victim = self
-                .slots
-                .values()
-                .filter_map(|s| s.eviction_rank().map(|rank| (rank, s)))
-                .min_by_key(|(rank, _)| *rank)
-                .map(|(_, s)| Arc::clone(s));
-            match victim {
-                Some(victim) => {
-                    // Out of the registry now, so it is not chosen twice and
-                    // its place is free; its task closes it at once.
-                    self.remove(&victim);
-                    victim.evict.notify_one();
-                }
-                None => return Admission::Refused(ConnectionEnd::RefusedLimit),
-            }
+        if self.slots.len() >= limits.max_connections && !self.evict_one() {
+            return Admission::Refused(ConnectionEnd::RefusedLimit);
         }
         self.next_id += 1;
         let slot = Arc::new(Slot::new(self.next_id, ip));
@@ -265,6 +251,8 @@ impl Registry {
             .map(|(_, s)| Arc::clone(s));
         match victim {
             Some(victim) => {
+                // Out of the registry now, so it is not chosen twice and its
+                // place is free; its task closes it at once.
                 self.remove(&victim);
                 victim.evict.notify_one();
                 true
