@@ -534,6 +534,9 @@ function historyRows(r) {
 
 async function loadHistory() {
   showError($("history-error"), null);
+  // Until the answer comes, the old status would describe rows that are
+  // about to be replaced.
+  $("history-status").textContent = "Loading…";
   try {
     const params = historyFilters();
     params.set("limit", HISTORY_PAGE);
