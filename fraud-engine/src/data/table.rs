@@ -47,7 +47,53 @@ impl Cell {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Texts {
     buffer: String,
-    ends: Vec<usize>,
+    ends: Ends,
+}
+
+/// Where each value ends in [`Texts`]'s buffer. Four bytes per value while
+/// the buffer is under 4 GiB, as every CSV column short of that is: the
+/// offsets of a table read from a file otherwise take more memory than its
+/// text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ends {
+    Narrow(Vec<u32>),
+    Wide(Vec<usize>),
+}
+
+impl Default for Ends {
+    fn default() -> Self {
+        Ends::Narrow(Vec::new())
+    }
+}
+
+impl Ends {
+    fn push(&mut self, end: usize) {
+        match self {
+            Ends::Narrow(ends) => match u32::try_from(end) {
+                Ok(end) => ends.push(end),
+                Err(_) => {
+                    let mut wide: Vec<usize> = ends.iter().map(|&e| e as usize).collect();
+                    wide.push(end);
+                    *self = Ends::Wide(wide);
+                }
+            },
+            Ends::Wide(ends) => ends.push(end),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Ends::Narrow(ends) => ends.len(),
+            Ends::Wide(ends) => ends.len(),
+        }
+    }
+
+    fn get(&self, row: usize) -> Option<usize> {
+        match self {
+            Ends::Narrow(ends) => ends.get(row).map(|&e| e as usize),
+            Ends::Wide(ends) => ends.get(row).copied(),
+        }
+    }
 }
 
 impl Texts {
@@ -69,13 +115,16 @@ impl Texts {
 
     /// Whether there are no values.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len() == 0
     }
 
     /// The value at `row`, or `None` past the end.
     pub fn get(&self, row: usize) -> Option<&str> {
-        let end = *self.ends.get(row)?;
-        let start = if row == 0 { 0 } else { self.ends[row - 1] };
+        let end = self.ends.get(row)?;
+        let start = match row {
+            0 => 0,
+            _ => self.ends.get(row - 1)?,
+        };
         self.buffer.get(start..end)
     }
 
@@ -289,6 +338,32 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_read_back_as_written() {
+        let texts: Texts = ["", "Online", "", "caf\u{e9}"].into_iter().collect();
+        assert_eq!(texts.len(), 4);
+        assert_eq!(
+            texts.iter().collect::<Vec<_>>(),
+            ["", "Online", "", "caf\u{e9}"]
+        );
+        assert_eq!(texts.get(4), None);
+    }
+
+    #[test]
+    fn offsets_widen_past_four_gibibytes() {
+        // Offsets, not text: a column of 4 GiB is too large for a test.
+        let past = u32::MAX as usize + 7;
+        let mut ends = Ends::default();
+        ends.push(3);
+        ends.push(past);
+        ends.push(past + 1);
+        assert!(matches!(ends, Ends::Wide(_)));
+        assert_eq!(
+            (0..4).map(|row| ends.get(row)).collect::<Vec<_>>(),
+            [Some(3), Some(past), Some(past + 1), None]
+        );
+    }
 
     #[test]
     fn columns_must_agree() {
