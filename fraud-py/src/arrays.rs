@@ -414,6 +414,18 @@ pub fn record(
     names: &[Py<PyString>],
     method: &str,
 ) -> PyResult<Vec<Cell>> {
+    // A plain dict is the common case: read it without the mapping
+    // protocol's KeyError for every absent field.
+    if let Ok(dict) = obj.cast_exact::<PyDict>() {
+        return names
+            .iter()
+            .map(|key| {
+                Ok(dict
+                    .get_item(key.bind(py))?
+                    .map_or(Cell::Absent, |v| cell(&v)))
+            })
+            .collect();
+    }
     let is_mapping = obj.cast::<PyMapping>().is_ok()
         || (obj.hasattr(intern!(py, "keys"))? && obj.hasattr(intern!(py, "__getitem__"))?);
     if !is_mapping {

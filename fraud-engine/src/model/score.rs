@@ -55,6 +55,13 @@ impl<'a> Fields for [(&str, Value<'a>)] {
     fn field(&self, name: &str) -> Option<Value<'_>> {
         self.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
     }
+
+    fn field_at(&self, index: usize, name: &str) -> Option<Value<'_>> {
+        match self.get(index) {
+            Some(&(n, v)) if n == name => Some(v),
+            _ => self.field(name),
+        }
+    }
 }
 
 /// One row already in the model's feature order: numbers, categories given
