@@ -131,7 +131,10 @@ fn ranked(scores: &[f64]) -> Vec<(f64, usize)> {
 }
 
 /// The operating points of `ranked` rows, each row counted by its weight (1
-/// when `weights` is `None`), without storing them.
+/// when `weights` is `None`), without storing them: callers walk them again
+/// rather than keep a point per distinct score (24 bytes a row), since this
+/// runs on every `auto` candidate, and on the threshold and metrics, while
+/// training's memory is in use.
 fn points_of<'a>(
     ranked: &'a [(f64, usize)],
     labels: &'a [u8],
@@ -159,12 +162,6 @@ fn points_of<'a>(
         })
 }
 
-/// [`operating_points`] with each row counted by its weight (1 when
-/// `weights` is `None`).
-fn weighted_points(scores: &[f64], labels: &[u8], weights: Option<&[f64]>) -> Vec<Point> {
-    points_of(&ranked(scores), labels, weights).collect()
-}
-
 fn fraction(num: f64, den: f64) -> f64 {
     if den <= 0.0 {
         0.0
@@ -176,11 +173,7 @@ fn fraction(num: f64, den: f64) -> f64 {
 /// Area under the ROC curve: the probability that a random fraud scores above a
 /// random legitimate row, ties counting one half. `None` without both classes.
 pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
-    roc_auc_of(&weighted_points(scores, labels, None))
-}
-
-fn roc_auc_of(points: &[Point]) -> Option<f64> {
-    areas_of(*points.last()?, points.iter().copied()).0
+    weighted_areas(scores, labels, None).0
 }
 
 /// `(ROC-AUC, PR-AUC)` of operating points whose last (the totals) is
@@ -203,7 +196,7 @@ fn areas_of(last: Point, points: impl Iterator<Item = Point>) -> (Option<f64>, O
 /// Average precision (the area under the precision-recall curve as
 /// scikit-learn's `average_precision_score` computes it). `None` without frauds.
 pub fn average_precision(scores: &[f64], labels: &[u8]) -> Option<f64> {
-    average_precision_of(&weighted_points(scores, labels, None))
+    weighted_areas(scores, labels, None).1
 }
 
 /// [`roc_auc`] and [`average_precision`] with each row counted by its
@@ -213,18 +206,13 @@ pub fn weighted_areas(
     labels: &[u8],
     weights: Option<&[f64]>,
 ) -> (Option<f64>, Option<f64>) {
-    // Two walks over the ranked rows rather than a stored curve: a point
-    // per distinct score is another 24 bytes a row, and this runs on every
-    // candidate of `auto` while the forest's memory is in use.
+    // Two walks over the ranked rows rather than a stored curve (see
+    // `points_of`).
     let rows = ranked(scores);
     match points_of(&rows, labels, weights).last() {
         Some(last) => areas_of(last, points_of(&rows, labels, weights)),
         None => (None, None),
     }
-}
-
-fn average_precision_of(points: &[Point]) -> Option<f64> {
-    areas_of(*points.last()?, points.iter().copied()).1
 }
 
 /// Mean negative log-likelihood, probabilities clipped to [1e-15, 1 - 1e-15].
@@ -429,8 +417,9 @@ pub fn select_weighted_threshold(
             ),
         });
     }
-    let points = weighted_points(scores, labels, weights);
-    let Some(last) = points.last() else {
+    let rows = ranked(scores);
+    let points = || points_of(&rows, labels, weights);
+    let Some(last) = points().last() else {
         return Ok(0.5);
     };
     let (pos, neg) = (last.true_positives, last.false_positives);
@@ -441,8 +430,7 @@ pub fn select_weighted_threshold(
     let recall = |p: &Point| fraction(p.true_positives, pos);
     let fpr = |p: &Point| fraction(p.false_positives, neg);
     let chosen = match strategy {
-        ThresholdStrategy::MaxF1 => points
-            .iter()
+        ThresholdStrategy::MaxF1 => points()
             .map(|p| {
                 (
                     p,
@@ -453,24 +441,22 @@ pub fn select_weighted_threshold(
                 )
             })
             // Ties keep the highest threshold (the first), flagging the fewest rows.
-            .fold(None::<(&Point, f64)>, |best, (p, f1)| match best {
+            .fold(None::<(Point, f64)>, |best, (p, f1)| match best {
                 Some((_, b)) if b >= f1 => best,
                 _ => Some((p, f1)),
             })
             .map(|(p, _)| p.threshold),
-        ThresholdStrategy::TargetRecall(target) => points
-            .iter()
-            .find(|p| recall(p) >= target)
+        ThresholdStrategy::TargetRecall(target) => {
+            points().find(|p| recall(p) >= target).map(|p| p.threshold)
+        }
+        // The lowest threshold that still meets the target: the last such point.
+        ThresholdStrategy::TargetPrecision(target) => points()
+            .filter(|p| precision(p) >= target)
+            .last()
             .map(|p| p.threshold),
-        ThresholdStrategy::TargetPrecision(target) => points
-            .iter()
-            .rev()
-            .find(|p| precision(p) >= target)
-            .map(|p| p.threshold),
-        ThresholdStrategy::MaxFalsePositiveRate(target) => points
-            .iter()
-            .rev()
-            .find(|p| fpr(p) <= target)
+        ThresholdStrategy::MaxFalsePositiveRate(target) => points()
+            .filter(|p| fpr(p) <= target)
+            .last()
             .map(|p| p.threshold),
         ThresholdStrategy::MinExpectedCost {
             review_cost,
@@ -632,7 +618,7 @@ impl Evaluation {
         threshold: f64,
     ) -> Self {
         let confusion = Confusion::at(scores, labels, threshold);
-        let points = weighted_points(scores, labels, weights);
+        let (roc_auc, pr_auc) = weighted_areas(scores, labels, weights);
         let rates = match weights {
             None => [
                 confusion.precision(),
@@ -663,8 +649,8 @@ impl Evaluation {
         Evaluation {
             rows: scores.len() as u64,
             frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
-            roc_auc: roc_auc_of(&points),
-            pr_auc: average_precision_of(&points),
+            roc_auc,
+            pr_auc,
             threshold,
             precision: rates[0],
             recall: rates[1],
@@ -701,7 +687,8 @@ pub fn weighted_curves(
     weights: Option<&[f64]>,
     max_points: usize,
 ) -> (Curve, Curve) {
-    let points = weighted_points(scores, labels, weights);
+    let rows = ranked(scores);
+    let points = || points_of(&rows, labels, weights);
     let mut roc = Curve {
         x: vec![0.0],
         y: vec![0.0],
@@ -714,12 +701,12 @@ pub fn weighted_curves(
         y: vec![1.0],
         thresholds: vec![f64::INFINITY],
     };
-    let Some(last) = points.last() else {
+    let Some(last) = points().last() else {
         return (roc, pr);
     };
     let (pos, neg) = (last.true_positives, last.false_positives);
-    let step = points.len().div_ceil(max_points.max(2) - 1).max(1);
-    let kept = points.iter().step_by(step).chain(std::iter::once(last));
+    let step = points().count().div_ceil(max_points.max(2) - 1).max(1);
+    let kept = points().step_by(step).chain(std::iter::once(last));
     let mut previous = None;
     for p in kept {
         if previous == Some(p.threshold) {

@@ -406,38 +406,42 @@ impl Pipeline {
 
     /// Encodes every row of `data` into column-major feature values.
     pub(crate) fn transform_columns(&self, data: &Dataset) -> Vec<Vec<f64>> {
-        data.columns()
-            .iter()
-            .zip(self.encoders.iter().zip(&self.lookup))
-            .map(|(column, (encoder, index))| match (column, encoder) {
-                (
-                    Column::Numeric(values),
-                    Encoder::Numeric { fill, .. } | Encoder::Flag { fill },
-                ) => values
+        (0..data.columns().len())
+            .map(|i| self.transform_column(data, i))
+            .collect()
+    }
+
+    /// Encodes feature `i` of every row of `data`.
+    pub(crate) fn transform_column(&self, data: &Dataset, i: usize) -> Vec<f64> {
+        let column = &data.columns()[i];
+        match (column, &self.encoders[i]) {
+            (Column::Numeric(values), Encoder::Numeric { fill, .. } | Encoder::Flag { fill }) => {
+                values
                     .iter()
                     .map(|&x| if x.is_nan() { *fill } else { x })
-                    .collect(),
-                (Column::Categorical { codes, levels }, Encoder::Categorical { unknown, .. }) => {
-                    let level_codes: Vec<f64> = levels
-                        .iter()
-                        .map(|l| f64::from(index.get(l).copied().unwrap_or(*unknown)))
-                        .collect();
-                    codes
-                        .iter()
-                        .map(|&c| {
-                            if c == MISSING_CODE {
-                                f64::from(*unknown)
-                            } else {
-                                level_codes[c as usize]
-                            }
-                        })
-                        .collect()
-                }
-                // Dataset::new guarantees column kinds match the schema, and the
-                // pipeline was checked against the same schema.
-                _ => vec![f64::NAN; column.len()],
-            })
-            .collect()
+                    .collect()
+            }
+            (Column::Categorical { codes, levels }, Encoder::Categorical { unknown, .. }) => {
+                let index = &self.lookup[i];
+                let level_codes: Vec<f64> = levels
+                    .iter()
+                    .map(|l| f64::from(index.get(l).copied().unwrap_or(*unknown)))
+                    .collect();
+                codes
+                    .iter()
+                    .map(|&c| {
+                        if c == MISSING_CODE {
+                            f64::from(*unknown)
+                        } else {
+                            level_codes[c as usize]
+                        }
+                    })
+                    .collect()
+            }
+            // Dataset::new guarantees column kinds match the schema, and the
+            // pipeline was checked against the same schema.
+            _ => vec![f64::NAN; column.len()],
+        }
     }
 }
 

@@ -50,14 +50,29 @@ pub(crate) fn bin_of(row: &[u64], feature: usize) -> u8 {
     (row[feature / 8] >> (8 * (feature % 8))) as u8
 }
 
-/// Bins every column (in parallel over columns).
-pub(crate) fn bin_columns(columns: &[Vec<f64>], max_bins: usize) -> BinnedMatrix {
-    let per_feature: Vec<FeatureBins> = columns
-        .par_iter()
-        .map(|c| bin_column(c, max_bins))
+/// Bins `n_features` columns of `n_rows` values, each made by `column(f)`
+/// when it is binned and dropped after, in parallel over columns: only the
+/// columns being binned are in memory at once, not every encoded column.
+/// Also returns each feature's values at `keep_rows` (indexed `[row][f]`).
+pub(crate) fn bin_each(
+    n_features: usize,
+    n_rows: usize,
+    max_bins: usize,
+    keep_rows: &[usize],
+    column: impl Fn(usize) -> Vec<f64> + Sync,
+) -> (BinnedMatrix, Vec<Vec<f64>>) {
+    let binned: Vec<(FeatureBins, Vec<f64>)> = (0..n_features)
+        .into_par_iter()
+        .map(|f| {
+            let values = column(f);
+            let kept = keep_rows.iter().map(|&r| values[r]).collect();
+            (bin_column(&values, max_bins), kept)
+        })
         .collect();
-    let n_features = per_feature.len();
-    let n_rows = columns.first().map_or(0, Vec::len);
+    let kept_rows = (0..keep_rows.len())
+        .map(|k| binned.iter().map(|(_, kept)| kept[k]).collect())
+        .collect();
+    let per_feature: Vec<FeatureBins> = binned.into_iter().map(|(bins, _)| bins).collect();
     let stride = n_features.div_ceil(8).max(1);
     let mut words = vec![0u64; n_rows * stride];
     for (f, fb) in per_feature.iter().enumerate() {
@@ -65,13 +80,14 @@ pub(crate) fn bin_columns(columns: &[Vec<f64>], max_bins: usize) -> BinnedMatrix
             words[row * stride + f / 8] |= u64::from(b) << (8 * (f % 8));
         }
     }
-    BinnedMatrix {
+    let matrix = BinnedMatrix {
         words,
         stride,
         n_features,
         n_bins: per_feature.iter().map(|fb| fb.n_bins).collect(),
         thresholds: per_feature.into_iter().map(|fb| fb.thresholds).collect(),
-    }
+    };
+    (matrix, kept_rows)
 }
 
 fn bin_column(values: &[f64], max_bins: usize) -> FeatureBins {

@@ -397,18 +397,15 @@ fn train_in_pool(
     };
     let tree_range = part.map_or(0..params.n_trees, |p| p.trees.clone());
     let n_trees = tree_range.len();
-    let columns = pipeline.transform_columns(data);
-    let bins = binning::bin_columns(&columns, params.max_bins);
     // Rows whose out-of-bag SHAP values give the global importances: evenly
     // spaced, so the choice depends on nothing but the row count.
     let shap_rows: Vec<usize> = (0..SHAP_ROWS.min(n))
         .map(|k| k * n / SHAP_ROWS.min(n))
         .collect();
-    let shap_encoded: Vec<Vec<f64>> = shap_rows
-        .iter()
-        .map(|&r| columns.iter().map(|c| c[r]).collect())
-        .collect();
-    drop(columns);
+    let (bins, shap_encoded) =
+        binning::bin_each(data.columns().len(), n, params.max_bins, &shap_rows, |f| {
+            pipeline.transform_column(data, f)
+        });
     // A part weighs the classes by their counts in all of the data.
     let (n_weighted, frauds) = part.map_or(
         (n as f64, labels.iter().filter(|&&y| y == 1).count() as f64),
