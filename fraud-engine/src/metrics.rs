@@ -123,9 +123,11 @@ struct Point {
 
 /// Rows as `(score, row index)`, highest score first: what every weighted
 /// walk below reads. 16 bytes a row, sorted in place (sorting indices that
-/// point into the scores is several times slower).
-fn ranked(scores: &[f64]) -> Vec<(f64, usize)> {
-    let mut rows: Vec<(f64, usize)> = scores.iter().copied().zip(0..).collect();
+/// point into the scores is several times slower). Rows past the end of
+/// `labels` are left out.
+fn ranked(scores: &[f64], labels: &[u8]) -> Vec<(f64, usize)> {
+    let n = scores.len().min(labels.len());
+    let mut rows: Vec<(f64, usize)> = scores[..n].iter().copied().zip(0..).collect();
     rows.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
     rows
 }
@@ -208,7 +210,7 @@ pub fn weighted_areas(
 ) -> (Option<f64>, Option<f64>) {
     // Two walks over the ranked rows rather than a stored curve (see
     // `points_of`).
-    let rows = ranked(scores);
+    let rows = ranked(scores, labels);
     match points_of(&rows, labels, weights).last() {
         Some(last) => areas_of(last, points_of(&rows, labels, weights)),
         None => (None, None),
@@ -417,7 +419,7 @@ pub fn select_weighted_threshold(
             ),
         });
     }
-    let rows = ranked(scores);
+    let rows = ranked(scores, labels);
     let points = || points_of(&rows, labels, weights);
     let Some(last) = points().last() else {
         return Ok(0.5);
@@ -687,7 +689,7 @@ pub fn weighted_curves(
     weights: Option<&[f64]>,
     max_points: usize,
 ) -> (Curve, Curve) {
-    let rows = ranked(scores);
+    let rows = ranked(scores, labels);
     let points = || points_of(&rows, labels, weights);
     let mut roc = Curve {
         x: vec![0.0],
@@ -744,6 +746,16 @@ mod tests {
         assert_eq!((pr.x[1], pr.y[1]), (1.0 / 3.0, 1.0));
         assert_eq!(pr.x.len(), pr.thresholds.len());
         assert!(pr.thresholds[0] >= pr.thresholds[1]);
+    }
+
+    #[test]
+    fn rows_without_a_label_are_left_out() {
+        let (scores, labels) = ([0.1, 0.4, 0.35, 0.8, 0.9], [0, 0, 1, 1]);
+        assert_eq!(roc_auc(&scores, &labels), roc_auc(&scores[..4], &labels));
+        assert_eq!(
+            average_precision(&scores, &labels),
+            average_precision(&scores[..4], &labels)
+        );
     }
 
     #[test]
