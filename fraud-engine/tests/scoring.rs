@@ -246,3 +246,55 @@ fn training_decides_what_is_required() {
         model.predict(&documented_request()).expect("number")
     );
 }
+
+#[test]
+fn a_table_of_many_blocks_scores_as_its_rows_do() {
+    use fraud_engine::{Table, TableColumn};
+    let model = common::small_model(5_000, 10, 3);
+    // Several blocks of rows, the last one short.
+    let table = synth::table(10_001, 9);
+    let mut probabilities = vec![0.0; table.n_rows()];
+    model
+        .predict_proba_many(Rows::Table(&table), &mut probabilities)
+        .expect("table");
+    let predictions = model.predict_many(Rows::Table(&table)).expect("table");
+    let expected: Vec<f64> = predictions.iter().map(|p| p.fraud_probability).collect();
+    assert_eq!(probabilities, expected);
+
+    // Bad values in two blocks: both named, in row order, as predict_many names them.
+    let columns = table
+        .names()
+        .iter()
+        .cloned()
+        .zip(table.columns().iter().cloned());
+    let broken = Table::from_columns(
+        "broken",
+        columns.map(|(name, column)| match (name.as_str(), column) {
+            ("transaction_hour", TableColumn::Numbers(mut hours)) => {
+                hours[9_000] = 99.0;
+                hours[4] = -1.0;
+                (name, TableColumn::Numbers(hours))
+            }
+            (_, column) => (name, column),
+        }),
+    )
+    .expect("a table");
+    let mut out = vec![0.0; broken.n_rows()];
+    let from_proba = model
+        .predict_proba_many(Rows::Table(&broken), &mut out)
+        .expect_err("bad hours");
+    let from_many = model
+        .predict_many(Rows::Table(&broken))
+        .expect_err("bad hours");
+    assert_eq!(from_proba.to_string(), from_many.to_string());
+    let Error::InvalidData { rejections, .. } = from_proba else {
+        panic!("expected InvalidData, got {from_proba}")
+    };
+    let rows: Vec<u64> = rejections.iter().map(|r| r.row).collect();
+    assert_eq!(rows, [5, 9_001]);
+    // Room for another number of rows is an error too.
+    let mut short = vec![0.0; table.n_rows() - 1];
+    assert!(model
+        .predict_proba_many(Rows::Table(&table), &mut short)
+        .is_err());
+}

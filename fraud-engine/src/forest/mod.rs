@@ -426,7 +426,7 @@ impl Forest {
 
     /// Walks blocks of rows tree by tree, so a tree's nodes stay in cache
     /// while many independent walks overlap their memory latency.
-    fn predict_block(&self, walk: Walk, rows: &[f64], out: &mut [f64]) {
+    pub(crate) fn predict_block(&self, walk: Walk, rows: &[f64], out: &mut [f64]) {
         let width = self.n_features.max(1);
         let walk = match (walk, &self.masks) {
             (Walk::LeafMasks, Some(masks)) => return masks.predict_block(rows, width, out),

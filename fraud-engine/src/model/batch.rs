@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use crate::data::{Dataset, RejectionLog, Table, TableColumn, Value};
 use crate::error::{Error, FieldProblem, Rejection, Result};
+use crate::forest::Walk;
 use crate::metrics::{self, Evaluation, ThresholdStrategy};
 use crate::model::{Decision, EvaluationReport, Model, Prediction, RiskBands};
 use crate::preprocess::Note;
@@ -73,6 +74,78 @@ impl ColumnEncoder<'_> {
     }
 }
 
+/// A table's columns, ready to encode as the model's features block by block.
+struct TableEncoder<'t> {
+    model: &'t Model,
+    /// One per feature, in the model's order.
+    columns: Vec<ColumnEncoder<'t>>,
+    n_rows: usize,
+}
+
+impl TableEncoder<'_> {
+    /// Encodes the rows from `first` on into `out`, row-major (as many rows
+    /// as it holds), keeping going past bad values: a bad value is left
+    /// `NaN` and reported. Notes and rejections come in row order.
+    fn encode_block(&self, first: usize, out: &mut [f64]) -> (Vec<RowNote>, Vec<Rejection>) {
+        let model = self.model;
+        let n = self.columns.len();
+        let mut notes = Vec::new();
+        let mut problems = Vec::new();
+        for (i, column) in self.columns.iter().enumerate() {
+            let slots = out.iter_mut().skip(i).step_by(n);
+            let mut put =
+                |row: usize, slot: &mut f64, encoded: Result<(f64, Option<Note>)>| match encoded {
+                    Ok((x, note)) => {
+                        *slot = x;
+                        if let Some(note) = note {
+                            notes.push((row, i, note));
+                        }
+                    }
+                    Err(e) => {
+                        *slot = f64::NAN;
+                        problems.push(Rejection {
+                            row: row as u64 + 1,
+                            column: model.schema.features[i].name.clone(),
+                            value: column.source.value(row).display(),
+                            reason: e.reason(),
+                        });
+                    }
+                };
+            // The column's kind is matched once per block, not per value.
+            match column.source {
+                TableColumn::Numbers(numbers) if column.numbers_are_values => {
+                    for ((row, slot), &x) in (first..).zip(slots).zip(&numbers[first..]) {
+                        put(row, slot, model.pipeline.encode_number(&model.schema, i, x));
+                    }
+                }
+                _ => {
+                    for (row, slot) in (first..).zip(slots) {
+                        put(row, slot, column.encode(model, i, row));
+                    }
+                }
+            }
+        }
+        // Stable sorts: within a row, features keep their order.
+        notes.sort_by_key(|&(row, _, _)| row);
+        problems.sort_by_key(|p: &Rejection| p.row);
+        (notes, problems)
+    }
+}
+
+/// An error unless `out` has room for exactly `n_rows` values.
+fn check_room(out: &[f64], n_rows: usize) -> Result<()> {
+    if out.len() == n_rows {
+        return Ok(());
+    }
+    Err(Error::input(
+        "out",
+        format!(
+            "room for {} probabilities, but there are {n_rows} rows",
+            out.len()
+        ),
+    ))
+}
+
 /// Encoded rows with the notes for warnings: `(row, feature, note)`, in
 /// row order.
 pub(crate) struct EncodedRows {
@@ -109,67 +182,17 @@ impl Model {
     /// Blocks of rows are encoded in parallel, each straight into its part
     /// of the row-major output: no column is copied twice.
     fn encode_table_leniently(&self, table: &Table) -> Result<(EncodedRows, Vec<Rejection>)> {
-        let positions = table.positions(self.schema.feature_names())?;
-        let n = self.n_features();
-        let n_rows = table.n_rows();
-        let columns: Vec<ColumnEncoder<'_>> = positions
-            .iter()
-            .enumerate()
-            .map(|(i, &position)| self.column_encoder(i, &table.columns()[position]))
-            .collect();
-        let mut values = vec![0.0; n_rows * n];
-        let encode_block = |block: usize, out: &mut [f64]| {
-            let first = block * BLOCK;
-            let mut notes = Vec::new();
-            let mut problems = Vec::new();
-            for (i, column) in columns.iter().enumerate() {
-                let slots = out.iter_mut().skip(i).step_by(n);
-                let mut put = |row: usize, slot: &mut f64, encoded: Result<(f64, Option<Note>)>| {
-                    match encoded {
-                        Ok((x, note)) => {
-                            *slot = x;
-                            if let Some(note) = note {
-                                notes.push((row, i, note));
-                            }
-                        }
-                        Err(e) => {
-                            *slot = f64::NAN;
-                            problems.push(Rejection {
-                                row: row as u64 + 1,
-                                column: self.schema.features[i].name.clone(),
-                                value: column.source.value(row).display(),
-                                reason: e.reason(),
-                            });
-                        }
-                    }
-                };
-                // The column's kind is matched once per block, not per value.
-                match column.source {
-                    TableColumn::Numbers(numbers) if column.numbers_are_values => {
-                        for ((row, slot), &x) in (first..).zip(slots).zip(&numbers[first..]) {
-                            put(row, slot, self.pipeline.encode_number(&self.schema, i, x));
-                        }
-                    }
-                    _ => {
-                        for (row, slot) in (first..).zip(slots) {
-                            put(row, slot, column.encode(self, i, row));
-                        }
-                    }
-                }
-            }
-            // Stable sorts: within a row, features keep their order.
-            notes.sort_by_key(|&(row, _, _)| row);
-            problems.sort_by_key(|p: &Rejection| p.row);
-            (notes, problems)
-        };
+        let encoder = self.table_encoder(table)?;
+        let n_rows = encoder.n_rows;
+        let mut values = vec![0.0; n_rows * self.n_features()];
         // One block needs no thread pool (see `encode_rows`).
         let blocks: Vec<(Vec<RowNote>, Vec<Rejection>)> = if n_rows <= BLOCK {
-            vec![encode_block(0, &mut values)]
+            vec![encoder.encode_block(0, &mut values)]
         } else {
             values
-                .par_chunks_mut(BLOCK * n)
+                .par_chunks_mut(BLOCK * self.n_features())
                 .enumerate()
-                .map(|(b, v)| encode_block(b, v))
+                .map(|(b, v)| encoder.encode_block(b * BLOCK, v))
                 .collect()
         };
         let mut notes = Vec::new();
@@ -186,6 +209,58 @@ impl Model {
             },
             problems,
         ))
+    }
+
+    /// The probabilities of a table's rows (see
+    /// [`Model::predict_proba_many`]): each block of rows is encoded into a
+    /// buffer of its thread's and scored while it is in cache, rather than
+    /// the whole table encoded into one row-major copy first.
+    fn predict_table_proba(&self, table: &Table, out: &mut [f64]) -> Result<()> {
+        let encoder = self.table_encoder(table)?;
+        check_room(out, encoder.n_rows)?;
+        let n = self.n_features();
+        let score_block = |buffer: &mut Vec<f64>, first: usize, out: &mut [f64]| {
+            buffer.clear();
+            buffer.resize(out.len() * n, 0.0);
+            let (_, problems) = encoder.encode_block(first, buffer);
+            if problems.is_empty() {
+                self.forest.predict_block(Walk::LeafMasks, buffer, out);
+            }
+            problems
+        };
+        // One block needs no thread pool (see `encode_rows`).
+        let problems: Vec<Rejection> = if encoder.n_rows <= BLOCK {
+            score_block(&mut Vec::new(), 0, out)
+        } else {
+            let blocks: Vec<Vec<Rejection>> = out
+                .par_chunks_mut(BLOCK)
+                .enumerate()
+                .map_init(Vec::new, |buffer, (b, out)| {
+                    score_block(buffer, b * BLOCK, out)
+                })
+                .collect();
+            blocks.into_iter().flatten().collect()
+        };
+        let mut log = RejectionLog::new();
+        for problem in problems {
+            log.push(problem);
+        }
+        log.into_result(table.source())
+    }
+
+    /// A table's columns matched to the model's features, ready to encode.
+    fn table_encoder<'t>(&'t self, table: &'t Table) -> Result<TableEncoder<'t>> {
+        let positions = table.positions(self.schema.feature_names())?;
+        let columns = positions
+            .iter()
+            .enumerate()
+            .map(|(i, &position)| self.column_encoder(i, &table.columns()[position]))
+            .collect();
+        Ok(TableEncoder {
+            model: self,
+            columns,
+            n_rows: table.n_rows(),
+        })
     }
 
     /// How table column `column` encodes as feature `i`; a dictionary's
@@ -304,17 +379,11 @@ impl Model {
     /// row. An `out` of another length than the row count is an error, as
     /// is any bad value (all of them are listed for a table).
     pub fn predict_proba_many(&self, rows: Rows<'_>, out: &mut [f64]) -> Result<()> {
-        let encoded = self.encode_many(rows)?;
-        if out.len() != encoded.n_rows {
-            return Err(Error::input(
-                "out",
-                format!(
-                    "room for {} probabilities, but there are {} rows",
-                    out.len(),
-                    encoded.n_rows
-                ),
-            ));
+        if let Rows::Table(table) = rows {
+            return self.predict_table_proba(table, out);
         }
+        let encoded = self.encode_many(rows)?;
+        check_room(out, encoded.n_rows)?;
         self.forest.predict_batch(&encoded.values, out)
     }
 
