@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
 };
+use rayon::prelude::*;
 
 use crate::arrow;
 use crate::errors::{invalid_input, EngineError};
@@ -334,10 +335,18 @@ pub fn table(
         }
         Shape::Arrow => {
             let chunks = arrow::read(obj)?;
+            let parts = arrow::columns(&chunks, keep)?;
+            // Plain Rust from here: the columns convert side by side while
+            // the scoring threads would otherwise wait for them.
+            let converted: Vec<Result<TableColumn, String>> = py.detach(|| {
+                parts
+                    .par_iter()
+                    .map(|(_, data_type, parts)| arrow::column(data_type, parts))
+                    .collect()
+            });
             let mut columns = Vec::new();
-            for (name, data_type, parts) in arrow::columns(&chunks, keep)? {
-                let column = arrow::column(&data_type, &parts)
-                    .map_err(|reason| invalid_input(py, &name, reason))?;
+            for ((name, _, _), column) in parts.into_iter().zip(converted) {
+                let column = column.map_err(|reason| invalid_input(py, &name, reason))?;
                 columns.push((name, column));
             }
             // Its own type's name: "DataFrame" (polars), "Table", "RecordBatch".

@@ -293,6 +293,9 @@ fn strings(array: &dyn Array) -> Option<Box<dyn Iterator<Item = Option<&str>> + 
     }
 }
 
+/// Levels up to which [`Dictionary::code`] looks a value up by comparing.
+const FEW_LEVELS: usize = 16;
+
 /// Text values dictionary-encoded as they are read: each distinct text once.
 #[derive(Default)]
 struct Dictionary {
@@ -307,7 +310,17 @@ impl Dictionary {
         let Some(text) = value else {
             return MISSING_CODE;
         };
-        if let Some(&code) = self.index.get(text) {
+        // A column of a few categories (the usual case) finds its value
+        // sooner by comparing than by hashing it.
+        let known = if self.levels.len() <= FEW_LEVELS {
+            self.levels
+                .iter()
+                .position(|level| level == text)
+                .map(|i| i as u32)
+        } else {
+            self.index.get(text).copied()
+        };
+        if let Some(code) = known {
             return code;
         }
         let code = self.levels.len() as u32;
