@@ -60,6 +60,7 @@ pub fn open(path: &Path, sync: SyncMode) -> Result<(SqliteStore, SqlitePages), H
         SqliteStore {
             conn,
             path: path.to_owned(),
+            inserts: insert_statements(),
         },
         SqlitePages {
             conn: Mutex::new(reader),
@@ -117,11 +118,13 @@ fn migrate_connection(conn: &Connection) -> rusqlite::Result<MigrationReport> {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// The INSERT statements' text, made once (see [`insert`]).
+    inserts: Vec<(usize, String)>,
 }
 
 impl Store for SqliteStore {
     fn write(&mut self, batch: &[NewRecord]) -> Result<(), HistoryError> {
-        insert(&mut self.conn, batch).map_err(sqlite(&self.path))
+        insert(&mut self.conn, &self.inserts, batch).map_err(sqlite(&self.path))
     }
 
     fn probe(&mut self) -> Result<(), HistoryError> {
@@ -289,30 +292,73 @@ fn read_page(
     })
 }
 
-fn insert(conn: &mut Connection, batch: &[NewRecord]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO predictions (timestamp, request_id, transaction_id, model_version,
-                features, fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
-                shadow_probability)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        for r in batch {
-            stmt.execute(params![
-                r.timestamp,
-                r.request_id,
-                r.transaction_id,
-                &*r.model_version,
-                r.features_json,
-                r.fraud_probability,
-                r.is_fraud,
-                r.risk_level,
-                r.latency_ms,
-                r.shadow.as_ref().map(|(v, _)| &**v),
-                r.shadow.as_ref().map(|(_, p)| *p)
-            ])?;
+/// Most rows one INSERT statement writes. Each statement has a fixed cost
+/// (and, with AUTOINCREMENT, ends by updating the id counter), so a batch
+/// is written a chunk of rows per statement rather than a row per
+/// statement; 64 rows of 11 values stay far below SQLite's limit on
+/// parameters.
+const ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO predictions (timestamp, request_id, transaction_id, model_version,
+            features, fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
+            shadow_probability) VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
         }
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+/// The statements [`insert`] uses: for 64, 32, ..., 1 rows.
+fn insert_statements() -> Vec<(usize, String)> {
+    std::iter::successors(Some(ROWS_PER_INSERT), |&n| (n > 1).then_some(n / 2))
+        .map(|rows| (rows, insert_sql(rows)))
+        .collect()
+}
+
+fn insert(
+    conn: &mut Connection,
+    statements: &[(usize, String)],
+    batch: &[NewRecord],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let mut rest = batch;
+    // The largest statement that fits, again and again: a batch takes at
+    // most one statement of each size below 64, so only these few are ever
+    // prepared (and cached).
+    while let Some((rows, sql)) = statements.iter().find(|(rows, _)| *rows <= rest.len()) {
+        let (chunk, after) = rest.split_at(*rows);
+        let shadows: Vec<(Option<&str>, Option<f64>)> = chunk
+            .iter()
+            .map(|r| match &r.shadow {
+                Some((version, p)) => (Some(&**version), Some(*p)),
+                None => (None, None),
+            })
+            .collect();
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 11);
+        for (r, (shadow_version, shadow_probability)) in chunk.iter().zip(&shadows) {
+            values.extend_from_slice(&[
+                &r.timestamp,
+                &r.request_id,
+                &r.transaction_id,
+                &r.model_version,
+                &r.features_json,
+                &r.fraud_probability,
+                &r.is_fraud,
+                &r.risk_level,
+                &r.latency_ms,
+                shadow_version,
+                shadow_probability,
+            ]);
+        }
+        tx.prepare_cached(sql)?.execute(values.as_slice())?;
+        rest = after;
     }
     tx.commit()
 }
