@@ -164,18 +164,19 @@ pub fn check_json_content_type(given: Option<&str>) -> Result<(), ApiError> {
     let Some(given) = given else {
         return refuse("none was given".into());
     };
-    let shown: String = given.chars().take(80).collect();
+    // Only an error shows the value: this runs on every prediction.
+    let shown = || given.chars().take(80).collect::<String>();
     let mut parts = given.split(';');
     let media = parts.next().unwrap_or("").trim();
     if !media.eq_ignore_ascii_case("application/json") {
-        return refuse(format!("got `{shown}`"));
+        return refuse(format!("got `{}`", shown()));
     }
     for parameter in parts {
         let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
         if name.trim().eq_ignore_ascii_case("charset") {
             let charset = value.trim().trim_matches('"');
             if !(charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")) {
-                return refuse(format!("got `{shown}`; JSON is read as UTF-8 only"));
+                return refuse(format!("got `{}`; JSON is read as UTF-8 only", shown()));
             }
         }
     }
