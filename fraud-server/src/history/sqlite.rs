@@ -22,10 +22,12 @@ fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
     }
 }
 
+/// How long a connection waits for another's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, HistoryError> {
     let conn = Connection::open_with_flags(path, flags).map_err(sqlite(path))?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(sqlite(path))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite(path))?;
     Ok(conn)
 }
 
@@ -43,8 +45,7 @@ pub fn open(path: &Path, sync: SyncMode) -> Result<(SqliteStore, SqlitePages), H
     // WAL file before it is acknowledged, so it survives a crash of this
     // process with either level; NORMAL syncs the WAL only at checkpoints,
     // so a power loss may lose the last commits, FULL syncs every commit.
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(sqlite(path))?;
+    use_wal(&conn).map_err(sqlite(path))?;
     let level = match sync {
         SyncMode::Normal => "NORMAL",
         SyncMode::Full => "FULL",
@@ -79,9 +80,28 @@ pub fn migrate(path: &Path) -> Result<MigrationReport, HistoryError> {
         })?;
     }
     let conn = connect(path, OpenFlags::default())?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(sqlite(path))?;
+    use_wal(&conn).map_err(sqlite(path))?;
     migrate_connection(&conn).map_err(sqlite(path))
+}
+
+/// Puts the database in WAL mode. Switching takes an exclusive lock, and
+/// SQLite answers "database is locked" at once, without waiting, when
+/// another connection opening the same new file (a second replica
+/// starting) holds a lock: so this waits and tries again, as long as the
+/// busy timeout.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Applies the pending migrations in one `IMMEDIATE` transaction (which
