@@ -245,14 +245,7 @@ mod tests {
     fn very_long_paths_take_more_points() {
         let depth: usize = 40;
         let n_features = 70;
-        let mut tree = Tree {
-            left: vec![],
-            right: vec![],
-            feature: vec![],
-            threshold: vec![],
-            value: vec![],
-            cover: vec![],
-        };
+        let mut tree = Tree::default();
         // A chain: node 2d splits on feature d, its right child 2d + 2 goes
         // on, its left child 2d + 1 is a leaf.
         for d in 0..depth {

@@ -14,7 +14,8 @@ pub const MAX_TREE_DEPTH: usize = 64;
 /// One decision tree, one entry per node in each array, root first; every child
 /// comes after its parent. At an internal node a row goes left when
 /// `x[feature] <= threshold` (the scikit-learn convention).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Tree::default()` is the empty tree that growing starts from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
     /// Left child, or [`NO_CHILD`] at a leaf.
     pub left: Vec<u32>,
@@ -563,14 +564,7 @@ mod tests {
             1..60,
         )
         .prop_map(move |plan| {
-            let mut tree = Tree {
-                left: vec![],
-                right: vec![],
-                feature: vec![],
-                threshold: vec![],
-                value: vec![],
-                cover: vec![],
-            };
+            let mut tree = Tree::default();
             let push = |t: &mut Tree, value: f64| {
                 t.left.push(NO_CHILD);
                 t.right.push(NO_CHILD);

@@ -187,14 +187,7 @@ pub(crate) fn grow<T: Tally>(
     let mut grower = Grower {
         binned,
         params,
-        tree: Tree {
-            left: vec![],
-            right: vec![],
-            feature: vec![],
-            threshold: vec![],
-            value: vec![],
-            cover: vec![],
-        },
+        tree: Tree::default(),
         split_bin: Vec::new(),
         importance: vec![0.0; p],
         features: (0..p).collect(),
