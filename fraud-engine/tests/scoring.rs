@@ -77,6 +77,13 @@ fn documented_request_scores_and_decides() {
     let p = model.predict(&documented_request()).expect("scores");
     assert!((0.0..=1.0).contains(&p.fraud_probability));
     assert_eq!(p.is_fraud, p.fraud_probability >= model.threshold());
+    assert_eq!(p.is_fraud, model.decision().flags(p.fraud_probability));
+    // The threshold itself flags: the rule is "at or above".
+    let threshold = model.threshold();
+    assert!(model.decision().flags(threshold));
+    assert!(!model
+        .decision()
+        .flags(threshold - f64::EPSILON.max(threshold * 1e-12)));
     let bands = model.decision().risk_bands;
     let expected = if p.fraud_probability >= bands.high {
         RiskLevel::High

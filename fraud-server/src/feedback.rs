@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use fraud_engine::json::{Json, Object};
 use fraud_engine::lifecycle::{daily_performance, DailyPerformance, LabelledPrediction};
+use fraud_engine::Decision;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use warp::http::StatusCode;
@@ -378,11 +379,11 @@ pub struct PerformanceReport {
     pub shadow: Vec<DailyPerformance>,
 }
 
-/// The report from labelled records; `threshold_of` gives a model
-/// version's threshold when this server knows it.
-pub fn performance_report(
+/// The report from labelled records; `decision_of` gives a model
+/// version's decision layer when this server knows it.
+pub fn performance_report<'m>(
     records: &[Record],
-    threshold_of: impl Fn(&str) -> Option<f64>,
+    decision_of: impl Fn(&str) -> Option<&'m Decision>,
 ) -> PerformanceReport {
     let mut live = Vec::with_capacity(records.len());
     let mut shadow = Vec::new();
@@ -400,7 +401,7 @@ pub fn performance_report(
                 timestamp: r.timestamp.clone(),
                 model_version: version.clone(),
                 probability,
-                flagged: threshold_of(version).map(|t| probability >= t),
+                flagged: decision_of(version).map(|d| d.flags(probability)),
                 label,
             });
         }
@@ -424,14 +425,15 @@ pub async fn performance(state: AppState, query: PerformanceQuery) -> Result<Res
     // thresholds decide their rows. A version it does not hold gets PR-AUC
     // only.
     let held: Vec<_> = state.model().into_iter().chain(state.shadow()).collect();
-    let threshold_of = move |version: &str| {
-        held.iter()
-            .find(|m| &*m.version == version)
-            .map(|m| m.model.threshold())
-    };
-    let report = tokio::task::spawn_blocking(move || performance_report(&records, threshold_of))
-        .await
-        .map_err(|e| reject(ApiError::Internal(format!("performance failed: {e}"))))?;
+    let report = tokio::task::spawn_blocking(move || {
+        performance_report(&records, |version| {
+            held.iter()
+                .find(|m| &*m.version == version)
+                .map(|m| m.model.decision())
+        })
+    })
+    .await
+    .map_err(|e| reject(ApiError::Internal(format!("performance failed: {e}"))))?;
     Ok(warp::reply::json(&report).into_response())
 }
 

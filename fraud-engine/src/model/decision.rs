@@ -114,6 +114,12 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Whether `probability` is flagged as fraud: at or above the threshold.
+    /// The one place that rule is written; every front end asks here.
+    pub fn flags(&self, probability: f64) -> bool {
+        probability >= self.threshold
+    }
+
     /// The decision layer training settles on: the threshold chosen from
     /// the out-of-bag rows, or 0.5 when there were none (`None`), and the
     /// bands `params` gives, else bands around the threshold.

@@ -207,7 +207,7 @@ impl Model {
     pub(crate) fn decide(&self, fraud_probability: f64, warnings: Vec<Warning>) -> Prediction {
         Prediction {
             fraud_probability,
-            is_fraud: fraud_probability >= self.decision.threshold,
+            is_fraud: self.decision.flags(fraud_probability),
             risk_level: self.decision.risk_bands.level(fraud_probability),
             warnings,
         }
