@@ -86,6 +86,26 @@ pub const MIGRATIONS: &[Migration] = &[
                 ON predictions (transaction_id);
             CREATE INDEX IF NOT EXISTS predictions_request_id ON predictions (request_id);",
     },
+    Migration {
+        version: 3,
+        name: "indexes for shadow pairs and labelled rows",
+        // Without them the shadow comparison and `/api/performance` read
+        // the whole table when the rows they want are old or few. Partial
+        // indexes hold only shadow-scored and labelled rows, so a plain
+        // prediction's insert does not touch them. PostgreSQL builds them
+        // while holding off writes (migrations run in one transaction);
+        // on a large table, run the upgrade in a quiet moment.
+        sqlite: "CREATE INDEX IF NOT EXISTS predictions_shadow_pairs
+                ON predictions (shadow_version, model_version, id)
+                WHERE shadow_probability IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS predictions_labelled
+                ON predictions (timestamp, id) WHERE label IS NOT NULL;",
+        postgres: "CREATE INDEX IF NOT EXISTS predictions_shadow_pairs
+                ON predictions (shadow_version, model_version, id)
+                WHERE shadow_probability IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS predictions_labelled
+                ON predictions (\"timestamp\", id) WHERE label IS NOT NULL;",
+    },
 ];
 
 /// The version this build's schema ends at.

@@ -211,17 +211,18 @@ impl Pages for SqlitePages {
     }
 }
 
+/// The newest rows both models scored (index `predictions_shadow_pairs`).
+const SHADOW_PAIRS: &str = "SELECT fraud_probability, shadow_probability, label FROM predictions
+     WHERE model_version = ?1 AND shadow_version = ?2 AND shadow_probability IS NOT NULL
+     ORDER BY id DESC LIMIT ?3";
+
 fn read_shadow_pairs(
     conn: &Connection,
     live_version: &str,
     shadow_version: &str,
     limit: u32,
 ) -> rusqlite::Result<Vec<PairedScore>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT fraud_probability, shadow_probability, label FROM predictions
-         WHERE model_version = ?1 AND shadow_version = ?2 AND shadow_probability IS NOT NULL
-         ORDER BY id DESC LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(SHADOW_PAIRS)?;
     let rows = stmt.query_map(params![live_version, shadow_version, limit], |r| {
         Ok(PairedScore {
             live: r.get(0)?,
@@ -422,9 +423,11 @@ fn store_labels(conn: &mut Connection, labels: &[Label]) -> rusqlite::Result<Lab
     }
 }
 
-fn read_labelled(conn: &Connection, query: &LabelledQuery) -> rusqlite::Result<Vec<Record>> {
-    let features = if query.features { "features" } else { "NULL" };
-    let mut stmt = conn.prepare_cached(&format!(
+/// The labelled rows in a time range, oldest first (index
+/// `predictions_labelled`); the input only when `features`.
+fn labelled_query(features: bool) -> String {
+    let features = if features { "features" } else { "NULL" };
+    format!(
         "SELECT id, timestamp, request_id, transaction_id, model_version, {features},
                 fraud_probability, is_fraud, risk_level, latency_ms, shadow_version,
                 shadow_probability, label, labelled_by, labelled_at
@@ -432,7 +435,47 @@ fn read_labelled(conn: &Connection, query: &LabelledQuery) -> rusqlite::Result<V
          WHERE label IS NOT NULL
            AND (?1 IS NULL OR timestamp >= ?1) AND (?2 IS NULL OR timestamp < ?2)
          ORDER BY timestamp, id"
-    ))?;
+    )
+}
+
+fn read_labelled(conn: &Connection, query: &LabelledQuery) -> rusqlite::Result<Vec<Record>> {
+    let mut stmt = conn.prepare_cached(&labelled_query(query.features))?;
     let rows = stmt.query_map(params![query.since, query.before], record)?;
     rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan for `sql`, one step per line.
+    fn plan(conn: &Connection, sql: &str, values: impl rusqlite::Params) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan");
+        let steps = stmt
+            .query_map(values, |r| r.get::<_, String>(3))
+            .expect("steps");
+        steps
+            .map(|s| s.expect("step"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn shadow_and_labelled_reads_use_their_indexes_not_a_table_scan() {
+        let conn = Connection::open_in_memory().expect("open");
+        migrate_connection(&conn).expect("migrate");
+        let shadow = plan(&conn, SHADOW_PAIRS, params!["live", "shadow", 10]);
+        assert!(shadow.contains("predictions_shadow_pairs"), "{shadow}");
+        for features in [false, true] {
+            let labelled = plan(
+                &conn,
+                &labelled_query(features),
+                params![None::<String>, None::<String>],
+            );
+            assert!(labelled.contains("predictions_labelled"), "{labelled}");
+            assert!(!labelled.contains("USE TEMP B-TREE"), "{labelled}");
+        }
+    }
 }
