@@ -8,7 +8,7 @@
 //! here decides what a value means: the engine reads every cell.
 
 use fraud_engine::data::MISSING_CODE;
-use fraud_engine::{Cell, Table, TableColumn};
+use fraud_engine::{Cell, Feature, Fields, Table, TableColumn, Value};
 use numpy::{PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::intern;
@@ -42,6 +42,12 @@ pub fn cell(obj: &Bound<'_, PyAny>) -> Cell {
         return Cell::Number(f.value());
     }
     if obj.is_instance_of::<PyInt>() {
+        // Through a C integer where it fits: `float(obj)` would make a
+        // float object to read. The same value either way (both round to
+        // nearest, ties to even).
+        if let Ok(i) = obj.extract::<i64>() {
+            return Cell::Number(i as f64);
+        }
         return match obj.extract::<f64>() {
             Ok(x) => Cell::Number(x),
             Err(_) => Cell::Unsupported("an integer too large for a float"),
@@ -414,26 +420,115 @@ fn records(
         .collect())
 }
 
-/// The fields of one transaction (a dict or any mapping) named `names`, in
-/// that order, a missing key as [`Cell::Absent`]; `method` names the caller
-/// in the error for anything else.
-pub fn record(
+/// The texts a model knows (its categories), each as an interned Python
+/// `str` mapped to the same text in Rust, so that a cell holding one is read
+/// without copying it out of Python: under the stable ABI for Python 3.9 a
+/// `str` is only read by encoding it into a new `bytes` object, then copying
+/// that. A string literal in the caller's code is usually the very object
+/// interned here, found by identity with its hash already cached.
+pub struct KnownTexts {
+    /// Each text to its index in `texts`.
+    index: Py<PyDict>,
+    texts: Vec<String>,
+}
+
+impl KnownTexts {
+    /// The lookup for `texts`.
+    pub fn new(py: Python<'_>, texts: Vec<String>) -> PyResult<Self> {
+        let index = PyDict::new(py);
+        for (i, text) in texts.iter().enumerate() {
+            index.set_item(PyString::intern(py, text), i)?;
+        }
+        Ok(KnownTexts {
+            index: index.unbind(),
+            texts,
+        })
+    }
+
+    /// The text `obj` holds when it is a `str` equal to one of these. Only
+    /// an exact `str`: a subclass may redefine what equal means.
+    fn get(&self, obj: &Bound<'_, PyAny>) -> PyResult<Option<&str>> {
+        let Ok(text) = obj.cast_exact::<PyString>() else {
+            return Ok(None);
+        };
+        let Some(i) = self.index.bind(obj.py()).get_item(text)? else {
+            return Ok(None);
+        };
+        Ok(self.texts.get(i.extract::<usize>()?).map(String::as_str))
+    }
+}
+
+/// One field of a transaction: a text the model knows, borrowed from it, or
+/// a value copied out of Python.
+enum Field<'m> {
+    Known(&'m str),
+    Copied(Cell),
+}
+
+/// One transaction's fields in the model's feature order, for the engine to
+/// read by name ([`fraud_engine::Fields`]).
+pub struct Record<'m> {
+    /// The model's features, whose names the engine asks by: the same
+    /// strings, so a name is recognised by its address before its bytes.
+    features: &'m [Feature],
+    fields: Vec<Field<'m>>,
+}
+
+impl Field<'_> {
+    fn value(&self) -> Value<'_> {
+        match self {
+            Field::Known(text) => Value::Text(text),
+            Field::Copied(cell) => cell.as_value(),
+        }
+    }
+}
+
+impl Fields for Record<'_> {
+    fn field(&self, name: &str) -> Option<Value<'_>> {
+        let i = self.features.iter().position(|f| f.name == name)?;
+        self.field_at(i, name)
+    }
+
+    fn field_at(&self, index: usize, name: &str) -> Option<Value<'_>> {
+        let named = |f: &Feature| std::ptr::eq(f.name.as_str(), name) || f.name == name;
+        match (self.features.get(index), self.fields.get(index)) {
+            (Some(feature), Some(field)) if named(feature) => match field.value() {
+                Value::Absent => None,
+                value => Some(value),
+            },
+            _ => self.field(name),
+        }
+    }
+}
+
+/// The fields of one transaction (a dict or any mapping) for `features`, in
+/// that order (`keys` holds their names as Python strings), a missing key as
+/// absent; `method` names the caller in the error for anything else.
+pub fn record<'m>(
     py: Python<'_>,
     obj: &Bound<'_, PyAny>,
-    names: &[Py<PyString>],
+    features: &'m [Feature],
+    keys: &[Py<PyString>],
+    known: &'m KnownTexts,
     method: &str,
-) -> PyResult<Vec<Cell>> {
+) -> PyResult<Record<'m>> {
+    let read = |value: Option<Bound<'_, PyAny>>| -> PyResult<Field<'m>> {
+        let Some(value) = value else {
+            return Ok(Field::Copied(Cell::Absent));
+        };
+        Ok(match known.get(&value)? {
+            Some(text) => Field::Known(text),
+            None => Field::Copied(cell(&value)),
+        })
+    };
+    let mut fields = Vec::with_capacity(keys.len());
     // A plain dict is the common case: read it without the mapping
     // protocol's KeyError for every absent field.
     if let Ok(dict) = obj.cast_exact::<PyDict>() {
-        return names
-            .iter()
-            .map(|key| {
-                Ok(dict
-                    .get_item(key.bind(py))?
-                    .map_or(Cell::Absent, |v| cell(&v)))
-            })
-            .collect();
+        for key in keys {
+            fields.push(read(dict.get_item(key.bind(py))?)?);
+        }
+        return Ok(Record { features, fields });
     }
     let is_mapping = obj.cast::<PyMapping>().is_ok()
         || (obj.hasattr(intern!(py, "keys"))? && obj.hasattr(intern!(py, "__getitem__"))?);
@@ -444,7 +539,15 @@ pub fn record(
             type_name(obj)
         )));
     }
-    names.iter().map(|key| field(obj, key.bind(py))).collect()
+    for key in keys {
+        let value = match obj.get_item(key.bind(py)) {
+            Ok(v) => Some(v),
+            Err(e) if e.is_instance_of::<PyKeyError>(py) => None,
+            Err(e) => return Err(e),
+        };
+        fields.push(read(value)?);
+    }
+    Ok(Record { features, fields })
 }
 
 /// The value of `key` in a mapping, [`Cell::Absent`] when it has none.

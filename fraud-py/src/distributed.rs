@@ -112,5 +112,5 @@ pub fn merge_parts(py: Python<'_>, parts: &Bound<'_, PyAny>) -> PyResult<PyModel
             .collect::<fraud_engine::Result<Vec<_>>>()?;
         merge::merge(&parts)
     })?;
-    Ok(PyModel::new(py, model))
+    PyModel::new(py, model)
 }

@@ -23,7 +23,7 @@ use crate::model::PyModel;
 #[pyfunction]
 fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<PyModel> {
     let model = detach(py, || fraud_engine::Model::load(&path))?;
-    Ok(PyModel::new(py, model))
+    PyModel::new(py, model)
 }
 
 /// Reads a model from the bytes `Model.to_bytes` returns, checking them as
@@ -31,7 +31,7 @@ fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<PyModel> {
 #[pyfunction]
 fn from_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>) -> PyResult<PyModel> {
     let model = fraud_engine::Model::from_bytes(data.as_bytes()).map_err(EngineError)?;
-    Ok(PyModel::new(py, model))
+    PyModel::new(py, model)
 }
 
 #[pymodule]

@@ -1,19 +1,20 @@
 //! `fraud_engine.Model`: a frozen wrapper around a shared engine model.
 //! Inputs become engine inputs (see [`crate::arrays`]); outputs are the
-//! engine's serde shapes, the same every front end returns.
+//! engine's serde shapes, the same every front end returns (`predict`'s dict
+//! is built field by field from the engine's struct, without serde).
 
 use std::sync::Arc;
 
 use fraud_engine::data::read_labels;
 use fraud_engine::model::TreeArrays;
-use fraud_engine::{Decision, Model, RiskBands, Rows, Value};
+use fraud_engine::{Decision, Model, Prediction, PredictionOutput, RiskBands, RiskLevel, Rows};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use pythonize::pythonize;
 
-use crate::arrays::{self, Shape};
+use crate::arrays::{self, KnownTexts, Shape};
 use crate::errors::{detach, invalid_input, to_pyerr, EngineError};
 
 /// A trained fraud model. Scoring takes no lock and releases the GIL for
@@ -25,21 +26,68 @@ pub struct PyModel {
     names: Vec<String>,
     /// The same names as Python strings, made once so reading a dict makes none.
     keys: Vec<Py<PyString>>,
+    /// The categories of every categorical feature, read from a dict
+    /// without a copy.
+    known: KnownTexts,
+    /// The model version and the risk levels (LOW, MEDIUM, HIGH, in
+    /// [`RiskLevel`]'s order) as Python strings, made once: `predict` builds
+    /// its dict without creating a string.
+    version: (String, Py<PyString>),
+    risk_levels: [Py<PyString>; 3],
+    /// [`OUTPUT_KEYS`] as Python strings.
+    output_keys: [Py<PyString>; 6],
+    /// The same keys in order, each to None: copied for each prediction,
+    /// which sizes the new dict once (filled key by key from empty, it
+    /// would grow its table at the sixth key).
+    output_template: Py<PyDict>,
 }
+
+/// The keys of `predict`'s dict, in order: [`PredictionOutput`]'s fields
+/// without the explanation's.
+const OUTPUT_KEYS: [&str; 6] = [
+    "is_fraud",
+    "fraud_probability",
+    "risk_level",
+    "model_version",
+    "threshold",
+    "warnings",
+];
 
 impl PyModel {
     /// Wraps an engine model.
-    pub fn new(py: Python<'_>, model: Model) -> Self {
+    pub fn new(py: Python<'_>, model: Model) -> PyResult<Self> {
         let names: Vec<String> = model.feature_names().into_iter().map(Into::into).collect();
         let keys = names
             .iter()
             .map(|n| PyString::intern(py, n).unbind())
             .collect();
-        PyModel {
+        let categories = names
+            .iter()
+            .filter_map(|n| model.category_codes(n).ok())
+            .flat_map(|codes| codes.categories.iter().cloned())
+            .collect();
+        let known = KnownTexts::new(py, categories)?;
+        let version = (
+            model.version().to_owned(),
+            PyString::intern(py, model.version()).unbind(),
+        );
+        let risk_levels = [RiskLevel::Low, RiskLevel::Medium, RiskLevel::High]
+            .map(|level| PyString::intern(py, level.as_str()).unbind());
+        let output_keys = OUTPUT_KEYS.map(|key| PyString::intern(py, key).unbind());
+        let output_template = PyDict::new(py);
+        for key in &output_keys {
+            output_template.set_item(key, py.None())?;
+        }
+        Ok(PyModel {
             inner: Arc::new(model),
             names,
             keys,
-        }
+            known,
+            version,
+            risk_levels,
+            output_keys,
+            output_template: output_template.unbind(),
+        })
     }
 
     /// Runs `work` on the rows of any `X` and their count, with the GIL
@@ -63,13 +111,68 @@ impl PyModel {
         }
     }
 
-    /// The fields of one transaction as the engine reads them by name.
-    fn fields<'c>(&'c self, cells: &'c [fraud_engine::Cell]) -> Vec<(&'c str, Value<'c>)> {
-        self.names
-            .iter()
-            .zip(cells)
-            .map(|(name, cell)| (name.as_str(), cell.as_value()))
-            .collect()
+    /// One transaction (a dict or any mapping) as the engine reads it.
+    fn record<'m>(
+        &'m self,
+        py: Python<'_>,
+        transaction: &Bound<'_, PyAny>,
+        method: &str,
+    ) -> PyResult<arrays::Record<'m>> {
+        arrays::record(
+            py,
+            transaction,
+            &self.inner.schema().features,
+            &self.keys,
+            &self.known,
+            method,
+        )
+    }
+
+    /// The engine's output for one prediction as a dict: what `pythonize`
+    /// makes of it, built without the serde round trip (whose fresh key
+    /// strings, each hashed, were a fifth of a `predict` call). Every field
+    /// of [`PredictionOutput`] is named here, so a new one cannot be
+    /// forgotten; outputs with an explanation go through `pythonize`.
+    fn output<'py>(&self, py: Python<'py>, prediction: &Prediction) -> PyResult<Bound<'py, PyAny>> {
+        let output = self.inner.output(prediction);
+        let PredictionOutput {
+            is_fraud,
+            fraud_probability,
+            risk_level,
+            model_version,
+            threshold,
+            warnings,
+            reasons: None,
+            contributions: None,
+            base_value: None,
+        } = output
+        else {
+            return Ok(pythonize(py, &output)?);
+        };
+        let version = match &self.version {
+            (text, made) if text == model_version => made.bind(py).clone(),
+            _ => PyString::new(py, model_version),
+        };
+        let risk_level = match risk_level {
+            RiskLevel::Low => &self.risk_levels[0],
+            RiskLevel::Medium => &self.risk_levels[1],
+            RiskLevel::High => &self.risk_levels[2],
+        };
+        let warnings = if warnings.is_empty() {
+            PyList::empty(py).into_any()
+        } else {
+            pythonize(py, warnings)?
+        };
+        let dict = self.output_template.bind(py).copy()?;
+        let [k_is_fraud, k_probability, k_level, k_version, k_threshold, k_warnings] =
+            &self.output_keys;
+        dict.set_item(k_is_fraud, is_fraud)?;
+        dict.set_item(k_probability, fraud_probability)?;
+        dict.set_item(k_level, risk_level.bind(py))?;
+        dict.set_item(k_version, version)?;
+        dict.set_item(k_threshold, threshold)?;
+        dict.set_item(k_warnings, warnings)?;
+        Ok(dict.into_any())
     }
 }
 
@@ -98,12 +201,9 @@ impl PyModel {
         py: Python<'py>,
         transaction: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let cells = arrays::record(py, transaction, &self.keys, "predict")?;
-        let prediction = self
-            .inner
-            .predict(&self.fields(&cells)[..])
-            .map_err(EngineError)?;
-        Ok(pythonize(py, &self.inner.output(&prediction))?)
+        let record = self.record(py, transaction, "predict")?;
+        let prediction = self.inner.predict(&record).map_err(EngineError)?;
+        self.output(py, &prediction)
     }
 
     /// Scores and explains one transaction (a dict, as `predict` takes).
@@ -120,12 +220,11 @@ impl PyModel {
         py: Python<'py>,
         transaction: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let cells = arrays::record(py, transaction, &self.keys, "explain")?;
-        let fields = self.fields(&cells);
+        let record = self.record(py, transaction, "explain")?;
         let model = &self.inner;
         // Tens of microseconds for a large forest (and the first call
         // prepares the trees' paths): worth letting other threads run.
-        let explained = detach(py, || model.explain(&fields[..]))?;
+        let explained = detach(py, || model.explain(&record))?;
         Ok(pythonize(py, &model.explained_output(&explained))?)
     }
 
@@ -231,7 +330,7 @@ impl PyModel {
         else {
             let list = PyList::empty(py);
             for p in &predictions {
-                list.append(pythonize(py, &model.output(p))?)?;
+                list.append(self.output(py, p)?)?;
             }
             return Ok(list.into_any());
         };
@@ -364,7 +463,7 @@ impl PyModel {
             strategy: format!("set by hand to {threshold}"),
         };
         let model = self.inner.with_decision(decision).map_err(EngineError)?;
-        Ok(PyModel::new(py, model))
+        PyModel::new(py, model)
     }
 
     /// Writes the model file (atomically: a reader never sees half a file).

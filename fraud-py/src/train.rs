@@ -283,7 +283,7 @@ pub fn train(
         }
     }
     let model = detach(py, || trainer.train(&loaded.dataset))?;
-    Ok(PyModel::new(py, model))
+    PyModel::new(py, model)
 }
 
 /// Synthetic labelled card transactions with realistic fraud patterns (about

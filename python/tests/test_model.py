@@ -1,5 +1,6 @@
 """The Model API: scoring every input shape, files and bytes, metadata, evaluation."""
 
+import json
 import math
 
 import numpy as np
@@ -53,6 +54,51 @@ def test_predict_reads_python_and_numpy_values_alike(model, transaction):
     assert model.predict(as_series) == expected
     flags_as_bools = dict(transaction, foreign_transaction=False, location_mismatch=False)
     assert model.predict(flags_as_bools) == expected
+
+
+def test_predict_dict_is_the_engine_output_pythonize_gives(model, transaction):
+    # predict builds its dict directly; explain's goes through pythonize of
+    # the same engine output: the shared keys, values, types and order agree.
+    for t in (transaction, dict(transaction, merchant_category="Spaceships", amount=1e12)):
+        predicted = model.predict(t)
+        explained = model.explain(t)
+        assert list(predicted) == [k for k in explained if k in predicted]
+        for key, value in predicted.items():
+            assert type(value) is type(explained[key]) and value == explained[key], key
+        assert [type(w) for w in predicted["warnings"]] == [dict] * len(predicted["warnings"])
+    assert model.predict(transaction) is not model.predict(transaction)
+    assert model.with_threshold(0.9).predict(transaction)["threshold"] == 0.9
+
+
+class Text(str):
+    """A str subclass whose equality is its own business."""
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = str.__hash__
+
+
+def test_predict_reads_category_text_however_it_was_made(model, transaction):
+    expected = model.predict(transaction)
+    # Not the interned literal: built at run time, parsed from JSON, a subclass.
+    built = "".join(["Elec", "tronics"])
+    assert built is not transaction["merchant_category"]
+    assert model.predict(dict(transaction, merchant_category=built)) == expected
+    parsed = json.loads(json.dumps(transaction))
+    assert model.predict(parsed) == expected
+    assert model.predict(dict(transaction, merchant_category=Text("Electronics"))) == expected
+    # Near misses are other categories: never seen, so warned about.
+    for near in ("electronics", "Electronic", "Electronics\x00", "Électronics"):
+        result = model.predict(dict(transaction, merchant_category=near))
+        assert [w["code"] for w in result["warnings"]] == ["unknown_category"], near
+    # A category's text given for a number is still not a number.
+    with pytest.raises(fraud_engine.InvalidInputError, match="`amount`"):
+        model.predict(dict(transaction, amount="Electronics"))
+    # Integers of every size read as the float Python makes of them.
+    for big in (2**53 + 1, 2**63 - 1, -(2**63), 2**64 + 1, 10**30):
+        as_float = model.predict(dict(transaction, amount=float(big)))
+        assert model.predict(dict(transaction, amount=big)) == as_float, big
 
 
 def test_unknown_category_warns_and_missing_values_are_imputed(
