@@ -350,6 +350,39 @@ impl Pipeline {
         )
     }
 
+    /// The numbers [`Pipeline::encode_number`] gives back unchanged and
+    /// without a note for feature `index`: a loop over many values takes
+    /// those as they are and calls it only for the rest (a missing, bad or
+    /// noted value), which keeps checking a block of numbers cheap.
+    pub(crate) fn plain_numbers(&self, schema: &Schema, index: usize) -> PlainNumbers {
+        match (&self.encoders[index], &schema.features[index].kind) {
+            (Encoder::Numeric { range, .. }, FeatureKind::Numeric { min, max }) => {
+                let (mut low, mut high) = (min.unwrap_or(f64::MIN), max.unwrap_or(f64::MAX));
+                // Outside the training range a value is noted or refused,
+                // unless the policy accepts it silently.
+                if let (Some((seen_low, seen_high)), false) =
+                    (range, schema.out_of_range == RangePolicy::Accept)
+                {
+                    low = low.max(*seen_low);
+                    high = high.min(*seen_high);
+                }
+                // Only finite numbers pass `check_number`.
+                PlainNumbers::Between(low.max(f64::MIN), high.min(f64::MAX))
+            }
+            (Encoder::Flag { .. }, FeatureKind::Flag) => PlainNumbers::Flag,
+            (
+                Encoder::Categorical {
+                    levels, unknown, ..
+                },
+                _,
+            ) => PlainNumbers::Codes {
+                last: levels.len() as f64,
+                unknown: f64::from(*unknown),
+            },
+            _ => PlainNumbers::None,
+        }
+    }
+
     /// Checks an already-encoded value (a category given by its code, `NaN`
     /// for missing) as [`Pipeline::encode`] checks a value, and fills a
     /// missing one.
@@ -441,6 +474,40 @@ impl Pipeline {
             // Dataset::new guarantees column kinds match the schema, and the
             // pipeline was checked against the same schema.
             _ => vec![f64::NAN; column.len()],
+        }
+    }
+}
+
+/// Which numbers a feature takes as they are (see
+/// [`Pipeline::plain_numbers`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PlainNumbers {
+    /// The numbers from the first to the second, both finite.
+    Between(f64, f64),
+    /// 0 and 1.
+    Flag,
+    /// The whole numbers from 0 to `last`, except `unknown` (which is noted).
+    Codes {
+        /// The highest code.
+        last: f64,
+        /// The unknown bucket's code.
+        unknown: f64,
+    },
+    /// None: every value goes through [`Pipeline::encode_number`].
+    None,
+}
+
+impl PlainNumbers {
+    /// Whether `x` is taken as it is. `NaN` never is (it is missing).
+    #[inline]
+    pub(crate) fn holds(self, x: f64) -> bool {
+        match self {
+            PlainNumbers::Between(low, high) => low <= x && x <= high,
+            PlainNumbers::Flag => x == 0.0 || x == 1.0,
+            PlainNumbers::Codes { last, unknown } => {
+                x >= 0.0 && x <= last && x.fract() == 0.0 && x != unknown
+            }
+            PlainNumbers::None => false,
         }
     }
 }
@@ -612,6 +679,70 @@ mod tests {
         let columns = pipeline.transform_columns(&data);
         assert_eq!(columns[0], [1.0, 3.0, 3.0, 10.0]);
         assert_eq!(columns[2][3], f64::from(unknown));
+    }
+
+    /// The values the plain-number fast path takes must be exactly those
+    /// `encode_number` gives back unchanged (to the bit) without a note,
+    /// under every range policy, with and without declared limits.
+    #[test]
+    fn plain_numbers_are_exactly_the_values_encoded_unchanged() {
+        let data = data();
+        let pipeline = Pipeline::fit(&data).expect("fit");
+        let unknown = f64::from(pipeline.category_code(2, "never seen").expect("c").0);
+        let mut values = vec![
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            -0.0,
+            0.0,
+            0.5,
+            1.0,
+            2.0,
+            3.0,
+            4.0,
+            5.0,
+            10.0,
+            11.0,
+            -1.0,
+            unknown,
+            1e300,
+        ];
+        for x in [0.0_f64, 1.0, 5.0, 10.0, 3.0] {
+            values.push(x + x.abs().max(1.0) * f64::EPSILON);
+            values.push(x - x.abs().max(1.0) * f64::EPSILON);
+        }
+        let mut seed = 7u64;
+        for _ in 0..2_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            values.push(f64::from_bits(seed));
+            values.push((seed >> 40) as f64 / 1e5 - 20.0);
+        }
+        for limits in [None, Some((Some(0.0), Some(5.0))), Some((Some(2.5), None))] {
+            for policy in [RangePolicy::Warn, RangePolicy::Accept, RangePolicy::Reject] {
+                let mut schema = data.schema().clone();
+                schema.out_of_range = policy;
+                if let Some((min, max)) = limits {
+                    schema.features[0].kind = FeatureKind::Numeric { min, max };
+                }
+                for index in 0..3 {
+                    let plain = pipeline.plain_numbers(&schema, index);
+                    assert_ne!(plain, PlainNumbers::None);
+                    for &x in &values {
+                        let unchanged = matches!(
+                            pipeline.encode_number(&schema, index, x),
+                            Ok((y, None)) if y.to_bits() == x.to_bits()
+                        );
+                        assert_eq!(
+                            plain.holds(x),
+                            unchanged,
+                            "feature {index}, {x:e}, {limits:?}, {policy:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

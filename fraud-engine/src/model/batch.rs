@@ -8,7 +8,7 @@ use crate::error::{Error, FieldProblem, Rejection, Result};
 use crate::forest::Walk;
 use crate::metrics::{self, Evaluation, ThresholdStrategy};
 use crate::model::{Decision, EvaluationReport, Model, Prediction, RiskBands};
-use crate::preprocess::Note;
+use crate::preprocess::{Note, PlainNumbers};
 
 /// Many rows to score.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +53,8 @@ struct ColumnEncoder<'t> {
     /// Whether a number is the feature's value (numeric and flag features),
     /// so a numeric column skips building a `Value` per row.
     numbers_are_values: bool,
+    /// The numbers such a column's values are taken as they are.
+    plain: PlainNumbers,
 }
 
 impl ColumnEncoder<'_> {
@@ -114,8 +116,21 @@ impl TableEncoder<'_> {
             // The column's kind is matched once per block, not per value.
             match column.source {
                 TableColumn::Numbers(numbers) if column.numbers_are_values => {
+                    let plain = column.plain;
                     for ((row, slot), &x) in (first..).zip(slots).zip(&numbers[first..]) {
-                        put(row, slot, model.pipeline.encode_number(&model.schema, i, x));
+                        if plain.holds(x) {
+                            *slot = x;
+                        } else {
+                            put(row, slot, model.pipeline.encode_number(&model.schema, i, x));
+                        }
+                    }
+                }
+                TableColumn::Dictionary { codes, .. } => {
+                    for ((row, slot), &code) in (first..).zip(slots).zip(&codes[first..]) {
+                        match column.levels.get(code as usize) {
+                            Some(&Some((x, None))) => *slot = x,
+                            _ => put(row, slot, column.encode(model, i, row)),
+                        }
                     }
                 }
                 _ => {
@@ -278,10 +293,16 @@ impl Model {
                 .collect(),
             _ => Vec::new(),
         };
+        let numbers_are_values = self.pipeline.reads_numbers_as_values(i);
         ColumnEncoder {
             source: column,
             levels,
-            numbers_are_values: self.pipeline.reads_numbers_as_values(i),
+            numbers_are_values,
+            plain: if numbers_are_values {
+                self.pipeline.plain_numbers(&self.schema, i)
+            } else {
+                PlainNumbers::None
+            },
         }
     }
 
@@ -297,11 +318,17 @@ impl Model {
             ));
         }
         let mut encoded = rows.to_vec();
+        let plain: Vec<PlainNumbers> = (0..n)
+            .map(|i| self.pipeline.plain_numbers(&self.schema, i))
+            .collect();
         let check_block = |block: usize, values: &mut [f64]| -> Result<Vec<(usize, usize, Note)>> {
             let mut notes = Vec::new();
             for (r, row) in values.chunks_exact_mut(n).enumerate() {
                 let row_index = block * BLOCK + r;
-                for (i, x) in row.iter_mut().enumerate() {
+                for ((i, x), plain) in row.iter_mut().enumerate().zip(&plain) {
+                    if plain.holds(*x) {
+                        continue;
+                    }
                     let (value, note) =
                         self.pipeline
                             .encode_number(&self.schema, i, *x)
