@@ -20,6 +20,7 @@ fn single_row(c: &mut Criterion) {
         for (walk_name, walk) in [
             ("branchy", Walk::Branchy),
             ("branch_free", Walk::BranchFree),
+            ("leaf_masks", Walk::LeafMasks),
         ] {
             group.bench_function(BenchmarkId::new("forest", walk_name), |b| {
                 let mut i = 0;

@@ -715,7 +715,9 @@ mod tests {
         }
         let mut seed = 7u64;
         for _ in 0..2_000 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             values.push(f64::from_bits(seed));
             values.push((seed >> 40) as f64 / 1e5 - 20.0);
         }
