@@ -498,6 +498,8 @@ function historyFilters() {
   return params;
 }
 
+const HISTORY_COLUMNS = ["fields", "#", "time", "transaction", "probability", "risk", "decision", "model", "shadow", "label", "latency"];
+
 // One history row, and a hidden row below it with the transaction's fields.
 function historyRows(r) {
   const tr = el("tr");
@@ -515,12 +517,18 @@ function historyRows(r) {
   tr.appendChild(el("td")).appendChild(el("span", r.risk_level, "risk risk-" + r.risk_level));
   tr.appendChild(el("td", r.is_fraud ? "1 (flagged)" : "0"));
   tr.appendChild(el("td", r.model_version));
+  // The shadow model's score of the same transaction, when one was set.
+  const shadow = tr.appendChild(el("td", r.shadow_probability == null ? "" : fmtProb(r.shadow_probability), "shadow"));
+  if (r.shadow_version != null) shadow.title = "shadow model " + r.shadow_version;
+  // The true class, once someone labelled it (POST /api/feedback).
+  const label = tr.appendChild(el("td", r.label == null ? "" : r.label ? "1 (fraud)" : "0 (legitimate)", "label"));
+  if (r.label != null) label.title = "labelled" + (r.labelled_by ? " by " + r.labelled_by : "") + (r.labelled_at ? " at " + r.labelled_at : "");
   tr.appendChild(el("td", r.latency_ms.toFixed(3) + " ms"));
   const details = el("tr", null, "details");
   details.id = detailsId;
   details.hidden = true;
   const cell = el("td");
-  cell.colSpan = 9;
+  cell.colSpan = HISTORY_COLUMNS.length;
   cell.appendChild(el("pre", JSON.stringify(r.features, null, 2), "features"));
   details.appendChild(cell);
   toggle.addEventListener("click", () => {
@@ -545,7 +553,7 @@ async function loadHistory() {
     const table = $("history-table");
     clear(table);
     const head = el("tr");
-    for (const h of ["fields", "#", "time", "transaction", "probability", "risk", "decision", "model", "latency"]) head.appendChild(el("th", h));
+    for (const h of HISTORY_COLUMNS) head.appendChild(el("th", h));
     table.appendChild(head);
     for (const r of page.predictions) for (const row of historyRows(r)) table.appendChild(row);
     const last = Math.min(page.offset + page.predictions.length, page.total);

@@ -525,11 +525,33 @@ fn web_ui_in_headless_chromium() {
         "return document.getElementById('predict-error').hidden && !document.getElementById('field-transaction_hour').hasAttribute('aria-invalid')",
     );
 
-    // --- history: features in an expandable row, filters, paging ---
+    // --- history: features in an expandable row, labels, filters, paging ---
+    // Label the oldest prediction, as an analyst's review would.
+    let oldest = server.get("/api/predictions?limit=100").json()["predictions"]
+        .as_array()
+        .and_then(|rows| rows.last().cloned())
+        .expect("a stored prediction");
+    let labelled = server.post(
+        "/api/feedback",
+        &json!({"request_id": oldest["request_id"], "is_fraud": 1}).to_string(),
+    );
+    assert_eq!(labelled.status, 200, "{}", labelled.text());
     driver.go(&format!("{base}/#history"));
     driver.wait(
         "history rows",
         "return document.querySelectorAll('#history-table tr:not(.details)').length > 1",
+    );
+    assert_eq!(
+        driver.js("return [...document.querySelectorAll('#history-table th')].map(h => h.textContent).filter(h => h === 'shadow' || h === 'label')"),
+        json!(["shadow", "label"])
+    );
+    // Exactly the labelled row shows its label; no shadow model was set.
+    assert_eq!(
+        driver.js(&format!(
+            "return [...document.querySelectorAll('#history-table tr:not(.details)')].filter(r => r.querySelector('td.label')).map(r => [r.cells[1].textContent, r.querySelector('td.label').textContent, r.querySelector('td.shadow').textContent]).filter(r => r[1] !== '' || r[2] !== '' || r[0] === '{}')",
+            oldest["id"]
+        )),
+        json!([[oldest["id"].to_string(), "1 (fraud)", ""]])
     );
     let page_text = driver.js("return document.getElementById('history-table').textContent");
     assert!(page_text
