@@ -50,29 +50,24 @@ struct ColumnEncoder<'t> {
     source: &'t TableColumn,
     /// Each dictionary level's encoding (`None` where it is rejected).
     levels: Vec<Option<(f64, Option<Note>)>>,
-    /// Whether a number is the feature's value (numeric and flag features),
-    /// so a numeric column skips building a `Value` per row.
-    numbers_are_values: bool,
-    /// The numbers such a column's values are taken as they are.
-    plain: PlainNumbers,
+    /// For a numeric or flag feature, whose value a number is: the numbers
+    /// taken as they are, so a numeric column skips building a `Value` per
+    /// row. `None` for a categorical feature (a number names a category).
+    numbers: Option<PlainNumbers>,
 }
 
 impl ColumnEncoder<'_> {
+    /// The encoding of the value at `row` that the block loop does not take
+    /// as it is (see [`TableEncoder::encode_block`]).
     fn encode(&self, model: &Model, i: usize, row: usize) -> Result<(f64, Option<Note>)> {
-        match self.source {
-            TableColumn::Numbers(numbers) if self.numbers_are_values => {
-                model.pipeline.encode_number(&model.schema, i, numbers[row])
+        if let TableColumn::Dictionary { codes, .. } = self.source {
+            if let Some(known) = self.levels.get(codes[row] as usize).copied().flatten() {
+                return Ok(known);
             }
-            TableColumn::Dictionary { codes, .. } => {
-                match self.levels.get(codes[row] as usize).copied().flatten() {
-                    Some(known) => Ok(known),
-                    None => model
-                        .pipeline
-                        .encode(&model.schema, i, self.source.value(row)),
-                }
-            }
-            source => model.pipeline.encode(&model.schema, i, source.value(row)),
         }
+        model
+            .pipeline
+            .encode(&model.schema, i, self.source.value(row))
     }
 }
 
@@ -114,9 +109,8 @@ impl TableEncoder<'_> {
                     }
                 };
             // The column's kind is matched once per block, not per value.
-            match column.source {
-                TableColumn::Numbers(numbers) if column.numbers_are_values => {
-                    let plain = column.plain;
+            match (column.source, column.numbers) {
+                (TableColumn::Numbers(numbers), Some(plain)) => {
                     for ((row, slot), &x) in (first..).zip(slots).zip(&numbers[first..]) {
                         if plain.holds(x) {
                             *slot = x;
@@ -125,7 +119,7 @@ impl TableEncoder<'_> {
                         }
                     }
                 }
-                TableColumn::Dictionary { codes, .. } => {
+                (TableColumn::Dictionary { codes, .. }, _) => {
                     for ((row, slot), &code) in (first..).zip(slots).zip(&codes[first..]) {
                         match column.levels.get(code as usize) {
                             Some(&Some((x, None))) => *slot = x,
@@ -293,16 +287,13 @@ impl Model {
                 .collect(),
             _ => Vec::new(),
         };
-        let numbers_are_values = self.pipeline.reads_numbers_as_values(i);
         ColumnEncoder {
             source: column,
             levels,
-            numbers_are_values,
-            plain: if numbers_are_values {
-                self.pipeline.plain_numbers(&self.schema, i)
-            } else {
-                PlainNumbers::None
-            },
+            numbers: self
+                .pipeline
+                .reads_numbers_as_values(i)
+                .then(|| self.pipeline.plain_numbers(&self.schema, i)),
         }
     }
 
