@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use fraud_engine::json::{Json, Object};
+use fraud_engine::RiskLevel;
 use rayon::prelude::*;
 use serde::Serialize;
 use warp::http::{header, HeaderValue, StatusCode};
@@ -265,7 +266,7 @@ fn mark_recorded(mut response: Response, recorded: Recorded) -> Response {
 struct Answer {
     body: Vec<u8>,
     record: NewRecord,
-    risk_level: &'static str,
+    risk_level: RiskLevel,
     is_fraud: bool,
 }
 
@@ -318,7 +319,7 @@ fn answer(
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
             shadow,
         },
-        risk_level: prediction.risk_level.as_str(),
+        risk_level: prediction.risk_level,
         is_fraud: prediction.is_fraud,
     }))
 }
@@ -408,7 +409,7 @@ pub async fn predict_batch(
     .map_err(|e| reject(ApiError::Internal(format!("batch scoring failed: {e}"))))?
     .map_err(reject)?;
     for (level, is_fraud) in &scored.counts {
-        state.metrics().prediction(level, *is_fraud);
+        state.metrics().prediction(*level, *is_fraud);
     }
     let response = json_bytes_response(scored.body, Some(&request_id));
     let recorded = state
@@ -422,7 +423,7 @@ pub async fn predict_batch(
 struct ScoredBatch {
     body: Bytes,
     records: Vec<NewRecord>,
-    counts: Vec<(&'static str, bool)>,
+    counts: Vec<(RiskLevel, bool)>,
 }
 
 /// The transactions of a batch body, and whether it asks for explanations.
@@ -535,7 +536,7 @@ fn score_batch(
         .zip(predictions.iter().map(Scored::prediction))
         .zip(shadows)
     {
-        counts.push((p.risk_level.as_str(), p.is_fraud));
+        counts.push((p.risk_level, p.is_fraud));
         records.push(NewRecord {
             timestamp: timestamp.clone(),
             request_id: request_id.to_owned(),

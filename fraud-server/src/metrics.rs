@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests, latency, predictions, errors, the model
 //! version, the history writer, and this process's memory and CPU.
 
+use fraud_engine::RiskLevel;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -13,9 +14,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
-    predictions: IntCounterVec,
-    /// `predictions`' six series (LOW, MEDIUM, HIGH by decision 0, 1),
-    /// looked up once: counting a prediction is then one atomic add,
+    /// `fraud_predictions_total`'s six series (LOW, MEDIUM, HIGH by decision
+    /// 0, 1), looked up once: counting a prediction is then one atomic add,
     /// without hashing its labels.
     prediction_series: [[IntCounter; 2]; 3],
     errors: IntCounterVec,
@@ -224,10 +224,11 @@ impl Metrics {
                 predictions.get_metric_with_label_values(&[level, "1"])?,
             ])
         };
+        // In the order `prediction` indexes them.
         let prediction_series = [
-            by_decision("LOW")?,
-            by_decision("MEDIUM")?,
-            by_decision("HIGH")?,
+            by_decision(RiskLevel::Low.as_str())?,
+            by_decision(RiskLevel::Medium.as_str())?,
+            by_decision(RiskLevel::High.as_str())?,
         ];
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(model_info.clone()))?;
@@ -244,7 +245,6 @@ impl Metrics {
             registry,
             requests,
             latency,
-            predictions,
             prediction_series,
             errors,
             model_info,
@@ -285,18 +285,12 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one prediction (`risk_level` is `LOW`, `MEDIUM` or `HIGH`).
-    pub fn prediction(&self, risk_level: &str, is_fraud: bool) {
+    /// Counts one prediction.
+    pub fn prediction(&self, risk_level: RiskLevel, is_fraud: bool) {
         let level = match risk_level {
-            "LOW" => 0,
-            "MEDIUM" => 1,
-            "HIGH" => 2,
-            other => {
-                self.predictions
-                    .with_label_values(&[other, if is_fraud { "1" } else { "0" }])
-                    .inc();
-                return;
-            }
+            RiskLevel::Low => 0,
+            RiskLevel::Medium => 1,
+            RiskLevel::High => 2,
         };
         self.prediction_series[level][usize::from(is_fraud)].inc();
     }
@@ -361,7 +355,7 @@ mod tests {
     fn renders_what_was_counted() {
         let m = Metrics::new().expect("metrics");
         m.request("/api/predict", "POST", 200, 0.001);
-        m.prediction("HIGH", true);
+        m.prediction(RiskLevel::High, true);
         m.error("invalid_fields");
         m.set_model("abc", "0.1.0");
         let text = m.render().expect("render");
