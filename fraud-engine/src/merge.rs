@@ -582,6 +582,9 @@ pub struct OobPool {
     /// The rows' amounts, kept when the threshold strategy charges missed
     /// frauds their amount.
     pub(crate) amounts: Option<Vec<f64>>,
+    /// What each row counts for in the metrics and the threshold (its
+    /// sample weight times a given class weight), when training had either.
+    pub(crate) weights: Option<Vec<f64>>,
 }
 
 /// One part of a merged forest, as its metadata records it.
@@ -707,8 +710,20 @@ impl Part {
         let model = Model::from_bytes(&model)?;
         let bad = |reason: &str| Error::corrupt(PAYLOAD_OFFSET, format!("forest part: {reason}"));
         let n = oob.scores.len();
-        if oob.labels.len() != n || oob.amounts.as_ref().is_some_and(|a| a.len() != n) {
+        if oob.labels.len() != n
+            || oob.amounts.as_ref().is_some_and(|a| a.len() != n)
+            || oob.weights.as_ref().is_some_and(|w| w.len() != n)
+        {
             return Err(bad("out-of-bag arrays differ in length"));
+        }
+        if oob
+            .weights
+            .as_ref()
+            .is_some_and(|w| w.iter().any(|w| !(w.is_finite() && *w >= 0.0)))
+        {
+            return Err(bad(
+                "an out-of-bag row weight is not a finite number, zero or more",
+            ));
         }
         if oob.scores.iter().any(|s| !(0.0..=1.0).contains(s)) || oob.labels.iter().any(|&y| y > 1)
         {
@@ -793,6 +808,16 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
         .map(|(_, p)| p.oob.amounts.clone())
         .collect::<Option<Vec<_>>>()
         .map(|a| a.concat());
+    // A part trained without weights counts each of its rows once.
+    let weights: Option<Vec<f64>> = keyed.iter().any(|(_, p)| p.oob.weights.is_some()).then(|| {
+        keyed
+            .iter()
+            .flat_map(|(_, p)| match &p.oob.weights {
+                Some(w) => w.clone(),
+                None => vec![1.0; p.oob.scores.len()],
+            })
+            .collect()
+    });
     let has_oob = labels.contains(&0) && labels.contains(&1);
     if params.threshold_strategy.needs_amounts() && amounts.is_none() && has_oob {
         return Err(Error::InvalidParams {
@@ -804,9 +829,10 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
         });
     }
     let threshold = if has_oob {
-        Some(metrics::select_threshold(
+        Some(metrics::select_weighted_threshold(
             &scores,
             &labels,
+            weights.as_deref(),
             amounts.as_deref(),
             params.threshold_strategy,
         )?)
@@ -829,7 +855,12 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
         }
     }
     let (roc, pr) = if has_oob {
-        let (roc, pr) = metrics::curves(&scores, &labels, crate::model::CURVE_POINTS);
+        let (roc, pr) = metrics::weighted_curves(
+            &scores,
+            &labels,
+            weights.as_deref(),
+            crate::model::CURVE_POINTS,
+        );
         (Some(roc), Some(pr))
     } else {
         (None, None)
@@ -848,7 +879,7 @@ pub fn merge(parts: &[Part]) -> Result<Model> {
         training_frauds: records.iter().map(|r| r.training_frauds).sum(),
         auto: merged_auto(&models, &records),
         params,
-        oob: has_oob.then(|| Evaluation::new(&scores, &labels, threshold)),
+        oob: has_oob.then(|| Evaluation::weighted(&scores, &labels, weights.as_deref(), threshold)),
         roc_curve: roc,
         pr_curve: pr,
         feature_importances: importances.shap,
@@ -1208,5 +1239,40 @@ mod tests {
             unseal::<u32>(SUMMARY_MAGIC, "data summary", &bytes),
             Err(Error::UnsupportedVersion { found: 9, .. })
         ));
+    }
+
+    /// A part's out-of-bag row weights are checked on arrival like its
+    /// scores: one per row, each a finite number, zero or more.
+    #[test]
+    fn part_row_weights_are_checked() {
+        let table = crate::synth::table(600, 3);
+        let data = crate::Dataset::from_table(&table, &crate::ColumnRules::default())
+            .expect("reads")
+            .dataset;
+        let summary = DataSummary::of(&data).expect("summary");
+        let encoding = Encoding::fit(&DataSummary::combine(&[summary]).expect("one")).expect("fit");
+        let data = encoding.dataset(&table).expect("reads with the encoding");
+        let params = crate::TrainParams {
+            n_trees: 4,
+            ..crate::TrainParams::default()
+        };
+        let part = crate::Trainer::new(params)
+            .and_then(|t| t.train_part(&data, &encoding, 0..4))
+            .expect("part");
+        let n = part.oob.scores.len();
+        for (weights, expected) in [
+            (vec![1.0; n + 1], "differ in length"),
+            (vec![-1.0; n], "row weight"),
+            (vec![f64::NAN; n], "row weight"),
+        ] {
+            let mut damaged = part.clone();
+            damaged.oob.weights = Some(weights);
+            let err = Part::from_bytes(&damaged.to_bytes().expect("bytes")).expect_err("refused");
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+        let mut weighted = part.clone();
+        weighted.oob.weights = Some(vec![2.0; n]);
+        let back = Part::from_bytes(&weighted.to_bytes().expect("bytes")).expect("reads back");
+        assert_eq!(back.oob.weights, weighted.oob.weights);
     }
 }

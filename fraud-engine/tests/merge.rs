@@ -151,6 +151,44 @@ fn one_partition_gives_the_trees_of_training_in_one_piece() {
     assert_eq!(merged.metadata().oob, single.metadata().oob);
 }
 
+/// Row weights and given class weights count in the out-of-bag metrics
+/// and the threshold of training in one piece; a merged forest counts them
+/// the same way.
+#[test]
+fn one_weighted_partition_gives_the_metrics_and_threshold_of_training_in_one_piece() {
+    let table = synth::table(4_000, 33);
+    let encoding = encoding_of(std::slice::from_ref(&table));
+    let weighted = TrainParams {
+        class_weight: fraud_engine::ClassWeight::Weights {
+            legitimate: 1.0,
+            fraud: 12.0,
+        }
+        .into(),
+        ..params(12)
+    };
+    let data = encoding.dataset(&table).expect("reads with the encoding");
+    // Uneven row weights: every third row counts three times.
+    let weights: Vec<f64> = (0..data.n_rows())
+        .map(|r| if r % 3 == 0 { 3.0 } else { 1.0 })
+        .collect();
+    let data = data.with_weights(weights).expect("weights");
+    let trainer = Trainer::new(weighted.clone())
+        .and_then(|t| t.threads(2))
+        .expect("trainer");
+    let part = trainer.train_part(&data, &encoding, 0..12).expect("part");
+    let part = Part::from_bytes(&part.to_bytes().expect("bytes")).expect("reads back");
+    let merged = merge(&[part]).expect("merge");
+    let single = Trainer::new(weighted)
+        .and_then(|t| t.threads(2))
+        .and_then(|t| t.train(&data))
+        .expect("single");
+    assert_eq!(merged.tree_arrays(), single.tree_arrays());
+    assert_eq!(merged.threshold(), single.threshold());
+    assert_eq!(merged.metadata().oob, single.metadata().oob);
+    assert_eq!(merged.metadata().pr_curve, single.metadata().pr_curve);
+    assert_eq!(merged.metadata().roc_curve, single.metadata().roc_curve);
+}
+
 #[test]
 fn same_seed_and_partitioning_give_the_same_model_in_any_order() {
     let tables: Vec<Table> = (0..2).map(|s| synth::table(3_000, 7 + s)).collect();

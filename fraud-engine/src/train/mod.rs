@@ -561,6 +561,7 @@ fn train_in_pool(
         scores: oob.scores,
         labels: oob.labels,
         amounts: oob_amounts,
+        weights: oob_weights,
     };
     Ok((
         Model::assemble(schema, pipeline, trees, decision, metadata)?,
