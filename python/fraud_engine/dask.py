@@ -196,6 +196,9 @@ class FraudForestClassifier(local_estimator_class()):  # type: ignore[misc]
         encoding = client.scatter(
             _native.fit_encoding([s for s in summaries if s is not None]), broadcast=True
         )
+        # The engine reads the label column as 0 and 1 (true/false and
+        # yes/no too), so a `class_weight` dict is keyed by those.
+        self.classes_ = np.array([0, 1])
         params = self._engine_params(len(names))
         ranges = _native.split_trees(self.n_estimators, len(partitions))
         train = delayed(_train_part, pure=True)

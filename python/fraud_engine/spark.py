@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
+import numpy as np
+
 try:
     import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     from pyspark import TaskContext
@@ -214,6 +216,9 @@ class FraudForestClassifier:
                 f"df has no label column {label!r} (columns: {', '.join(df.columns)})"
             )
         features: List[str] = [c for c in df.columns if c != label and c not in self.drop]
+        # The engine reads the label column as 0 and 1 (true/false and
+        # yes/no too), so a `class_weight` dict is keyed by those.
+        self._local.classes_ = np.array([0, 1])
         params = self._local._engine_params(len(features))
         rules: Dict[str, Any] = {"label": label, "drop": self.drop, "keep": self.keep}
         n_jobs = self.n_jobs

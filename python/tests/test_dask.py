@@ -148,6 +148,24 @@ def test_quality_matches_training_on_one_machine(client):
     assert auc_distributed <= auc_single + 0.005, (auc_distributed, auc_single)
 
 
+def test_given_class_weights_count_in_the_threshold_as_on_one_machine(client):
+    # One partition grows the trees of training in one piece; its
+    # out-of-bag rows must then count as they do there: by the given class
+    # weight (a fraud as twelve rows) in the metrics and the threshold.
+    frame, ddf = generated(20_000, [51])
+    params = dict(n_estimators=12, random_state=4, class_weight={0: 1, 1: 12})
+    distributed = FraudForestClassifier(client=client, **params).fit(
+        ddf[FEATURES], ddf["is_fraud"]
+    )
+    single = fraud_engine.FraudForestClassifier(**params).fit(frame[FEATURES], frame["is_fraud"])
+    for a, b in zip(distributed.model_.trees(), single.model_.trees()):
+        for key in a:
+            assert np.array_equal(a[key], b[key]), key
+    assert distributed.model_.threshold == single.model_.threshold
+    assert distributed.model_.metadata["oob_metrics"] == single.model_.metadata["oob_metrics"]
+    assert distributed.model_.metadata["pr_curve"] == single.model_.metadata["pr_curve"]
+
+
 def test_empty_partitions_train_no_trees(client):
     ddf = dd.from_map(fraud_engine.generate, [4_000, 0, 4_000], [1, 2, 3])
     fitted = FraudForestClassifier(client=client, n_estimators=6).fit(ddf[FEATURES], ddf["is_fraud"])

@@ -101,6 +101,22 @@ def test_same_seed_and_partitioning_give_the_same_model(fitted, df):
             assert np.array_equal(a[key], b[key]), key
 
 
+def test_given_class_weights_count_in_the_threshold_as_on_one_machine(spark):
+    # One partition grows the trees of training in one piece, and its
+    # out-of-bag rows count as they do there: a fraud as twelve rows.
+    frame = fraud_engine.generate(12_000, seed=52)
+    one = spark.createDataFrame(frame).coalesce(1)
+    params = dict(n_estimators=8, random_state=4, class_weight={0: 1, 1: 12})
+    distributed = FraudForestClassifier(**params).fit(one).model_
+    single = fraud_engine.FraudForestClassifier(**params)
+    single.fit(frame.drop(columns=["is_fraud", "transaction_id"]), frame["is_fraud"])
+    for a, b in zip(distributed.trees(), single.model_.trees()):
+        for key in a:
+            assert np.array_equal(a[key], b[key]), key
+    assert distributed.threshold == single.model_.threshold
+    assert distributed.metadata["oob_metrics"] == single.model_.metadata["oob_metrics"]
+
+
 def test_a_model_a_server_wrote_scores_in_spark(spark, df, transactions, model, tmp_path):
     path = tmp_path / "model.fraud"
     model.save(path)
