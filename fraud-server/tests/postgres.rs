@@ -343,3 +343,241 @@ fn killing_postgres_under_load_recovers_by_itself_and_loses_nothing() {
     restart_under_load(&mut pg, "fail-closed");
     restart_under_load(&mut pg, "fail-open");
 }
+
+/// Runs the CLI with `args`; whether it succeeded, and its stdout and stderr.
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("MODEL_REGISTRY")
+        .env_remove("PG_BIN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the CLI runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every stored prediction of `db` with an id up to `last`, in id order, as
+/// text: what a restore must give back exactly.
+fn predictions_text(pg: &TempPostgres, db: &str, last: u64) -> String {
+    pg.psql(
+        db,
+        &format!(
+            "SELECT string_agg(p::text, E'\\n' ORDER BY id) FROM predictions p WHERE id <= {last}"
+        ),
+    )
+}
+
+#[test]
+fn backup_while_serving_and_restore_into_a_new_database() {
+    let pg = shared();
+    let bin = common::postgres::bin_dir();
+    let pg_bin = bin.to_str().expect("a UTF-8 path");
+    let source = pg.create_database("backup_source");
+    let mut server = Server::start(
+        "pg-backup",
+        &["--model", model_arg()],
+        &[
+            ("DATABASE_URL", source.as_str()),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+        ],
+    );
+    server.wait_ready(60);
+    let body = |id: String| DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"{id}","#), 1);
+    for i in 0..20 {
+        assert_eq!(
+            server.post("/api/predict", &body(format!("b-{i}"))).status,
+            200
+        );
+    }
+    let labels: Vec<String> = (0..5)
+        .map(|i| format!(r#"{{"transaction_id":"b-{i}","is_fraud":{}}}"#, i % 2))
+        .collect();
+    let r = server.post(
+        "/api/feedback",
+        &format!(r#"{{"labels":[{}]}}"#, labels.join(",")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Traffic keeps coming while the backup is taken.
+    let running = Arc::new(AtomicBool::new(true));
+    let sender = {
+        let running = Arc::clone(&running);
+        let addr = server.addr;
+        std::thread::spawn(move || {
+            let mut sent = 0;
+            while running.load(Ordering::SeqCst) {
+                let body =
+                    DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"d-{sent}","#), 1);
+                let r = common::request(
+                    addr,
+                    "POST",
+                    "/api/predict",
+                    &[("Content-Type", "application/json")],
+                    Some(body.as_bytes()),
+                );
+                assert_eq!(r.status, 200);
+                sent += 1;
+            }
+            sent
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let dir = temp_dir("pg-backup-files");
+    let backup = dir.join("backup");
+    let backup_arg = backup.to_str().expect("a UTF-8 path");
+    let registry = dir.join("registry");
+    let registry_arg = registry.to_str().expect("a UTF-8 path");
+    let (ok, out, err) = cli(&[
+        "backup",
+        "--history",
+        &source,
+        "--registry",
+        registry_arg,
+        "--out",
+        backup_arg,
+        "--pg-bin",
+        pg_bin,
+    ]);
+    running.store(false, Ordering::SeqCst);
+    let sent_during = sender.join().expect("the sender");
+    assert!(ok, "{err}");
+    assert!(out.contains("(5 labelled"), "{out}");
+    assert!(!out.contains(common::postgres::PASSWORD), "{out}");
+    assert!(sent_during > 0);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backup.join("backup.json")).expect("backup.json"))
+            .expect("JSON");
+    assert_eq!(record["history"]["database"], "postgres");
+    assert_eq!(record["history"]["file"], "history.pgdump");
+    assert!(
+        !record.to_string().contains(common::postgres::PASSWORD),
+        "{record}"
+    );
+    let in_backup = record["history"]["predictions"].as_u64().expect("a count");
+    assert!(in_backup >= 20, "{record}");
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(30), Some(0));
+
+    // Into a new, empty database: the rows the dump's snapshot held, exactly.
+    let target = pg.create_database("backup_target");
+    let restored_registry = dir.join("restored-registry");
+    let restored_registry_arg = restored_registry.to_str().expect("a UTF-8 path");
+    let restore = |force: bool| {
+        let mut args = vec![
+            "restore",
+            backup_arg,
+            "--history",
+            &target,
+            "--registry",
+            restored_registry_arg,
+            "--pg-bin",
+            pg_bin,
+        ];
+        if force {
+            args.push("--force");
+        }
+        cli(&args)
+    };
+    let (ok, out, err) = restore(false);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("({in_backup} predictions, 5 labelled")),
+        "{out}"
+    );
+    assert_eq!(
+        predictions_text(pg, "backup_target", u64::MAX >> 1),
+        predictions_text(pg, "backup_source", in_backup)
+    );
+    assert_eq!(
+        pg.psql(
+            "backup_target",
+            "SELECT max(version) FROM schema_migrations"
+        ),
+        fraud_server::history::schema::latest().to_string()
+    );
+
+    // Not over a history in use without --force; with it, yes.
+    let (ok, _, err) = restore(false);
+    assert!(!ok && err.contains("--force"), "{err}");
+    assert!(!err.contains(common::postgres::PASSWORD), "{err}");
+    let (ok, _, err) = restore(true);
+    assert!(ok, "{err}");
+    assert_eq!(
+        pg.psql("backup_target", "SELECT count(*) FROM predictions"),
+        in_backup.to_string()
+    );
+
+    // A PostgreSQL backup does not go into a SQLite file.
+    let sqlite = dir.join("history.db");
+    let (ok, _, err) = cli(&[
+        "restore",
+        backup_arg,
+        "--history",
+        sqlite.to_str().expect("a UTF-8 path"),
+        "--registry",
+        restored_registry_arg,
+    ]);
+    assert!(!ok && err.contains("holds a PostgreSQL history"), "{err}");
+    assert!(!sqlite.exists());
+
+    // A server on the restored database lists the restored records and
+    // writes after them: the identity sequence came back with the table
+    // (as pg_dump read it, after the snapshot's rows: sequences are not
+    // transactional, so ids the writes during the dump took stay unused).
+    let server = Server::start(
+        "pg-restored",
+        &["--model", model_arg()],
+        &[("DATABASE_URL", target.as_str())],
+    );
+    server.wait_ready(60);
+    let page = server.get("/api/predictions?limit=1").json();
+    assert_eq!(page["total"], in_backup);
+    let last: u64 = pg
+        .psql("backup_target", "SELECT max(id) FROM predictions")
+        .parse()
+        .expect("an id");
+    assert_eq!(
+        server.post("/api/predict", &body("after".into())).status,
+        200
+    );
+    let after: u64 = pg
+        .psql(
+            "backup_target",
+            "SELECT id FROM predictions WHERE transaction_id = 'after'",
+        )
+        .parse()
+        .expect("an id");
+    assert!(after > last, "{after} after {last}");
+    let labelled = pg.psql(
+        "backup_target",
+        "SELECT count(*) FROM predictions WHERE label IS NOT NULL",
+    );
+    assert_eq!(labelled, "5");
+}
+
+#[test]
+fn backup_names_a_missing_pg_dump() {
+    let pg = shared();
+    let url = pg.create_database("backup_no_tool");
+    let (ok, _, err) = cli(&["migrate", "--history", &url]);
+    assert!(ok, "{err}");
+    let dir = temp_dir("pg-backup-no-tool");
+    let out = dir.join("backup");
+    let (ok, _, err) = cli(&[
+        "backup",
+        "--history",
+        &url,
+        "--out",
+        out.to_str().expect("a UTF-8 path"),
+        "--pg-bin",
+        dir.to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("pg_dump was not found"), "{err}");
+    assert!(!err.contains(common::postgres::PASSWORD), "{err}");
+}

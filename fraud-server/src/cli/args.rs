@@ -78,8 +78,9 @@ pub enum Command {
     /// Train a successor of a model on the labelled history (rows older
     /// than the label delay), and compare both on the newest held-out rows.
     Retrain(RetrainArgs),
-    /// Write a consistent snapshot of the history (while the server runs)
-    /// and a copy of the model registry to a new directory.
+    /// Write a consistent snapshot of the history (SQLite's online backup,
+    /// or `pg_dump` for PostgreSQL; while the server runs) and a copy of
+    /// the model registry to a new directory.
     Backup(BackupArgs),
     /// Bring back a backup's history and registry, after checking every
     /// file in it.
@@ -161,6 +162,10 @@ pub struct BackupArgs {
     /// The backup directory to create (absent or empty).
     #[arg(long)]
     pub out: PathBuf,
+    /// The directory holding `pg_dump`, for a PostgreSQL history (default:
+    /// found on `PATH`).
+    #[arg(long, env = "PG_BIN")]
+    pub pg_bin: Option<PathBuf>,
 }
 
 /// `restore` flags.
@@ -168,7 +173,8 @@ pub struct BackupArgs {
 pub struct RestoreArgs {
     /// A directory `backup` wrote.
     pub backup: PathBuf,
-    /// The history to restore into (SQLite; the server must be stopped).
+    /// The history to restore into, of the kind backed up (the server must
+    /// be stopped).
     #[command(flatten)]
     pub history: HistoryArgs,
     /// The registry directory to restore into (default `$DATA_DIR/models`,
@@ -178,6 +184,10 @@ pub struct RestoreArgs {
     /// Replace a history or registry that is not empty.
     #[arg(long)]
     pub force: bool,
+    /// The directory holding `pg_restore`, for a PostgreSQL history
+    /// (default: found on `PATH`).
+    #[arg(long, env = "PG_BIN")]
+    pub pg_bin: Option<PathBuf>,
 }
 
 /// `models` flags.

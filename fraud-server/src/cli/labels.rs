@@ -334,10 +334,34 @@ pub struct BackupRecord {
     pub registry: Option<RegistrySnapshot>,
 }
 
+/// Which database a backup's history came from, and so what its file is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackedUpDatabase {
+    /// A SQLite database file (the online backup API's copy).
+    #[default]
+    Sqlite,
+    /// A `pg_dump` archive (custom format) of the history's tables.
+    Postgres,
+}
+
+impl BackedUpDatabase {
+    fn name(self) -> &'static str {
+        match self {
+            BackedUpDatabase::Sqlite => "SQLite",
+            BackedUpDatabase::Postgres => "PostgreSQL",
+        }
+    }
+}
+
 /// The history part of a backup.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistorySnapshot {
-    /// The SQLite file, relative to the backup directory.
+    /// The database it came from (backups written before PostgreSQL was
+    /// backed up say nothing: SQLite).
+    #[serde(default)]
+    pub database: BackedUpDatabase,
+    /// The snapshot's file, relative to the backup directory.
     pub file: String,
     /// Where it was copied from.
     pub source: String,
@@ -345,7 +369,8 @@ pub struct HistorySnapshot {
     pub bytes: u64,
     /// SHA-256 of the file, hex.
     pub sha256: String,
-    /// The schema version (SQLite's `user_version`).
+    /// The schema version (SQLite's `user_version`, PostgreSQL's newest
+    /// `schema_migrations` row).
     pub schema_version: i64,
     /// Predictions in it.
     pub predictions: u64,
@@ -383,6 +408,14 @@ pub struct ModelFile {
 const BACKUP_FORMAT: u32 = 1;
 const BACKUP_RECORD: &str = "backup.json";
 const HISTORY_FILE: &str = "history.db";
+/// The `pg_dump` archive of a PostgreSQL history in a backup.
+const PG_HISTORY_FILE: &str = "history.pgdump";
+
+/// A PostgreSQL tool (`pg_dump`, `pg_restore`): in `--pg-bin` when given,
+/// else found on `PATH`.
+fn pg_tool(dir: Option<&Path>, name: &str) -> PathBuf {
+    dir.map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
+}
 const REGISTRY_DIR: &str = "registry";
 /// The registry's manifest file (see [`crate::registry`]'s layout).
 const MANIFEST_FILE: &str = "manifest.json";
@@ -541,24 +574,18 @@ fn copy_registry(source: &Path, target: &Path) -> Result<RegistrySnapshot, CliEr
     })
 }
 
-/// `backup`: the history (SQLite's online backup, safe while serving) and
-/// the registry, into a new directory, with `backup.json` written last.
+/// `backup`: the history (SQLite's online backup, or `pg_dump` for
+/// PostgreSQL; both safe while serving) and the registry, into a new
+/// directory, with `backup.json` written last.
 pub fn backup(args: BackupArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let location = location(&args.history)?;
-    let Location::Sqlite(source) = &location else {
-        return Err(CliError::Invalid(format!(
-            "{} is PostgreSQL: back it up with PostgreSQL's own tool, which takes a consistent snapshot while replicas write: \
-             pg_dump --format=custom --file=history.pgdump 'postgres://USER@HOST:PORT/DB' (pg_restore brings it back); \
-             copy the registry directory {} beside it (its files are written atomically)",
-            location.shown(),
-            args.registry.display()
-        )));
-    };
-    if !source.is_file() {
-        return Err(CliError::Invalid(format!(
-            "no history database at {} (give --history or DATABASE_URL)",
-            source.display()
-        )));
+    if let Location::Sqlite(source) = &location {
+        if !source.is_file() {
+            return Err(CliError::Invalid(format!(
+                "no history database at {} (give --history or DATABASE_URL)",
+                source.display()
+            )));
+        }
     }
     if !absent_or_empty(&args.out)? {
         return Err(CliError::Invalid(format!(
@@ -568,11 +595,36 @@ pub fn backup(args: BackupArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
     fs::create_dir_all(&args.out).map_err(io_at(&args.out))?;
     let created_at = now();
-    let history_path = args.out.join(HISTORY_FILE);
-    let (schema_version, predictions, labelled) = snapshot_sqlite(source, &history_path)?;
+    let (database, file, schema_version, predictions, labelled) = match &location {
+        Location::Sqlite(source) => {
+            let (schema_version, predictions, labelled) =
+                snapshot_sqlite(source, &args.out.join(HISTORY_FILE))?;
+            (
+                BackedUpDatabase::Sqlite,
+                HISTORY_FILE,
+                schema_version,
+                predictions,
+                labelled,
+            )
+        }
+        Location::Postgres(target) => {
+            let pg_dump = pg_tool(args.pg_bin.as_deref(), "pg_dump");
+            let contents =
+                crate::history::postgres::dump(target, &pg_dump, &args.out.join(PG_HISTORY_FILE))?;
+            (
+                BackedUpDatabase::Postgres,
+                PG_HISTORY_FILE,
+                contents.schema_version,
+                contents.predictions,
+                contents.labelled,
+            )
+        }
+    };
+    let history_path = args.out.join(file);
     let bytes = fs::read(&history_path).map_err(io_at(&history_path))?;
     let history = HistorySnapshot {
-        file: HISTORY_FILE.into(),
+        database,
+        file: file.into(),
         source: location.shown(),
         bytes: bytes.len() as u64,
         sha256: sha256_hex(&bytes),
@@ -701,6 +753,30 @@ fn verify_backup(dir: &Path) -> Result<(BackupRecord, Option<Vec<u8>>), CliError
     Ok((record, manifest))
 }
 
+/// Puts a SQLite snapshot in place of `target`: copied beside it, then
+/// renamed over it, so a crash leaves the old file or the whole new one.
+fn restore_sqlite(snapshot: &Path, target: &Path) -> Result<(), CliError> {
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(io_at(dir))?;
+    }
+    let staged = PathBuf::from(format!("{}.restoring", target.display()));
+    let bytes = fs::read(snapshot).map_err(io_at(snapshot))?;
+    write_synced(&staged, &bytes)?;
+    drop(bytes);
+    // A -wal or -shm file of the old database would be read as part of the
+    // new one: removed.
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let side = PathBuf::from(format!("{}{suffix}", target.display()));
+        match fs::remove_file(&side) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_at(&side)(e)),
+        }
+    }
+    fs::rename(&staged, target).map_err(io_at(target))?;
+    Ok(())
+}
+
 /// Whether a registry directory holds anything (a manifest or a model).
 fn registry_in_use(dir: &Path) -> Result<bool, CliError> {
     if dir.join(MANIFEST_FILE).exists() {
@@ -714,17 +790,27 @@ fn registry_in_use(dir: &Path) -> Result<bool, CliError> {
 pub fn restore(args: RestoreArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let (record, manifest) = verify_backup(&args.backup)?;
     let location = location(&args.history)?;
-    let Location::Sqlite(target) = &location else {
-        return Err(CliError::Invalid(format!(
-            "{} is PostgreSQL: restore it with pg_restore from a pg_dump archive; this command restores SQLite histories",
+    let in_use = match (&location, record.history.database) {
+        (Location::Sqlite(target), BackedUpDatabase::Sqlite) => {
+            fs::metadata(target).is_ok_and(|m| m.len() > 0)
+        }
+        (Location::Postgres(target), BackedUpDatabase::Postgres) => {
+            crate::history::postgres::contents(target)?.is_some_and(|c| c.predictions > 0)
+        }
+        (_, database) => {
+            return Err(CliError::Invalid(format!(
+            "{} holds a {} history; restore it into a {} one (--history or DATABASE_URL), not {}",
+            args.backup.display(),
+            database.name(),
+            database.name(),
             location.shown()
-        )));
+        )))
+        }
     };
-    let in_use = fs::metadata(target).is_ok_and(|m| m.len() > 0);
     if in_use && !args.force {
         return Err(CliError::Invalid(format!(
             "{} already holds a history; stop the server and give --force to replace it",
-            target.display()
+            location.shown()
         )));
     }
     if record.registry.is_some() && registry_in_use(&args.registry)? && !args.force {
@@ -733,33 +819,33 @@ pub fn restore(args: RestoreArgs, out: &mut dyn Write) -> Result<(), CliError> {
             args.registry.display()
         )));
     }
-    // The history: copied beside the target, then renamed over it, so a
-    // crash leaves the old file or the whole new one. A -wal or -shm file
-    // of the old database would be read as part of the new one: removed.
-    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(io_at(dir))?;
-    }
-    let staged = PathBuf::from(format!("{}.restoring", target.display()));
-    let bytes = fs::read(args.backup.join(&record.history.file))
-        .map_err(io_at(&args.backup.join(&record.history.file)))?;
-    write_synced(&staged, &bytes)?;
-    drop(bytes);
-    for suffix in ["-wal", "-shm", "-journal"] {
-        let side = PathBuf::from(format!("{}{suffix}", target.display()));
-        match fs::remove_file(&side) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_at(&side)(e)),
+    let snapshot = args.backup.join(&record.history.file);
+    match &location {
+        Location::Sqlite(target) => restore_sqlite(&snapshot, target)?,
+        Location::Postgres(target) => {
+            let pg_restore = pg_tool(args.pg_bin.as_deref(), "pg_restore");
+            let restored = crate::history::postgres::restore(target, &pg_restore, &snapshot)?;
+            if (restored.predictions, restored.labelled)
+                != (record.history.predictions, record.history.labelled)
+            {
+                return Err(CliError::Incomplete(format!(
+                    "{} now holds {} predictions ({} labelled), but the backup recorded {} ({} labelled)",
+                    location.shown(),
+                    restored.predictions,
+                    restored.labelled,
+                    record.history.predictions,
+                    record.history.labelled
+                )));
+            }
         }
     }
-    fs::rename(&staged, target).map_err(io_at(target))?;
     writeln!(
         out,
         "restored the history ({} predictions, {} labelled, taken {}) to {}",
         record.history.predictions,
         record.history.labelled,
         record.created_at,
-        target.display()
+        location.shown()
     )?;
     if let Some(snapshot) = &record.registry {
         let registry = Registry::open(&args.registry)?;

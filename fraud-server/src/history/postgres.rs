@@ -39,6 +39,13 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest time a start-up migration may wait for another replica's.
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Longest time `pg_dump` or `pg_restore` may take over the history.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
+/// The tables the history owns: what a backup holds and a restore
+/// replaces (their indexes and identity sequences come with them).
+const HISTORY_TABLES: [&str; 3] = ["predictions", "history_probe", "schema_migrations"];
+
 /// The advisory lock that serialises migrations across replicas: any fixed
 /// number works, as long as every replica uses the same one ("fraud" then
 /// 1, in ASCII).
@@ -78,6 +85,51 @@ impl Target {
     /// The URL without its password.
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+}
+
+impl Target {
+    /// `program` (`pg_dump`, `pg_restore`) pointed at this database: host,
+    /// port and user as options, the password only in the environment (a
+    /// command line is readable by every user of the machine), and never a
+    /// password prompt. The database name is left to the caller, which
+    /// passes it as each tool wants it.
+    fn tool(&self, program: &std::path::Path) -> std::process::Command {
+        use tokio_postgres::config::Host;
+        let mut command = std::process::Command::new(program);
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|host| match host {
+                Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        if !hosts.is_empty() {
+            command.arg(format!("--host={}", hosts.join(",")));
+        }
+        let ports: Vec<String> = self.config.get_ports().iter().map(u16::to_string).collect();
+        if !ports.is_empty() {
+            command.arg(format!("--port={}", ports.join(",")));
+        }
+        if let Some(user) = self.config.get_user() {
+            command.arg(format!("--username={user}"));
+        }
+        command.arg("--no-password");
+        match self.config.get_password() {
+            Some(password) => command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref()),
+            None => command.env_remove("PGPASSWORD"),
+        };
+        command
+            .env("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT.as_secs().to_string())
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    fn dbname(&self) -> &str {
+        self.config.get_dbname().unwrap_or("")
     }
 }
 
@@ -275,6 +327,169 @@ pub fn open(
 pub fn migrate(target: &Target) -> Result<MigrationReport, HistoryError> {
     let client = Client::new(target, 2)?;
     migrate_with(&client)
+}
+
+/// What a history holds: its schema version, predictions and labelled
+/// predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contents {
+    /// The newest migration applied.
+    pub schema_version: i64,
+    /// Predictions.
+    pub predictions: u64,
+    /// Predictions with a label.
+    pub labelled: u64,
+}
+
+const CONTENTS: &str = "SELECT COALESCE((SELECT MAX(version) FROM schema_migrations), 0),
+        (SELECT COUNT(*) FROM predictions),
+        (SELECT COUNT(*) FROM predictions WHERE label IS NOT NULL)";
+
+fn contents_of(row: &tokio_postgres::Row) -> Contents {
+    let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+    Contents {
+        schema_version: row.get(0),
+        predictions: count(1),
+        labelled: count(2),
+    }
+}
+
+/// What the history at `target` holds; `None` when it has no predictions
+/// table (an empty database).
+pub fn contents(target: &Target) -> Result<Option<Contents>, HistoryError> {
+    let client = Client::new(target, 2)?;
+    let pool = client.pool.clone();
+    let shown = client.shown.clone();
+    client.run(OPERATION_TIMEOUT, async move {
+        let conn = pool.get().await.map_err(pool_error(&shown))?;
+        let exists: bool = conn
+            .query_one(
+                "SELECT to_regclass('predictions') IS NOT NULL
+                    AND to_regclass('schema_migrations') IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(pg_error(&shown))?
+            .get(0);
+        if !exists {
+            return Ok(None);
+        }
+        let row = conn
+            .query_one(CONTENTS, &[])
+            .await
+            .map_err(pg_error(&shown))?;
+        Ok(Some(contents_of(&row)))
+    })
+}
+
+/// Runs a PostgreSQL tool to the end; its error output on failure.
+fn run_tool(
+    mut command: std::process::Command,
+    tool: &str,
+    shown: &str,
+) -> Result<(), HistoryError> {
+    let failed = |reason: String| HistoryError::Postgres {
+        target: shown.to_owned(),
+        reason,
+    };
+    let output = command.output().map_err(|e| {
+        failed(if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "{tool} was not found: install PostgreSQL's client tools (Debian: \
+                 postgresql-client) or give --pg-bin, the directory that holds {tool}"
+            )
+        } else {
+            format!("cannot run {tool}: {e}")
+        })
+    })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(failed(format!(
+            "{tool} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
+    }
+}
+
+/// Dumps the history's tables with `pg_dump` (its custom format) into
+/// `file`, while replicas keep writing, and says what the dump holds. The
+/// counts are read in a repeatable-read transaction whose snapshot
+/// `pg_dump` is handed (`--snapshot`), so they are the dump's own.
+pub fn dump(
+    target: &Target,
+    pg_dump: &std::path::Path,
+    file: &std::path::Path,
+) -> Result<Contents, HistoryError> {
+    let client = Client::new(target, 2)?;
+    let pool = client.pool.clone();
+    let shown = client.shown.clone();
+    let mut command = target.tool(pg_dump);
+    command.arg("--format=custom").arg("--file").arg(file);
+    for table in HISTORY_TABLES {
+        command.arg(format!("--table={table}"));
+    }
+    command.arg(format!("--dbname={}", target.dbname()));
+    client.run(TOOL_TIMEOUT, async move {
+        let mut conn = pool.get().await.map_err(pool_error(&shown))?;
+        let tx = conn
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg_error(&shown))?;
+        let snapshot: String = tx
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .await
+            .map_err(pg_error(&shown))?
+            .get(0);
+        let contents = contents_of(
+            &tx.query_one(CONTENTS, &[])
+                .await
+                .map_err(pg_error(&shown))?,
+        );
+        // The snapshot lives as long as this transaction: pg_dump runs
+        // while it is open.
+        command.arg(format!("--snapshot={snapshot}"));
+        let tool_shown = shown.clone();
+        tokio::task::spawn_blocking(move || run_tool(command, "pg_dump", &tool_shown))
+            .await
+            .map_err(|e| HistoryError::Postgres {
+                target: shown.clone(),
+                reason: format!("pg_dump did not finish: {e}"),
+            })??;
+        tx.commit().await.map_err(pg_error(&shown))?;
+        Ok(contents)
+    })
+}
+
+/// Replaces the history's tables at `target` with those of a `pg_dump`
+/// archive, in one transaction (all or nothing), and says what the
+/// history then holds. Writers must be stopped: the tables are dropped and
+/// made anew.
+pub fn restore(
+    target: &Target,
+    pg_restore: &std::path::Path,
+    file: &std::path::Path,
+) -> Result<Contents, HistoryError> {
+    let mut command = target.tool(pg_restore);
+    command
+        .args([
+            "--clean",
+            "--if-exists",
+            "--single-transaction",
+            "--exit-on-error",
+        ])
+        .arg("--no-owner")
+        .arg(format!("--dbname={}", target.dbname()))
+        .arg(file);
+    run_tool(command, "pg_restore", target.shown())?;
+    contents(target)?.ok_or_else(|| HistoryError::Postgres {
+        target: target.shown().to_owned(),
+        reason: "pg_restore ended, but the database has no history tables".into(),
+    })
 }
 
 /// Applies the pending migrations in one transaction, holding an advisory
