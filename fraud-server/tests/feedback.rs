@@ -360,26 +360,9 @@ fn backup_while_serving_and_restore_round_trip() {
 
     // Traffic keeps coming while the backup is taken.
     let running = Arc::new(AtomicBool::new(true));
-    let sender = {
-        let running = Arc::clone(&running);
-        let addr = server.addr;
-        std::thread::spawn(move || {
-            let mut sent = 0;
-            while running.load(Ordering::SeqCst) {
-                let body = transaction(100 + sent).to_string();
-                let r = request(
-                    addr,
-                    "POST",
-                    "/api/predict",
-                    &[("Content-Type", "application/json")],
-                    Some(body.as_bytes()),
-                );
-                assert_eq!(r.status, 200);
-                sent += 1;
-            }
-            sent
-        })
-    };
+    let sender = common::predict_until(server.addr, Arc::clone(&running), |n| {
+        transaction(100 + n).to_string()
+    });
     std::thread::sleep(std::time::Duration::from_millis(100));
     let history = server.dir.join("data").join("history.db");
     let backup = dir.join("backup");

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::postgres::{shared, TempPostgres};
-use common::{model_file, temp_dir, Server, DOCUMENTED};
+use common::{documented_with_id, model_file, temp_dir, Server};
 
 fn model_arg() -> &'static str {
     model_file().to_str().expect("utf-8 path")
@@ -124,10 +124,7 @@ fn replicas_and_migrate_starting_together_share_one_schema() {
     for (n, server) in servers.iter().enumerate() {
         server.wait_ready(60);
         for k in 0..3 {
-            let r = server.post(
-                "/api/predict",
-                &DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"r{n}-{k}","#), 1),
-            );
+            let r = server.post("/api/predict", &documented_with_id(&format!("r{n}-{k}")));
             assert_eq!(r.status, 200, "{}", r.text());
         }
     }
@@ -194,8 +191,7 @@ fn load(
                 while !stop.load(Ordering::Relaxed) {
                     let id = format!("{tag}-{c}-{n}");
                     n += 1;
-                    let body =
-                        DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"{id}","#), 1);
+                    let body = documented_with_id(&id);
                     let r = common::request(
                         addr,
                         "POST",
@@ -387,10 +383,11 @@ fn backup_while_serving_and_restore_into_a_new_database() {
         ],
     );
     server.wait_ready(60);
-    let body = |id: String| DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"{id}","#), 1);
     for i in 0..20 {
         assert_eq!(
-            server.post("/api/predict", &body(format!("b-{i}"))).status,
+            server
+                .post("/api/predict", &documented_with_id(&format!("b-{i}")))
+                .status,
             200
         );
     }
@@ -405,27 +402,9 @@ fn backup_while_serving_and_restore_into_a_new_database() {
 
     // Traffic keeps coming while the backup is taken.
     let running = Arc::new(AtomicBool::new(true));
-    let sender = {
-        let running = Arc::clone(&running);
-        let addr = server.addr;
-        std::thread::spawn(move || {
-            let mut sent = 0;
-            while running.load(Ordering::SeqCst) {
-                let body =
-                    DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"d-{sent}","#), 1);
-                let r = common::request(
-                    addr,
-                    "POST",
-                    "/api/predict",
-                    &[("Content-Type", "application/json")],
-                    Some(body.as_bytes()),
-                );
-                assert_eq!(r.status, 200);
-                sent += 1;
-            }
-            sent
-        })
-    };
+    let sender = common::predict_until(server.addr, Arc::clone(&running), |n| {
+        documented_with_id(&format!("d-{n}"))
+    });
     std::thread::sleep(Duration::from_millis(200));
     let dir = temp_dir("pg-backup-files");
     let backup = dir.join("backup");
@@ -542,7 +521,9 @@ fn backup_while_serving_and_restore_into_a_new_database() {
         .parse()
         .expect("an id");
     assert_eq!(
-        server.post("/api/predict", &body("after".into())).status,
+        server
+            .post("/api/predict", &documented_with_id("after"))
+            .status,
         200
     );
     let after: u64 = pg

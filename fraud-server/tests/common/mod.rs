@@ -21,6 +21,36 @@ pub mod postgres;
 /// The documented request body.
 pub const DOCUMENTED: &str = r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
 
+/// The documented request body with a `transaction_id`.
+pub fn documented_with_id(id: &str) -> String {
+    DOCUMENTED.replacen('{', &format!(r#"{{"transaction_id":"{id}","#), 1)
+}
+
+/// Posts `body(n)` for n = 0, 1, ... to `/api/predict` at `addr`, each
+/// answered 200, until `running` turns false: traffic while something else
+/// happens. The thread's result is how many were sent.
+pub fn predict_until(
+    addr: SocketAddr,
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    body: impl Fn(usize) -> String + Send + 'static,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut sent = 0;
+        while running.load(std::sync::atomic::Ordering::SeqCst) {
+            let r = request(
+                addr,
+                "POST",
+                "/api/predict",
+                &[("Content-Type", "application/json")],
+                Some(body(sent).as_bytes()),
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            sent += 1;
+        }
+        sent
+    })
+}
+
 pub fn documented() -> serde_json::Map<String, serde_json::Value> {
     serde_json::from_str(DOCUMENTED).expect("documented body parses")
 }
