@@ -101,34 +101,9 @@ struct Split {
 /// cold feature is `-1 / (1 - t)` whatever its cover).
 type ByCase<const Q: usize> = [[[f64; Q]; 2]; 3];
 
-/// A split whose children are both leaves: its children's values and
-/// shares, folded per case, are all the passes need of it.
-#[derive(Debug, Clone, Copy)]
-struct Twig {
-    /// The node's slot.
-    at: u32,
-    /// The split feature.
-    feature: u32,
-    /// As [`Split::previous`].
-    previous: u32,
-    /// The split threshold.
-    threshold: f64,
-}
-
-/// Per case and point: a twig's `S` over its `P`, the sum of its two
-/// children's ratios, and its share over its `P`, the sum of each child's
-/// `g` difference times its ratio.
-type TwigCase<const Q: usize> = [[[f64; Q]; 2]; 3];
-
 /// Every tree's splits, prepared for `Q` quadrature points. Each pass reads
 /// only what it needs: the way down the splits and ratios, the way up the
-/// splits and `g` differences.
-///
-/// About a third of a forest's splits are twigs (both children leaves),
-/// which are folded: a twig's `S` and share are its `P` times numbers
-/// prepared per case, so it is visited once, between the passes, and its
-/// leaves never. That halves the work and the table bytes of a third of
-/// the splits.
+/// splits and `g` differences; twigs (see the module docs) between the two.
 #[derive(Debug, Clone)]
 struct Edges<const Q: usize> {
     /// All trees' other internal nodes, tree after tree, parents before
@@ -140,10 +115,12 @@ struct Edges<const Q: usize> {
     deltas: Vec<ByCase<Q>>,
     /// Where each tree starts in `splits`, and where the last one ends.
     starts: Vec<usize>,
-    /// All trees' twigs, tree after tree.
-    twigs: Vec<Twig>,
-    /// Per twig: its folded numbers.
-    twig_cases: Vec<TwigCase<Q>>,
+    /// All trees' twigs, tree after tree (their `left` is not read).
+    twigs: Vec<Split>,
+    /// Per twig, case and point: its `S` over its `P` (the sum of its
+    /// children's ratios) and its share over its `P` (the sum of each
+    /// child's `g` difference times its ratio).
+    twig_cases: Vec<ByCase<Q>>,
     /// Where each tree starts in `twigs`, and where the last one ends.
     twig_starts: Vec<usize>,
     /// The most nodes in one tree: the scratch one explanation needs.
@@ -331,7 +308,7 @@ impl<const Q: usize> Edges<Q> {
                 slots.push((child, below));
             }
             if children.iter().all(|&c| tree.is_leaf(c)) {
-                let mut folded: TwigCase<Q> = [[[0.0; Q]; 2]; 3];
+                let mut folded: ByCase<Q> = [[[0.0; Q]; 2]; 3];
                 for (case, folded) in folded.iter_mut().enumerate() {
                     let (ratio, delta) = (&ratio[case], &delta[case]);
                     for q in 0..Q {
@@ -339,12 +316,7 @@ impl<const Q: usize> Edges<Q> {
                         folded[1][q] = delta[0][q] * ratio[0][q] + delta[1][q] * ratio[1][q];
                     }
                 }
-                self.twigs.push(Twig {
-                    at: split.at,
-                    feature: split.feature,
-                    previous: split.previous,
-                    threshold: split.threshold,
-                });
+                self.twigs.push(split);
                 self.twig_cases.push(folded);
             } else {
                 self.splits.push(split);
@@ -420,10 +392,10 @@ impl<const Q: usize> Edges<Q> {
             let cases = &mut cases[..splits.len()];
             *values.at(0) = [1.0; Q];
             *cold.at(0) = false;
-            // Down: P of every internal node and S of every leaf (P, then S,
-            // of a node in one slot: a node's P is read only by its
-            // children, which are done before it), and whether each split's
-            // feature is cold below it.
+            // Down: P of every internal node and S of every leaf below a
+            // split that is no twig (P, then S, of a node in one slot: a
+            // node's P is read only by its children, which are done before
+            // it), and whether each split's feature is cold below it.
             // Branch-free: whether a split is satisfied is as good as random.
             for ((split, ratio), case) in splits.iter().zip(ratios).zip(cases.iter_mut()) {
                 let was_cold = *cold.get(split.previous as usize);
