@@ -86,39 +86,29 @@ impl Target {
     pub fn shown(&self) -> &str {
         &self.shown
     }
-}
 
-impl Target {
     /// `program` (`pg_dump`, `pg_restore`) pointed at this database: host,
-    /// port and user as options, the password only in the environment (a
-    /// command line is readable by every user of the machine), and never a
-    /// password prompt. The database name is left to the caller, which
-    /// passes it as each tool wants it.
+    /// port, user and database as options, the password only in the
+    /// environment (a command line is readable by every user of the
+    /// machine), and never a password prompt.
     fn tool(&self, program: &std::path::Path) -> std::process::Command {
-        use tokio_postgres::config::Host;
         let mut command = std::process::Command::new(program);
-        let hosts: Vec<String> = self
-            .config
-            .get_hosts()
-            .iter()
-            .map(|host| match host {
-                Host::Tcp(name) => name.clone(),
-                #[cfg(unix)]
-                Host::Unix(path) => path.display().to_string(),
-            })
-            .collect();
+        let config = &self.config;
+        let hosts: Vec<String> = config.get_hosts().iter().map(host_name).collect();
         if !hosts.is_empty() {
             command.arg(format!("--host={}", hosts.join(",")));
         }
-        let ports: Vec<String> = self.config.get_ports().iter().map(u16::to_string).collect();
+        let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
         if !ports.is_empty() {
             command.arg(format!("--port={}", ports.join(",")));
         }
-        if let Some(user) = self.config.get_user() {
+        if let Some(user) = config.get_user() {
             command.arg(format!("--username={user}"));
         }
-        command.arg("--no-password");
-        match self.config.get_password() {
+        command
+            .arg(format!("--dbname={}", config.get_dbname().unwrap_or("")))
+            .arg("--no-password");
+        match config.get_password() {
             Some(password) => command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref()),
             None => command.env_remove("PGPASSWORD"),
         };
@@ -127,9 +117,14 @@ impl Target {
             .stdin(std::process::Stdio::null());
         command
     }
+}
 
-    fn dbname(&self) -> &str {
-        self.config.get_dbname().unwrap_or("")
+/// A host as libpq takes it: a name, or a socket directory.
+fn host_name(host: &tokio_postgres::config::Host) -> String {
+    match host {
+        tokio_postgres::config::Host::Tcp(name) => name.clone(),
+        #[cfg(unix)]
+        tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
     }
 }
 
@@ -139,11 +134,7 @@ fn shown(config: &tokio_postgres::Config) -> String {
         .get_hosts()
         .iter()
         .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
-        .map(|(host, port)| match host {
-            tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
-            #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(path) => format!("{}:{port}", path.display()),
-        })
+        .map(|(host, port)| format!("{}:{port}", host_name(host)))
         .collect();
     format!(
         "postgres://{}@{}/{}",
@@ -430,7 +421,6 @@ pub fn dump(
     for table in HISTORY_TABLES {
         command.arg(format!("--table={table}"));
     }
-    command.arg(format!("--dbname={}", target.dbname()));
     client.run(TOOL_TIMEOUT, async move {
         let mut conn = pool.get().await.map_err(pool_error(&shown))?;
         let tx = conn
@@ -481,9 +471,8 @@ pub fn restore(
             "--if-exists",
             "--single-transaction",
             "--exit-on-error",
+            "--no-owner",
         ])
-        .arg("--no-owner")
-        .arg(format!("--dbname={}", target.dbname()))
         .arg(file);
     run_tool(command, "pg_restore", target.shown())?;
     contents(target)?.ok_or_else(|| HistoryError::Postgres {
