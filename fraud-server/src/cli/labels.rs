@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 
 use super::{BackupArgs, CliError, HistoryArgs, LabelArgs, RestoreArgs, RetrainArgs};
 use crate::history::{
-    BackendOptions, History, Label, LabelKey, LabelOutcome, LabelledQuery, Location, Policy,
+    BackendOptions, Contents, History, Label, LabelKey, LabelOutcome, LabelledQuery, Location,
+    Policy,
 };
 use crate::registry::{write_atomically, Manifest, Registry};
 
@@ -463,7 +464,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 /// Copies the live SQLite history at `source` to `target` with SQLite's
 /// online backup API, in one step: one read transaction sees one
 /// consistent state, and in WAL mode the server keeps writing meanwhile.
-fn snapshot_sqlite(source: &Path, target: &Path) -> Result<(i64, u64, u64), CliError> {
+fn snapshot_sqlite(source: &Path, target: &Path) -> Result<Contents, CliError> {
     use rusqlite::backup::{Backup, StepResult};
     use rusqlite::{Connection, OpenFlags};
     let from = Connection::open_with_flags(
@@ -518,11 +519,11 @@ fn snapshot_sqlite(source: &Path, target: &Path) -> Result<(i64, u64, u64), CliE
     to.pragma_update(None, "journal_mode", "DELETE")
         .map_err(sqlite_error(target))?;
     drop(to);
-    Ok((
-        version,
-        u64::try_from(predictions).unwrap_or(0),
-        u64::try_from(labelled).unwrap_or(0),
-    ))
+    Ok(Contents {
+        schema_version: version,
+        predictions: u64::try_from(predictions).unwrap_or(0),
+        labelled: u64::try_from(labelled).unwrap_or(0),
+    })
 }
 
 /// Copies the registry at `source` into `target`: the manifest first, then
@@ -595,30 +596,21 @@ pub fn backup(args: BackupArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
     fs::create_dir_all(&args.out).map_err(io_at(&args.out))?;
     let created_at = now();
-    let (database, file, schema_version, predictions, labelled) = match &location {
-        Location::Sqlite(source) => {
-            let (schema_version, predictions, labelled) =
-                snapshot_sqlite(source, &args.out.join(HISTORY_FILE))?;
-            (
-                BackedUpDatabase::Sqlite,
-                HISTORY_FILE,
-                schema_version,
-                predictions,
-                labelled,
-            )
-        }
-        Location::Postgres(target) => {
-            let pg_dump = pg_tool(args.pg_bin.as_deref(), "pg_dump");
-            let contents =
-                crate::history::postgres::dump(target, &pg_dump, &args.out.join(PG_HISTORY_FILE))?;
-            (
-                BackedUpDatabase::Postgres,
-                PG_HISTORY_FILE,
-                contents.schema_version,
-                contents.predictions,
-                contents.labelled,
-            )
-        }
+    let (database, file, contents) = match &location {
+        Location::Sqlite(source) => (
+            BackedUpDatabase::Sqlite,
+            HISTORY_FILE,
+            snapshot_sqlite(source, &args.out.join(HISTORY_FILE))?,
+        ),
+        Location::Postgres(target) => (
+            BackedUpDatabase::Postgres,
+            PG_HISTORY_FILE,
+            crate::history::postgres::dump(
+                target,
+                &pg_tool(args.pg_bin.as_deref(), "pg_dump"),
+                &args.out.join(PG_HISTORY_FILE),
+            )?,
+        ),
     };
     let history_path = args.out.join(file);
     let bytes = fs::read(&history_path).map_err(io_at(&history_path))?;
@@ -628,9 +620,9 @@ pub fn backup(args: BackupArgs, out: &mut dyn Write) -> Result<(), CliError> {
         source: location.shown(),
         bytes: bytes.len() as u64,
         sha256: sha256_hex(&bytes),
-        schema_version,
-        predictions,
-        labelled,
+        schema_version: contents.schema_version,
+        predictions: contents.predictions,
+        labelled: contents.labelled,
     };
     drop(bytes);
     let registry = if args.registry.is_dir() {
@@ -798,13 +790,12 @@ pub fn restore(args: RestoreArgs, out: &mut dyn Write) -> Result<(), CliError> {
             crate::history::postgres::contents(target)?.is_some_and(|c| c.predictions > 0)
         }
         (_, database) => {
+            let kind = database.name();
             return Err(CliError::Invalid(format!(
-            "{} holds a {} history; restore it into a {} one (--history or DATABASE_URL), not {}",
-            args.backup.display(),
-            database.name(),
-            database.name(),
-            location.shown()
-        )))
+                "{} holds a {kind} history; restore it into a {kind} one (--history or DATABASE_URL), not {}",
+                args.backup.display(),
+                location.shown()
+            )));
         }
     };
     if in_use && !args.force {

@@ -199,6 +199,18 @@ pub enum HistoryError {
     Closed,
 }
 
+/// What a history holds: its schema version, predictions and labelled
+/// predictions (what a backup records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contents {
+    /// The newest migration applied.
+    pub schema_version: i64,
+    /// Predictions.
+    pub predictions: u64,
+    /// Predictions with a label.
+    pub labelled: u64,
+}
+
 /// Which database holds the history, from `DATABASE_URL`.
 #[derive(Debug, Clone)]
 pub enum Location {

@@ -25,8 +25,8 @@ use tokio_postgres::NoTls;
 
 use super::schema::{self, MigrationReport};
 use super::{
-    Condition, Filter, HistoryError, Label, LabelKey, LabelOutcome, LabelledQuery, NewRecord, Page,
-    Pages, Record, Store,
+    Condition, Contents, Filter, HistoryError, Label, LabelKey, LabelOutcome, LabelledQuery,
+    NewRecord, Page, Pages, Record, Store,
 };
 
 /// Longest wait for a connection (also the TCP connect timeout when the URL
@@ -318,18 +318,6 @@ pub fn open(
 pub fn migrate(target: &Target) -> Result<MigrationReport, HistoryError> {
     let client = Client::new(target, 2)?;
     migrate_with(&client)
-}
-
-/// What a history holds: its schema version, predictions and labelled
-/// predictions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Contents {
-    /// The newest migration applied.
-    pub schema_version: i64,
-    /// Predictions.
-    pub predictions: u64,
-    /// Predictions with a label.
-    pub labelled: u64,
 }
 
 const CONTENTS: &str = "SELECT COALESCE((SELECT MAX(version) FROM schema_migrations), 0),
