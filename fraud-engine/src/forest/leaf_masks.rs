@@ -38,6 +38,9 @@ const MAX_LEAVES: usize = 128;
 /// form independent chains.
 const ROWS_TOGETHER: usize = 4;
 
+/// Features used by a forest whose per-row scratch fits on the stack.
+const STACK_FEATURES: usize = 32;
+
 /// Trees handled per pass over a row's features: their masks stay in
 /// registers while the features' rows are ANDed in.
 const TREE_CHUNK: usize = 8;
@@ -198,7 +201,17 @@ impl<const W: usize, const L: usize> Table<W, L> {
         let n_trees = self.n_trees;
         let n_used = self.features.len();
         // Per row of a group: where each used feature's row of masks starts.
-        let mut starts = vec![0usize; ROWS_TOGETHER * n_used];
+        // On the stack for the usual widths: one row's score allocated
+        // this vector on every call, a tenth of its time.
+        let mut on_stack = [0usize; ROWS_TOGETHER * STACK_FEATURES];
+        let mut on_heap = Vec::new();
+        let starts = match on_stack.get_mut(..ROWS_TOGETHER * n_used) {
+            Some(starts) => starts,
+            None => {
+                on_heap.resize(ROWS_TOGETHER * n_used, 0);
+                &mut on_heap[..]
+            }
+        };
         for (rows, out) in rows
             .chunks(ROWS_TOGETHER * width)
             .zip(out.chunks_mut(ROWS_TOGETHER))
