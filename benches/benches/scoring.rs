@@ -49,6 +49,19 @@ fn single_row(c: &mut Criterion) {
         group.bench_function("predict_json_map", |b| {
             b.iter(|| black_box(model.predict(&request).map(|p| p.fraud_probability)))
         });
+        // The documented body as text: read straight into the row (its
+        // members are the features in order), and through the object
+        // parser, as a body of another shape is.
+        let body = fraud_benches::DOCUMENTED_REQUEST.as_bytes();
+        group.bench_function("predict_body", |b| {
+            b.iter(|| black_box(model.predict_body(body).map(|p| p.fraud_probability)))
+        });
+        group.bench_function("predict_body_as_object", |b| {
+            b.iter(|| {
+                let object = fraud_engine::json::Body::parse(body).expect("an object");
+                black_box(model.predict(&object).map(|p| p.fraud_probability))
+            })
+        });
         group.bench_function("explain", |b| {
             b.iter(|| black_box(model.explain(&request).map(|e| e.reasons.len())))
         });

@@ -105,6 +105,10 @@ if ours:
     x = ours["json_over_encoded"]
     print(f"| 3. engine: JSON body (parse, validate, encode, score) at most 1.3x an encoded row | {ours['json_cpu_us']:.3f} vs "
           f"{ours['encoded_cpu_us']:.3f} us: {x:.3f}x | {verdict(x <= 1.3)} |")
+if ours and "object_over_encoded" in ours:
+    x = ours["object_over_encoded"]
+    print(f"| 3. the same body through the object parser (what a body of another shape takes: members in another order, "
+          f"or one more) | {ours['object_cpu_us']:.3f} us: {x:.3f}x | for reference |")
 if c_abi:
     x = c_abi["json_over_row"]
     print(f"| 3. C ABI: fraud_model_predict_json at most 1.3x fraud_model_predict_row | {c_abi['predict_json_cpu_us']:.3f} vs "

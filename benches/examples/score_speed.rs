@@ -141,11 +141,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // (parse, validate, encode, score), an explanation.
     let cpu_sink = std::cell::Cell::new(0.0);
     let row = |i: usize| &encoded[(i % sample) * n..(i % sample + 1) * n];
-    let (mut encoded_path, mut json_path) = (
+    let (mut encoded_path, mut json_path, mut object_path) = (
         |i: usize| {
             let p = model.predict(&fraud_engine::Encoded(row(i)));
             cpu_sink.set(cpu_sink.get() + p.map_or(0.0, |p| p.fraud_probability));
         },
+        |i: usize| {
+            let p = model.predict_body(bodies[i % bodies.len()].as_bytes());
+            cpu_sink.set(cpu_sink.get() + p.map_or(0.0, |p| p.fraud_probability));
+        },
+        // The object path alone, which bodies of another shape take.
         |i: usize| {
             let body = fraud_engine::json::Object::parse(bodies[i % bodies.len()].as_bytes());
             let p = body.ok().and_then(|body| model.predict(&body).ok());
@@ -154,7 +159,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let single_cpu = interleaved_cpu_ns(
         15,
-        &mut [(100_000, &mut encoded_path), (100_000, &mut json_path)],
+        &mut [
+            (100_000, &mut encoded_path),
+            (100_000, &mut json_path),
+            (100_000, &mut object_path),
+        ],
     );
     let mut predict_once = |i: usize| {
         let p = model.predict(&fraud_engine::Encoded(row(i)));
@@ -207,6 +216,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "encoded_cpu_us": single_cpu[0] / 1e3,
             "json_cpu_us": single_cpu[1] / 1e3,
             "json_over_encoded": single_cpu[1] / single_cpu[0],
+            "object_cpu_us": single_cpu[2] / 1e3,
+            "object_over_encoded": single_cpu[2] / single_cpu[0],
             "predict_cpu_us": explain_cpu[0] / 1e3,
             "explain_cpu_us": explain_cpu[1] / 1e3,
             "explain_over_predict": explain_cpu[1] / explain_cpu[0],

@@ -95,16 +95,12 @@ impl From<Prediction> for FraudPrediction {
 /// A request body as the JSON object of its fields, borrowed from the text
 /// (no allocation per member: this is most of what a JSON call costs).
 pub(crate) fn parse_body(json: &[u8]) -> Result<fraud_engine::json::Body<'_>, Failure> {
-    fraud_engine::json::Body::parse(json).map_err(|e| {
-        Failure::new(
-            FraudStatus::FRAUD_INVALID_JSON,
-            format!("the request body is not a JSON object: {e}"),
-        )
-    })
+    fraud_engine::json::Body::parse(json)
+        .map_err(|e| fraud_engine::json::BodyError::NotAnObject(e).into())
 }
 
 fn predict_json_bytes(model: &FraudModel, json: &[u8]) -> Result<FraudPrediction, Failure> {
-    Ok(model.model().predict(&parse_body(json)?)?.into())
+    Ok(model.model().predict_body(json)?.into())
 }
 
 /// Scores one transaction given as the JSON body of `POST /api/predict`: a

@@ -114,6 +114,17 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<fraud_engine::json::BodyError> for Failure {
+    fn from(error: fraud_engine::json::BodyError) -> Self {
+        match error {
+            fraud_engine::json::BodyError::NotAnObject(_) => {
+                Failure::new(FraudStatus::FRAUD_INVALID_JSON, error.to_string())
+            }
+            fraud_engine::json::BodyError::Fields(error) => error.into(),
+        }
+    }
+}
+
 /// The name of a status value, e.g. `"FRAUD_INVALID_JSON"`, as a static
 /// NUL-terminated string the caller must not free. A value that is no status
 /// of this version gives `"FRAUD_UNKNOWN_STATUS"`. The parameter is a plain

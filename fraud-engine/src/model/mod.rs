@@ -46,6 +46,10 @@ pub struct Model {
     /// The trees prepared for explanations, on the first explanation so
     /// models that only score never pay for them.
     pub(crate) shap: std::sync::OnceLock<explain::QuadratureForest>,
+    /// Whether every feature name is written in JSON as it is (see
+    /// [`crate::json::plain_name`]): then request bodies can be matched
+    /// against the names byte for byte.
+    pub(crate) plain_names: bool,
 }
 
 impl PartialEq for Model {
@@ -153,6 +157,10 @@ impl Model {
             crate::format::content_id(&schema, &pipeline, &trees, &decision, &metadata)?;
         let base_value =
             trees.iter().map(explain::expected_value).sum::<f64>() / trees.len() as f64;
+        let schema_names_plain = schema
+            .features
+            .iter()
+            .all(|f| crate::json::plain_name(&f.name));
         Ok(Model {
             schema,
             pipeline,
@@ -162,6 +170,7 @@ impl Model {
             forest,
             base_value,
             shap: std::sync::OnceLock::new(),
+            plain_names: schema_names_plain,
         })
     }
 

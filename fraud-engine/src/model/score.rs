@@ -4,6 +4,7 @@
 use crate::data::Value;
 use crate::error::{Error, FieldProblem, Result};
 use crate::explain::{Explanation, Reason};
+use crate::json;
 use crate::model::{Model, RiskLevel};
 use crate::preprocess::Warning;
 
@@ -221,6 +222,31 @@ impl Model {
         let mut buffer = RowBuffer::new(self.n_features());
         let encoded = buffer.as_mut();
         let warnings = row.encode_into(self, encoded)?;
+        Ok(self.decide(self.forest.predict(encoded), warnings))
+    }
+
+    /// Scores one transaction given as a JSON request body (the body of
+    /// `POST /api/predict`): the same answer as [`json::Body::parse`]
+    /// followed by [`Model::predict`], which is what it does with a body
+    /// that is not of the common shape. A body whose members are the
+    /// model's features in their order (as clients usually send them) is
+    /// read straight into the row instead, without building the object.
+    pub fn predict_body(&self, json: &[u8]) -> std::result::Result<Prediction, json::BodyError> {
+        let mut buffer = RowBuffer::new(self.n_features());
+        let encoded = buffer.as_mut();
+        // (A model of more features than this reads every body as an object.)
+        let mut values = [Value::Absent; STACK_FEATURES];
+        let warnings = match json::in_feature_order(
+            json,
+            &self.schema.features,
+            self.plain_names,
+            &mut values,
+        ) {
+            Some(fields) => fields.encode_into(self, encoded)?,
+            None => json::Body::parse(json)
+                .map_err(json::BodyError::NotAnObject)?
+                .encode_into(self, encoded)?,
+        };
         Ok(self.decide(self.forest.predict(encoded), warnings))
     }
 
