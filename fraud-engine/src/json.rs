@@ -164,7 +164,7 @@ impl<'a> Object<'a> {
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         self.members
             .iter()
-            .find(|(k, _)| same_key(k, key))
+            .find(|(k, _)| same_key(k.as_bytes(), key.as_bytes()))
             .map(|(_, value)| value)
     }
 
@@ -228,7 +228,9 @@ impl Fields for Object<'_> {
     #[inline]
     fn field_at(&self, index: usize, name: &str) -> Option<Value<'_>> {
         match self.members.get(index) {
-            Some((key, value)) if same_key(key, name) => Some(value.as_value()),
+            Some((key, value)) if same_key(key.as_bytes(), name.as_bytes()) => {
+                Some(value.as_value())
+            }
             _ => self.field(name),
         }
     }
@@ -327,38 +329,91 @@ pub(crate) fn in_feature_order<'v, 'a>(
     if !plain_names {
         return None;
     }
-    let mut parser = Parser {
-        text: std::str::from_utf8(json).ok()?,
-        at: 0,
-    };
     let values = values.get_mut(..features.len())?;
-    parser.skip_space();
-    parser.byte(b'{')?;
+    // The body is not checked as UTF-8 first: every byte read here is
+    // ASCII, a feature's name or a string checked on its own, so a body
+    // read to its end is UTF-8.
+    let mut body = Cursor { bytes: json, at: 0 };
+    body.skip_space();
+    body.byte(b'{')?;
     for (i, (feature, value)) in features.iter().zip(values.iter_mut()).enumerate() {
-        parser.skip_space();
+        body.skip_space();
         if i > 0 {
-            parser.byte(b',')?;
-            parser.skip_space();
+            body.byte(b',')?;
+            body.skip_space();
         }
-        parser.quoted(&feature.name)?;
-        parser.skip_space();
-        parser.byte(b':')?;
-        parser.skip_space();
-        *value = match parser.peek()? {
-            b'"' => {
-                let start = parser.plain_string()?;
-                Value::Text(&parser.text[start..parser.at - 1])
-            }
-            b'n' => parser.word("null", Value::Missing)?,
-            b't' => parser.word("true", Value::Bool(true))?,
-            b'f' => parser.word("false", Value::Bool(false))?,
-            _ => Value::Number(parser.fast_number()?),
+        body.quoted(&feature.name)?;
+        body.skip_space();
+        body.byte(b':')?;
+        body.skip_space();
+        *value = match body.bytes.get(body.at)? {
+            b'"' => Value::Text(body.plain_string()?),
+            b'n' => body.word(b"null", Value::Missing)?,
+            b't' => body.word(b"true", Value::Bool(true))?,
+            b'f' => body.word(b"false", Value::Bool(false))?,
+            _ => Value::Number(fast_number(body.bytes, &mut body.at)?),
         };
     }
-    parser.skip_space();
-    parser.byte(b'}')?;
-    parser.skip_space();
-    (parser.at == parser.text.len()).then_some(InOrder { features, values })
+    body.skip_space();
+    body.byte(b'}')?;
+    body.skip_space();
+    (body.at == json.len()).then_some(InOrder { features, values })
+}
+
+/// Where [`in_feature_order`] is in a body.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip_space(&mut self) {
+        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// Moves past `byte` if it is next.
+    #[inline]
+    fn byte(&mut self, byte: u8) -> Option<()> {
+        (self.bytes.get(self.at) == Some(&byte)).then(|| self.at += 1)
+    }
+
+    /// Moves past `"name"` if it is next. For a name [`plain_name`] allows,
+    /// that is exactly a string the object parser reads as `name`.
+    #[inline]
+    fn quoted(&mut self, name: &str) -> Option<()> {
+        let rest = self.bytes.get(self.at..)?;
+        let end = name.len() + 1;
+        let found = rest.first() == Some(&b'"')
+            && rest
+                .get(1..end)
+                .is_some_and(|key| same_key(key, name.as_bytes()))
+            && rest.get(end) == Some(&b'"');
+        found.then(|| self.at += end + 1)
+    }
+
+    /// Moves past `word` if it is next, returning `value`.
+    fn word<T>(&mut self, word: &[u8], value: T) -> Option<T> {
+        let found = self.bytes.get(self.at..)?.starts_with(word);
+        found.then(|| {
+            self.at += word.len();
+            value
+        })
+    }
+
+    /// A string with no escape in it, UTF-8: moves past it and returns its
+    /// text.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let start = self.at + 1;
+        let rest = self.bytes.get(start..)?;
+        let run = plain_run(rest);
+        let text = std::str::from_utf8(rest.get(..run)?).ok()?;
+        (rest.get(run) == Some(&b'"')).then(|| {
+            self.at = start + run + 1;
+            text
+        })
+    }
 }
 
 /// Whether `name` is written in a JSON string as it is, with no escape:
@@ -422,6 +477,61 @@ fn accumulate(bytes: &[u8], at: &mut usize, value: &mut u64) -> usize {
     *at - start
 }
 
+/// The number token at `bytes[*start..]` if Clinger's fast path reads it
+/// (see [`Parser::fast_number`]), moving `start` past it.
+#[inline]
+fn fast_number(bytes: &[u8], start: &mut usize) -> Option<f64> {
+    let mut at = *start;
+    let negative = bytes.get(at) == Some(&b'-');
+    at += usize::from(negative);
+    let mut mantissa = 0u64;
+    let mut digits = match bytes.get(at) {
+        Some(b'0') => {
+            at += 1;
+            0
+        }
+        Some(b'1'..=b'9') => accumulate(bytes, &mut at, &mut mantissa),
+        _ => return None,
+    };
+    let mut power = 0i64;
+    if bytes.get(at) == Some(&b'.') {
+        at += 1;
+        let fraction = accumulate(bytes, &mut at, &mut mantissa);
+        if fraction == 0 {
+            return None;
+        }
+        digits += fraction;
+        power -= fraction as i64;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        let negative_exponent = bytes.get(at) == Some(&b'-');
+        at += usize::from(matches!(bytes.get(at), Some(b'+' | b'-')));
+        let mut exponent = 0u64;
+        let exponent_digits = accumulate(bytes, &mut at, &mut exponent);
+        if exponent_digits == 0 || exponent_digits > 2 {
+            return None;
+        }
+        power += if negative_exponent {
+            -(exponent as i64)
+        } else {
+            exponent as i64
+        };
+    }
+    // `digits` counts the digits read into `mantissa`, which wraps past
+    // 19 of them.
+    if digits > 19 || mantissa > 1 << 53 || !(-22..=22).contains(&power) {
+        return None;
+    }
+    let magnitude = if power >= 0 {
+        mantissa as f64 * POWERS_OF_TEN[power as usize]
+    } else {
+        mantissa as f64 / POWERS_OF_TEN[(-power) as usize]
+    };
+    *start = at;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
 /// Pushes a member whose value is a number, from its parts (see
 /// [`Parser::object`]).
 #[inline(never)]
@@ -437,8 +547,7 @@ fn push_number<'a>(
 /// `a == b` for keys: by length, then eight bytes at a time (the last
 /// eight overlapping the others) rather than through a call to `memcmp`.
 #[inline]
-fn same_key(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+fn same_key(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -489,32 +598,6 @@ impl<'a> Parser<'a> {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
         }
-    }
-
-    /// Moves past `byte` if it is next.
-    #[inline]
-    fn byte(&mut self, byte: u8) -> Option<()> {
-        (self.peek() == Some(byte)).then(|| self.at += 1)
-    }
-
-    /// Moves past `"name"` if it is next. For a name [`plain_name`] allows,
-    /// that is exactly a string the object parser reads as `name`.
-    #[inline]
-    fn quoted(&mut self, name: &str) -> Option<()> {
-        let rest = &self.text[self.at..];
-        let end = name.len() + 1;
-        let found = rest.as_bytes().first() == Some(&b'"')
-            && rest.get(1..end).is_some_and(|key| same_key(key, name))
-            && rest.as_bytes().get(end) == Some(&b'"');
-        found.then(|| self.at += end + 1)
-    }
-
-    /// Moves past `word` if it is next, returning `value`.
-    fn word<T>(&mut self, word: &str, value: T) -> Option<T> {
-        self.text[self.at..].starts_with(word).then(|| {
-            self.at += word.len();
-            value
-        })
     }
 
     fn expect(&mut self, byte: u8, what: &str) -> Result<(), JsonError> {
@@ -610,60 +693,7 @@ impl<'a> Parser<'a> {
     /// what is wrong with it).
     #[inline]
     fn fast_number(&mut self) -> Option<f64> {
-        let bytes = self.text.as_bytes();
-        let mut at = self.at;
-        let negative = bytes.get(at) == Some(&b'-');
-        at += usize::from(negative);
-        let mut mantissa = 0u64;
-        let mut digits = match bytes.get(at) {
-            Some(b'0') => {
-                at += 1;
-                0
-            }
-            Some(b'1'..=b'9') => accumulate(bytes, &mut at, &mut mantissa),
-            _ => return None,
-        };
-        let mut power = 0i64;
-        if bytes.get(at) == Some(&b'.') {
-            at += 1;
-            let fraction = accumulate(bytes, &mut at, &mut mantissa);
-            if fraction == 0 {
-                return None;
-            }
-            digits += fraction;
-            power -= fraction as i64;
-        }
-        if matches!(bytes.get(at), Some(b'e' | b'E')) {
-            at += 1;
-            let negative_exponent = bytes.get(at) == Some(&b'-');
-            at += usize::from(matches!(bytes.get(at), Some(b'+' | b'-')));
-            let mut exponent = 0u64;
-            let exponent_digits = accumulate(bytes, &mut at, &mut exponent);
-            if exponent_digits == 0 || exponent_digits > 2 {
-                return None;
-            }
-            power += if negative_exponent {
-                -(exponent as i64)
-            } else {
-                exponent as i64
-            };
-        }
-        // `digits` counts the digits read into `mantissa`, which wraps past
-        // 19 of them.
-        if digits > 19 || mantissa > 1 << 53 || !(-22..=22).contains(&power) {
-            return None;
-        }
-        // A whole number written with a fraction (`68.0`, as many writers
-        // print doubles) needs no division, which costs more than the rest
-        // of the number: the same double, since the division is exact.
-
-        let magnitude = if power >= 0 {
-            mantissa as f64 * POWERS_OF_TEN[power as usize]
-        } else {
-            mantissa as f64 / POWERS_OF_TEN[(-power) as usize]
-        };
-        self.at = at;
-        Some(if negative { -magnitude } else { magnitude })
+        fast_number(self.text.as_bytes(), &mut self.at)
     }
 
     /// A string at `self.at` with no escape in it: moves past it and
@@ -871,7 +901,10 @@ impl<'a> Parser<'a> {
             let repeated = match &mut keys {
                 Some(set) => !set.insert(key.clone()),
                 None => {
-                    let repeated = seen_length && members.iter().any(|(k, _)| same_key(k, &key));
+                    let repeated = seen_length
+                        && members
+                            .iter()
+                            .any(|(k, _)| same_key(k.as_bytes(), key.as_bytes()));
                     if members.len() >= SCAN_LIMIT {
                         keys = Some(members.iter().map(|(k, _)| k.clone()).collect());
                     }
