@@ -34,18 +34,17 @@ fn time_calls(rounds: usize, per_round: usize, mut f: impl FnMut(usize)) -> f64 
     median_ns(samples)
 }
 
-/// This thread's CPU time so far, in nanoseconds.
+/// This thread's CPU time so far, in nanoseconds: the clock itself, to the
+/// nanosecond (`/proc/thread-self/schedstat`, read before, moves in 4 ms
+/// ticks on these machines, a tenth of a round).
 fn thread_cpu_ns() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as f64 * 1e9 + t.tv_nsec as f64
 }
 
 /// Median over `rounds` of the CPU time per call of each of `paths` (made
 /// `calls` times each), run in turn within each round so that all see the
-/// same machine. A round should take 100 ms or more: the kernel's count
-/// moves on at scheduler events.
+/// same machine.
 fn interleaved_cpu_ns(rounds: usize, paths: &mut [(usize, &mut dyn FnMut(usize))]) -> Vec<f64> {
     let mut samples = vec![Vec::with_capacity(rounds); paths.len()];
     for _ in 0..rounds {
