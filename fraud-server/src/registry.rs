@@ -193,6 +193,22 @@ pub struct Entry {
     pub model_version: String,
     /// Its role.
     pub state: Role,
+    /// Its model card's headline; `None` when the stored file cannot be
+    /// used (see `problem`).
+    #[serde(flatten)]
+    pub headline: Option<Headline>,
+    /// Why the stored file cannot be used: it no longer loads, no longer
+    /// reproduces its golden set, or holds another version. `None` for a
+    /// model that loads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The model file's size in bytes.
+    pub file_bytes: u64,
+}
+
+/// A stored model's card, in brief.
+#[derive(Debug, Clone, Serialize)]
+pub struct Headline {
     /// The version it was derived from.
     pub parent_version: Option<String>,
     /// When it was trained.
@@ -205,8 +221,6 @@ pub struct Entry {
     pub threshold: f64,
     /// Out-of-bag PR-AUC, if the model has out-of-bag rows.
     pub oob_pr_auc: Option<f64>,
-    /// The model file's size in bytes.
-    pub file_bytes: u64,
 }
 
 /// A registry directory. Cheap to clone; every operation reads the disk,
@@ -320,7 +334,9 @@ impl Registry {
         Ok(model)
     }
 
-    /// Every stored version, newest training first.
+    /// Every stored version, newest training first, then those whose file
+    /// cannot be used (each with its problem, so that one damaged file
+    /// does not hide the others).
     pub fn list(&self) -> Result<Vec<Entry>> {
         let manifest = self.manifest()?;
         let folder = self.dir.join(MODELS);
@@ -337,8 +353,21 @@ impl Registry {
             if check_version(version).is_err() {
                 continue;
             }
-            let model = self.load(version)?;
-            let summary = model.summary();
+            let (headline, problem) = match self.load(version) {
+                Ok(model) => {
+                    let summary = model.summary();
+                    let headline = Headline {
+                        parent_version: summary.parent_version,
+                        created: summary.created,
+                        training_rows: summary.training_rows,
+                        n_trees: summary.n_trees,
+                        threshold: summary.threshold,
+                        oob_pr_auc: summary.oob_metrics.as_ref().and_then(|m| m.pr_auc),
+                    };
+                    (Some(headline), None)
+                }
+                Err(e) => (None, Some(e.to_string())),
+            };
             let state = if manifest.active.as_deref() == Some(version) {
                 Role::Active
             } else if manifest.shadow.as_deref() == Some(version) {
@@ -347,20 +376,18 @@ impl Registry {
                 Role::Stored
             };
             listed.push(Entry {
-                model_version: summary.model_version,
+                model_version: version.to_owned(),
                 state,
-                parent_version: summary.parent_version,
-                created: summary.created,
-                training_rows: summary.training_rows,
-                n_trees: summary.n_trees,
-                threshold: summary.threshold,
-                oob_pr_auc: summary.oob_metrics.as_ref().and_then(|m| m.pr_auc),
+                headline,
+                problem,
                 file_bytes: entry.metadata().map(|m| m.len()).unwrap_or(0),
             });
         }
+        let created = |e: &Entry| e.headline.as_ref().map(|h| h.created.clone());
         listed.sort_by(|a, b| {
-            b.created
-                .cmp(&a.created)
+            // `None` (no usable file) sorts below every date, so last.
+            created(b)
+                .cmp(&created(a))
                 .then_with(|| a.model_version.cmp(&b.model_version))
         });
         Ok(listed)
@@ -648,6 +675,39 @@ mod tests {
             Registry::open(&temp.0).unwrap().manifest().unwrap(),
             manifest
         );
+    }
+
+    #[test]
+    fn a_damaged_file_is_listed_with_its_problem() {
+        let temp = TempDir::new("damaged");
+        let registry = Registry::open(&temp.0).unwrap();
+        let (a, b) = (model(1), model(2));
+        registry.add(&a).unwrap();
+        registry.add(&b).unwrap();
+        registry.activate(a.version(), "alice").unwrap();
+        // The file of b holds a's bytes: another version than its name.
+        fs::copy(
+            registry.model_path(a.version()).unwrap(),
+            registry.model_path(b.version()).unwrap(),
+        )
+        .unwrap();
+        let listed = registry.list().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].model_version, a.version());
+        assert_eq!(listed[0].state, Role::Active);
+        assert!(listed[0].headline.is_some() && listed[0].problem.is_none());
+        assert_eq!(listed[1].model_version, b.version());
+        assert!(listed[1].headline.is_none());
+        let problem = listed[1].problem.as_deref().unwrap();
+        assert!(
+            problem.contains("holds") && problem.contains(a.version()),
+            "{problem}"
+        );
+        // The listing's JSON: the card's fields flat for a usable model, as
+        // before; none of them, and the problem, for the damaged one.
+        let json = serde_json::to_value(&listed).unwrap();
+        assert!(json[0]["created"].is_string() && json[0].get("problem").is_none());
+        assert!(json[1].get("created").is_none() && json[1]["problem"].is_string());
     }
 
     #[test]

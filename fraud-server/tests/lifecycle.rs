@@ -234,6 +234,66 @@ fn the_admin_api_is_off_without_its_key() {
 }
 
 #[test]
+fn a_damaged_model_file_is_listed_with_its_problem_and_hides_no_other() {
+    let server = start(
+        "damaged-listing",
+        &["--model", model_file().to_str().expect("utf-8")],
+    );
+    let old = serving(&server);
+    let new = upload(&server, other_model());
+    // A stored file changed on disk: its bytes no longer add up.
+    let path = server.dir.join(format!("data/models/models/{new}.fem"));
+    let mut bytes = std::fs::read(&path).expect("the stored file");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xFF;
+    std::fs::write(&path, &bytes).expect("write");
+
+    let r = admin(&server, "GET", "/admin/models", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listing = r.json();
+    let models = listing["models"].as_array().expect("models");
+    assert_eq!(models.len(), 2, "{listing}");
+    // The healthy model first, with its card; the damaged one after it,
+    // with why it cannot be used instead of a card.
+    assert_eq!(models[0]["model_version"], old.as_str());
+    assert_eq!(models[0]["state"], "active");
+    assert!(models[0]["created"].is_string() && models[0].get("problem").is_none());
+    assert_eq!(models[1]["model_version"], new.as_str());
+    assert_eq!(models[1]["state"], "stored");
+    assert!(models[1].get("created").is_none(), "{listing}");
+    let problem = models[1]["problem"].as_str().expect("a problem");
+    assert!(problem.contains("corrupt model"), "{problem}");
+    assert_eq!(models[1]["file_bytes"], bytes.len());
+    // It cannot be activated, and the CLI lists it the same way.
+    let r = admin(
+        &server,
+        "POST",
+        &format!("/admin/models/{new}/activate"),
+        None,
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(serving(&server), old);
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_fraud-server"))
+        .args(["models", "list"])
+        .env("MODEL_REGISTRY", server.dir.join("data/models"))
+        .output()
+        .expect("the CLI runs");
+    let text = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert!(text.contains(&format!("{old}  active")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{new}  stored  UNUSABLE: model refused: corrupt model at byte"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
 fn admin_requests_are_never_rate_limited_by_prediction_traffic() {
     let server = Server::start(
         "admin-limits",

@@ -32,20 +32,28 @@ pub fn models(args: ModelsArgs, out: &mut dyn Write) -> Result<(), CliError> {
                 writeln!(out, "no models in {}", registry.dir().display())?;
             }
             for e in entries {
-                writeln!(
-                    out,
-                    "{}  {:<7} created {}  {} rows  {} trees  threshold {:.4}  PR-AUC {}{}",
-                    e.model_version,
-                    format!("{:?}", e.state).to_lowercase(),
-                    e.created,
-                    e.training_rows,
-                    e.n_trees,
-                    e.threshold,
-                    super::fmt_opt(e.oob_pr_auc),
-                    e.parent_version
-                        .map(|p| format!("  from {p}"))
-                        .unwrap_or_default(),
-                )?;
+                let state = format!("{:?}", e.state).to_lowercase();
+                match (e.headline, e.problem) {
+                    (Some(h), _) => writeln!(
+                        out,
+                        "{}  {state:<7} created {}  {} rows  {} trees  threshold {:.4}  PR-AUC {}{}",
+                        e.model_version,
+                        h.created,
+                        h.training_rows,
+                        h.n_trees,
+                        h.threshold,
+                        super::fmt_opt(h.oob_pr_auc),
+                        h.parent_version
+                            .map(|p| format!("  from {p}"))
+                            .unwrap_or_default(),
+                    )?,
+                    (None, problem) => writeln!(
+                        out,
+                        "{}  {state:<7} UNUSABLE: {}",
+                        e.model_version,
+                        problem.unwrap_or_default()
+                    )?,
+                }
             }
         }
         ModelsCommand::History => {
