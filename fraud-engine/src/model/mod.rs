@@ -157,7 +157,7 @@ impl Model {
             crate::format::content_id(&schema, &pipeline, &trees, &decision, &metadata)?;
         let base_value =
             trees.iter().map(explain::expected_value).sum::<f64>() / trees.len() as f64;
-        let schema_names_plain = schema
+        let plain_names = schema
             .features
             .iter()
             .all(|f| crate::json::plain_name(&f.name));
@@ -170,7 +170,7 @@ impl Model {
             forest,
             base_value,
             shap: std::sync::OnceLock::new(),
-            plain_names: schema_names_plain,
+            plain_names,
         })
     }
 
