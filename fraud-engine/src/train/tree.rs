@@ -493,52 +493,27 @@ impl<T: Tally> Grower<'_, T> {
             weights[kept..].copy_from_slice(&self.scratch_weights[..moved]);
         }
         let scratch = (&mut self.scratch_meta[..], &mut self.scratch_bins[..]);
-        // Rows of up to 32 features (4 words) are moved as arrays of a size
-        // known here: the general loop, with its inner loop over words, was
-        // the tree builder's hottest.
+        // Rows of up to 32 features (4 words) get a width known here, so
+        // the copies are a few moves: the loop with a width known only at
+        // run time, its inner loop over words, was the tree builder's
+        // hottest.
+        let (feature, bin) = (split.feature, split.bin);
         match w {
-            1 => partition_rows::<1>(meta, bins, scratch, split.feature, split.bin),
-            2 => partition_rows::<2>(meta, bins, scratch, split.feature, split.bin),
-            3 => partition_rows::<3>(meta, bins, scratch, split.feature, split.bin),
-            4 => partition_rows::<4>(meta, bins, scratch, split.feature, split.bin),
-            _ => partition_any(w, meta, bins, scratch, split.feature, split.bin),
+            1 => partition_rows::<1>(w, meta, bins, scratch, feature, bin),
+            2 => partition_rows::<2>(w, meta, bins, scratch, feature, bin),
+            3 => partition_rows::<3>(w, meta, bins, scratch, feature, bin),
+            4 => partition_rows::<4>(w, meta, bins, scratch, feature, bin),
+            _ => partition_rows::<0>(w, meta, bins, scratch, feature, bin),
         }
     }
 }
 
-/// Moves the rows (`meta`, and their `W` words of bins each) whose `feature`
+/// Moves the rows (`meta`, and their `w` words of bins each) whose `feature`
 /// bin is at most `bin` to the front, keeping the order on both sides;
 /// returns how many went there. `scratch` holds the others on the way.
+/// `W` is `w` when the caller knows it, 0 when not.
 #[inline(always)]
 fn partition_rows<const W: usize>(
-    meta: &mut [u32],
-    bins: &mut [u64],
-    (scratch_meta, scratch_bins): (&mut [u32], &mut [u64]),
-    feature: usize,
-    bin: u8,
-) -> usize {
-    let n = meta.len();
-    let (word, shift) = (feature / 8, 8 * (feature % 8));
-    let (mut kept, mut moved) = (0, 0);
-    for i in 0..n {
-        let m = meta[i];
-        let mut row = [0u64; W];
-        row.copy_from_slice(&bins[i * W..(i + 1) * W]);
-        let goes_left = usize::from((row[word] >> shift) as u8 <= bin);
-        meta[kept] = m;
-        bins[kept * W..(kept + 1) * W].copy_from_slice(&row);
-        scratch_meta[moved] = m;
-        scratch_bins[moved * W..(moved + 1) * W].copy_from_slice(&row);
-        kept += goes_left;
-        moved += 1 - goes_left;
-    }
-    meta[kept..].copy_from_slice(&scratch_meta[..moved]);
-    bins[kept * W..n * W].copy_from_slice(&scratch_bins[..moved * W]);
-    kept
-}
-
-/// [`partition_rows`] for rows of any number of words.
-fn partition_any(
     w: usize,
     meta: &mut [u32],
     bins: &mut [u64],
@@ -546,6 +521,7 @@ fn partition_any(
     feature: usize,
     bin: u8,
 ) -> usize {
+    let w = if W > 0 { W } else { w };
     let n = meta.len();
     let (word, shift) = (feature / 8, 8 * (feature % 8));
     let (mut kept, mut moved) = (0, 0);
