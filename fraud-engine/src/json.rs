@@ -368,9 +368,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn skip_space(&mut self) {
-        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.at += 1;
-        }
+        skip_space(self.bytes, &mut self.at);
     }
 
     /// Moves past `byte` if it is next.
@@ -405,15 +403,36 @@ impl<'a> Cursor<'a> {
     /// A string with no escape in it, UTF-8: moves past it and returns its
     /// text.
     fn plain_string(&mut self) -> Option<&'a str> {
-        let start = self.at + 1;
-        let rest = self.bytes.get(start..)?;
-        let run = plain_run(rest);
-        let text = std::str::from_utf8(rest.get(..run)?).ok()?;
-        (rest.get(run) == Some(&b'"')).then(|| {
-            self.at = start + run + 1;
-            text
-        })
+        let mut at = self.at;
+        let start = plain_string(self.bytes, &mut at)?;
+        let text = std::str::from_utf8(self.bytes.get(start..at - 1)?).ok()?;
+        self.at = at;
+        Some(text)
     }
+}
+
+/// Moves `at` past the JSON space at `bytes[*at..]`.
+fn skip_space(bytes: &[u8], at: &mut usize) {
+    while matches!(bytes.get(*at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        *at += 1;
+    }
+}
+
+/// A string at `bytes[*at..]` with no escape in it: moves `at` past it and
+/// returns where its text starts (it ends before the closing quote at
+/// `*at - 1`); `None`, moving nothing, for any other.
+#[inline]
+fn plain_string(bytes: &[u8], at: &mut usize) -> Option<usize> {
+    if bytes.get(*at) != Some(&b'"') {
+        return None;
+    }
+    let start = *at + 1;
+    let rest = bytes.get(start..)?;
+    let run = plain_run(rest);
+    (rest.get(run) == Some(&b'"')).then(|| {
+        *at = start + run + 1;
+        start
+    })
 }
 
 /// Whether `name` is written in a JSON string as it is, with no escape:
@@ -477,8 +496,12 @@ fn accumulate(bytes: &[u8], at: &mut usize, value: &mut u64) -> usize {
     *at - start
 }
 
-/// The number token at `bytes[*start..]` if Clinger's fast path reads it
-/// (see [`Parser::fast_number`]), moving `start` past it.
+/// The number token at `bytes[*start..]` if Clinger's fast path reads it:
+/// a mantissa up to 2^53 and a power of ten up to 22 are both exact
+/// doubles, so one multiplication or division rounds once, correctly, to
+/// the double `str::parse` gives (it takes this same path first). Moves
+/// `start` past the token and returns its value; `None`, moving nothing,
+/// for any other token.
 #[inline]
 fn fast_number(bytes: &[u8], start: &mut usize) -> Option<f64> {
     let mut at = *start;
@@ -595,9 +618,7 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_space(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.at += 1;
-        }
+        skip_space(self.text.as_bytes(), &mut self.at);
     }
 
     fn expect(&mut self, byte: u8, what: &str) -> Result<(), JsonError> {
@@ -684,36 +705,18 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A number token at `self.at` that Clinger's fast path reads: a
-    /// mantissa up to 2^53 and a power of ten up to 22 are both exact
-    /// doubles, so one multiplication or division rounds once, correctly,
-    /// to the double `str::parse` gives (it takes this same path first).
-    /// Moves past the token and returns its value; `None`, moving nothing,
-    /// for any other token (then [`Parser::number`] reads it, or names
-    /// what is wrong with it).
+    /// [`fast_number`] at `self.at` (any other token is then read by
+    /// [`Parser::number`], which names what is wrong with it).
     #[inline]
     fn fast_number(&mut self) -> Option<f64> {
         fast_number(self.text.as_bytes(), &mut self.at)
     }
 
-    /// A string at `self.at` with no escape in it: moves past it and
-    /// returns where its text starts (it ends before the closing quote at
-    /// `self.at - 1`); `None`, moving nothing, for any other (then
-    /// [`Parser::string`] reads it, or names what is wrong with it).
+    /// [`plain_string`] at `self.at` (any other string is then read by
+    /// [`Parser::string`], which names what is wrong with it).
     #[inline]
     fn plain_string(&mut self) -> Option<usize> {
-        if self.peek() != Some(b'"') {
-            return None;
-        }
-        let start = self.at + 1;
-        let bytes = self.text.as_bytes().get(start..)?;
-        let run = plain_run(bytes);
-        if bytes.get(run) == Some(&b'"') {
-            self.at = start + run + 1;
-            Some(start)
-        } else {
-            None
-        }
+        plain_string(self.text.as_bytes(), &mut self.at)
     }
 
     #[inline]
