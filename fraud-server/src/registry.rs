@@ -193,17 +193,26 @@ pub struct Entry {
     pub model_version: String,
     /// Its role.
     pub state: Role,
-    /// Its model card's headline; `None` when the stored file cannot be
-    /// used (see `problem`).
+    /// Its model card's headline, or why the stored file cannot be used;
+    /// in JSON, the headline's fields or `problem`, beside the others.
     #[serde(flatten)]
-    pub headline: Option<Headline>,
-    /// Why the stored file cannot be used: it no longer loads, no longer
-    /// reproduces its golden set, or holds another version. `None` for a
-    /// model that loads.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
+    pub card: Card,
     /// The model file's size in bytes.
     pub file_bytes: u64,
+}
+
+/// What a stored file gives.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Card {
+    /// The model loads: its card's headline.
+    Usable(Headline),
+    /// It does not.
+    Unusable {
+        /// Why: the file no longer loads, no longer reproduces its golden
+        /// set, or holds another version.
+        problem: String,
+    },
 }
 
 /// A stored model's card, in brief.
@@ -353,20 +362,21 @@ impl Registry {
             if check_version(version).is_err() {
                 continue;
             }
-            let (headline, problem) = match self.load(version) {
+            let card = match self.load(version) {
                 Ok(model) => {
                     let summary = model.summary();
-                    let headline = Headline {
+                    Card::Usable(Headline {
                         parent_version: summary.parent_version,
                         created: summary.created,
                         training_rows: summary.training_rows,
                         n_trees: summary.n_trees,
                         threshold: summary.threshold,
                         oob_pr_auc: summary.oob_metrics.as_ref().and_then(|m| m.pr_auc),
-                    };
-                    (Some(headline), None)
+                    })
                 }
-                Err(e) => (None, Some(e.to_string())),
+                Err(e) => Card::Unusable {
+                    problem: e.to_string(),
+                },
             };
             let state = if manifest.active.as_deref() == Some(version) {
                 Role::Active
@@ -378,12 +388,14 @@ impl Registry {
             listed.push(Entry {
                 model_version: version.to_owned(),
                 state,
-                headline,
-                problem,
+                card,
                 file_bytes: entry.metadata().map(|m| m.len()).unwrap_or(0),
             });
         }
-        let created = |e: &Entry| e.headline.as_ref().map(|h| h.created.clone());
+        let created = |e: &Entry| match &e.card {
+            Card::Usable(headline) => Some(headline.created.clone()),
+            Card::Unusable { .. } => None,
+        };
         listed.sort_by(|a, b| {
             // `None` (no usable file) sorts below every date, so last.
             created(b)
@@ -695,10 +707,11 @@ mod tests {
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[0].model_version, a.version());
         assert_eq!(listed[0].state, Role::Active);
-        assert!(listed[0].headline.is_some() && listed[0].problem.is_none());
+        assert!(matches!(listed[0].card, Card::Usable(_)));
         assert_eq!(listed[1].model_version, b.version());
-        assert!(listed[1].headline.is_none());
-        let problem = listed[1].problem.as_deref().unwrap();
+        let Card::Unusable { problem } = &listed[1].card else {
+            panic!("{:?} should be unusable", listed[1]);
+        };
         assert!(
             problem.contains("holds") && problem.contains(a.version()),
             "{problem}"

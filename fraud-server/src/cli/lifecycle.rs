@@ -7,7 +7,7 @@ use fraud_engine::drift::DriftReport;
 use fraud_engine::{Model, Table};
 
 use super::{pretty_json, CliError, DriftArgs, ModelsArgs, ModelsCommand};
-use crate::registry::{Manifest, Registry};
+use crate::registry::{Card, Manifest, Registry};
 
 /// Who the registry records for a change made from the command line.
 pub(super) fn operator() -> String {
@@ -33,8 +33,8 @@ pub fn models(args: ModelsArgs, out: &mut dyn Write) -> Result<(), CliError> {
             }
             for e in entries {
                 let state = format!("{:?}", e.state).to_lowercase();
-                match (e.headline, e.problem) {
-                    (Some(h), _) => writeln!(
+                match e.card {
+                    Card::Usable(h) => writeln!(
                         out,
                         "{}  {state:<7} created {}  {} rows  {} trees  threshold {:.4}  PR-AUC {}{}",
                         e.model_version,
@@ -47,11 +47,11 @@ pub fn models(args: ModelsArgs, out: &mut dyn Write) -> Result<(), CliError> {
                             .map(|p| format!("  from {p}"))
                             .unwrap_or_default(),
                     )?,
-                    (None, problem) => writeln!(
+                    Card::Unusable { problem } => writeln!(
                         out,
                         "{}  {state:<7} UNUSABLE: {}",
                         e.model_version,
-                        problem.unwrap_or_default()
+                        problem
                     )?,
                 }
             }
