@@ -279,64 +279,36 @@ pub enum BodyError {
     Fields(#[from] crate::Error),
 }
 
-/// A body's values in the model's feature order, read by
-/// [`in_feature_order`].
-pub(crate) struct InOrder<'v, 'a> {
-    features: &'v [Feature],
-    values: &'v [Value<'a>],
-}
-
-impl Fields for InOrder<'_, '_> {
-    fn field(&self, name: &str) -> Option<Value<'_>> {
-        let at = self.features.iter().position(|f| f.name == name)?;
-        self.values.get(at).copied()
-    }
-
-    #[inline]
-    fn field_at(&self, index: usize, name: &str) -> Option<Value<'_>> {
-        match (self.features.get(index), self.values.get(index)) {
-            // Scoring asks with the schema's own names: the same string,
-            // known without reading it.
-            (Some(feature), Some(&value))
-                if std::ptr::eq(feature.name.as_str(), name) || feature.name == name =>
-            {
-                Some(value)
-            }
-            _ => self.field(name),
-        }
-    }
-}
-
 /// Reads a body of the shape clients send: one object whose members are
 /// exactly `features`, in their order, each value a number that
 /// [`Parser::fast_number`] reads, a string with no escape, a boolean or
-/// `null` (space allowed wherever JSON allows it). `values` (one per
-/// feature) gets each member's value as [`Object::parse`] would give it,
-/// so that scoring the two gives the same answer; `None` for any other
-/// body (another order, another member, an escape, a long number, not
-/// JSON at all), which is then read by [`Object::parse`].
+/// `null` (space allowed wherever JSON allows it). Each member's value, as
+/// [`Object::parse`] would give it, goes to `take` with the feature's
+/// index, so that scoring the two gives the same answer. `None` as soon as
+/// `take` says `None`, and for any other body (another order, another
+/// member, an escape, a long number, not JSON at all), which is then read
+/// by [`Object::parse`].
 ///
 /// `plain_names` says that no feature name has a character a JSON string
 /// must escape ([`plain_name`]), so that a key is the name exactly when its
 /// bytes are the name's; without it every body is left to the object
 /// parser.
-pub(crate) fn in_feature_order<'v, 'a>(
+pub(crate) fn in_feature_order<'a>(
     json: &'a [u8],
-    features: &'v [Feature],
+    features: &[Feature],
     plain_names: bool,
-    values: &'v mut [Value<'a>],
-) -> Option<InOrder<'v, 'a>> {
+    mut take: impl FnMut(usize, Value<'a>) -> Option<()>,
+) -> Option<()> {
     if !plain_names {
         return None;
     }
-    let values = values.get_mut(..features.len())?;
     // The body is not checked as UTF-8 first: every byte read here is
     // ASCII, a feature's name or a string checked on its own, so a body
     // read to its end is UTF-8.
     let mut body = Cursor { bytes: json, at: 0 };
     body.skip_space();
     body.byte(b'{')?;
-    for (i, (feature, value)) in features.iter().zip(values.iter_mut()).enumerate() {
+    for (i, feature) in features.iter().enumerate() {
         body.skip_space();
         if i > 0 {
             body.byte(b',')?;
@@ -346,18 +318,19 @@ pub(crate) fn in_feature_order<'v, 'a>(
         body.skip_space();
         body.byte(b':')?;
         body.skip_space();
-        *value = match body.bytes.get(body.at)? {
+        let value = match body.bytes.get(body.at)? {
             b'"' => Value::Text(body.plain_string()?),
             b'n' => body.word(b"null", Value::Missing)?,
             b't' => body.word(b"true", Value::Bool(true))?,
             b'f' => body.word(b"false", Value::Bool(false))?,
             _ => Value::Number(fast_number(body.bytes, &mut body.at)?),
         };
+        take(i, value)?;
     }
     body.skip_space();
     body.byte(b'}')?;
     body.skip_space();
-    (body.at == json.len()).then_some(InOrder { features, values })
+    (body.at == json.len()).then_some(())
 }
 
 /// Where [`in_feature_order`] is in a body.
@@ -1092,23 +1065,37 @@ mod tests {
     fn bodies_in_feature_order_are_read_directly() {
         let schema = crate::transaction_schema();
         let features = &schema.features;
-        let mut values = [Value::Absent; 8];
-        let body = br#" { "amount" : -2.50 , "transaction_hour":14,"merchant_category":"Gas","foreign_transaction":true,"location_mismatch":null,"device_trust_score":75.0,"velocity_last_24h":3e1,"cardholder_age":35}"#;
-        let read = in_feature_order(body, features, true, &mut values).expect("the common shape");
-        let expected = [
-            Value::Number(-2.5),
-            Value::Number(14.0),
-            Value::Text("Gas"),
-            Value::Bool(true),
-            Value::Missing,
-            Value::Number(75.0),
-            Value::Number(30.0),
-            Value::Number(35.0),
-        ];
-        for (i, feature) in features.iter().enumerate() {
-            assert_eq!(read.field_at(i, &feature.name), Some(expected[i]));
-            assert_eq!(read.field(&feature.name), Some(expected[i]));
+        fn values<'a>(
+            body: &'a [u8],
+            features: &[Feature],
+            plain_names: bool,
+        ) -> Option<Vec<(usize, Value<'a>)>> {
+            let mut values = Vec::new();
+            in_feature_order(body, features, plain_names, |i, value| {
+                values.push((i, value));
+                Some(())
+            })
+            .map(|()| values)
         }
+        let body = br#" { "amount" : -2.50 , "transaction_hour":14,"merchant_category":"Gas","foreign_transaction":true,"location_mismatch":null,"device_trust_score":75.0,"velocity_last_24h":3e1,"cardholder_age":35}"#;
+        let expected = vec![
+            (0, Value::Number(-2.5)),
+            (1, Value::Number(14.0)),
+            (2, Value::Text("Gas")),
+            (3, Value::Bool(true)),
+            (4, Value::Missing),
+            (5, Value::Number(75.0)),
+            (6, Value::Number(30.0)),
+            (7, Value::Number(35.0)),
+        ];
+        assert_eq!(values(body, features, true), Some(expected));
+        // The reader stops at the first value its caller refuses.
+        let mut taken = 0;
+        let refused = in_feature_order(body, features, true, |i, _| {
+            taken += 1;
+            (i < 2).then_some(())
+        });
+        assert_eq!((refused, taken), (None, 3));
         // Everything else is left to the object parser.
         let text = std::str::from_utf8(body).unwrap();
         for other in [
@@ -1125,13 +1112,12 @@ mod tests {
             ),
         ] {
             assert!(
-                in_feature_order(other.as_bytes(), features, true, &mut [Value::Absent; 8])
-                    .is_none(),
+                values(other.as_bytes(), features, true).is_none(),
                 "{other}"
             );
         }
         // Nor is any body when a name would need an escape.
-        assert!(in_feature_order(body, features, false, &mut values).is_none());
+        assert!(values(body, features, false).is_none());
         assert!(plain_name("amount"));
         assert!(!plain_name("a\"b") && !plain_name("a\\b") && !plain_name("a\nb"));
     }

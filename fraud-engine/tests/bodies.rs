@@ -61,6 +61,22 @@ fn the_documented_body_scores_as_its_object() {
 }
 
 #[test]
+fn a_body_of_the_common_shape_keeps_its_warnings_and_errors() {
+    let unknown = DOCUMENTED.replace("Electronics", "Spaceships");
+    assert_same(&unknown);
+    let p = MODEL.predict_body(unknown.as_bytes()).expect("scores");
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert_eq!(p.warnings[0].field, "merchant_category");
+    for bad in [
+        DOCUMENTED.replace("\"transaction_hour\":14", "\"transaction_hour\":24"),
+        DOCUMENTED.replace("\"cardholder_age\":35", "\"cardholder_age\":\"old\""),
+    ] {
+        assert_same(&bad);
+        assert!(MODEL.predict_body(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn bodies_of_other_shapes_score_or_fail_as_their_objects() {
     for body in [
         // Another order, a member more or less, one twice.

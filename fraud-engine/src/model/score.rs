@@ -228,21 +228,28 @@ impl Model {
     /// Scores one transaction given as a JSON request body (the body of
     /// `POST /api/predict`): the same answer as [`json::Body::parse`]
     /// followed by [`Model::predict`], which is what it does with a body
-    /// that is not of the common shape. A body whose members are the
-    /// model's features in their order (as clients usually send them) is
-    /// read straight into the row instead, without building the object.
+    /// that is not of the common shape or that earns a warning or an
+    /// error. A body whose members are the model's features in their order
+    /// (as clients usually send them) is encoded as it is read instead,
+    /// without building the object.
     pub fn predict_body(&self, json: &[u8]) -> std::result::Result<Prediction, json::BodyError> {
         let mut buffer = RowBuffer::new(self.n_features());
         let encoded = buffer.as_mut();
-        // (A model of more features than this reads every body as an object.)
-        let mut values = [Value::Absent; STACK_FEATURES];
-        let warnings = match json::in_feature_order(
-            json,
-            &self.schema.features,
-            self.plain_names,
-            &mut values,
-        ) {
-            Some(fields) => fields.encode_into(self, encoded)?,
+        let read =
+            json::in_feature_order(json, &self.schema.features, self.plain_names, |i, value| {
+                // Each value is encoded as `encode_into` encodes it. A warning or
+                // a problem sends the body to the object parser, whose
+                // `encode_into` reports every one of them.
+                match self.pipeline.encode(&self.schema, i, value) {
+                    Ok((x, None)) => {
+                        *encoded.get_mut(i)? = x;
+                        Some(())
+                    }
+                    Ok((_, Some(_))) | Err(_) => None,
+                }
+            });
+        let warnings = match read {
+            Some(()) => Vec::new(),
             None => json::Body::parse(json)
                 .map_err(json::BodyError::NotAnObject)?
                 .encode_into(self, encoded)?,
