@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{
-    category_text, check_number, describe_range, numeric_value, Column, Dataset, Value,
-    MISSING_CODE,
+    category_text, check_number, describe_range, is_missing_text, numeric_value, Column, Dataset,
+    Value, MISSING_CODE,
 };
 use crate::error::{Error, Result};
 use crate::schema::{FeatureKind, RangePolicy, Schema};
@@ -107,6 +107,11 @@ pub struct Pipeline {
     encoders: Vec<Encoder>,
     /// Per feature, category text -> code (empty for non-categorical features).
     lookup: Vec<HashMap<String, u32>>,
+    /// Per feature, whether every level is written as [`Pipeline::encode`]
+    /// reads a text: no space around it, and not a text that means a
+    /// missing value. Then a text equal to a level is that level, with no
+    /// trimming or missing check (levels fitted on data always are).
+    plain_levels: Vec<bool>,
 }
 
 impl PartialEq for Pipeline {
@@ -126,7 +131,14 @@ impl TryFrom<Vec<Encoder>> for Pipeline {
 
     fn try_from(encoders: Vec<Encoder>) -> std::result::Result<Self, String> {
         let mut lookup = Vec::with_capacity(encoders.len());
+        let mut plain_levels = Vec::with_capacity(encoders.len());
         for (i, encoder) in encoders.iter().enumerate() {
+            plain_levels.push(match encoder {
+                Encoder::Categorical { levels, .. } => {
+                    levels.iter().all(|l| l.trim() == l && !is_missing_text(l))
+                }
+                _ => false,
+            });
             let mut map = HashMap::new();
             match encoder {
                 Encoder::Numeric { fill, .. } | Encoder::Flag { fill } if !fill.is_finite() => {
@@ -172,7 +184,11 @@ impl TryFrom<Vec<Encoder>> for Pipeline {
             }
             lookup.push(map);
         }
-        Ok(Pipeline { encoders, lookup })
+        Ok(Pipeline {
+            encoders,
+            lookup,
+            plain_levels,
+        })
     }
 }
 
@@ -250,21 +266,29 @@ impl Pipeline {
                 levels,
                 codes,
                 unknown,
-            } => {
-                let text = text.trim();
-                // A few levels are found faster by a scan than by hashing
-                // (levels are distinct, so both find the same one).
-                let code = if levels.len() <= SCANNED_LEVELS {
-                    levels.iter().position(|l| l == text).map(|i| codes[i])
-                } else {
-                    self.lookup[feature].get(text).copied()
-                };
-                Some(match code {
-                    Some(code) => (code, false),
-                    None => (*unknown, true),
-                })
-            }
+            } => Some(match self.level_code(feature, levels, codes, text.trim()) {
+                Some(code) => (code, false),
+                None => (*unknown, true),
+            }),
             _ => None,
+        }
+    }
+
+    /// The code of the level `text` is exactly, if it is one.
+    #[inline]
+    fn level_code(
+        &self,
+        feature: usize,
+        levels: &[String],
+        codes: &[u32],
+        text: &str,
+    ) -> Option<u32> {
+        // A few levels are found faster by a scan than by hashing (levels
+        // are distinct, so both find the same one).
+        if levels.len() <= SCANNED_LEVELS {
+            levels.iter().position(|l| l == text).map(|i| codes[i])
+        } else {
+            self.lookup[feature].get(text).copied()
         }
     }
 
@@ -289,6 +313,21 @@ impl Pipeline {
             }
         }
         let feature = &schema.features[index];
+        // A text that is one of the levels exactly, for a feature that
+        // allows any category, is found without the steps below, which
+        // would give it the same code (see `plain_levels`).
+        if let (
+            Value::Text(text),
+            Encoder::Categorical { levels, codes, .. },
+            FeatureKind::Categorical { categories: None },
+        ) = (value, &self.encoders[index], &feature.kind)
+        {
+            if self.plain_levels[index] {
+                if let Some(code) = self.level_code(index, levels, codes, text) {
+                    return Ok((f64::from(code), None));
+                }
+            }
+        }
         let bad = |reason: String| Error::input(&feature.name, reason);
         if value.is_missing() {
             return self.fill(schema, index, value).map(|x| (x, None));
@@ -848,6 +887,52 @@ mod tests {
                 .1,
             Some(Note::UnknownCategory)
         );
+    }
+
+    /// A text that is exactly a level takes a shorter path; the answer must
+    /// be the general one, including for levels (from a model file) that
+    /// are written with space or as a missing value.
+    #[test]
+    fn a_text_equal_to_a_level_encodes_by_the_general_rules() {
+        let data = data();
+        let schema = data.schema();
+        let with_levels = |levels: &[&str]| {
+            let mut encoders = Pipeline::fit(&data).expect("fit").encoders().to_vec();
+            encoders[2] = Encoder::Categorical {
+                levels: levels.iter().map(|l| (*l).to_owned()).collect(),
+                codes: (0..levels.len() as u32).collect(),
+                unknown: levels.len() as u32,
+            };
+            Pipeline::try_from(encoders).expect("pipeline")
+        };
+        let encode = |pipeline: &Pipeline, text| pipeline.encode(schema, 2, Value::Text(text));
+        let plain = with_levels(&["Gas", "Food"]);
+        assert_eq!(encode(&plain, "Food").expect("a level"), (1.0, None));
+        assert_eq!(encode(&plain, " Food ").expect("trimmed"), (1.0, None));
+        assert_eq!(
+            encode(&plain, "Foo").expect("unknown"),
+            (2.0, Some(Note::UnknownCategory))
+        );
+        let spaced = with_levels(&["Gas", " Food"]);
+        assert_eq!(encode(&spaced, "Gas").expect("a level"), (0.0, None));
+        // Trimmed to "Food", which is not a level.
+        assert_eq!(
+            encode(&spaced, " Food").expect("unknown"),
+            (2.0, Some(Note::UnknownCategory))
+        );
+        // A missing value, whatever the levels say.
+        let missing_text = with_levels(&["Gas", "NA"]);
+        assert_eq!(
+            encode(&missing_text, "NA").ok(),
+            missing_text.encode(schema, 2, Value::Missing).ok(),
+            "NA is read as missing"
+        );
+        // A level outside the schema's declared categories is refused.
+        let mut declared = schema.clone();
+        declared.features[2].kind = FeatureKind::Categorical {
+            categories: Some(vec!["Gas".into()]),
+        };
+        assert!(plain.encode(&declared, 2, Value::Text("Food")).is_err());
     }
 
     #[test]
