@@ -1,8 +1,11 @@
 //! The SQLite history store: WAL mode, one writer connection owned by the
-//! writer thread and one read-only connection for listing pages.
+//! writer thread, one read-only connection for listing pages, and one that
+//! checkpoints the WAL on a thread of its own.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use fraud_engine::lifecycle::PairedScore;
@@ -34,6 +37,14 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, HistoryError> {
 /// Opens (creating if needed) the database at `path`: the writer's store
 /// and the page reader.
 pub fn open(path: &Path, sync: SyncMode) -> Result<(SqliteStore, SqlitePages), HistoryError> {
+    open_with(path, sync, Checkpoints::DEFAULT)
+}
+
+fn open_with(
+    path: &Path,
+    sync: SyncMode,
+    checkpoints: Checkpoints,
+) -> Result<(SqliteStore, SqlitePages), HistoryError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| HistoryError::Io {
             path: dir.to_owned(),
@@ -52,7 +63,10 @@ pub fn open(path: &Path, sync: SyncMode) -> Result<(SqliteStore, SqlitePages), H
     };
     conn.pragma_update(None, "synchronous", level)
         .map_err(sqlite(path))?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoints.backstop_frames)
+        .map_err(sqlite(path))?;
     migrate_connection(&conn).map_err(sqlite(path))?;
+    let checkpointer = Checkpointer::start(path, level, checkpoints)?;
     let reader = connect(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -62,6 +76,7 @@ pub fn open(path: &Path, sync: SyncMode) -> Result<(SqliteStore, SqlitePages), H
             conn,
             path: path.to_owned(),
             inserts: insert_statements(),
+            checkpointer,
         },
         SqlitePages {
             conn: Mutex::new(reader),
@@ -140,11 +155,22 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The INSERT statements' text, made once (see [`insert`]).
     inserts: Vec<(usize, String)>,
+    checkpointer: Checkpointer,
 }
 
 impl Store for SqliteStore {
     fn write(&mut self, batch: &[NewRecord]) -> Result<(), HistoryError> {
-        insert(&mut self.conn, &self.inserts, batch).map_err(sqlite(&self.path))
+        insert(&mut self.conn, &self.inserts, batch).map_err(sqlite(&self.path))?;
+        if self.checkpointer.restart.swap(false, Ordering::Relaxed) {
+            // Between two of its own transactions the writer's checkpoint
+            // copies every frame (the checkpointer has copied all but the
+            // last few), so the next transaction starts the WAL over.
+            if let Err(error) = checkpoint(&self.conn) {
+                tracing::warn!(history = %self.path.display(), %error, "WAL checkpoint failed");
+            }
+        }
+        self.checkpointer.wake();
+        Ok(())
     }
 
     fn probe(&mut self) -> Result<(), HistoryError> {
@@ -313,6 +339,111 @@ fn read_page(
     })
 }
 
+/// When the WAL is checkpointed (copied into the database file).
+#[derive(Debug, Clone, Copy)]
+struct Checkpoints {
+    /// How long the checkpointer lets commits gather before it copies them.
+    pause: Duration,
+    /// WAL frames (pages) past which the checkpointer asks the writer to
+    /// let the WAL start over. SQLite writes the WAL from its beginning
+    /// again only after a checkpoint has copied every frame, which a
+    /// checkpoint racing the writer's commits rarely does.
+    restart_frames: i64,
+    /// WAL frames past which the writer checkpoints after every commit, as
+    /// SQLite does by itself past 1000: reached only if the checkpointer
+    /// falls behind (a reader holding on to an old snapshot, a failing
+    /// disk).
+    backstop_frames: i64,
+}
+
+impl Checkpoints {
+    /// Ten checkpoints a second at most; the WAL starts over past 32 MB.
+    const DEFAULT: Checkpoints = Checkpoints {
+        pause: Duration::from_millis(100),
+        restart_frames: 8_000,
+        backstop_frames: 32_000,
+    };
+}
+
+/// A passive checkpoint: copies what it can without waiting for anyone.
+/// Returns the WAL's length in frames.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+}
+
+/// Copies committed WAL frames into the database file on a thread of its
+/// own, so that the writer (and the requests waiting for its commit) do not
+/// wait for that copy and its two `fsync`s, as they would with SQLite's
+/// automatic checkpoint every 1000 frames.
+struct Checkpointer {
+    wake: Option<mpsc::SyncSender<()>>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    /// Set when the WAL has grown past [`Checkpoints::restart_frames`].
+    restart: Arc<AtomicBool>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, sync_level: &str, every: Checkpoints) -> Result<Self, HistoryError> {
+        let conn = connect(path, OpenFlags::default())?;
+        conn.pragma_update(None, "synchronous", sync_level)
+            .map_err(sqlite(path))?;
+        let (wake, woken) = mpsc::sync_channel(1);
+        let (stop, stopped) = mpsc::channel::<()>();
+        let restart = Arc::new(AtomicBool::new(false));
+        let wanted = Arc::clone(&restart);
+        let shown = path.display().to_string();
+        let thread = std::thread::Builder::new()
+            .name("history-checkpoint".into())
+            .spawn(move || {
+                // Dropping the store drops both senders: the pause ends at
+                // once, and closing the last connection checkpoints the rest.
+                while woken.recv().is_ok() {
+                    if stopped.recv_timeout(every.pause) != Err(mpsc::RecvTimeoutError::Timeout) {
+                        return;
+                    }
+                    match checkpoint(&conn) {
+                        Ok(frames) if frames > every.restart_frames => {
+                            wanted.store(true, Ordering::Relaxed)
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(history = %shown, %error, "WAL checkpoint failed")
+                        }
+                    }
+                }
+            })
+            .map_err(|source| HistoryError::Io {
+                path: "history-checkpoint thread".into(),
+                source,
+            })?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            stop: Some(stop),
+            thread: Some(thread),
+            restart,
+        })
+    }
+
+    /// Tells the checkpointer that there are new commits. Never waits: a
+    /// wake already pending covers these too.
+    fn wake(&self) {
+        if let Some(wake) = &self.wake {
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wake = None;
+        self.stop = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Most rows one INSERT statement writes. Each statement has a fixed cost
 /// (and, with AUTOINCREMENT, ends by updating the id counter), so a batch
 /// is written a chunk of rows per statement rather than a row per
@@ -447,6 +578,95 @@ fn read_labelled(conn: &Connection, query: &LabelledQuery) -> rusqlite::Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plain prediction's record, as the server writes one.
+    fn record(n: usize) -> NewRecord {
+        NewRecord {
+            timestamp: format!("2026-12-01T05:{:02}:{:02}.000Z", n / 60 % 60, n % 60),
+            request_id: format!("req-{n}"),
+            transaction_id: None,
+            model_version: "model".into(),
+            features_json: format!(r#"{{"amount":{n}.25,"merchant_category":"Grocery"}}"#),
+            fraud_probability: 0.25,
+            is_fraud: false,
+            risk_level: "LOW",
+            latency_ms: 0.1,
+            shadow: None,
+        }
+    }
+
+    /// Batches [`write_batches`] writes, one after the other, as a busy
+    /// server does (between two commits a checkpoint would see every frame
+    /// copied, and the WAL would start over anyway).
+    const BATCHES: usize = 1_000;
+
+    /// Writes the same batches through a store checkpointed `every` way;
+    /// returns how many records it wrote and the WAL file's largest size.
+    fn write_batches(dir: &Path, name: &str, every: Checkpoints) -> (i64, u64) {
+        let path = dir.join(name);
+        let wal = dir.join(format!("{name}-wal"));
+        let (mut store, _pages) = open_with(&path, SyncMode::Normal, every).expect("open");
+        let (mut written, mut largest_wal) = (0, 0);
+        for _ in 0..BATCHES {
+            let batch: Vec<NewRecord> = (written..written + 16).map(record).collect();
+            store.write(&batch).expect("write");
+            written += batch.len();
+            largest_wal = largest_wal.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        // While the store is still open, the checkpointer copies the last
+        // commits: the database file alone then holds every record.
+        let copy = dir.join(format!("{name}-copy"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let in_the_file = loop {
+            std::fs::copy(&path, &copy).expect("copy the database file");
+            let count: i64 = Connection::open(&copy)
+                .and_then(|c| c.query_row("SELECT count(*) FROM predictions", [], |r| r.get(0)))
+                .expect("count");
+            if count == written as i64 || std::time::Instant::now() > deadline {
+                break count;
+            }
+            std::thread::sleep(every.pause);
+        };
+        drop(store);
+        (in_the_file, largest_wal)
+    }
+
+    #[test]
+    fn commits_reach_the_database_file_and_the_wal_starts_over() {
+        let dir = std::env::temp_dir().join(format!("fraud-checkpoints-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let pause = Duration::from_millis(5);
+        // Without restarts (and with SQLite's own checkpoints out of reach)
+        // the WAL holds every frame written: the measure to compare with.
+        let (stored, unbounded) = write_batches(
+            &dir,
+            "never-restarted.db",
+            Checkpoints {
+                pause,
+                restart_frames: i64::MAX,
+                backstop_frames: 1_000_000,
+            },
+        );
+        let (stored_too, bounded) = write_batches(
+            &dir,
+            "restarted.db",
+            Checkpoints {
+                pause,
+                restart_frames: 64,
+                backstop_frames: 1_000_000,
+            },
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            (stored, stored_too),
+            (BATCHES as i64 * 16, BATCHES as i64 * 16)
+        );
+        assert!(
+            bounded * 4 < unbounded,
+            "the WAL grew to {bounded} bytes with restarts, {unbounded} without"
+        );
+    }
 
     /// SQLite's plan for `sql`, one step per line.
     fn plan(conn: &Connection, sql: &str, values: impl rusqlite::Params) -> String {
