@@ -297,6 +297,7 @@ impl Pipeline {
     /// and the schema's policy for numbers outside the training range.
     /// Returns the number for the forest and, when there is one, a note for
     /// a warning.
+    #[inline]
     pub(crate) fn encode(
         &self,
         schema: &Schema,
@@ -312,6 +313,18 @@ impl Pipeline {
                 return self.encode_number(schema, index, x);
             }
         }
+        self.encode_other(schema, index, value)
+    }
+
+    /// [`Pipeline::encode`] for every value but a number of a numeric or
+    /// flag feature: kept out of line, so that the common case costs the
+    /// caller no call of its own.
+    fn encode_other(
+        &self,
+        schema: &Schema,
+        index: usize,
+        value: Value<'_>,
+    ) -> Result<(f64, Option<Note>)> {
         let feature = &schema.features[index];
         // A text that is one of the levels exactly, for a feature that
         // allows any category, is found without the steps below, which
