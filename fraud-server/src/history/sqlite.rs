@@ -633,14 +633,23 @@ mod tests {
 
     #[test]
     fn commits_reach_the_database_file_and_the_wal_starts_over() {
+        /// Removes the test's directory however the test ends.
+        struct Removed(PathBuf);
+        impl Drop for Removed {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
         let dir = std::env::temp_dir().join(format!("fraud-checkpoints-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let removed = Removed(dir);
+        let dir = &removed.0;
         let pause = Duration::from_millis(5);
         // Without restarts (and with SQLite's own checkpoints out of reach)
         // the WAL holds every frame written: the measure to compare with.
         let (stored, unbounded) = write_batches(
-            &dir,
+            dir,
             "never-restarted.db",
             Checkpoints {
                 pause,
@@ -649,7 +658,7 @@ mod tests {
             },
         );
         let (stored_too, bounded) = write_batches(
-            &dir,
+            dir,
             "restarted.db",
             Checkpoints {
                 pause,
@@ -657,7 +666,6 @@ mod tests {
                 backstop_frames: 1_000_000,
             },
         );
-        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             (stored, stored_too),
             (BATCHES as i64 * 16, BATCHES as i64 * 16)
