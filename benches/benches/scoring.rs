@@ -49,9 +49,9 @@ fn single_row(c: &mut Criterion) {
         group.bench_function("predict_json_map", |b| {
             b.iter(|| black_box(model.predict(&request).map(|p| p.fraud_probability)))
         });
-        // The documented body as text: read straight into the row (its
-        // members are the features in order), and through the object
-        // parser, as a body of another shape is.
+        // The documented body as text: encoded as it is read (its members
+        // are the features in order), and through the object parser, as a
+        // body of another shape is.
         let body = fraud_benches::DOCUMENTED_REQUEST.as_bytes();
         group.bench_function("predict_body", |b| {
             b.iter(|| black_box(model.predict_body(body).map(|p| p.fraud_probability)))

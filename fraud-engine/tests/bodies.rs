@@ -1,6 +1,7 @@
 //! A JSON request body scores the same whichever way the engine reads it:
-//! `Model::predict_body` reads the common shape (the features, in order)
-//! straight into the row, and every other body through the object parser.
+//! `Model::predict_body` encodes the common shape (the features, in order)
+//! as it reads it, and every other body, or one with a warning or an
+//! error, through the object parser.
 
 mod common;
 
