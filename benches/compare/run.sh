@@ -91,15 +91,19 @@ benches/load/run.sh "${LOAD_SECONDS:-10}" > "$OUT/http.txt" 2>/dev/null
 python3 - "$OUT/http.txt" >> "$OUT/results.jsonl" <<'PY'
 import json, re, sys
 text = open(sys.argv[1]).read()
-def ms(v):
-    n, unit = re.fullmatch(r"([0-9.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
-rates = re.findall(r"Requests/sec:\s+([0-9.]+)", text)
-p99 = re.findall(r"^\s+99%\s+(\S+)", text, re.M)
+def median_of(label):
+    return float(re.search(label + r": ([0-9.]+)", text).group(1))
+rounds = re.findall(r"throughput ratio ([0-9.]+), p99 ratio ([0-9.]+)", text)
+health = re.search(r"median /health: ([0-9.]+) req/s, p99 ([0-9.]+) ms", text)
+predict = re.search(r"median /api/predict: ([0-9.]+) predictions/s, p99 ([0-9.]+) ms", text)
 errors = re.findall(r"non-2xx responses: (\d+)", text)
-print(json.dumps({"engine": "http", "size": "default", "health_rps": float(rates[0]),
-                  "predict_rps": float(rates[1]), "health_p99_ms": ms(p99[0]),
-                  "predict_p99_ms": ms(p99[1]), "predict_non_2xx": int(errors[0]) if errors else None,
+print(json.dumps({"engine": "http", "size": "default",
+                  "health_rps": float(health.group(1)), "predict_rps": float(predict.group(1)),
+                  "health_p99_ms": float(health.group(2)), "predict_p99_ms": float(predict.group(2)),
+                  "throughput_ratio": median_of("median predict / health throughput"),
+                  "p99_ratio": median_of("median predict / health p99"),
+                  "rounds": [[float(a), float(b)] for a, b in rounds],
+                  "predict_non_2xx": sum(int(e) for e in errors) if errors else None,
                   "history_rows": int(re.search(r"history rows written: (\d+)", text).group(1))}))
 PY
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"

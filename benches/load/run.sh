@@ -6,6 +6,11 @@
 #
 #   benches/load/run.sh [seconds per run, default 10]
 #
+# The two runs alternate for LOAD_ROUNDS rounds (default 3) and the summary
+# gives each round's ratios and their medians: a shared machine's speed
+# drifts from one minute to the next, and a single /health run followed by a
+# single predict run measures that drift as much as the server.
+#
 # Needs wrk (apt-get install wrk); builds the release binary first.
 set -euo pipefail
 DURATION="${1:-10}"
@@ -33,16 +38,36 @@ run() {
     echo "== $name: wrk -t2 -c64 -d${DURATION}s --latency $*"
     wrk -t2 -c64 -d"${DURATION}s" --latency "$@" | tee "$WORK/$name.txt"
 }
-run health "$URL/health"
-run predict -s "$HERE/predict.lua" "$URL/api/predict"
+ROUNDS="${LOAD_ROUNDS:-3}"
+for round in $(seq "$ROUNDS"); do
+    run "health$round" "$URL/health"
+    run "predict$round" -s "$HERE/predict.lua" "$URL/api/predict"
+done
 
 rps() { awk '/Requests\/sec/{print $2}' "$WORK/$1.txt"; }
-p99() { awk '$1=="99%"{print $2}' "$WORK/$1.txt"; }
+# p99 in milliseconds, whatever unit wrk printed it in.
+p99() {
+    awk '$1=="99%"{v=$2; u=v; sub(/[a-z]+$/,"",v); sub(/^[0-9.]+/,"",u);
+        printf "%.2f", v * (u=="us" ? 0.001 : (u=="s" ? 1000 : 1))}' "$WORK/$1.txt"
+}
+median() { sort -g | awk 'NF{v[++n]=$1} END{print (n%2) ? v[(n+1)/2] : (v[n/2]+v[n/2+1])/2}'; }
 echo
 echo "summary (2-core machine, wrk sharing the cores):"
-echo "  /health        $(rps health) req/s, p99 $(p99 health)"
-echo "  /api/predict   $(rps predict) predictions/s, p99 $(p99 predict)"
-echo "  predict / health throughput: $(awk -v a="$(rps predict)" -v b="$(rps health)" 'BEGIN{printf "%.2f", a/b}')"
+ratios="" p99_ratios=""
+for round in $(seq "$ROUNDS"); do
+    h="$(rps "health$round")" p="$(rps "predict$round")"
+    hl="$(p99 "health$round")" pl="$(p99 "predict$round")"
+    ratio="$(awk -v a="$p" -v b="$h" 'BEGIN{printf "%.3f", a/b}')"
+    p99_ratio="$(awk -v a="$pl" -v b="$hl" 'BEGIN{printf "%.3f", a/b}')"
+    ratios="$ratios $ratio" p99_ratios="$p99_ratios $p99_ratio"
+    echo "  round $round: /health $h req/s, p99 $hl ms; /api/predict $p predictions/s," \
+        "p99 $pl ms; throughput ratio $ratio, p99 ratio $p99_ratio"
+done
+med() { for round in $(seq "$ROUNDS"); do "$1" "$2$round"; echo; done | median; }
+echo "  median /health: $(med rps health) req/s, p99 $(med p99 health) ms"
+echo "  median /api/predict: $(med rps predict) predictions/s, p99 $(med p99 predict) ms"
+echo "  median predict / health throughput: $(echo $ratios | tr ' ' '\n' | median)"
+echo "  median predict / health p99: $(echo $p99_ratios | tr ' ' '\n' | median)"
 echo "  RSS now: $(awk '/VmRSS/{print $2, $3}' /proc/$PID/status), peak: $(awk '/VmHWM/{print $2, $3}' /proc/$PID/status)"
 HISTORY_ROWS="$(curl -s "$URL/api/predictions?limit=1" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')"
 echo "  history rows written: $HISTORY_ROWS"
