@@ -518,8 +518,13 @@ impl Model {
             .features
             .iter()
             .zip(&reference.features)
-            .map(|(feature, d)| {
-                let value = fields.field(&feature.name).unwrap_or(Value::Absent);
+            .enumerate()
+            .map(|(index, (feature, d))| {
+                // By position first, as the encoder reads: a request usually
+                // lists the fields in the model's order.
+                let value = fields
+                    .field_at(index, &feature.name)
+                    .unwrap_or(Value::Absent);
                 d.binning.bin(value) as u16
             })
             .collect();

@@ -70,3 +70,33 @@ fn a_window_counts_the_latest_transactions() {
     assert!(report.features[0].psi < 0.1, "{}", report.features[0].psi);
     assert_eq!(window.span(), Some((10_000, 11_999)));
 }
+
+#[test]
+fn a_transaction_has_the_same_bins_whatever_the_order_of_its_fields() {
+    let model = common::small_model(5_000, 10, 7);
+    let in_order = br#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":1,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
+    let shuffled = br#"{"cardholder_age":35,"location_mismatch":1,"amount":250.0,"velocity_last_24h":3,"merchant_category":"Electronics","transaction_hour":14,"device_trust_score":75,"foreign_transaction":0}"#;
+    // Fields by position and by name disagree here: the first member is
+    // another feature than the model's first.
+    let missing_first = br#"{"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":1,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
+    let bins = |body: &[u8]| {
+        let object = fraud_engine::json::Object::parse(body).expect("JSON");
+        model.drift_bins(&object, 0.5)
+    };
+    let pairs: Vec<(&str, fraud_engine::Value<'_>)> = vec![
+        ("amount", fraud_engine::Value::Number(250.0)),
+        ("transaction_hour", fraud_engine::Value::Number(14.0)),
+        ("merchant_category", fraud_engine::Value::Text("Electronics")),
+        ("foreign_transaction", fraud_engine::Value::Number(0.0)),
+        ("location_mismatch", fraud_engine::Value::Number(1.0)),
+        ("device_trust_score", fraud_engine::Value::Number(75.0)),
+        ("velocity_last_24h", fraud_engine::Value::Number(3.0)),
+        ("cardholder_age", fraud_engine::Value::Number(35.0)),
+    ];
+    let by_name = model.drift_bins(&pairs[..], 0.5);
+    assert_eq!(bins(in_order), by_name);
+    assert_eq!(bins(shuffled), by_name);
+    let without_amount = bins(missing_first);
+    assert_eq!(without_amount[1..], by_name[1..]);
+    assert_ne!(without_amount[0], by_name[0], "an absent amount has a bin of its own");
+}
