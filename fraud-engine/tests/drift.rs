@@ -4,7 +4,7 @@
 mod common;
 
 use fraud_engine::drift::{Band, Window};
-use fraud_engine::{synth, Table, TableColumn};
+use fraud_engine::{synth, Table, TableColumn, Value};
 
 /// A generated table with `amount` multiplied by `factor`.
 fn table(rows: usize, seed: u64, factor: f64) -> Table {
@@ -48,7 +48,7 @@ fn a_window_counts_the_latest_transactions() {
     let feed = |window: &mut Window, table: &Table, start: u64| {
         let names = table.names();
         for row in 0..table.n_rows() {
-            let fields: Vec<(&str, fraud_engine::Value<'_>)> = names
+            let fields: Vec<(&str, Value<'_>)> = names
                 .iter()
                 .zip(table.columns())
                 .map(|(n, c)| (n.as_str(), c.value(row)))
@@ -83,20 +83,23 @@ fn a_transaction_has_the_same_bins_whatever_the_order_of_its_fields() {
         let object = fraud_engine::json::Object::parse(body).expect("JSON");
         model.drift_bins(&object, 0.5)
     };
-    let pairs: Vec<(&str, fraud_engine::Value<'_>)> = vec![
-        ("amount", fraud_engine::Value::Number(250.0)),
-        ("transaction_hour", fraud_engine::Value::Number(14.0)),
-        ("merchant_category", fraud_engine::Value::Text("Electronics")),
-        ("foreign_transaction", fraud_engine::Value::Number(0.0)),
-        ("location_mismatch", fraud_engine::Value::Number(1.0)),
-        ("device_trust_score", fraud_engine::Value::Number(75.0)),
-        ("velocity_last_24h", fraud_engine::Value::Number(3.0)),
-        ("cardholder_age", fraud_engine::Value::Number(35.0)),
+    let pairs: Vec<(&str, Value<'_>)> = vec![
+        ("amount", Value::Number(250.0)),
+        ("transaction_hour", Value::Number(14.0)),
+        ("merchant_category", Value::Text("Electronics")),
+        ("foreign_transaction", Value::Number(0.0)),
+        ("location_mismatch", Value::Number(1.0)),
+        ("device_trust_score", Value::Number(75.0)),
+        ("velocity_last_24h", Value::Number(3.0)),
+        ("cardholder_age", Value::Number(35.0)),
     ];
     let by_name = model.drift_bins(&pairs[..], 0.5);
     assert_eq!(bins(in_order), by_name);
     assert_eq!(bins(shuffled), by_name);
     let without_amount = bins(missing_first);
     assert_eq!(without_amount[1..], by_name[1..]);
-    assert_ne!(without_amount[0], by_name[0], "an absent amount has a bin of its own");
+    assert_ne!(
+        without_amount[0], by_name[0],
+        "an absent amount has a bin of its own"
+    );
 }
