@@ -48,9 +48,9 @@ rps() { awk '/Requests\/sec/{print $2}' "$WORK/$1.txt"; }
 # p99 in milliseconds, whatever unit wrk printed it in.
 p99() {
     awk '$1=="99%"{v=$2; u=v; sub(/[a-z]+$/,"",v); sub(/^[0-9.]+/,"",u);
-        printf "%.2f", v * (u=="us" ? 0.001 : (u=="s" ? 1000 : 1))}' "$WORK/$1.txt"
+        printf "%.2f\n", v * (u=="us" ? 0.001 : (u=="s" ? 1000 : 1))}' "$WORK/$1.txt"
 }
-median() { sort -g | awk 'NF{v[++n]=$1} END{print (n%2) ? v[(n+1)/2] : (v[n/2]+v[n/2+1])/2}'; }
+median() { sort -g | awk '{v[++n]=$1} END{print (n%2) ? v[(n+1)/2] : (v[n/2]+v[n/2+1])/2}'; }
 echo
 echo "summary (2-core machine, wrk sharing the cores):"
 ratios="" p99_ratios=""
@@ -63,11 +63,11 @@ for round in $(seq "$ROUNDS"); do
     echo "  round $round: /health $h req/s, p99 $hl ms; /api/predict $p predictions/s," \
         "p99 $pl ms; throughput ratio $ratio, p99 ratio $p99_ratio"
 done
-med() { for round in $(seq "$ROUNDS"); do "$1" "$2$round"; echo; done | median; }
+med() { for round in $(seq "$ROUNDS"); do "$1" "$2$round"; done | median; }
 echo "  median /health: $(med rps health) req/s, p99 $(med p99 health) ms"
 echo "  median /api/predict: $(med rps predict) predictions/s, p99 $(med p99 predict) ms"
-echo "  median predict / health throughput: $(echo $ratios | tr ' ' '\n' | median)"
-echo "  median predict / health p99: $(echo $p99_ratios | tr ' ' '\n' | median)"
+echo "  median predict / health throughput: $(printf '%s\n' $ratios | median)"
+echo "  median predict / health p99: $(printf '%s\n' $p99_ratios | median)"
 echo "  RSS now: $(awk '/VmRSS/{print $2, $3}' /proc/$PID/status), peak: $(awk '/VmHWM/{print $2, $3}' /proc/$PID/status)"
 HISTORY_ROWS="$(curl -s "$URL/api/predictions?limit=1" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')"
 echo "  history rows written: $HISTORY_ROWS"

@@ -743,9 +743,9 @@ impl Writer {
             let mut labels = None;
             // Requests that wait for their commit and came in a group last
             // time will likely come in a group again: wait a moment for the
-            // rest of it, so one commit serves them all (group commit). Each
-            // commit costs the writer the same CPU whatever its size, CPU
-            // the requests need on a small machine.
+            // rest of it, so one commit serves them all (group commit): a
+            // transaction and its commit record in the WAL cost the writer
+            // the same for one row as for many.
             let linger_until = (self.last_batch > 1).then(|| Instant::now() + LINGER);
             loop {
                 // Take whatever else is already queued, up to a batch: one
