@@ -18,6 +18,7 @@ pub mod filters;
 pub mod handlers;
 pub mod history;
 pub mod lifecycle;
+pub mod logging;
 pub mod metrics;
 pub mod proxies;
 pub mod registry;
@@ -243,19 +244,23 @@ fn finish(
 }
 
 /// Sets up `tracing` output to stderr (level from `RUST_LOG`, default info).
-/// Lines go through a background writer that batches them; nothing is
-/// dropped (a full buffer makes the logger wait). Keep the returned guard
-/// alive until exit: dropping it flushes. `None` if a subscriber was already
-/// installed.
-pub fn init_logging(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// Lines go through a background writer that writes them out every few
+/// milliseconds (see [`logging`]); nothing is dropped (a full buffer makes
+/// the logger wait). Keep the returned guard alive until exit: dropping it
+/// writes out what is left. `None` if a subscriber was already installed, or
+/// if the writer's thread could not start (said on stderr).
+pub fn init_logging(format: LogFormat) -> Option<logging::LogGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = match logging::spawn(std::io::stderr()) {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!(
+                "error: cannot start the log writer's thread, so nothing will be logged: {e}"
+            );
+            return None;
+        }
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
