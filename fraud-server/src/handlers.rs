@@ -298,7 +298,10 @@ fn answer(
     let scored = score(loaded, &object, "", explain, option_problem).map_err(unscored)?;
     let prediction = scored.prediction();
     let echoed = object.get("transaction_id").filter(|v| **v != Json::Null);
-    let response = serde_json::to_vec(&scored.to_dto(loaded, echoed))
+    // Sized for an answer without an explanation (about 160 bytes), which
+    // `to_vec`'s first 128 bytes would have to grow.
+    let mut response = Vec::with_capacity(256);
+    serde_json::to_writer(&mut response, &scored.to_dto(loaded, echoed))
         .map_err(|e| ApiError::Internal(format!("cannot encode the response: {e}")))?;
     let shadow = shadow_score(shadow, &object);
     let bins = loaded
