@@ -2,12 +2,13 @@
 //! background thread writes the buffer out on a timer.
 //!
 //! A channel to a writer thread (what `tracing-appender` does) wakes that
-//! thread for nearly every line when requests come in faster than it can
-//! sleep but slower than it can write, as predictions do. Each wake-up costs
-//! the logging worker a `futex` call and the writer a context switch: about
-//! 2 us of CPU per request log line under load (docs/PERFORMANCE.md). Here a
-//! line costs a lock and a copy; the writer wakes every [`FLUSH_EVERY`], or
-//! sooner when [`WAKE_AT`] bytes wait, and writes them in one call.
+//! thread for nearly every line when each line arrives after the writer has
+//! gone back to sleep, as predictions' lines do under load. Each wake-up
+//! costs the logging worker a `futex` call and the writer a context switch:
+//! the writer's thread alone took about 2 us of CPU per prediction
+//! (docs/PERFORMANCE.md). Here a line costs a lock and a copy; the writer
+//! wakes every [`FLUSH_EVERY`], or sooner when [`WAKE_AT`] bytes wait, and
+//! writes them in one call.
 //!
 //! Nothing is dropped: past [`MAX_PENDING`] bytes, loggers wait for the
 //! writer, as they waited on a full channel before. Dropping the
@@ -73,7 +74,7 @@ pub struct LogWriter {
 
 /// One line's writer, as [`MakeWriter`] hands it out.
 #[derive(Debug)]
-pub struct LineWriter<'a> {
+pub struct LogLine<'a> {
     shared: &'a Shared,
 }
 
@@ -150,7 +151,7 @@ fn write_out(shared: &Shared, mut sink: impl Write) {
     }
 }
 
-impl Write for LineWriter<'_> {
+impl Write for LogLine<'_> {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
         let limits = self.shared.limits;
         let mut pending = self.shared.lock();
@@ -178,10 +179,10 @@ impl Write for LineWriter<'_> {
 }
 
 impl<'a> MakeWriter<'a> for LogWriter {
-    type Writer = LineWriter<'a>;
+    type Writer = LogLine<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        LineWriter {
+        LogLine {
             shared: &self.shared,
         }
     }
