@@ -58,8 +58,9 @@ trap cleanup EXIT
 if ! podman image exists "$BASE"; then
     mkdir -p "$CACHE"
     if [ ! -s "$CACHE/base.tar" ]; then
-        . /etc/os-release
-        SUITE="$VERSION_CODENAME"
+        # In a subshell: os-release sets NAME, which would replace the
+        # container's name above (a fresh machine failed on it).
+        SUITE="$(. /etc/os-release && echo "$VERSION_CODENAME")"
         # The mirror apt already uses here (deb822 or one-line sources).
         MIRROR="$(awk -v suite="$SUITE" 'BEGIN{RS=""} $0 ~ "Suites:[^\n]*(^|[ \t])" suite "([ \t]|\n|$)" && $0 !~ /security/ {
                       for (i = 1; i <= NF; i++) if ($i == "URIs:") { print $(i+1); exit } }' \
@@ -195,7 +196,11 @@ in_systemd systemctl stop fraud-server
 { [ "$(in_systemd systemctl show -p Result --value fraud-server)" = success ] \
     && [ "$(in_systemd systemctl show -p ExecMainStatus --value fraud-server)" = 0 ]; } \
     || { journal | tail -20; fail "systemctl stop did not end the server cleanly"; }
-journal | grep -q "the history is flushed" || fail "the server did not flush its history on SIGTERM"
+# journald reads the unit's stderr on its own time: the server's last line
+# can land just after `systemctl stop` returns.
+for _ in $(seq 50); do journal | grep -q "the history is flushed" && break; sleep 0.1; done
+journal | grep -q "the history is flushed" \
+    || { journal | tail -20; fail "the server did not flush its history on SIGTERM"; }
 echo "systemd unit: ok (started under systemd as DynamicUser uid $UNIT_UID, /ready 200, reload by SIGHUP, clean stop by SIGTERM)"
 
 echo "container test: ok (image $IMAGE_SIZE; /ready 200, a prediction scored and stored in the volume, uid 10001, HEALTHCHECK healthy, SIGTERM exit 0)"
