@@ -178,6 +178,14 @@ EOF
     || { cat "$WORK/run.log"; fail "cannot start systemd in a container"; }
 in_systemd() { podman exec "$SYSTEMD_NAME" "$@"; }
 journal() { in_systemd journalctl -u fraud-server --no-pager 2>/dev/null; }
+# Not `journal | grep -q`: grep leaves at the first match, and under pipefail
+# the journal's writer, cut off mid-output, fails the check (it did, with the
+# line in the journal).
+journal_has() {
+    local text
+    text="$(journal)"
+    grep -q -- "$1" <<<"$text"
+}
 for _ in $(seq 300); do
     in_systemd /usr/local/bin/fraud-server healthcheck >/dev/null 2>&1 && break
     sleep 0.2
@@ -190,16 +198,14 @@ UNIT_UID="$(in_systemd awk '/^Uid:/{print $2}' "/proc/$MAIN_PID/status")"
 { [ -n "$UNIT_UID" ] && [ "$UNIT_UID" != 0 ]; } || fail "the unit's server runs as uid '$UNIT_UID' (DynamicUser should give a non-root one)"
 in_systemd test -s /var/lib/fraud-engine/history.db || fail "no history in the StateDirectory"
 in_systemd systemctl reload fraud-server || { journal | tail -20; fail "systemctl reload failed"; }
-for _ in $(seq 50); do journal | grep -q "reloaded the model" && break; sleep 0.1; done
-journal | grep -q "reloaded the model" || { journal | tail -20; fail "SIGHUP did not reload the model"; }
+for _ in $(seq 50); do journal_has "reloaded the model" && break; sleep 0.1; done
+journal_has "reloaded the model" || { journal | tail -20; fail "SIGHUP did not reload the model"; }
 in_systemd systemctl stop fraud-server
 { [ "$(in_systemd systemctl show -p Result --value fraud-server)" = success ] \
     && [ "$(in_systemd systemctl show -p ExecMainStatus --value fraud-server)" = 0 ]; } \
     || { journal | tail -20; fail "systemctl stop did not end the server cleanly"; }
-# journald reads the unit's stderr on its own time: the server's last line
-# can land just after `systemctl stop` returns.
-for _ in $(seq 50); do journal | grep -q "the history is flushed" && break; sleep 0.1; done
-journal | grep -q "the history is flushed" \
+for _ in $(seq 50); do journal_has "the history is flushed" && break; sleep 0.1; done
+journal_has "the history is flushed" \
     || { journal | tail -20; fail "the server did not flush its history on SIGTERM"; }
 echo "systemd unit: ok (started under systemd as DynamicUser uid $UNIT_UID, /ready 200, reload by SIGHUP, clean stop by SIGTERM)"
 
