@@ -48,6 +48,14 @@ export FRAUD_FFI_STATIC_LIB="$CARGO_TARGET_DIR/release/libfraud_engine.a"
 
 # stubtest and mypy --strict run in tests/test_typing.py.
 
+# Every temporary file of the suites (pytest's, Dask's scratch space,
+# Spark's) goes to one directory, removed at exit. The JVM always writes its
+# perf-data files to /tmp, so they are switched off.
+SUITE_TMP="$(mktemp -d)"
+trap 'rm -rf "$SUITE_TMP"' EXIT
+export TMPDIR="$SUITE_TMP"
+export JDK_JAVA_OPTIONS="-XX:-UsePerfData"
+
 cd "$REPO/python"
 # The pytest script, not `python -m pytest`: that would put python/ on
 # sys.path first, and the source tree's fraud_engine/ would shadow the wheel.
