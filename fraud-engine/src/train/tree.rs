@@ -167,25 +167,39 @@ pub(crate) fn grow<T: Tally>(
     let p = binned.n_features;
     let w = binned.stride;
     let in_bag = counts.iter().filter(|&&c| c > 0).count();
+    // Gathered branch-free, since about a third of rows are out of bag at
+    // random: every row is written at the next free slot, which only an
+    // in-bag row then takes (hence one slot of room past the last).
     // meta = bootstrap count << 1 | label.
-    let mut meta: Vec<u32> = Vec::with_capacity(in_bag);
-    let mut bins: Vec<u64> = Vec::with_capacity(in_bag * w);
-    let mut sample_weights: Vec<f64> = Vec::new();
+    let mut meta = vec![0u32; in_bag + 1];
+    let mut bins = vec![0u64; (in_bag + 1) * w];
+    let mut sample_weights: Vec<f64> = vec![0.0; if T::WEIGHTED { in_bag + 1 } else { 0 }];
     let mut root = T::ZERO;
+    let mut next = 0;
     for (row, &count) in counts.iter().enumerate() {
-        if count > 0 {
-            let y = labels[row];
-            meta.push(count << 1 | u32::from(y));
-            // Copied word by word: `extend_from_slice` called `memcpy` for
-            // each row's few bytes.
-            bins.extend(binned.row(row).iter().copied());
-            let weight = if T::WEIGHTED { weights[row] } else { 1.0 };
-            if T::WEIGHTED {
-                sample_weights.push(weight);
+        let y = labels[row];
+        meta[next] = count << 1 | u32::from(y);
+        if w == 1 {
+            bins[next] = binned.words[row];
+        } else {
+            for (to, &word) in bins[next * w..(next + 1) * w]
+                .iter_mut()
+                .zip(binned.row(row))
+            {
+                *to = word;
             }
-            root = root.add(T::sample(usize::from(y), count, weight));
         }
+        let weight = if T::WEIGHTED { weights[row] } else { 1.0 };
+        if T::WEIGHTED {
+            sample_weights[next] = weight;
+        }
+        // A row out of bag adds nothing: no samples, and zero weight.
+        root = root.add(T::sample(usize::from(y), count, weight));
+        next += usize::from(count > 0);
     }
+    meta.truncate(in_bag);
+    bins.truncate(in_bag * w);
+    sample_weights.truncate(if T::WEIGHTED { in_bag } else { 0 });
     let mut offsets = Vec::with_capacity(p + 1);
     offsets.push(0);
     for &n in &binned.n_bins {
@@ -230,18 +244,6 @@ pub(crate) fn grow<T: Tally>(
             grower.spare.push(histograms);
             continue;
         };
-        let node_weights = if T::WEIGHTED {
-            &mut sample_weights[start..end]
-        } else {
-            &mut []
-        };
-        let mid = start
-            + grower.partition(
-                &mut meta[start..end],
-                &mut bins[start * w..end * w],
-                node_weights,
-                &split,
-            );
         let right_totals = totals.sub(split.left);
         let left = grower.push_node(split.left);
         let right = grower.push_node(right_totals);
@@ -256,9 +258,23 @@ pub(crate) fn grow<T: Tally>(
         let split_left = grower.can_split(split.left, depth + 1);
         let split_right = grower.can_split(right_totals, depth + 1);
         if !split_left && !split_right {
+            // Two leaves: their samples need not be sorted apart (at the
+            // deepest level, an eighth of the partitioning at depth 8).
             grower.spare.push(histograms);
             continue;
         }
+        let node_weights = if T::WEIGHTED {
+            &mut sample_weights[start..end]
+        } else {
+            &mut []
+        };
+        let mid = start
+            + grower.partition(
+                &mut meta[start..end],
+                &mut bins[start * w..end * w],
+                node_weights,
+                &split,
+            );
         // Histograms for the child with fewer samples; the other's by subtraction.
         let left_is_smaller = split.left.samples() <= right_totals.samples();
         let small = if left_is_smaller {
@@ -391,6 +407,25 @@ impl<T: Tally> Grower<'_, T> {
         hist.resize(total, T::ZERO);
         let stride = self.binned.stride;
         let p = self.binned.n_features;
+        if stride == 1 {
+            // Up to eight features: a count for each known here, so the
+            // loop over them unrolls with every histogram's offset in a
+            // register, where the general loop below loaded it each time.
+            let mut offsets = [0; 8];
+            offsets[..p].copy_from_slice(&self.offsets[..p]);
+            let count = match p {
+                1 => count_one_word::<T, 1>,
+                2 => count_one_word::<T, 2>,
+                3 => count_one_word::<T, 3>,
+                4 => count_one_word::<T, 4>,
+                5 => count_one_word::<T, 5>,
+                6 => count_one_word::<T, 6>,
+                7 => count_one_word::<T, 7>,
+                _ => count_one_word::<T, 8>,
+            };
+            count(&mut hist, &offsets, meta, bins, weights);
+            return hist;
+        }
         let rows = meta.iter().zip(bins.chunks_exact(stride));
         if T::WEIGHTED {
             for ((&m, row), &weight) in rows.zip(weights) {
@@ -504,6 +539,25 @@ impl<T: Tally> Grower<'_, T> {
             3 => partition_rows::<3>(w, meta, bins, scratch, feature, bin),
             4 => partition_rows::<4>(w, meta, bins, scratch, feature, bin),
             _ => partition_rows::<0>(w, meta, bins, scratch, feature, bin),
+        }
+    }
+}
+
+/// Adds samples whose bins are one word each (`P` features, at most 8) to
+/// `hist`, where feature `f`'s histogram starts at `offsets[f]`.
+fn count_one_word<T: Tally, const P: usize>(
+    hist: &mut [T],
+    offsets: &[usize; 8],
+    meta: &[u32],
+    words: &[u64],
+    weights: &[f64],
+) {
+    for (i, (&m, &word)) in meta.iter().zip(words).enumerate() {
+        let weight = if T::WEIGHTED { weights[i] } else { 1.0 };
+        let sample = T::sample((m & 1) as usize, m >> 1, weight);
+        for (f, &offset) in offsets.iter().enumerate().take(P) {
+            let h = &mut hist[offset + usize::from((word >> (8 * f)) as u8)];
+            *h = h.add(sample);
         }
     }
 }
