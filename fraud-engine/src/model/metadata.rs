@@ -1,6 +1,7 @@
 //! What a model records about how it was made: parameters, training data
 //! summary, out-of-bag metrics and curves, importances.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Column, Dataset};
@@ -118,14 +119,30 @@ impl Metadata {
         threshold: f64,
     ) -> Self {
         let labels = data.labels().unwrap_or(&[]);
-        let (roc, pr) = match &oob {
-            Some(o) => {
-                let (roc, pr) =
-                    metrics::weighted_curves(o.scores, o.labels, o.weights, CURVE_POINTS);
-                (Some(roc), Some(pr))
-            }
-            None => (None, None),
-        };
+        // Each of these reads all the training or out-of-bag rows (most of
+        // them sort or select on them), and none needs another's result.
+        let ((curves, evaluation), (reference, feature_stats)) = rayon::join(
+            || {
+                rayon::join(
+                    || {
+                        oob.as_ref().map(|o| {
+                            metrics::weighted_curves(o.scores, o.labels, o.weights, CURVE_POINTS)
+                        })
+                    },
+                    || {
+                        oob.as_ref()
+                            .map(|o| Evaluation::weighted(o.scores, o.labels, o.weights, threshold))
+                    },
+                )
+            },
+            || {
+                rayon::join(
+                    || crate::drift::Reference::of(data, oob.as_ref().map_or(&[], |o| o.scores)),
+                    || data.columns().par_iter().map(feature_stats).collect(),
+                )
+            },
+        );
+        let (roc, pr) = curves.unzip();
         Metadata {
             model_id: String::new(),
             parent_version: None,
@@ -134,14 +151,14 @@ impl Metadata {
             training_rows: data.n_rows() as u64,
             training_frauds: labels.iter().filter(|&&y| y == 1).count() as u64,
             params: params.clone(),
-            reference: crate::drift::Reference::of(data, oob.as_ref().map_or(&[], |o| o.scores)),
+            reference,
             auto,
-            oob: oob.map(|o| Evaluation::weighted(o.scores, o.labels, o.weights, threshold)),
+            oob: evaluation,
             roc_curve: roc,
             pr_curve: pr,
             feature_importances: importances.shap,
             impurity_importances: importances.impurity,
-            feature_stats: data.columns().iter().map(feature_stats).collect(),
+            feature_stats,
             n_nodes: trees.iter().map(|t| t.len() as u64).sum(),
             max_depth: 0,
             golden: GoldenSet::default(),
