@@ -1,5 +1,6 @@
 //! Ranking and decision metrics, and threshold selection.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -121,14 +122,16 @@ struct Point {
     false_positives: f64,
 }
 
-/// Rows as `(score, row index)`, highest score first: what every weighted
-/// walk below reads. 16 bytes a row, sorted in place (sorting indices that
-/// point into the scores is several times slower). Rows past the end of
-/// `labels` are left out.
+/// Rows as `(score, row index)`, highest score first, ties by row: what
+/// every weighted walk below reads. 16 bytes a row, sorted in place
+/// (sorting indices that point into the scores is several times slower),
+/// on every core: training sorts its out-of-bag rows several times, with
+/// the others idle. The row breaks ties, so the order, and the sums taken
+/// along it, do not depend on how the sort splits the work.
 fn ranked(scores: &[f64], labels: &[u8]) -> Vec<(f64, usize)> {
     let n = scores.len().min(labels.len());
     let mut rows: Vec<(f64, usize)> = scores[..n].iter().copied().zip(0..).collect();
-    rows.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    rows.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     rows
 }
 
