@@ -7,14 +7,17 @@
 //! costs the logging worker a `futex` call and the writer a context switch:
 //! the writer's thread alone took about 2 us of CPU per prediction
 //! (docs/PERFORMANCE.md). Here a line costs a lock and a copy; the writer
-//! wakes every [`FLUSH_EVERY`], or sooner when [`WAKE_AT`] bytes wait, and
-//! writes them in one call.
+//! wakes for the first line after it emptied the buffer, waits up to
+//! [`FLUSH_EVERY`] for more (or until [`WAKE_AT`] bytes wait), and writes
+//! them in one call: under load, about one wake-up per [`FLUSH_EVERY`];
+//! with nothing logged, none.
 //!
 //! Nothing is dropped: past [`MAX_PENDING`] bytes, loggers wait for the
 //! writer, as they waited on a full channel before. Dropping the
 //! [`LogGuard`] writes out what is left.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -51,11 +54,14 @@ struct Pending {
 #[derive(Debug)]
 struct Shared {
     pending: Mutex<Pending>,
-    /// Signalled when the buffer reaches `wake_at` bytes, or on close.
+    /// Signalled when a line goes into the empty buffer, when the buffer
+    /// reaches `wake_at` bytes, and on close.
     filled: Condvar,
     /// Signalled each time the writer takes the buffer.
     drained: Condvar,
     limits: Limits,
+    /// Times the writer has woken: what an idle server must not spend.
+    wakeups: AtomicU64,
 }
 
 impl Shared {
@@ -104,6 +110,7 @@ fn start(sink: impl Write + Send + 'static, limits: Limits) -> io::Result<(LogWr
         filled: Condvar::new(),
         drained: Condvar::new(),
         limits,
+        wakeups: AtomicU64::new(0),
     });
     let for_thread = Arc::clone(&shared);
     let thread = std::thread::Builder::new()
@@ -127,6 +134,15 @@ fn write_out(shared: &Shared, mut sink: impl Write) {
     let mut taken = Vec::new();
     loop {
         let mut pending = shared.lock();
+        // Asleep until a line comes: an idle server's writer never wakes.
+        while pending.bytes.is_empty() && !pending.closed {
+            pending = shared
+                .filled
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        shared.wakeups.fetch_add(1, Ordering::Relaxed);
+        // Then up to `flush_every` for the lines that follow it.
         if !pending.closed && pending.bytes.len() < limits.wake_at {
             pending = shared
                 .filled
@@ -164,9 +180,9 @@ impl Write for LogLine<'_> {
         }
         let before = pending.bytes.len();
         pending.bytes.extend_from_slice(line);
-        // Only the line that crosses the mark wakes the writer: one wake-up
-        // per `wake_at` bytes, not per line.
-        if before < limits.wake_at && pending.bytes.len() >= limits.wake_at {
+        // Only the first line into the empty buffer, and the line that
+        // crosses the mark, wake the writer: not every line.
+        if before == 0 || (before < limits.wake_at && pending.bytes.len() >= limits.wake_at) {
             self.shared.filled.notify_one();
         }
         Ok(line.len())
@@ -202,7 +218,7 @@ impl Drop for LogGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use std::sync::mpsc;
     use std::time::Instant;
 
@@ -272,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn a_line_is_written_within_the_flush_interval_without_a_flush() {
+    fn a_line_is_written_out_without_a_flush_or_a_full_buffer() {
         let sink = Shown::default();
         let (writer, _guard) = spawn(sink.clone()).unwrap();
         log(&writer, "one request\n");
@@ -281,6 +297,31 @@ mod tests {
             assert!(Instant::now() < deadline, "the line was never written out");
             std::thread::sleep(Duration::from_millis(5));
         }
+        assert_eq!(sink.text(), "one request\n");
+    }
+
+    #[test]
+    fn an_idle_writer_sleeps_until_a_line_comes() {
+        let sink = Shown::default();
+        let limits = Limits {
+            flush_every: Duration::from_millis(2),
+            wake_at: 64 * 1024,
+            max_pending: 1024 * 1024,
+        };
+        let (writer, _guard) = start(sink.clone(), limits).unwrap();
+        // A hundred flush intervals with nothing logged: a writer on a
+        // timer would have woken about a hundred times.
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(writer.shared.wakeups.load(Ordering::Relaxed), 0);
+        log(&writer, "one request\n");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sink.text().is_empty() {
+            assert!(Instant::now() < deadline, "the line was never written out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        // One wake-up for the line, and none once it was written.
+        assert_eq!(writer.shared.wakeups.load(Ordering::Relaxed), 1);
         assert_eq!(sink.text(), "one request\n");
     }
 
