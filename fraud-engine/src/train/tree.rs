@@ -414,6 +414,7 @@ impl<T: Tally> Grower<'_, T> {
             let mut offsets = [0; 8];
             offsets[..p].copy_from_slice(&self.offsets[..p]);
             let count = match p {
+                0 => return hist,
                 1 => count_one_word::<T, 1>,
                 2 => count_one_word::<T, 2>,
                 3 => count_one_word::<T, 3>,
