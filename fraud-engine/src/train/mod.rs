@@ -713,7 +713,7 @@ fn count_draws(rows: usize, draws: usize, rng: &mut Rng) -> Vec<u32> {
     // not (this loop took a tenth of a tree's time). A row drawn 256
     // times, which Poisson odds make all but impossible in a bootstrap,
     // wraps to 0; then the same draws are counted again in full.
-    let replay = rng.clone();
+    let mut replay = rng.clone();
     let mut small = vec![0u8; rows];
     let mut wrapped = false;
     for _ in 0..draws {
@@ -724,7 +724,6 @@ fn count_draws(rows: usize, draws: usize, rng: &mut Rng) -> Vec<u32> {
     if !wrapped {
         return small.into_iter().map(u32::from).collect();
     }
-    let mut replay = replay;
     let mut counts = vec![0u32; rows];
     for _ in 0..draws {
         counts[replay.below(rows)] += 1;
