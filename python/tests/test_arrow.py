@@ -47,6 +47,19 @@ def encoded(model, frame):
     return np.ascontiguousarray(frame.assign(merchant_category=category).to_numpy(np.float64))
 
 
+def pyarrow_text_in_chunks(rows):
+    """`rows` with its text held by pyarrow in three chunks."""
+    parts = [rows.iloc[:300], rows.iloc[300:301], rows.iloc[301:]]
+    text = pd.Series(
+        pd.arrays.ArrowStringArray(
+            pa.chunked_array([pa.array(p["merchant_category"], type=pa.large_string()) for p in parts])
+        ),
+        index=rows.index,
+    )
+    assert text.array._pa_array.num_chunks == 3
+    return rows.assign(merchant_category=text)
+
+
 def test_every_input_scores_bit_for_bit_alike(model, rows, expected):
     table = pa.Table.from_pandas(rows, preserve_index=False)
     polars = pl.from_pandas(rows)
@@ -54,6 +67,11 @@ def test_every_input_scores_bit_for_bit_alike(model, rows, expected):
         "numpy": encoded(model, rows),
         "pandas categorical": rows.astype({"merchant_category": "category"}),
         "pandas str dtype": rows.astype({"merchant_category": "string"}),
+        "pandas str dtype, Python storage": rows.astype({"merchant_category": pd.StringDtype("python")}),
+        "pandas object dtype": rows.astype({"merchant_category": object}),
+        "pandas ArrowDtype string": rows.astype({"merchant_category": pd.ArrowDtype(pa.string())}),
+        "pandas ArrowDtype large_string": rows.astype({"merchant_category": pd.ArrowDtype(pa.large_string())}),
+        "pandas pyarrow text in chunks": pyarrow_text_in_chunks(rows),
         "pandas nullable numbers": rows.astype({"transaction_hour": "Int64", "amount": "Float64"}),
         "pyarrow Table": table,
         "pyarrow RecordBatch": table.combine_chunks().to_batches()[0],
@@ -130,3 +148,72 @@ def test_objects_with_array_interface_are_read_as_arrays(model, rows):
 
     matrix = encoded(model, rows)
     np.testing.assert_array_equal(model.predict_proba(Wrapped(matrix)), model.predict_proba(matrix))
+
+
+def test_pandas_text_held_by_pyarrow_is_read_without_factorize(model, rows, expected, monkeypatch):
+    """Text that pyarrow holds is read through the Arrow C data interface,
+    not through pandas.factorize (which ran on the interpreter's thread);
+    text in Python objects still goes through factorize."""
+    unseen = rows.astype({"merchant_category": object})
+    unseen.iloc[::5, unseen.columns.get_loc("merchant_category")] = "a shop never seen"
+    unseen_expected = model.predict_proba(unseen)
+
+    def factorize(*args, **kwargs):
+        raise AssertionError("pandas.factorize was called")
+
+    monkeypatch.setattr(pd, "factorize", factorize)
+    for dtype in (pd.StringDtype("pyarrow"), pd.ArrowDtype(pa.string())):
+        held = rows.astype({"merchant_category": dtype})
+        np.testing.assert_array_equal(model.predict_proba(held), expected, err_msg=str(dtype))
+        held = unseen.astype({"merchant_category": dtype})
+        np.testing.assert_array_equal(model.predict_proba(held), unseen_expected, err_msg=str(dtype))
+    with pytest.raises(AssertionError, match="factorize was called"):
+        model.predict_proba(unseen)
+
+
+def test_long_text_columns_read_in_pieces_score_alike(model):
+    """A text column long enough to be read in pieces side by side, with
+    levels that first show up in a later piece, missing values and texts
+    the model never saw, scores as the same column read by pandas.factorize
+    (an object column)."""
+    frame = fraud_engine.generate(100_000, seed=9)[model.feature_names]
+    frame = frame.sort_values("merchant_category", kind="stable", ignore_index=True)
+    text = frame["merchant_category"].astype(object)
+    text.iloc[::13] = None
+    text.iloc[-3_000:] = "a shop never seen"
+    frame = frame.assign(merchant_category=text)
+    expected = model.predict_proba(frame)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    inputs = {
+        "pandas str dtype": frame.astype({"merchant_category": pd.StringDtype("pyarrow")}),
+        "pyarrow Table": table,
+        "pyarrow chunked": pa.concat_tables([table.slice(0, 40_000), table.slice(40_000)]),
+        "polars": pl.from_pandas(frame),
+    }
+    for name, x in inputs.items():
+        np.testing.assert_array_equal(model.predict_proba(x), expected, err_msg=name)
+
+
+def test_number_columns_read_in_place_score_as_numpy_converts_them(model, rows, expected):
+    """int64 and float64 columns are copied out of their arrays off the
+    interpreter; every other number dtype, and strided views, as numpy
+    converts them. Large integers round to the double numpy's astype gives."""
+    # Past the schema's limits: the error names each value as read.
+    big = np.array([3, 2**53 + 1, -(2**63), 2**63 - 1, 0] * 400, dtype=np.int64)[: len(rows)]
+    errors = []
+    for amount in (big, big.astype(np.float64)):
+        with pytest.raises(fraud_engine.InvalidInputError) as error:
+            model.predict_proba({**{c: rows[c] for c in rows}, "amount": amount})
+        errors.append(str(error.value))
+    assert errors[0] == errors[1] and "9007199254740992 is outside" in errors[0], errors
+    wide = np.repeat(rows["transaction_hour"].to_numpy(np.int64)[:, None], 3, axis=1)
+    inputs = {
+        "int32": rows.astype({"transaction_hour": np.int32, "cardholder_age": np.int32}),
+        "uint8 and bool": rows.astype({"transaction_hour": np.uint8, "foreign_transaction": bool}),
+        "float32 and float64": rows.astype({"transaction_hour": np.float32}),
+        "strided int64": {**{c: rows[c] for c in rows}, "transaction_hour": wide[:, 1]},
+        "strided float64": {**{c: rows[c] for c in rows}, "amount": np.repeat(rows[["amount"]].to_numpy(), 2, axis=1)[:, 0]},
+    }
+    assert not inputs["strided int64"]["transaction_hour"].flags.c_contiguous
+    for name, x in inputs.items():
+        np.testing.assert_array_equal(model.predict_proba(x), expected, err_msg=name)
