@@ -217,3 +217,20 @@ def test_number_columns_read_in_place_score_as_numpy_converts_them(model, rows, 
     assert not inputs["strided int64"]["transaction_hour"].flags.c_contiguous
     for name, x in inputs.items():
         np.testing.assert_array_equal(model.predict_proba(x), expected, err_msg=name)
+
+
+def test_texts_that_start_alike_stay_apart():
+    """Texts of every length up to and past eight bytes, and long texts that
+    share their first eight bytes, are told apart when read from Arrow, in
+    pieces side by side, as pandas.factorize tells them apart: training on
+    either gives the same categories and the same model."""
+    names = ["a", "ab", "abc", "abcd", "abcdefg", "abcdefgh", "abcdefghi", "é", "shop with a long name A", "shop with a long name B"]
+    frame = fraud_engine.generate(70_000, seed=4)
+    frame["merchant_category"] = np.array(names, dtype=object)[np.arange(len(frame)) * 7 % len(names)]
+    # The second piece sees its levels in another order than the first.
+    frame.loc[40_000:, "merchant_category"] = frame.loc[40_000:, "merchant_category"].to_numpy()[::-1]
+    by_factorize = fraud_engine.train(frame.astype({"merchant_category": object}), n_trees=4, seed=2)
+    by_arrow = fraud_engine.train(pa.Table.from_pandas(frame, preserve_index=False), n_trees=4, seed=2)
+    assert sorted(by_arrow.category_codes("merchant_category")) == sorted(names)
+    assert by_arrow.category_codes("merchant_category") == by_factorize.category_codes("merchant_category")
+    np.testing.assert_array_equal(by_arrow.predict_proba(frame), by_factorize.predict_proba(frame))
