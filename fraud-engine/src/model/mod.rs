@@ -46,10 +46,9 @@ pub struct Model {
     /// The trees prepared for explanations, on the first explanation so
     /// models that only score never pay for them.
     pub(crate) shap: std::sync::OnceLock<explain::QuadratureForest>,
-    /// Whether every feature name is written in JSON as it is (see
-    /// [`crate::json::plain_name`]): then request bodies can be matched
-    /// against the names byte for byte.
-    pub(crate) plain_names: bool,
+    /// The keys request bodies are matched against byte for byte; `None`
+    /// when a feature name is written in JSON with an escape.
+    pub(crate) body_keys: Option<crate::json::BodyKeys>,
 }
 
 impl PartialEq for Model {
@@ -157,10 +156,7 @@ impl Model {
             crate::format::content_id(&schema, &pipeline, &trees, &decision, &metadata)?;
         let base_value =
             trees.iter().map(explain::expected_value).sum::<f64>() / trees.len() as f64;
-        let plain_names = schema
-            .features
-            .iter()
-            .all(|f| crate::json::plain_name(&f.name));
+        let body_keys = crate::json::BodyKeys::new(&schema.features);
         Ok(Model {
             schema,
             pipeline,
@@ -170,7 +166,7 @@ impl Model {
             forest,
             base_value,
             shap: std::sync::OnceLock::new(),
-            plain_names,
+            body_keys,
         })
     }
 

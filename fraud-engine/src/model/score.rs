@@ -235,8 +235,11 @@ impl Model {
     pub fn predict_body(&self, json: &[u8]) -> std::result::Result<Prediction, json::BodyError> {
         let mut buffer = RowBuffer::new(self.n_features());
         let encoded = buffer.as_mut();
-        let read =
-            json::in_feature_order(json, &self.schema.features, self.plain_names, |i, value| {
+        let read = json::in_feature_order(
+            json,
+            &self.schema.features,
+            self.body_keys.as_ref(),
+            |i, value| {
                 // Each value is encoded as `encode_into` encodes it. A warning or
                 // a problem sends the body to the object parser, whose
                 // `encode_into` reports every one of them.
@@ -247,7 +250,8 @@ impl Model {
                     }
                     Ok((_, Some(_))) | Err(_) => None,
                 }
-            });
+            },
+        );
         let warnings = match read {
             Some(()) => Vec::new(),
             None => json::Body::parse(json)
