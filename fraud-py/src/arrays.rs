@@ -91,8 +91,8 @@ fn shape_text(array: &Bound<'_, PyUntypedArray>) -> String {
 
 /// Copies one column: a numpy array (numeric and bool dtypes as numbers,
 /// object and string dtypes value by value), a pandas Series (categories by
-/// their codes, text through `pandas.factorize`: each distinct value read
-/// once), Arrow data (a pyarrow array, a polars Series: see [`crate::arrow`]),
+/// their codes, text that pyarrow holds as Arrow data, other text through
+/// `pandas.factorize`: each distinct value read once), Arrow data (a pyarrow array, a polars Series: see [`crate::arrow`]),
 /// anything else with `to_numpy()`, or any iterable of values. `name` names
 /// the column in errors.
 pub fn column(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<TableColumn> {
@@ -312,9 +312,8 @@ fn pandas_column<'py>(
         return Ok(Some(Column::Numbers(values.cast_into::<PyUntypedArray>()?)));
     }
     if let Some(chunks) = pyarrow_text(py, series, &dtype)? {
-        // Read in place and off the interpreter: about a tenth of the time
-        // of scoring the column's rows, which `pandas.factorize` took on
-        // the interpreter's thread.
+        // Read in place, with the interpreter released; `pandas.factorize`
+        // held it for the whole column.
         let column = py.detach(|| arrow::column(&chunks.data_type, &chunks.arrays));
         return column
             .map(|column| Some(Column::Read(column)))
