@@ -340,32 +340,7 @@ const FEW_LEVELS: usize = 16;
 struct Dictionary {
     codes: Vec<u32>,
     levels: Vec<String>,
-    /// Each level's [`head`], compared before its text.
-    heads: Vec<(usize, u64)>,
     index: HashMap<String, u32>,
-}
-
-/// A text's length and first eight bytes (zero past its end): two numbers
-/// that tell most short texts apart without a call to compare bytes.
-#[inline]
-fn head(text: &[u8]) -> (usize, u64) {
-    let len = text.len();
-    let word = if let Some(first) = text.first_chunk::<8>() {
-        u64::from_le_bytes(*first)
-    } else if let (Some(first), Some(last)) = (text.first_chunk::<4>(), text.last_chunk::<4>()) {
-        // 4 to 7 bytes: the first four and the last four, which overlap on
-        // the same bytes.
-        u64::from(u32::from_le_bytes(*first))
-            | u64::from(u32::from_le_bytes(*last)) << (8 * (len - 4))
-    } else if let (Some(&first), Some(&last)) = (text.first(), text.last()) {
-        // 1 to 3 bytes: the first, the middle and the last (some the same).
-        u64::from(first)
-            | u64::from(text[len / 2]) << (8 * (len / 2))
-            | u64::from(last) << (8 * (len - 1))
-    } else {
-        0
-    };
-    (len, word)
 }
 
 impl Dictionary {
@@ -377,26 +352,10 @@ impl Dictionary {
         // A column of a few categories (the usual case) finds its value
         // sooner by comparing than by hashing it.
         let known = if self.levels.len() <= FEW_LEVELS {
-            let bytes = text.as_bytes();
-            let wanted = head(bytes);
-            // Every head is compared, without stopping at a match: where
-            // a scan stops changes from row to row, and a branch that
-            // guesses it wrong costs more than the few comparisons left.
-            let mut found = None;
-            for (i, &head) in self.heads.iter().enumerate() {
-                if head == wanted {
-                    found = Some(i);
-                }
-            }
-            match found {
-                // A head is the whole text up to eight bytes.
-                Some(i) if bytes.len() <= 8 || self.levels[i].as_bytes()[8..] == bytes[8..] => {
-                    Some(i as u32)
-                }
-                // Longer levels with the same head: their texts decide.
-                Some(_) => self.levels.iter().position(|l| l == text).map(|i| i as u32),
-                None => None,
-            }
+            self.levels
+                .iter()
+                .position(|level| level == text)
+                .map(|i| i as u32)
         } else {
             self.index.get(text).copied()
         };
@@ -405,7 +364,6 @@ impl Dictionary {
         }
         let code = self.levels.len() as u32;
         self.levels.push(text.to_owned());
-        self.heads.push(head(text.as_bytes()));
         self.index.insert(text.to_owned(), code);
         code
     }
