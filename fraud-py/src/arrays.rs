@@ -92,9 +92,10 @@ fn shape_text(array: &Bound<'_, PyUntypedArray>) -> String {
 /// Copies one column: a numpy array (numeric and bool dtypes as numbers,
 /// object and string dtypes value by value), a pandas Series (categories by
 /// their codes, text that pyarrow holds as Arrow data, other text through
-/// `pandas.factorize`: each distinct value read once), Arrow data (a pyarrow array, a polars Series: see [`crate::arrow`]),
-/// anything else with `to_numpy()`, or any iterable of values. `name` names
-/// the column in errors.
+/// `pandas.factorize`: each distinct value read once), Arrow data (a
+/// pyarrow array, a polars Series: see [`crate::arrow`]), anything else
+/// with `to_numpy()`, or any iterable of values. `name` names the column
+/// in errors.
 pub fn column(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<TableColumn> {
     let mut read = read_numbers(py, vec![column_of(py, obj, name)?])?;
     Ok(read.pop().expect("one column in, one out"))
