@@ -295,7 +295,7 @@ pub(crate) fn in_feature_order<'a>(
     json: &'a [u8],
     features: &[Feature],
     keys: Option<&BodyKeys>,
-    mut take: impl FnMut(usize, Value<'a>) -> Option<()>,
+    mut take: impl FnMut(usize, Member<'a>) -> Option<()>,
 ) -> Option<()> {
     let keys = keys?;
     // The body is not checked as UTF-8 first: every byte read here is
@@ -316,19 +316,41 @@ pub(crate) fn in_feature_order<'a>(
             body.byte(b':')?;
             body.skip_space();
         }
-        let value = match body.bytes.get(body.at)? {
-            b'"' => Value::Text(body.plain_string()?),
-            b'n' => body.word(b"null", Value::Missing)?,
-            b't' => body.word(b"true", Value::Bool(true))?,
-            b'f' => body.word(b"false", Value::Bool(false))?,
-            _ => Value::Number(fast_number(body.bytes, &mut body.at)?),
+        let member = match body.bytes.get(body.at)? {
+            b'"' => Member::Text(body.plain_string()?),
+            b'n' => Member::Value(body.word(b"null", Value::Missing)?),
+            b't' => Member::Value(body.word(b"true", Value::Bool(true))?),
+            b'f' => Member::Value(body.word(b"false", Value::Bool(false))?),
+            _ => Member::Value(Value::Number(fast_number(body.bytes, &mut body.at)?)),
         };
-        take(i, value)?;
+        take(i, member)?;
     }
     body.skip_space();
     body.byte(b'}')?;
     body.skip_space();
     (body.at == json.len()).then_some(())
+}
+
+/// One member's value as [`in_feature_order`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Member<'a> {
+    /// A number, a boolean or `null`.
+    Value(Value<'a>),
+    /// A string with no escape in it, its bytes not yet checked as UTF-8:
+    /// a caller that finds them among a category's levels needs no check.
+    Text(&'a [u8]),
+}
+
+impl<'a> Member<'a> {
+    /// The value as [`Object::parse`] reads it; `None` for text that is
+    /// not UTF-8 (which the object parser then reports).
+    #[inline]
+    pub(crate) fn value(self) -> Option<Value<'a>> {
+        match self {
+            Member::Value(value) => Some(value),
+            Member::Text(bytes) => std::str::from_utf8(bytes).ok().map(Value::Text),
+        }
+    }
 }
 
 /// Each feature's key as most clients write it in a body in feature order,
@@ -415,12 +437,11 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    /// A string with no escape in it, UTF-8: moves past it and returns its
-    /// text.
-    fn plain_string(&mut self) -> Option<&'a str> {
+    /// A string with no escape in it: moves past it and returns its bytes.
+    fn plain_string(&mut self) -> Option<&'a [u8]> {
         let mut at = self.at;
         let start = plain_string(self.bytes, &mut at)?;
-        let text = std::str::from_utf8(self.bytes.get(start..at - 1)?).ok()?;
+        let text = self.bytes.get(start..at - 1)?;
         self.at = at;
         Some(text)
     }
@@ -1118,8 +1139,8 @@ mod tests {
             keys: Option<&BodyKeys>,
         ) -> Option<Vec<(usize, Value<'a>)>> {
             let mut values = Vec::new();
-            in_feature_order(body, features, keys, |i, value| {
-                values.push((i, value));
+            in_feature_order(body, features, keys, |i, member| {
+                values.push((i, member.value()?));
                 Some(())
             })
             .map(|()| values)

@@ -292,6 +292,40 @@ impl Pipeline {
         }
     }
 
+    /// The levels and codes a text is looked up in as it is, without the
+    /// steps of [`Pipeline::encode`] (trimming, the missing check), which
+    /// would give a level's text the same code: for a feature that takes
+    /// any category and whose levels are plain (see `plain_levels`).
+    #[inline]
+    fn plain_level_table(&self, schema: &Schema, index: usize) -> Option<(&[String], &[u32])> {
+        match (&self.encoders[index], &schema.features[index].kind) {
+            (
+                Encoder::Categorical { levels, codes, .. },
+                FeatureKind::Categorical { categories: None },
+            ) if self.plain_levels[index] => Some((levels, codes)),
+            _ => None,
+        }
+    }
+
+    /// The number [`Pipeline::encode`] gives a text of feature `index`
+    /// that is exactly one of its few levels, found by its bytes before
+    /// they are checked as UTF-8 (a level's bytes are). `None` for any
+    /// other text or feature, which then goes through [`Pipeline::encode`].
+    #[inline]
+    pub(crate) fn plain_level_code(
+        &self,
+        schema: &Schema,
+        index: usize,
+        bytes: &[u8],
+    ) -> Option<f64> {
+        let (levels, codes) = self.plain_level_table(schema, index)?;
+        if levels.len() > SCANNED_LEVELS {
+            return None;
+        }
+        let level = levels.iter().position(|l| l.as_bytes() == bytes)?;
+        Some(f64::from(codes[level]))
+    }
+
     /// Encodes one value of feature `index` (schema order), checking it
     /// against the feature's kind, declared limits, whether it is required,
     /// and the schema's policy for numbers outside the training range.
@@ -329,16 +363,11 @@ impl Pipeline {
         // A text that is one of the levels exactly, for a feature that
         // allows any category, is found without the steps below, which
         // would give it the same code (see `plain_levels`).
-        if let (
-            Value::Text(text),
-            Encoder::Categorical { levels, codes, .. },
-            FeatureKind::Categorical { categories: None },
-        ) = (value, &self.encoders[index], &feature.kind)
+        if let (Value::Text(text), Some((levels, codes))) =
+            (value, self.plain_level_table(schema, index))
         {
-            if self.plain_levels[index] {
-                if let Some(code) = self.level_code(index, levels, codes, text) {
-                    return Ok((f64::from(code), None));
-                }
+            if let Some(code) = self.level_code(index, levels, codes, text) {
+                return Ok((f64::from(code), None));
             }
         }
         let bad = |reason: String| Error::input(&feature.name, reason);

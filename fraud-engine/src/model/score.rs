@@ -239,11 +239,19 @@ impl Model {
             json,
             &self.schema.features,
             self.body_keys.as_ref(),
-            |i, value| {
+            |i, member| {
+                // A category's level is found by its bytes, with no UTF-8
+                // check of its own.
+                if let json::Member::Text(bytes) = member {
+                    if let Some(x) = self.pipeline.plain_level_code(&self.schema, i, bytes) {
+                        *encoded.get_mut(i)? = x;
+                        return Some(());
+                    }
+                }
                 // Each value is encoded as `encode_into` encodes it. A warning or
                 // a problem sends the body to the object parser, whose
                 // `encode_into` reports every one of them.
-                match self.pipeline.encode(&self.schema, i, value) {
+                match self.pipeline.encode(&self.schema, i, member.value()?) {
                     Ok((x, None)) => {
                         *encoded.get_mut(i)? = x;
                         Some(())
