@@ -282,9 +282,10 @@ pub enum BodyError {
 /// Reads a body of the shape clients send: one object whose members are
 /// exactly `features`, in their order, each value a number that
 /// [`fast_number`] reads, a string with no escape, a boolean or
-/// `null` (space allowed wherever JSON allows it). Each member's value, as
-/// [`Object::parse`] would give it, goes to `take` with the feature's
-/// index, so that scoring the two gives the same answer. `None` as soon as
+/// `null` (space allowed wherever JSON allows it). Each member's value
+/// goes to `take` with the feature's index: a string as its bytes, which
+/// [`Member::value`] turns into the value [`Object::parse`] would give,
+/// so that scoring the two gives the same answer. `None` as soon as
 /// `take` says `None`, and for any other body (another order, another
 /// member, an escape, a long number, not JSON at all), which is then read
 /// by [`Object::parse`].

@@ -100,6 +100,16 @@ impl Note {
 /// by a scan rather than a hash.
 const SCANNED_LEVELS: usize = 16;
 
+/// The code of the level whose text is `bytes`, found by a scan of a few
+/// levels.
+#[inline]
+fn scanned_level(levels: &[String], codes: &[u32], bytes: &[u8]) -> Option<u32> {
+    levels
+        .iter()
+        .position(|l| l.as_bytes() == bytes)
+        .map(|i| codes[i])
+}
+
 /// The fitted per-feature encoders, in schema order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "Vec<Encoder>", into = "Vec<Encoder>")]
@@ -286,7 +296,7 @@ impl Pipeline {
         // A few levels are found faster by a scan than by hashing (levels
         // are distinct, so both find the same one).
         if levels.len() <= SCANNED_LEVELS {
-            levels.iter().position(|l| l == text).map(|i| codes[i])
+            scanned_level(levels, codes, text.as_bytes())
         } else {
             self.lookup[feature].get(text).copied()
         }
@@ -322,8 +332,7 @@ impl Pipeline {
         if levels.len() > SCANNED_LEVELS {
             return None;
         }
-        let level = levels.iter().position(|l| l.as_bytes() == bytes)?;
-        Some(f64::from(codes[level]))
+        scanned_level(levels, codes, bytes).map(f64::from)
     }
 
     /// Encodes one value of feature `index` (schema order), checking it
