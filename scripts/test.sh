@@ -22,7 +22,7 @@ bash deploy/install-test-deps.sh
 step "formatting, lints and docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet -p fraud-engine
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "Rust tests: engine, CLI, server (with the browser), C ABI (valgrind, sanitizers, install), benches build, reliability suite at CI size"
 # The browser test must run, not skip, here.

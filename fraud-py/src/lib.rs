@@ -1,7 +1,7 @@
 //! `fraud_engine._native`: the pyo3 extension module behind the `fraud_engine`
 //! Python package. A thin adapter: Python inputs become the engine's inputs
-//! ([`arrays`]), the engine's serde outputs become Python objects, and its
-//! errors become the exception hierarchy in [`errors`]. Every decision about
+//! (module `arrays`), the engine's serde outputs become Python objects, and its
+//! errors become the exception hierarchy of module `errors`. Every decision about
 //! the data is the engine's.
 
 mod arrays;

@@ -51,8 +51,8 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Describe a model file.
     Inspect(InspectArgs),
-    /// Explain every row of a CSV: its columns plus fraud_probability,
-    /// base_value and one contribution_<feature> column per feature.
+    /// Explain every row of a CSV: its columns plus `fraud_probability`,
+    /// `base_value` and one `contribution_<feature>` column per feature.
     Explain(ExplainArgs),
     /// Re-choose a model's threshold and risk bands on labelled data,
     /// leaving its trees untouched.
