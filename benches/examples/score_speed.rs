@@ -42,10 +42,13 @@ fn thread_cpu_ns() -> f64 {
     t.tv_sec as f64 * 1e9 + t.tv_nsec as f64
 }
 
-/// Median over `rounds` of the CPU time per call of each of `paths` (made
-/// `calls` times each), run in turn within each round so that all see the
-/// same machine.
-fn interleaved_cpu_ns(rounds: usize, paths: &mut [(usize, &mut dyn FnMut(usize))]) -> Vec<f64> {
+/// The CPU time per call of each of `paths` (made `calls` times each) in
+/// each of `rounds` rounds, the paths run in turn within each round so that
+/// all see the same machine.
+fn interleaved_cpu_ns(
+    rounds: usize,
+    paths: &mut [(usize, &mut dyn FnMut(usize))],
+) -> Vec<Vec<f64>> {
     let mut samples = vec![Vec::with_capacity(rounds); paths.len()];
     for _ in 0..rounds {
         for ((calls, path), samples) in paths.iter_mut().zip(&mut samples) {
@@ -57,7 +60,17 @@ fn interleaved_cpu_ns(rounds: usize, paths: &mut [(usize, &mut dyn FnMut(usize))
             samples.push((thread_cpu_ns() - start) / calls as f64);
         }
     }
-    samples.into_iter().map(median_ns).collect()
+    samples
+}
+
+/// The lower and upper quartiles of the rounds' own ratios `path / base`:
+/// how far one round's ratio strays on this machine, beside the ratio of
+/// the medians that the targets are judged by.
+fn round_ratio_quartiles(path: &[f64], base: &[f64]) -> [f64; 2] {
+    let mut ratios: Vec<f64> = path.iter().zip(base).map(|(p, b)| p / b).collect();
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    [ratios[n / 4], ratios[(3 * n) / 4]]
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -156,7 +169,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cpu_sink.set(cpu_sink.get() + p.map_or(0.0, |p| p.fraud_probability));
         },
     );
-    let single_cpu = interleaved_cpu_ns(
+    let single_rounds = interleaved_cpu_ns(
         15,
         &mut [
             (100_000, &mut encoded_path),
@@ -172,10 +185,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let e = model.explain(&fraud_engine::Encoded(row(i)));
         cpu_sink.set(cpu_sink.get() + e.map_or(0.0, |e| e.explanation.base_value));
     };
-    let explain_cpu = interleaved_cpu_ns(
+    let explain_rounds = interleaved_cpu_ns(
         11,
         &mut [(100_000, &mut predict_once), (3_000, &mut explain_once)],
     );
+    let single_cpu: Vec<f64> = single_rounds.iter().cloned().map(median_ns).collect();
+    let explain_cpu: Vec<f64> = explain_rounds.iter().cloned().map(median_ns).collect();
 
     let mut out = vec![0.0; rows];
     let mut batch = Vec::new();
@@ -215,11 +230,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "encoded_cpu_us": single_cpu[0] / 1e3,
             "json_cpu_us": single_cpu[1] / 1e3,
             "json_over_encoded": single_cpu[1] / single_cpu[0],
+            "json_over_encoded_rounds": round_ratio_quartiles(&single_rounds[1], &single_rounds[0]),
             "object_cpu_us": single_cpu[2] / 1e3,
             "object_over_encoded": single_cpu[2] / single_cpu[0],
             "predict_cpu_us": explain_cpu[0] / 1e3,
             "explain_cpu_us": explain_cpu[1] / 1e3,
             "explain_over_predict": explain_cpu[1] / explain_cpu[0],
+            "explain_over_predict_rounds": round_ratio_quartiles(&explain_rounds[1], &explain_rounds[0]),
             "checksum": sink + cpu_sink.get(),
         })
     );
