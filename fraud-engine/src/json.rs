@@ -357,10 +357,10 @@ impl<'a> Member<'a> {
 /// Each feature's key as most clients write it in a body in feature order,
 /// with no space in it: `"name":` for the first feature, `,"name":` for
 /// the others. [`in_feature_order`] compares a body's bytes with a whole
-/// key at once, eight bytes at a time.
+/// key at once.
 #[derive(Debug, Clone)]
 pub(crate) struct BodyKeys {
-    compact: Vec<Box<[u8]>>,
+    compact: Vec<CompactKey>,
 }
 
 impl BodyKeys {
@@ -374,14 +374,42 @@ impl BodyKeys {
             .map(|(i, feature)| {
                 plain_name(&feature.name).then(|| {
                     let comma = if i > 0 { "," } else { "" };
-                    format!("{comma}\"{}\":", feature.name)
-                        .into_bytes()
-                        .into_boxed_slice()
+                    CompactKey::new(format!("{comma}\"{}\":", feature.name).into_bytes())
                 })
             })
             .collect::<Option<Vec<_>>>()
             .map(|compact| BodyKeys { compact })
     }
+}
+
+/// One of [`BodyKeys`].
+#[derive(Debug, Clone)]
+struct CompactKey {
+    bytes: Box<[u8]>,
+    /// For a key of 8 to 24 bytes (names of 4 to 20), [`key_words`]: the
+    /// whole key in three words, compared with one test.
+    words: Option<[u64; 3]>,
+}
+
+impl CompactKey {
+    fn new(bytes: Vec<u8>) -> CompactKey {
+        let words = (bytes.len() <= 24).then(|| key_words(&bytes)).flatten();
+        CompactKey {
+            bytes: bytes.into_boxed_slice(),
+            words,
+        }
+    }
+}
+
+/// The first eight bytes of `bytes`, the eight that end at byte 16 (or at
+/// the end, when shorter), and the last eight: for 8 to 24 bytes, every
+/// byte is in one of them. `None` under eight bytes.
+#[inline(always)]
+fn key_words(bytes: &[u8]) -> Option<[u64; 3]> {
+    let first = bytes.first_chunk::<8>()?;
+    let middle = bytes[..bytes.len().min(16)].last_chunk::<8>()?;
+    let last = bytes.last_chunk::<8>()?;
+    Some([first, middle, last].map(|word| u64::from_le_bytes(*word)))
 }
 
 /// Where [`in_feature_order`] is in a body.
@@ -418,13 +446,19 @@ impl<'a> Cursor<'a> {
     /// Moves past `key` (one of [`BodyKeys`]) if it is next, without the
     /// space checks a spaced body needs. Moves nothing otherwise.
     #[inline]
-    fn compact_key(&mut self, key: &[u8]) -> bool {
-        let found = self
-            .bytes
-            .get(self.at..self.at + key.len())
-            .is_some_and(|next| same_key(next, key));
+    fn compact_key(&mut self, key: &CompactKey) -> bool {
+        let len = key.bytes.len();
+        let Some(next) = self.bytes.get(self.at..self.at + len) else {
+            return false;
+        };
+        let found = match (key.words, key_words(next)) {
+            (Some(want), Some(have)) => {
+                (want[0] ^ have[0]) | (want[1] ^ have[1]) | (want[2] ^ have[2]) == 0
+            }
+            _ => same_key(next, &key.bytes),
+        };
         if found {
-            self.at += key.len();
+            self.at += len;
         }
         found
     }
@@ -1205,6 +1239,34 @@ mod tests {
         let mut quoted = features.clone();
         quoted[3].name = "foreign \"transaction\"".into();
         assert!(BodyKeys::new(&quoted).is_none());
+    }
+
+    /// A compact key is taken only when every one of its bytes matches,
+    /// whatever its length: one word, two or three, or longer keys.
+    #[test]
+    fn compact_keys_match_every_byte() {
+        let mut features = crate::transaction_schema().features;
+        features.truncate(2);
+        for len in 1..=30 {
+            features[1].name = "n".repeat(len);
+            let keys = BodyKeys::new(&features);
+            let body = format!("{{\"amount\":1,\"{}\":2}}", features[1].name);
+            let read = |body: &[u8]| {
+                let mut taken = 0;
+                in_feature_order(body, &features, keys.as_ref(), |_, _| {
+                    taken += 1;
+                    Some(())
+                })
+                .map(|()| taken)
+            };
+            assert_eq!(read(body.as_bytes()), Some(2), "{body}");
+            let key_start = body.find(",\"n").expect("second key");
+            for at in key_start..key_start + len + 4 {
+                let mut off = body.clone().into_bytes();
+                off[at] = b'x';
+                assert_eq!(read(&off), None, "{}", String::from_utf8_lossy(&off));
+            }
+        }
     }
 
     #[test]
