@@ -18,7 +18,7 @@
 
 #define MAX_ROWS 1000
 #define MAX_FEATURES 64
-#define ROUNDS 21
+#define ROUNDS 41
 #define CALLS 20000
 
 static double thread_ns(void) {
