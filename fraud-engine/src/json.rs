@@ -386,8 +386,8 @@ impl BodyKeys {
 #[derive(Debug, Clone)]
 struct CompactKey {
     bytes: Box<[u8]>,
-    /// For a key of 8 to 24 bytes (names of 4 to 20), [`key_words`]: the
-    /// whole key in three words, compared with one test.
+    /// For a key of 8 to 24 bytes, [`key_words`]: the whole key in three
+    /// words, compared with one test.
     words: Option<[u64; 3]>,
 }
 
