@@ -22,7 +22,8 @@ use arrow_array::types::{
     UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{make_array, Array, ArrayRef};
-use arrow_schema::DataType;
+use arrow_data::ArrayData;
+use arrow_schema::{DataType, Field, Fields};
 use fraud_engine::data::MISSING_CODE;
 use fraud_engine::TableColumn;
 use pyo3::exceptions::PyTypeError;
@@ -93,11 +94,9 @@ pub fn read(obj: &Bound<'_, PyAny>) -> PyResult<Chunks> {
     let data_type = DataType::try_from(&schema).map_err(arrow_error)?;
     // SAFETY: `array` was exported with `schema`, as the interface requires.
     let data = unsafe { from_ffi(array, &schema) }.map_err(arrow_error)?;
-    // Checked before any value is read: offsets, dictionary keys, UTF-8.
-    data.validate_full().map_err(arrow_error)?;
     Ok(Chunks {
         data_type,
-        arrays: vec![make_array(data)],
+        arrays: vec![checked(data)?],
     })
 }
 
@@ -127,10 +126,65 @@ fn read_stream(mut stream: FFI_ArrowArrayStream) -> PyResult<Chunks> {
         // SAFETY: every array of a stream has the stream's schema.
         let data =
             unsafe { from_ffi_and_data_type(array, data_type.clone()) }.map_err(arrow_error)?;
-        data.validate_full().map_err(arrow_error)?;
-        arrays.push(make_array(data));
+        arrays.push(checked(data)?);
     }
     Ok(Chunks { data_type, arrays })
+}
+
+/// Imported data, checked in full before any value is read (offsets,
+/// views, dictionary keys), as an array. Text columns are checked and kept
+/// as the bytes they are (see [`text_as_bytes`]), and their UTF-8 is
+/// checked as [`text_column`] reads them, once per distinct value.
+fn checked(data: ArrayData) -> PyResult<ArrayRef> {
+    let data = text_as_bytes(data);
+    data.validate_full().map_err(arrow_error)?;
+    Ok(make_array(data))
+}
+
+/// The binary type laid out as a text type is.
+fn bytes_type(data_type: &DataType) -> Option<DataType> {
+    match data_type {
+        DataType::Utf8 => Some(DataType::Binary),
+        DataType::LargeUtf8 => Some(DataType::LargeBinary),
+        DataType::Utf8View => Some(DataType::BinaryView),
+        _ => None,
+    }
+}
+
+/// `data` with a text array, or each text column of a table (a struct),
+/// retyped as the binary array of the same layout, before it is checked.
+/// Arrow's check of text runs the UTF-8 check on every value: on a column
+/// of short texts in views (polars' strings) that was most of reading it,
+/// while a column holds a few distinct texts. The columns' types as the
+/// producer gave them stay in the [`Chunks`], so that a binary column is
+/// still refused and a text one read as text.
+fn text_as_bytes(data: ArrayData) -> ArrayData {
+    let retyped = match data.data_type() {
+        DataType::Struct(fields) => {
+            let children: Vec<ArrayData> = data
+                .child_data()
+                .iter()
+                .cloned()
+                .map(text_as_bytes)
+                .collect();
+            let fields: Fields = fields
+                .iter()
+                .zip(&children)
+                .map(|(field, child)| Field::clone(field).with_data_type(child.data_type().clone()))
+                .collect();
+            data.into_builder()
+                .data_type(DataType::Struct(fields))
+                .child_data(children)
+        }
+        text => match bytes_type(text) {
+            Some(bytes) => data.into_builder().data_type(bytes),
+            None => return data,
+        },
+    };
+    // SAFETY: only the type changes, to one with the same buffers and
+    // layout (text and binary differ by the UTF-8 rule alone), and the
+    // result is checked in full by `checked` before anything reads it.
+    unsafe { retyped.build_unchecked() }
 }
 
 /// The producer's message for a failed call, or its status.
@@ -237,7 +291,7 @@ pub fn column(data_type: &DataType, chunks: &[ArrayRef]) -> Result<TableColumn, 
         }
         DataType::Float32 => numbers!(Float32Type),
         DataType::Float64 => numbers!(Float64Type),
-        text if is_text(text) => text_column(chunks).ok_or_else(|| unread(data_type)),
+        text if is_text(text) => text_column(chunks, data_type),
         DataType::Dictionary(_, values) if is_text(values) => {
             let mut dictionary = Dictionary::default();
             for chunk in chunks {
@@ -245,10 +299,11 @@ pub fn column(data_type: &DataType, chunks: &[ArrayRef]) -> Result<TableColumn, 
                     return Err(unread(data_type));
                 };
                 // Each chunk has its own levels: mapped to the column's once.
-                let levels: Vec<u32> = strings(encoded.values().as_ref())
+                let levels: Vec<u32> = texts(encoded.values().as_ref())
                     .ok_or_else(|| unread(data_type))?
                     .map(|level| dictionary.code(level))
-                    .collect();
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("a level of its dictionary is not UTF-8 text ({e})"))?;
                 let keys = encoded.keys();
                 let codes = encoded.normalized_keys();
                 dictionary
@@ -281,12 +336,28 @@ fn unread(data_type: &DataType) -> String {
     )
 }
 
-/// The values of a string array, `None` for a null; `None` for another type.
-fn strings(array: &dyn Array) -> Option<Box<dyn Iterator<Item = Option<&str>> + '_>> {
+/// The values of a text array (or of the binary array [`checked`] made of
+/// one), as bytes, `None` for a null; `None` for another type.
+fn texts(array: &dyn Array) -> Option<Box<dyn Iterator<Item = Option<&[u8]>> + '_>> {
     match array.data_type() {
-        DataType::Utf8 => Some(Box::new(array.as_string::<i32>().iter())),
-        DataType::LargeUtf8 => Some(Box::new(array.as_string::<i64>().iter())),
-        DataType::Utf8View => Some(Box::new(array.as_string_view().iter())),
+        DataType::Utf8 => Some(Box::new(
+            array
+                .as_string::<i32>()
+                .iter()
+                .map(|t| t.map(str::as_bytes)),
+        )),
+        DataType::LargeUtf8 => Some(Box::new(
+            array
+                .as_string::<i64>()
+                .iter()
+                .map(|t| t.map(str::as_bytes)),
+        )),
+        DataType::Utf8View => Some(Box::new(
+            array.as_string_view().iter().map(|t| t.map(str::as_bytes)),
+        )),
+        DataType::Binary => Some(Box::new(array.as_binary::<i32>().iter())),
+        DataType::LargeBinary => Some(Box::new(array.as_binary::<i64>().iter())),
+        DataType::BinaryView => Some(Box::new(array.as_binary_view().iter())),
         _ => None,
     }
 }
@@ -295,33 +366,37 @@ fn strings(array: &dyn Array) -> Option<Box<dyn Iterator<Item = Option<&str>> + 
 /// worth a thread's start (a row takes about 20 ns).
 const TEXT_ROWS_PER_TASK: usize = 32_768;
 
-/// A text column's chunks dictionary-encoded, in pieces side by side; `None`
-/// if a chunk is not text. The levels come in the order the rows first show
-/// them, as one pass over the rows would give.
+/// A text column's chunks dictionary-encoded, in pieces side by side. The
+/// levels come in the order the rows first show them, as one pass over the
+/// rows would give. `Err` names the first row whose value is not UTF-8, or
+/// says the chunks (of `data_type`) are not text.
 ///
 /// Text is the costliest column to read: about 20 ns a value, where a
 /// number takes a copy.
-fn text_column(chunks: &[ArrayRef]) -> Option<TableColumn> {
+fn text_column(chunks: &[ArrayRef], data_type: &DataType) -> Result<TableColumn, String> {
     let rows: usize = chunks.iter().map(|c| c.len()).sum();
     let tasks = rows
         .div_ceil(TEXT_ROWS_PER_TASK)
         .clamp(1, rayon::current_num_threads());
     let rows_per_task = rows.div_ceil(tasks).max(1);
-    let pieces: Vec<ArrayRef> = chunks
-        .iter()
-        .flat_map(|chunk| {
-            (0..chunk.len())
-                .step_by(rows_per_task)
-                .map(|start| chunk.slice(start, rows_per_task.min(chunk.len() - start)))
-        })
-        .collect();
-    let encoded: Vec<Option<Dictionary>> = pieces
+    // Each piece with the column's row its first value is.
+    let mut pieces: Vec<(usize, ArrayRef)> = Vec::new();
+    let mut first_row = 0;
+    for chunk in chunks {
+        for start in (0..chunk.len()).step_by(rows_per_task) {
+            let len = rows_per_task.min(chunk.len() - start);
+            pieces.push((first_row + start, chunk.slice(start, len)));
+        }
+        first_row += chunk.len();
+    }
+    let encoded: Vec<Result<Dictionary, String>> = pieces
         .par_iter()
-        .map(|piece| {
+        .map(|(first_row, piece)| {
             let mut dictionary = Dictionary::default();
             dictionary.codes.reserve(piece.len());
-            dictionary.extend(strings(piece.as_ref())?);
-            Some(dictionary)
+            let values = texts(piece.as_ref()).ok_or_else(|| unread(data_type))?;
+            dictionary.extend(values, *first_row)?;
+            Ok(dictionary)
         })
         .collect();
     let mut whole = Dictionary::default();
@@ -329,7 +404,7 @@ fn text_column(chunks: &[ArrayRef]) -> Option<TableColumn> {
     for piece in encoded {
         whole.append(piece?);
     }
-    Some(whole.into_column())
+    Ok(whole.into_column())
 }
 
 /// Levels up to which [`Dictionary::code`] looks a value up by comparing.
@@ -340,31 +415,47 @@ const FEW_LEVELS: usize = 16;
 struct Dictionary {
     codes: Vec<u32>,
     levels: Vec<String>,
-    index: HashMap<String, u32>,
+    index: HashMap<Vec<u8>, u32>,
 }
 
 impl Dictionary {
-    /// The code of a value (`MISSING_CODE` for a null), added when new.
-    fn code(&mut self, value: Option<&str>) -> u32 {
-        let Some(text) = value else {
-            return MISSING_CODE;
+    /// The code of a value given as its bytes (`MISSING_CODE` for a null),
+    /// added when new. Bytes equal to a known level are that level's UTF-8,
+    /// so only a value not seen before is checked: `Err` when it is not
+    /// UTF-8.
+    fn code(&mut self, value: Option<&[u8]>) -> Result<u32, std::str::Utf8Error> {
+        let Some(bytes) = value else {
+            return Ok(MISSING_CODE);
         };
+        match self.known(bytes) {
+            Some(code) => Ok(code),
+            None => Ok(self.add(std::str::from_utf8(bytes)?)),
+        }
+    }
+
+    /// The code of a level known to be text.
+    fn level_code(&mut self, text: &str) -> u32 {
+        self.known(text.as_bytes())
+            .unwrap_or_else(|| self.add(text))
+    }
+
+    fn known(&self, bytes: &[u8]) -> Option<u32> {
         // A column of a few categories (the usual case) finds its value
         // sooner by comparing than by hashing it.
-        let known = if self.levels.len() <= FEW_LEVELS {
+        if self.levels.len() <= FEW_LEVELS {
             self.levels
                 .iter()
-                .position(|level| level == text)
+                .position(|level| level.as_bytes() == bytes)
                 .map(|i| i as u32)
         } else {
-            self.index.get(text).copied()
-        };
-        if let Some(code) = known {
-            return code;
+            self.index.get(bytes).copied()
         }
+    }
+
+    fn add(&mut self, text: &str) -> u32 {
         let code = self.levels.len() as u32;
         self.levels.push(text.to_owned());
-        self.index.insert(text.to_owned(), code);
+        self.index.insert(text.as_bytes().to_vec(), code);
         code
     }
 
@@ -373,7 +464,7 @@ impl Dictionary {
         let recoded: Vec<u32> = other
             .levels
             .iter()
-            .map(|level| self.code(Some(level)))
+            .map(|level| self.level_code(level))
             .collect();
         self.codes.extend(other.codes.iter().map(|&code| {
             if code == MISSING_CODE {
@@ -384,11 +475,20 @@ impl Dictionary {
         }));
     }
 
-    fn extend<'a>(&mut self, values: impl Iterator<Item = Option<&'a str>>) {
-        for value in values {
-            let code = self.code(value);
+    /// Encodes `values`, the first of which is row `first_row` (from 0) of
+    /// the column; `Err` names the first that is not UTF-8 (from 1).
+    fn extend<'a>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'a [u8]>>,
+        first_row: usize,
+    ) -> Result<(), String> {
+        for (i, value) in values.enumerate() {
+            let code = self
+                .code(value)
+                .map_err(|e| format!("row {} is not UTF-8 text ({e})", first_row + i + 1))?;
             self.codes.push(code);
         }
+        Ok(())
     }
 
     fn into_column(self) -> TableColumn {

@@ -235,3 +235,38 @@ def test_texts_that_start_alike_stay_apart():
     assert sorted(by_arrow.category_codes("merchant_category")) == sorted(names)
     assert by_arrow.category_codes("merchant_category") == by_factorize.category_codes("merchant_category")
     np.testing.assert_array_equal(by_arrow.predict_proba(frame), by_factorize.predict_proba(frame))
+
+
+def test_text_that_is_not_utf8_is_named_by_row(model, rows):
+    """Arrow text is checked as it is read, once per distinct value: bytes
+    that are not UTF-8, in any of Arrow's three text layouts and in a
+    chunk after the first, are an error that names the column and the row;
+    a binary column is refused as before."""
+    valid = pa.Table.from_pandas(rows, preserve_index=False)
+    raw = [c.encode() if isinstance(c, str) else None for c in rows["merchant_category"]]
+    raw[1234] = b"Caf\xe9"  # Latin-1, not UTF-8
+    for text_type, bytes_type in [
+        (pa.string(), pa.binary()),
+        (pa.large_string(), pa.large_binary()),
+        (pa.string_view(), pa.binary_view()),
+    ]:
+        # `view` relabels the bytes without checking them, as a producer
+        # that writes Arrow by hand could.
+        column = pa.chunked_array([
+            pa.array(raw[:1000], type=bytes_type).view(text_type),
+            pa.array(raw[1000:], type=bytes_type).view(text_type),
+        ])
+        index = valid.schema.get_field_index("merchant_category")
+        bad = valid.set_column(index, "merchant_category", column)
+        with pytest.raises(fraud_engine.InvalidInputError, match=r"merchant_category.*row 1235 is not UTF-8"):
+            model.predict_proba(bad)
+        with pytest.raises(fraud_engine.InvalidInputError, match=r"merchant_category.*row 1235 is not UTF-8"):
+            model.predict_proba(Stream(bad))
+        # The same bytes as valid text score as pandas reads them.
+        good = valid.set_column(
+            index, "merchant_category", pa.array(rows["merchant_category"], type=text_type)
+        )
+        np.testing.assert_array_equal(model.predict_proba(good), model.predict_proba(rows))
+    binary = valid.set_column(index, "merchant_category", pa.array(raw, type=pa.binary()))
+    with pytest.raises(fraud_engine.InvalidInputError, match=r"merchant_category.*Arrow type Binary"):
+        model.predict_proba(binary)
