@@ -451,11 +451,12 @@ impl<'a> Cursor<'a> {
         let Some(next) = self.bytes.get(self.at..self.at + len) else {
             return false;
         };
-        let found = match (key.words, key_words(next)) {
-            (Some(want), Some(have)) => {
+        let found = match key.words {
+            // `next` is as long as the key, so it has its three words too.
+            Some(want) => key_words(next).is_some_and(|have| {
                 (want[0] ^ have[0]) | (want[1] ^ have[1]) | (want[2] ^ have[2]) == 0
-            }
-            _ => same_key(next, &key.bytes),
+            }),
+            None => same_key(next, &key.bytes),
         };
         if found {
             self.at += len;

@@ -243,6 +243,7 @@ def test_text_that_is_not_utf8_is_named_by_row(model, rows):
     chunk after the first, are an error that names the column and the row;
     a binary column is refused as before."""
     valid = pa.Table.from_pandas(rows, preserve_index=False)
+    index = valid.schema.get_field_index("merchant_category")
     raw = [c.encode() if isinstance(c, str) else None for c in rows["merchant_category"]]
     raw[1234] = b"Caf\xe9"  # Latin-1, not UTF-8
     for text_type, bytes_type in [
@@ -256,13 +257,13 @@ def test_text_that_is_not_utf8_is_named_by_row(model, rows):
             pa.array(raw[:1000], type=bytes_type).view(text_type),
             pa.array(raw[1000:], type=bytes_type).view(text_type),
         ])
-        index = valid.schema.get_field_index("merchant_category")
         bad = valid.set_column(index, "merchant_category", column)
         with pytest.raises(fraud_engine.InvalidInputError, match=r"merchant_category.*row 1235 is not UTF-8"):
             model.predict_proba(bad)
         with pytest.raises(fraud_engine.InvalidInputError, match=r"merchant_category.*row 1235 is not UTF-8"):
             model.predict_proba(Stream(bad))
-        # The same bytes as valid text score as pandas reads them.
+        # The column's valid texts, in the same layout, score as pandas
+        # reads them.
         good = valid.set_column(
             index, "merchant_category", pa.array(rows["merchant_category"], type=text_type)
         )
