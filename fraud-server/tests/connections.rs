@@ -185,6 +185,24 @@ fn slow_heads_stalled_bodies_and_idle_connections_are_closed_on_time() {
     }
 }
 
+/// The open-connections gauge once it is at most `limit`, or after five
+/// seconds if it never gets there.
+fn open_soon_at_most(state: &common::TestState, limit: f64) -> f64 {
+    let started = Instant::now();
+    loop {
+        let text = state.metrics().render().expect("metrics");
+        let open: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("fraud_connections_open "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("open gauge");
+        if open <= limit || started.elapsed() > Duration::from_secs(5) {
+            return open;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits (at most five seconds) for the metrics to contain `needle`; the
 /// last rendering if they never do. A connection's end is counted by its
 /// task just after its socket closes, so a client can see the close first.
@@ -221,12 +239,9 @@ fn at_the_limit_idle_connections_make_room() {
         let r = common::request(addr, "GET", "/health", &[], None);
         assert_eq!(r.status, 200);
     }
-    let text = state.metrics().render().expect("metrics");
-    let open: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("fraud_connections_open "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("open gauge");
+    // An evicted connection counts as open until its task has ended, just
+    // after the eviction: so the gauge is read once those tasks are done.
+    let open = open_soon_at_most(&state, 20.0);
     assert!(open <= 20.0, "{open} connections open over a limit of 20");
     if let Err(text) =
         metrics_soon_contain(&state, "fraud_connections_closed_total{reason=\"evicted\"}")
@@ -254,7 +269,12 @@ fn the_per_address_limit_refuses_with_503() {
     assert_eq!(r.status, 503);
     assert_eq!(r.json()["error"], "Too many connections");
     drop(held);
-    std::thread::sleep(Duration::from_millis(200));
+    // The address has room again once the server has seen the three close.
+    let open = open_soon_at_most(&state, 0.0);
+    assert_eq!(
+        open, 0.0,
+        "connections still open after the client closed them"
+    );
     assert_eq!(
         common::request(addr, "GET", "/health", &[], None).status,
         200
