@@ -179,45 +179,35 @@ fn slow_heads_stalled_bodies_and_idle_connections_are_closed_on_time() {
     );
     for reason in ["header_timeout", "idle_timeout", "body_timeout"] {
         let counted = format!("fraud_connections_closed_total{{reason=\"{reason}\"}}");
-        if let Err(text) = metrics_soon_contain(&state, &counted) {
+        if let Err(text) = metrics_soon(&state, |text| text.contains(&counted)) {
             panic!("{reason} not counted: {text}");
         }
     }
 }
 
-/// The open-connections gauge once it is at most `limit`, or after five
-/// seconds if it never gets there.
-fn open_soon_at_most(state: &common::TestState, limit: f64) -> f64 {
+/// The metrics once `done` holds for them (`Ok`), or the last rendering
+/// after five seconds (`Err`). A connection's end is counted by its task
+/// just after its socket closes, so a client can see the close first.
+fn metrics_soon(state: &common::TestState, done: impl Fn(&str) -> bool) -> Result<String, String> {
     let started = Instant::now();
     loop {
         let text = state.metrics().render().expect("metrics");
-        let open: f64 = text
-            .lines()
-            .find_map(|l| l.strip_prefix("fraud_connections_open "))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("open gauge");
-        if open <= limit || started.elapsed() > Duration::from_secs(5) {
-            return open;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits (at most five seconds) for the metrics to contain `needle`; the
-/// last rendering if they never do. A connection's end is counted by its
-/// task just after its socket closes, so a client can see the close first.
-fn metrics_soon_contain(state: &common::TestState, needle: &str) -> Result<(), String> {
-    let started = Instant::now();
-    loop {
-        let text = state.metrics().render().expect("metrics");
-        if text.contains(needle) {
-            return Ok(());
+        if done(&text) {
+            return Ok(text);
         }
         if started.elapsed() > Duration::from_secs(5) {
             return Err(text);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The open-connections gauge in a metrics rendering.
+fn open_connections(text: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("fraud_connections_open "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("open gauge")
 }
 
 #[test]
@@ -241,11 +231,11 @@ fn at_the_limit_idle_connections_make_room() {
     }
     // An evicted connection counts as open until its task has ended, just
     // after the eviction: so the gauge is read once those tasks are done.
-    let open = open_soon_at_most(&state, 20.0);
+    let text = metrics_soon(&state, |text| open_connections(text) <= 20.0).unwrap_or_else(|t| t);
+    let open = open_connections(&text);
     assert!(open <= 20.0, "{open} connections open over a limit of 20");
-    if let Err(text) =
-        metrics_soon_contain(&state, "fraud_connections_closed_total{reason=\"evicted\"}")
-    {
+    let evicted = "fraud_connections_closed_total{reason=\"evicted\"}";
+    if let Err(text) = metrics_soon(&state, |text| text.contains(evicted)) {
         panic!("no eviction counted: {text}");
     }
     drop(idle);
@@ -270,11 +260,9 @@ fn the_per_address_limit_refuses_with_503() {
     assert_eq!(r.json()["error"], "Too many connections");
     drop(held);
     // The address has room again once the server has seen the three close.
-    let open = open_soon_at_most(&state, 0.0);
-    assert_eq!(
-        open, 0.0,
-        "connections still open after the client closed them"
-    );
+    if let Err(text) = metrics_soon(&state, |text| open_connections(text) == 0.0) {
+        panic!("connections still open after the client closed them: {text}");
+    }
     assert_eq!(
         common::request(addr, "GET", "/health", &[], None).status,
         200
