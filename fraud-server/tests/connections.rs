@@ -189,16 +189,15 @@ fn slow_heads_stalled_bodies_and_idle_connections_are_closed_on_time() {
 /// after five seconds (`Err`). A connection's end is counted by its task
 /// just after its socket closes, so a client can see the close first.
 fn metrics_soon(state: &common::TestState, done: impl Fn(&str) -> bool) -> Result<String, String> {
-    let started = Instant::now();
-    loop {
-        let text = state.metrics().render().expect("metrics");
-        if done(&text) {
-            return Ok(text);
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            return Err(text);
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let mut text = String::new();
+    let reached = common::eventually(5, || {
+        text = state.metrics().render().expect("metrics");
+        done(&text)
+    });
+    if reached {
+        Ok(text)
+    } else {
+        Err(text)
     }
 }
 

@@ -249,14 +249,8 @@ fn sighup_reloads_and_a_bad_file_keeps_the_old_model() {
     );
 }
 
-fn wait_for(mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("condition not reached in 5 s");
+fn wait_for(done: impl FnMut() -> bool) {
+    assert!(common::eventually(5, done), "condition not reached in 5 s");
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{model, model_file, request, small_model, Resp, Server, DOCUMENTED};
 use fraud_engine::Model;
@@ -313,14 +313,9 @@ fn admin_requests_are_never_rate_limited_by_prediction_traffic() {
 }
 
 fn wait_for_log(server: &Server, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if server.stderr().contains(needle) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
+    if !common::eventually(10, || server.stderr().contains(needle)) {
+        panic!("no `{needle}` in the log: {}", server.stderr());
     }
-    panic!("no `{needle}` in the log: {}", server.stderr());
 }
 
 #[test]
@@ -741,13 +736,9 @@ fn startup_and_sighup_follow_the_file_and_the_manifest() {
     assert!(err.contains("golden set"), "{err}");
 }
 
-fn wait_until(mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("condition not reached in 10 s");
+fn wait_until(done: impl FnMut() -> bool) {
+    assert!(
+        common::eventually(10, done),
+        "condition not reached in 10 s"
+    );
 }

@@ -18,6 +18,22 @@ use fraud_server::{AppState, Limits, Settings};
 
 pub mod postgres;
 
+/// Whether `done` comes true within `secs` seconds, asked every 25 ms: for
+/// what the server does just after the client sees an answer or a close
+/// (a log line from the writer thread, a connection counted once closed).
+pub fn eventually(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 /// The documented request body.
 pub const DOCUMENTED: &str = r#"{"amount":250.0,"transaction_hour":14,"merchant_category":"Electronics","foreign_transaction":0,"location_mismatch":0,"device_trust_score":75,"velocity_last_24h":3,"cardholder_age":35}"#;
 
